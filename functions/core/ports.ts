@@ -1,0 +1,100 @@
+import type { MonitorState, Outbox } from "./schemas.ts";
+
+/**
+ * Ports of the domain: small interfaces the adapters implement, so the core stays free of AWS
+ * imports and tests can swap any of them.
+ */
+
+/** Structured logger; Powertools' Logger satisfies it. */
+export interface Logger {
+  debug(message: string, ...extra: object[]): void;
+  info(message: string, ...extra: object[]): void;
+  warn(message: string, ...extra: object[]): void;
+  error(message: string, ...extra: object[]): void;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Config and state of one monitor as stored; `config` is raw so that validation stays in the core. */
+export interface StoredMonitor {
+  config: Record<string, unknown> | undefined;
+  state: MonitorState | undefined;
+}
+
+/** A history item written with the state (issue 7): `record = run#<scheduledTime>`. */
+export interface RunRecord {
+  scheduledTime: string;
+  [attribute: string]: unknown;
+}
+
+export interface MonitorStore {
+  /** Config + state in one round trip, strongly consistent. */
+  load(monitorId: string): Promise<StoredMonitor>;
+  /**
+   * Writes the whole state item if its stored version is still `expectedVersion` (undefined: no
+   * state item yet), and the optional run record with it. Throws StaleStateError when it is not.
+   */
+  saveState(
+    monitorId: string,
+    state: MonitorState,
+    expectedVersion: number | undefined,
+    run?: RunRecord,
+  ): Promise<void>;
+  /** Takes ownership of a pending outbox for delivery; throws StaleStateError if the state moved on. */
+  claimOutbox(
+    monitorId: string,
+    outboxId: string,
+    expectedVersion: number,
+    claimedUntil: number,
+  ): Promise<void>;
+  /** Removes the delivered outbox (and bumps the version); a no-op if it is already gone. */
+  completeOutbox(monitorId: string, outboxId: string, delivery: DeliveryReceipt): Promise<void>;
+  /** Gives up a claim after a failed delivery so the next tick retries at once. No-op if gone. */
+  releaseOutbox(monitorId: string, outboxId: string, error: string): Promise<void>;
+}
+
+/** The conditional write lost a race: re-read and re-decide. */
+export class StaleStateError extends Error {
+  override name = "StaleStateError";
+}
+
+export interface Email {
+  to: readonly string[];
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface DeliveryReceipt {
+  messageId: string;
+  recipients: readonly string[];
+  type: Outbox["type"];
+  deliveredAt: string;
+}
+
+export interface Notifier {
+  /** Resolves once the mail service accepted the message; rejects after its own retries are spent. */
+  send(email: Email): Promise<{ messageId: string }>;
+}
+
+/** Where rejected ticks go so that nothing is lost (the ticks DLQ in AWS). */
+export interface RejectedTickSink {
+  reject(body: string, reason: string): Promise<void>;
+}
+
+/** One EventBridge Scheduler schedule per monitor (DESIGN.md §1). */
+export interface ScheduleDefinition {
+  monitorId: string;
+  expression: string;
+  timezone: string;
+  enabled: boolean;
+}
+
+export interface SchedulerPort {
+  /** Creates or replaces the schedule named `monitorId`. Idempotent. */
+  upsert(definition: ScheduleDefinition): Promise<void>;
+  /** Deletes the schedule; a missing schedule is not an error. */
+  remove(monitorId: string): Promise<void>;
+  /** Names of the schedules that exist, for reconcile. */
+  list(): Promise<string[]>;
+}

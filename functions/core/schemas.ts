@@ -1,0 +1,217 @@
+import { z } from "zod";
+import { isValidTimezone, parseSchedule } from "./schedule.ts";
+
+/** Partition key: also the EventBridge schedule name, hence the schedule-name alphabet. */
+export const MonitorIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+export type MonitorId = z.infer<typeof MonitorIdSchema>;
+
+export const CONFIG_RECORD = "config";
+export const STATE_RECORD = "state";
+
+/** ISO-8601 instant with an explicit zone (what Scheduler's `<aws.scheduler.scheduled-time>` yields). */
+export const IsoInstantSchema = z.iso.datetime({ offset: true });
+
+/** Email address as SES accepts it in a destination (no display names, no control characters). */
+export const EmailAddressSchema = z.email({ message: "is not a valid email address" }).max(254);
+
+const ScheduleSchema = z.string().superRefine((value, ctx) => {
+  try {
+    parseSchedule(value);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+  }
+});
+
+const TimezoneSchema = z
+  .string()
+  .refine(isValidTimezone, { message: "is not an IANA timezone (e.g. America/Chicago, Europe/Paris, UTC)" });
+
+/**
+ * Defaults of the config item (DESIGN.md §2). Exported so that docs, CLI and tests name one source.
+ */
+export const CONFIG_DEFAULTS = {
+  params: {} as Record<string, unknown>,
+  isActive: true,
+  schedule: "rate(5 minutes)",
+  timezone: "America/Chicago",
+  requiredConsecutiveOks: 2,
+  reminderFrequencyMinutes: 60,
+  peopleToNotify: [] as string[],
+  checkTimeoutSeconds: 30,
+  skipSupersededTicks: true,
+  historyRetentionDays: 14,
+  recordOnlyChanges: false,
+} as const;
+
+/**
+ * Field schemas of the config item, one per attribute, so that a bad attribute can be named and
+ * replaced by its default without discarding the good ones.
+ */
+export const ConfigFieldSchemas = {
+  name: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
+  check: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be a check name like 'http' or 'sqs-queue-empty'"),
+  params: z.record(z.string(), z.unknown()),
+  isActive: z.boolean(),
+  schedule: ScheduleSchema,
+  timezone: TimezoneSchema,
+  requiredConsecutiveOks: z.number().int().min(1).max(100),
+  reminderFrequencyMinutes: z.number().int().min(0).max(525_600),
+  peopleToNotify: z.array(EmailAddressSchema).max(50, "at most 50 recipients (SES limit per message)"),
+  checkTimeoutSeconds: z
+    .number()
+    .positive()
+    .max(840, "must be at most 840 seconds (the orchestrator's budget)"),
+  skipSupersededTicks: z.boolean(),
+  historyRetentionDays: z.number().int().min(1).max(3650),
+  recordOnlyChanges: z.boolean(),
+} as const;
+
+/** A valid config item, with defaults applied (DESIGN.md §2). */
+export const MonitorConfigSchema = z.object({
+  monitorId: MonitorIdSchema,
+  name: ConfigFieldSchemas.name,
+  check: ConfigFieldSchemas.check,
+  params: ConfigFieldSchemas.params.default(() => ({})),
+  isActive: ConfigFieldSchemas.isActive.default(CONFIG_DEFAULTS.isActive),
+  schedule: ConfigFieldSchemas.schedule.default(CONFIG_DEFAULTS.schedule),
+  timezone: ConfigFieldSchemas.timezone.default(CONFIG_DEFAULTS.timezone),
+  requiredConsecutiveOks: ConfigFieldSchemas.requiredConsecutiveOks.default(
+    CONFIG_DEFAULTS.requiredConsecutiveOks,
+  ),
+  reminderFrequencyMinutes: ConfigFieldSchemas.reminderFrequencyMinutes.default(
+    CONFIG_DEFAULTS.reminderFrequencyMinutes,
+  ),
+  peopleToNotify: ConfigFieldSchemas.peopleToNotify.default(() => []),
+  checkTimeoutSeconds: ConfigFieldSchemas.checkTimeoutSeconds.default(CONFIG_DEFAULTS.checkTimeoutSeconds),
+  skipSupersededTicks: ConfigFieldSchemas.skipSupersededTicks.default(CONFIG_DEFAULTS.skipSupersededTicks),
+  historyRetentionDays: ConfigFieldSchemas.historyRetentionDays.default(CONFIG_DEFAULTS.historyRetentionDays),
+  recordOnlyChanges: ConfigFieldSchemas.recordOnlyChanges.default(CONFIG_DEFAULTS.recordOnlyChanges),
+});
+export type MonitorConfig = z.infer<typeof MonitorConfigSchema>;
+/** What a person writes: optional attributes may be left out. */
+export type MonitorConfigInput = z.input<typeof MonitorConfigSchema>;
+
+export interface ConfigProblem {
+  attribute: string;
+  message: string;
+}
+
+export interface LenientConfig {
+  /** Usable config: each invalid attribute replaced by its default (or, for peopleToNotify, its valid part). */
+  config: MonitorConfig;
+  /** Every problem found, one per bad attribute (or bad recipient). Empty when the item is valid. */
+  problems: ConfigProblem[];
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  return typeof value === "object" ? "a map" : `${typeof value} ${String(value)}`;
+}
+
+/**
+ * Validates a raw config item attribute by attribute. Never throws: a broken monitor must still be
+ * run through the state machine so that its owners hear about it (DESIGN.md §4, issue 2).
+ */
+export function parseConfigLeniently(monitorId: string, raw: Record<string, unknown>): LenientConfig {
+  const problems: ConfigProblem[] = [];
+  const config: Record<string, unknown> = { monitorId };
+  for (const [attribute, schema] of Object.entries(ConfigFieldSchemas)) {
+    const value = raw[attribute];
+    if (value === undefined) {
+      if (attribute === "name" || attribute === "check") {
+        problems.push({ attribute, message: "is required" });
+      }
+      continue;
+    }
+    if (attribute === "peopleToNotify" && Array.isArray(value)) {
+      // Keep the valid recipients: one typo must not silence everyone else.
+      const valid: string[] = [];
+      value.forEach((entry, index) => {
+        const parsed = EmailAddressSchema.safeParse(entry);
+        if (parsed.success) valid.push(parsed.data);
+        else
+          problems.push({
+            attribute: `peopleToNotify[${index}]`,
+            message: `${describe(entry)} is not a valid email address`,
+          });
+      });
+      config.peopleToNotify = valid.slice(0, 50);
+      if (valid.length > 50)
+        problems.push({ attribute, message: "at most 50 recipients (SES limit per message)" });
+      continue;
+    }
+    const parsed = (schema as z.ZodType).safeParse(value);
+    if (parsed.success) config[attribute] = parsed.data;
+    else
+      problems.push({
+        attribute,
+        message: `${describe(value)}: ${parsed.error.issues.map((i) => i.message).join("; ")}`,
+      });
+  }
+  config.name ??= monitorId;
+  config.check ??= "";
+  return { config: MonitorConfigSchema.parse({ ...config, check: config.check || "invalid" }), problems };
+}
+
+export function formatProblems(problems: readonly ConfigProblem[]): string {
+  return problems.map((problem) => `${problem.attribute} ${problem.message}`).join("; ");
+}
+
+/** The SQS tick body (DESIGN.md §3). */
+export const TickMessageSchema = z.object({
+  monitorId: MonitorIdSchema,
+  scheduledTime: IsoInstantSchema,
+  reason: z.enum(["scheduled", "manual"]).optional(),
+});
+export type TickMessage = z.infer<typeof TickMessageSchema>;
+
+export const NotificationTypeSchema = z.enum(["alert", "reminder", "recovery"]);
+export type NotificationType = z.infer<typeof NotificationTypeSchema>;
+export const MonitorStatusSchema = z.enum(["ok", "alert"]);
+export type MonitorStatus = z.infer<typeof MonitorStatusSchema>;
+
+/** A notification decided and written with the state, not yet confirmed delivered (DESIGN.md §5). */
+export const OutboxSchema = z.object({
+  id: z.string(),
+  type: NotificationTypeSchema,
+  tickTime: z.string(),
+  recipients: z.array(z.string()),
+  subject: z.string(),
+  text: z.string(),
+  html: z.string(),
+  createdAt: z.string(),
+  /** Epoch ms until which the writer owns delivery: a concurrent handler must not send it too. */
+  claimedUntil: z.number().optional(),
+  attempts: z.number().int().default(0),
+  lastError: z.string().optional(),
+});
+export type Outbox = z.infer<typeof OutboxSchema>;
+
+/** The state item (DESIGN.md §2), owned by the orchestrator. */
+export const MonitorStateSchema = z.object({
+  // Defaults cover a state item that schedule-sync created only to report a schedule error.
+  state: MonitorStatusSchema.default("ok"),
+  consecutiveOkCount: z.number().int().min(0).default(0),
+  lastRunDt: z.string().optional(),
+  lastResultMessage: z.string().optional(),
+  lastResultOk: z.boolean().optional(),
+  lastNotificationDt: z.string().optional(),
+  lastNotificationType: NotificationTypeSchema.optional(),
+  lastTickTime: z.string().optional(),
+  version: z.number().int().min(0).default(0),
+  outbox: OutboxSchema.optional(),
+  /** Set by schedule-sync when the schedule could not be created; cleared when it could. */
+  scheduleError: z.string().optional(),
+  configProblems: z.string().optional(),
+});
+export type MonitorState = z.infer<typeof MonitorStateSchema>;
+
+/** What a child check must return. */
+export const CheckResultSchema = z.object({ isOk: z.boolean(), message: z.string() });
+export type CheckResult = z.infer<typeof CheckResultSchema>;

@@ -1,0 +1,79 @@
+import type { MonitorStatus, NotificationType } from "./schemas.ts";
+
+/** The part of the state item the state machine reads and writes. */
+export interface MachineState {
+  state: MonitorStatus;
+  consecutiveOkCount: number;
+  lastNotificationDt?: string | undefined;
+  lastNotificationType?: NotificationType | undefined;
+}
+
+export interface MachineConfig {
+  requiredConsecutiveOks: number;
+  /** 0 disables reminders. */
+  reminderFrequencyMinutes: number;
+}
+
+/** Why a tick sent nothing: recorded in history so that "why no mail?" has an answer. */
+export type QuietReason =
+  | "healthy"
+  | "recovering" // alert, OK counted, threshold not reached
+  | "reminder-window" // alert, failing, reminder not due yet
+  | "reminders-disabled";
+
+export interface Decision {
+  next: MachineState;
+  notification: NotificationType | null;
+  /** Set when `notification` is null. */
+  quietReason?: QuietReason;
+}
+
+export const INITIAL_STATE: MachineState = { state: "ok", consecutiveOkCount: 0 };
+
+/**
+ * The anti-flap state machine of DESIGN.md §4. Pure: `now` is the tick's scheduledTime (the logical
+ * clock), never the wall clock. Pass `undefined` for a monitor without a state item.
+ */
+export function decide(
+  previous: MachineState | undefined,
+  isOk: boolean,
+  now: string,
+  config: MachineConfig,
+): Decision {
+  const current = previous ?? INITIAL_STATE;
+  const notified = (type: NotificationType, state: MonitorStatus): Decision => ({
+    next: { state, consecutiveOkCount: 0, lastNotificationDt: now, lastNotificationType: type },
+    notification: type,
+  });
+  const quiet = (next: MachineState, quietReason: QuietReason): Decision => ({
+    next: {
+      ...next,
+      lastNotificationDt: current.lastNotificationDt,
+      lastNotificationType: current.lastNotificationType,
+    },
+    notification: null,
+    quietReason,
+  });
+
+  if (current.state === "ok") {
+    return isOk ? quiet({ state: "ok", consecutiveOkCount: 0 }, "healthy") : notified("alert", "alert");
+  }
+  if (isOk) {
+    const count = current.consecutiveOkCount + 1;
+    return count >= config.requiredConsecutiveOks
+      ? notified("recovery", "ok")
+      : quiet({ state: "alert", consecutiveOkCount: count }, "recovering");
+  }
+  if (config.reminderFrequencyMinutes <= 0) {
+    return quiet({ state: "alert", consecutiveOkCount: 0 }, "reminders-disabled");
+  }
+  return reminderDue(current.lastNotificationDt, now, config.reminderFrequencyMinutes)
+    ? notified("reminder", "alert")
+    : quiet({ state: "alert", consecutiveOkCount: 0 }, "reminder-window");
+}
+
+/** The window boundary counts as elapsed; a missing clock means the reminder is overdue. */
+function reminderDue(lastNotificationDt: string | undefined, now: string, minutes: number): boolean {
+  if (!lastNotificationDt) return true;
+  return Date.parse(now) - Date.parse(lastNotificationDt) >= minutes * 60_000;
+}

