@@ -98,3 +98,14 @@ export interface SchedulerPort {
   /** Names of the schedules that exist, for reconcile. */
   list(): Promise<string[]>;
 }
+
+/**
+ * Makes schedule problems visible on the monitor's *state* item (never the config item, whose
+ * writes would loop through the stream back into schedule-sync).
+ */
+export interface ScheduleStatusPort {
+  /** Records why the schedule could not be created or updated (`scheduleError` on the state item). */
+  reportError(monitorId: string, message: string): Promise<void>;
+  /** Clears a previously reported error; a no-op when there is none. */
+  clearError(monitorId: string): Promise<void>;
+}
