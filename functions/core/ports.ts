@@ -6,11 +6,12 @@ import type { MonitorState, Outbox } from "./schemas.ts";
  */
 
 /** Structured logger; Powertools' Logger satisfies it. */
+export type LogAttributes = { [key: string]: unknown };
 export interface Logger {
-  debug(message: string, ...extra: object[]): void;
-  info(message: string, ...extra: object[]): void;
-  warn(message: string, ...extra: object[]): void;
-  error(message: string, ...extra: object[]): void;
+  debug(message: string, ...extra: LogAttributes[]): void;
+  info(message: string, ...extra: LogAttributes[]): void;
+  warn(message: string, ...extra: LogAttributes[]): void;
+  error(message: string, ...extra: LogAttributes[]): void;
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -65,11 +66,17 @@ export interface Email {
   html: string;
 }
 
+/** Written as the `notification#<tickTime>#<type>` log item when an outbox is cleared. */
 export interface DeliveryReceipt {
   messageId: string;
   recipients: readonly string[];
   type: Outbox["type"];
+  tickTime: string;
+  subject: string;
   deliveredAt: string;
+  attempts: number;
+  /** TTL of the log item, epoch seconds. */
+  expiresAt: number;
 }
 
 export interface Notifier {

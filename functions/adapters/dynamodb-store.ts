@@ -1,0 +1,199 @@
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { DeliveryReceipt, MonitorStore, RunRecord, StoredMonitor } from "#core/ports.ts";
+import { StaleStateError } from "#core/ports.ts";
+import { CONFIG_RECORD, type MonitorState, MonitorStateSchema, STATE_RECORD } from "#core/schemas.ts";
+
+export class CorruptStateError extends Error {
+  override name = "CorruptStateError";
+}
+
+/** Document client that drops undefined attributes, so optional state fields are simply absent. */
+export function createDocumentClient(
+  client: DynamoDBClient = new DynamoDBClient({}),
+): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** String sets (`SS`) arrive as Set: people may store peopleToNotify either way (DESIGN.md §2). */
+function plain(item: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(item).map(([key, value]) => [key, value instanceof Set ? [...value] : value]),
+  );
+}
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException ||
+  (error instanceof TransactionCanceledException &&
+    (error.CancellationReasons ?? []).some((reason) => reason.Code === "ConditionalCheckFailed"));
+
+/**
+ * The Monitors table (DESIGN.md §2): config and state items of a monitor share a partition.
+ * Every state write is conditional on the version read and bumps it by exactly one.
+ */
+export class DynamoMonitorStore implements MonitorStore {
+  constructor(
+    private readonly tableName: string,
+    private readonly doc: DynamoDBDocumentClient = createDocumentClient(),
+  ) {}
+
+  async load(monitorId: string): Promise<StoredMonitor> {
+    let keys: Record<string, unknown>[] = [
+      { monitorId, record: CONFIG_RECORD },
+      { monitorId, record: STATE_RECORD },
+    ];
+    const items: Record<string, unknown>[] = [];
+    // BatchGet may return keys unprocessed under throttling: retry just those, with backoff.
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+      if (attempt > 8) throw new Error(`could not read ${monitorId}: keys stayed unprocessed`);
+      const response = await this.doc.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      items.push(...(response.Responses?.[this.tableName] ?? []));
+      keys = response.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    }
+    const config = items.find((item) => item.record === CONFIG_RECORD);
+    const rawState = items.find((item) => item.record === STATE_RECORD);
+    let state: MonitorState | undefined;
+    if (rawState) {
+      const parsed = MonitorStateSchema.safeParse(rawState);
+      if (!parsed.success) {
+        const issues = parsed.error.issues
+          .map((issue) => `${issue.path.join(".")} ${issue.message}`)
+          .join("; ");
+        throw new CorruptStateError(
+          `state item of ${monitorId} is invalid (${issues}); delete it to reset the monitor`,
+        );
+      }
+      state = parsed.data;
+    }
+    return { config: config ? plain(config) : undefined, state };
+  }
+
+  async saveState(
+    monitorId: string,
+    state: MonitorState,
+    expectedVersion: number | undefined,
+    run?: RunRecord,
+  ): Promise<void> {
+    const put = {
+      TableName: this.tableName,
+      Item: { ...state, monitorId, record: STATE_RECORD },
+      ...(expectedVersion === undefined
+        ? { ConditionExpression: "attribute_not_exists(monitorId)" }
+        : {
+            ConditionExpression: "version = :expected",
+            ExpressionAttributeValues: { ":expected": expectedVersion },
+          }),
+    };
+    try {
+      if (run) {
+        // One request for state and history keeps a steady tick at two DynamoDB requests.
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: put },
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: { ...run, monitorId, record: `run#${run.scheduledTime}` },
+                },
+              },
+            ],
+          }),
+        );
+      } else {
+        await this.doc.send(new PutCommand(put));
+      }
+    } catch (error) {
+      if (isConditionFailure(error))
+        throw new StaleStateError(`state of ${monitorId} is no longer version ${expectedVersion}`);
+      throw error;
+    }
+  }
+
+  async claimOutbox(monitorId: string, outboxId: string, expectedVersion: number, claimedUntil: number) {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { monitorId, record: STATE_RECORD },
+          UpdateExpression: "SET outbox.claimedUntil = :until, version = version + :one",
+          ConditionExpression: "version = :expected AND outbox.id = :id",
+          ExpressionAttributeValues: {
+            ":until": claimedUntil,
+            ":one": 1,
+            ":expected": expectedVersion,
+            ":id": outboxId,
+          },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error))
+        throw new StaleStateError(`outbox of ${monitorId} changed before it was claimed`);
+      throw error;
+    }
+  }
+
+  async completeOutbox(monitorId: string, outboxId: string, receipt: DeliveryReceipt) {
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { monitorId, record: STATE_RECORD },
+                UpdateExpression: "REMOVE outbox SET version = version + :one",
+                ConditionExpression: "outbox.id = :id",
+                ExpressionAttributeValues: { ":one": 1, ":id": outboxId },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...receipt,
+                  recipients: [...receipt.recipients],
+                  monitorId,
+                  record: `notification#${receipt.tickTime}#${receipt.type}`,
+                },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      // Already cleared by whoever else delivered it: nothing left to do.
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async releaseOutbox(monitorId: string, outboxId: string, error: string) {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { monitorId, record: STATE_RECORD },
+          UpdateExpression:
+            "REMOVE outbox.claimedUntil SET outbox.attempts = outbox.attempts + :one, outbox.lastError = :error, version = version + :one",
+          ConditionExpression: "outbox.id = :id",
+          ExpressionAttributeValues: { ":one": 1, ":id": outboxId, ":error": error },
+        }),
+      );
+    } catch (failure) {
+      if (!isConditionFailure(failure)) throw failure;
+    }
+  }
+}

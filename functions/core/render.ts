@@ -1,0 +1,87 @@
+import type { MonitorStatus, NotificationType } from "./schemas.ts";
+import { bodySafe, escapeHtml, headerSafe } from "./text.ts";
+
+export interface NotificationContent {
+  type: NotificationType;
+  monitorId: string;
+  name: string;
+  state: MonitorStatus;
+  /** The tick's scheduledTime (ISO UTC). */
+  at: string;
+  timezone: string;
+  check: string;
+  message: string;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const SUBJECT_TAG: Record<NotificationType, string> = {
+  alert: "[Monitor ALERT]",
+  reminder: "[Monitor REMINDER]",
+  recovery: "[Monitor RECOVERED]",
+};
+
+const HEADLINE: Record<NotificationType, string> = {
+  alert: "A monitor has started failing.",
+  reminder: "A monitor is still failing.",
+  recovery: "A monitor has recovered.",
+};
+
+function inTimezone(at: string, timezone: string): string {
+  try {
+    return new Intl.DateTimeFormat("en-US", {
+      timeZone: timezone,
+      dateStyle: "medium",
+      timeStyle: "long",
+    }).format(new Date(at));
+  } catch {
+    return "(invalid timezone)";
+  }
+}
+
+/**
+ * The three notification emails. Subjects are exactly `[Monitor ALERT] <name>` etc. Every value
+ * that comes from people or checks is made header-safe (subject) or HTML-escaped (HTML part).
+ */
+export function renderNotification(content: NotificationContent): RenderedEmail {
+  const name = headerSafe(content.name);
+  const subject = `${SUBJECT_TAG[content.type]} ${name}`;
+  const message = bodySafe(content.message);
+  const utc = new Date(content.at).toISOString();
+  const local = `${inTimezone(content.at, content.timezone)} (${content.timezone})`;
+  const fields: Array<[string, string]> = [
+    ["Monitor", `${name} (${content.monitorId})`],
+    ["Notification", content.type.toUpperCase()],
+    ["State", content.state.toUpperCase()],
+    ["Check", content.check],
+    ["Time (UTC)", utc],
+    ["Time (local)", local],
+  ];
+  const text = [
+    HEADLINE[content.type],
+    "",
+    ...fields.map(([label, value]) => `${label}: ${value}`),
+    "",
+    "Message from the check:",
+    message,
+    "",
+    "-- Watchkeeper",
+  ].join("\n");
+  const rows = fields
+    .map(
+      ([label, value]) => `<tr><th align="left">${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`,
+    )
+    .join("");
+  const html = [
+    "<!doctype html><html><body>",
+    `<p>${escapeHtml(HEADLINE[content.type])}</p>`,
+    `<table>${rows}</table>`,
+    `<p>Message from the check:</p><pre style="white-space:pre-wrap">${escapeHtml(message)}</pre>`,
+    "<p>-- Watchkeeper</p></body></html>",
+  ].join("");
+  return { subject, text, html };
+}

@@ -1,0 +1,93 @@
+import type { CheckDefinition } from "../../monitors/types.ts";
+import type { Logger } from "./ports.ts";
+import { describeThrown, truncateMessage } from "./text.ts";
+
+export interface CheckOutcome {
+  isOk: boolean;
+  message: string;
+  durationMs: number;
+}
+
+export interface RunCheckInput {
+  monitorId: string;
+  checkName: string;
+  check: CheckDefinition | undefined;
+  params: Record<string, unknown>;
+  timeoutMs: number;
+  now: Date;
+  logger: Logger;
+  /** Monotonic milliseconds; injectable for tests. */
+  elapsed?: () => number;
+}
+
+const failure = (message: string, durationMs: number): CheckOutcome => ({
+  isOk: false,
+  message: truncateMessage(message),
+  durationMs,
+});
+
+/**
+ * Runs an untrusted child check (DESIGN.md §5): unknown check, throw (of anything), timeout (even
+ * when the check ignores its AbortSignal and never settles), late result and garbage return value
+ * all become a failure whose message says what happened. Never throws.
+ */
+export async function runCheck(input: RunCheckInput): Promise<CheckOutcome> {
+  const elapsed = input.elapsed ?? (() => performance.now());
+  const started = elapsed();
+  const took = () => Math.round(elapsed() - started);
+  if (!input.check) {
+    return failure(`Unknown check "${input.checkName}": no such check is registered in monitors/index.ts`, 0);
+  }
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error(`check timed out after ${input.timeoutMs} ms`));
+      resolve("timeout");
+    }, input.timeoutMs);
+  });
+  try {
+    // Promise.resolve().then(...) also catches a check that throws synchronously.
+    const run = Promise.resolve().then(() =>
+      input.check?.run({
+        monitorId: input.monitorId,
+        params: input.params,
+        signal: controller.signal,
+        logger: input.logger,
+        now: input.now,
+      }),
+    );
+    // A result that arrives after the timeout is ignored; swallow its rejection so it is not unhandled.
+    run.catch(() => undefined);
+    const result = await Promise.race([run, timeout]);
+    if (result === "timeout") {
+      return failure(`Check "${input.checkName}" timed out after ${input.timeoutMs / 1000} s`, took());
+    }
+    if (
+      typeof result !== "object" ||
+      result === null ||
+      typeof (result as { isOk?: unknown }).isOk !== "boolean" ||
+      typeof (result as { message?: unknown }).message !== "string"
+    ) {
+      return failure(
+        `Check "${input.checkName}" returned an invalid result (expected { isOk: boolean, message: string }): ${preview(result)}`,
+        took(),
+      );
+    }
+    const { isOk, message } = result as { isOk: boolean; message: string };
+    return { isOk, message: truncateMessage(message), durationMs: took() };
+  } catch (thrown) {
+    return failure(`Check "${input.checkName}" threw: ${describeThrown(thrown)}`, took());
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function preview(value: unknown): string {
+  if (value === undefined) return "undefined";
+  try {
+    return (JSON.stringify(value) ?? String(value)).slice(0, 200);
+  } catch {
+    return String(value).slice(0, 200);
+  }
+}

@@ -1,0 +1,152 @@
+import type { ScheduleDefinition } from "./ports.ts";
+import { CONFIG_DEFAULTS, CONFIG_RECORD, ConfigFieldSchemas, MonitorIdSchema } from "./schemas.ts";
+
+/**
+ * What schedule-sync and reconcile do for one monitor's config item: pure, so that the stream
+ * handler, the one-shot reconcile and the local runtime all derive the same schedule from the same
+ * item (DESIGN.md §1).
+ */
+
+/** DynamoDB stream event names, as Lambda and DynamoDB Streams deliver them. */
+export type ConfigChangeKind = "INSERT" | "MODIFY" | "REMOVE";
+
+/** One stream record, already unmarshalled into plain values. */
+export interface ConfigChange {
+  kind: ConfigChangeKind;
+  /** The item's key attributes (`monitorId`, `record`). */
+  keys: Record<string, unknown>;
+  /** The item after the change; absent on REMOVE. */
+  newImage?: Record<string, unknown>;
+}
+
+export type ScheduleAction =
+  | { kind: "upsert"; definition: ScheduleDefinition }
+  | { kind: "remove"; monitorId: string }
+  /** The item cannot be scheduled: report why on the state item and leave any existing schedule alone. */
+  | { kind: "invalid"; monitorId: string; reason: string }
+  /** Nothing to do (not a config item, or no usable key). */
+  | { kind: "ignore"; reason: string };
+
+export interface ScheduleDefaults {
+  /**
+   * IANA timezone for config items without `timezone`.
+   * @default CONFIG_DEFAULTS.timezone ("America/Chicago")
+   */
+  defaultTimezone?: string;
+}
+
+export type ScheduleDefinitionResult =
+  | { ok: true; definition: ScheduleDefinition }
+  | { ok: false; reason: string };
+
+function quote(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  return `${value === null ? "null" : typeof value} ${JSON.stringify(value)}`;
+}
+
+/**
+ * The schedule a config item asks for. Only `schedule` and `timezone` can make an item
+ * unschedulable: every other attribute problem is the orchestrator's to report, as a failing run
+ * that alerts the monitor's owners, which needs the schedule to exist.
+ */
+export function scheduleDefinitionFor(
+  monitorId: string,
+  config: Record<string, unknown>,
+  defaults: ScheduleDefaults = {},
+): ScheduleDefinitionResult {
+  const problems: string[] = [];
+  const id = MonitorIdSchema.safeParse(monitorId);
+  if (!id.success) {
+    problems.push(
+      `monitorId ${quote(monitorId)} ${id.error.issues.map((issue) => issue.message).join("; ")}`,
+    );
+  }
+  const expression = config.schedule ?? CONFIG_DEFAULTS.schedule;
+  const schedule = ConfigFieldSchemas.schedule.safeParse(expression);
+  if (!schedule.success) {
+    problems.push(
+      `schedule ${quote(expression)} is invalid: ${schedule.error.issues.map((issue) => issue.message).join("; ")}`,
+    );
+  }
+  const zone = config.timezone ?? defaults.defaultTimezone ?? CONFIG_DEFAULTS.timezone;
+  const timezone = ConfigFieldSchemas.timezone.safeParse(zone);
+  if (!timezone.success) {
+    problems.push(
+      `timezone ${quote(zone)} ${timezone.error.issues.map((issue) => issue.message).join("; ")}`,
+    );
+  }
+  if (!schedule.success || !timezone.success || !id.success) {
+    return { ok: false, reason: problems.join("; ") };
+  }
+  // A malformed isActive falls back to the default like the orchestrator's lenient parse does, so
+  // that the schedule and the orchestrator agree; the orchestrator reports the bad attribute.
+  const isActive = ConfigFieldSchemas.isActive.safeParse(config.isActive);
+  return {
+    ok: true,
+    definition: {
+      monitorId: id.data,
+      expression: schedule.data,
+      timezone: timezone.data,
+      enabled: isActive.success ? isActive.data : CONFIG_DEFAULTS.isActive,
+    },
+  };
+}
+
+/** Decides what one stream record means for the monitor's schedule. */
+export function decideScheduleAction(change: ConfigChange, defaults: ScheduleDefaults = {}): ScheduleAction {
+  const { monitorId, record } = change.keys;
+  if (record !== CONFIG_RECORD)
+    return { kind: "ignore", reason: `record ${quote(record)} is not a config item` };
+  if (typeof monitorId !== "string" || monitorId.length === 0) {
+    return { kind: "ignore", reason: `monitorId ${quote(monitorId)} is not a string` };
+  }
+  if (change.kind === "REMOVE") {
+    // No schedule can exist under an id Scheduler would not accept: nothing to delete.
+    if (!MonitorIdSchema.safeParse(monitorId).success) {
+      return { kind: "ignore", reason: `monitorId ${quote(monitorId)} cannot name a schedule` };
+    }
+    return { kind: "remove", monitorId };
+  }
+  if (!change.newImage) {
+    return { kind: "ignore", reason: `${change.kind} record carries no new image (stream view type?)` };
+  }
+  const result = scheduleDefinitionFor(monitorId, change.newImage, defaults);
+  return result.ok
+    ? { kind: "upsert", definition: result.definition }
+    : { kind: "invalid", monitorId, reason: result.reason };
+}
+
+export interface ReconcilePlan {
+  upserts: ScheduleDefinition[];
+  invalid: Array<{ monitorId: string; reason: string }>;
+  /** Schedules in the group whose monitor has no config item any more. */
+  removals: string[];
+}
+
+/**
+ * Brings the schedule group in line with the table. An invalid item keeps its existing schedule,
+ * as it does on the stream path: a typo must not silently stop a monitor that was running.
+ */
+export function planReconcile(
+  configItems: Iterable<Record<string, unknown>>,
+  existingSchedules: Iterable<string>,
+  defaults: ScheduleDefaults = {},
+): ReconcilePlan {
+  const plan: ReconcilePlan = { upserts: [], invalid: [], removals: [] };
+  const monitorIds = new Set<string>();
+  for (const item of configItems) {
+    const action = decideScheduleAction({ kind: "INSERT", keys: item, newImage: item }, defaults);
+    if (action.kind === "upsert") {
+      monitorIds.add(action.definition.monitorId);
+      plan.upserts.push(action.definition);
+    } else if (action.kind === "invalid") {
+      monitorIds.add(action.monitorId);
+      plan.invalid.push({ monitorId: action.monitorId, reason: action.reason });
+    }
+  }
+  for (const name of existingSchedules) {
+    if (!monitorIds.has(name)) plan.removals.push(name);
+  }
+  plan.removals.sort();
+  return plan;
+}

@@ -1,0 +1,67 @@
+/**
+ * Text hygiene for anything that leaves the orchestrator: mail headers, mail bodies, state items.
+ */
+
+/** Longest check message kept: DynamoDB items stay far below 400 KB, SES mails far below 40 MB. */
+export const MAX_MESSAGE_CHARS = 4_000;
+
+// C0/C1 controls, DEL, and the Unicode line/paragraph separators some mail clients honour.
+const ALL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const CONTROLS_EXCEPT_NEWLINE_TAB = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** One line, safe in a mail header: control characters (CR/LF above all) become spaces. */
+export function headerSafe(value: string, maxLength = 200): string {
+  const flat = value.replace(ALL_CONTROLS, " ").replace(/\s+/g, " ").trim();
+  return flat.length > maxLength ? `${flat.slice(0, maxLength - 1)}…` : flat;
+}
+
+/** Multi-line text with stray control characters removed and newlines normalised. */
+export function bodySafe(value: string): string {
+  return value.replace(/\r\n?/g, "\n").replace(CONTROLS_EXCEPT_NEWLINE_TAB, "");
+}
+
+/** Caps a check message, saying so visibly so nobody mistakes a cut message for the whole story. */
+export function truncateMessage(message: string, maxChars = MAX_MESSAGE_CHARS): string {
+  if (message.length <= maxChars) return message;
+  const marker = ` … [truncated: ${message.length} characters in total]`;
+  return message.slice(0, maxChars - marker.length) + marker;
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);
+}
+
+const SECRET_KEY = /token|passw|secret|key|authorization|credential|cookie|signature|session/i;
+export const REDACTED = "[redacted]";
+
+/** A copy of `params` safe to log: values under secret-looking keys are replaced, at any depth. */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (depth > 8 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((entry) => redactSecrets(entry, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, entry]) => [
+      key,
+      SECRET_KEY.test(key) ? REDACTED : redactSecrets(entry, depth + 1),
+    ]),
+  );
+}
+
+/** A human-readable description of anything thrown (checks may throw strings, null, objects…). */
+export function describeThrown(thrown: unknown): string {
+  if (thrown instanceof Error) return thrown.message ? `${thrown.name}: ${thrown.message}` : thrown.name;
+  if (thrown === undefined) return "undefined was thrown";
+  if (thrown === null) return "null was thrown";
+  if (typeof thrown === "string") return thrown || "an empty string was thrown";
+  try {
+    return `a non-Error value was thrown: ${JSON.stringify(thrown)?.slice(0, 500)}`;
+  } catch {
+    return `a non-Error value was thrown: ${String(thrown)}`;
+  }
+}
