@@ -1,0 +1,149 @@
+import { describe, expect, it } from "vitest";
+import {
+  InvalidScheduleError,
+  isValidTimezone,
+  nextRuns,
+  nominalPeriodMs,
+  parseSchedule,
+} from "#core/schedule.ts";
+import { CONFIG_DEFAULTS, formatProblems, MonitorConfigSchema, parseConfigLeniently } from "#core/schemas.ts";
+
+describe("config validation", () => {
+  it("applies the DESIGN.md §2 defaults", () => {
+    const config = MonitorConfigSchema.parse({ monitorId: "m", name: "M", check: "manual" });
+    expect(config).toMatchObject({
+      params: {},
+      isActive: true,
+      schedule: "rate(5 minutes)",
+      timezone: "America/Chicago",
+      requiredConsecutiveOks: 2,
+      reminderFrequencyMinutes: 60,
+      peopleToNotify: [],
+      checkTimeoutSeconds: 30,
+      skipSupersededTicks: true,
+      historyRetentionDays: 14,
+    });
+  });
+
+  it.each([
+    ["name", 5],
+    ["name", ""],
+    ["check", "Not A Check"],
+    ["params", "url=x"],
+    ["isActive", "false"],
+    ["schedule", "every 5 minutes"],
+    ["schedule", "cron(0 8 * * * *)"],
+    ["timezone", "Central"],
+    ["requiredConsecutiveOks", 0],
+    ["requiredConsecutiveOks", 1.5],
+    ["reminderFrequencyMinutes", -1],
+    ["peopleToNotify", "ops@example.com"],
+    ["checkTimeoutSeconds", 0],
+    ["checkTimeoutSeconds", 5000],
+    ["skipSupersededTicks", "yes"],
+    ["historyRetentionDays", 0],
+    ["recordOnlyChanges", 1],
+  ])("names %s when it is %j, and keeps the other attributes", (attribute, value) => {
+    const { config, problems } = parseConfigLeniently("m", {
+      name: "M",
+      check: "manual",
+      reminderFrequencyMinutes: 15,
+      [attribute]: value,
+    });
+    expect(problems.map((problem) => problem.attribute)).toEqual([attribute]);
+    expect(formatProblems(problems)).toContain(attribute);
+    if (attribute !== "reminderFrequencyMinutes") expect(config.reminderFrequencyMinutes).toBe(15);
+    if (attribute in CONFIG_DEFAULTS) {
+      expect(config[attribute as keyof typeof CONFIG_DEFAULTS]).toEqual(
+        CONFIG_DEFAULTS[attribute as keyof typeof CONFIG_DEFAULTS],
+      );
+    }
+  });
+
+  it("requires name and check", () => {
+    const { problems } = parseConfigLeniently("m", {});
+    expect(formatProblems(problems)).toBe("name is required; check is required");
+  });
+
+  it("keeps valid recipients and names each malformed one", () => {
+    const { config, problems } = parseConfigLeniently("m", {
+      name: "M",
+      check: "manual",
+      peopleToNotify: ["ops@example.com", "", "not-an-address", "x\r\nBcc: y@evil.test", 7],
+    });
+    expect(config.peopleToNotify).toEqual(["ops@example.com"]);
+    expect(problems.map((problem) => problem.attribute)).toEqual([
+      "peopleToNotify[1]",
+      "peopleToNotify[2]",
+      "peopleToNotify[3]",
+      "peopleToNotify[4]",
+    ]);
+  });
+});
+
+describe("schedule expressions", () => {
+  it.each([
+    "rate(1 minute)",
+    "rate(5 minutes)",
+    "rate(2 hours)",
+    "rate(1 day)",
+    "cron(0 8 * * ? *)",
+    "cron(0/15 9-17 ? * MON-FRI *)",
+    "cron(0 0 L * ? *)",
+  ])("accepts %s", (expression) => {
+    expect(() => parseSchedule(expression)).not.toThrow();
+  });
+
+  it.each([
+    ["rate(1 minutes)", /singular/],
+    ["rate(5 minute)", /plural/],
+    ["rate(0 minutes)", /at least 1/],
+    ["rate(5 weeks)", /neither/],
+    ["cron(0 8 * * *)", /6 fields/],
+    ["cron(0 8 * * * *)", /exactly one/],
+    ["cron(0 8 ? * ? *)", /exactly one/],
+    ["cron(0 8 * * ? $)", /not valid/],
+    ["at(2026-01-01T00:00:00)", /neither/],
+  ])("rejects %s with a reason", (expression, reason) => {
+    expect(() => parseSchedule(expression)).toThrow(InvalidScheduleError);
+    expect(() => parseSchedule(expression)).toThrow(reason);
+  });
+
+  it("evaluates cron in the monitor's timezone across a DST change", () => {
+    const runs = nextRuns(
+      parseSchedule("cron(0 8 * * ? *)"),
+      "America/Chicago",
+      new Date("2026-03-07T00:00:00Z"),
+      3,
+    );
+    expect(runs.map((run) => run.toISOString())).toEqual([
+      "2026-03-07T14:00:00.000Z", // CST, UTC-6
+      "2026-03-08T13:00:00.000Z", // CDT, UTC-5
+      "2026-03-09T13:00:00.000Z",
+    ]);
+  });
+
+  it("anchors rate schedules", () => {
+    const runs = nextRuns(
+      parseSchedule("rate(5 minutes)"),
+      "UTC",
+      new Date("2026-03-07T00:07:00Z"),
+      2,
+      new Date("2026-03-07T00:01:00Z"),
+    );
+    expect(runs.map((run) => run.toISOString())).toEqual([
+      "2026-03-07T00:11:00.000Z",
+      "2026-03-07T00:16:00.000Z",
+    ]);
+  });
+
+  it("knows periods and timezones", () => {
+    expect(nominalPeriodMs(parseSchedule("rate(2 hours)"), "UTC", new Date())).toBe(7_200_000);
+    expect(
+      nominalPeriodMs(parseSchedule("cron(0/10 * * * ? *)"), "UTC", new Date("2026-01-01T00:00:00Z")),
+    ).toBe(600_000);
+    expect(isValidTimezone("Europe/Paris")).toBe(true);
+    expect(isValidTimezone("Central")).toBe(false);
+    expect(isValidTimezone("")).toBe(false);
+  });
+});
