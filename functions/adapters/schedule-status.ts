@@ -1,0 +1,54 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { ScheduleStatusPort } from "#core/ports.ts";
+import { STATE_RECORD } from "#core/schemas.ts";
+
+/**
+ * ScheduleStatusPort on the monitor's state item. Every effective write bumps `version`, because
+ * the orchestrator writes the whole state item conditionally on the version it read: without the
+ * bump it would overwrite `scheduleError` with the copy it read before.
+ */
+export class DynamoDbScheduleStatus implements ScheduleStatusPort {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    private readonly tableName: string,
+    client: DynamoDBClient | DynamoDBDocumentClient = new DynamoDBClient({}),
+  ) {
+    this.doc = client instanceof DynamoDBDocumentClient ? client : DynamoDBDocumentClient.from(client);
+  }
+
+  async reportError(monitorId: string, message: string): Promise<void> {
+    await this.ignoringConditionFailure(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { monitorId, record: STATE_RECORD },
+        UpdateExpression: "SET scheduleError = :message, version = if_not_exists(version, :zero) + :one",
+        // Stream retries report the same error again: leave the item (and its version) alone then.
+        ConditionExpression: "attribute_not_exists(scheduleError) OR scheduleError <> :message",
+        ExpressionAttributeValues: { ":message": message, ":zero": 0, ":one": 1 },
+      }),
+    );
+  }
+
+  async clearError(monitorId: string): Promise<void> {
+    await this.ignoringConditionFailure(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { monitorId, record: STATE_RECORD },
+        UpdateExpression: "REMOVE scheduleError SET version = if_not_exists(version, :zero) + :one",
+        // Also keeps a missing state item missing: nothing to clear, nothing to create.
+        ConditionExpression: "attribute_exists(scheduleError)",
+        ExpressionAttributeValues: { ":zero": 0, ":one": 1 },
+      }),
+    );
+  }
+
+  private async ignoringConditionFailure(command: UpdateCommand): Promise<void> {
+    try {
+      await this.doc.send(command);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  type CreateScheduleCommandInput,
+  DeleteScheduleCommand,
+  paginateListSchedules,
+  ResourceNotFoundException,
+  SchedulerClient,
+  UpdateScheduleCommand,
+} from "@aws-sdk/client-scheduler";
+import type { ScheduleDefinition, SchedulerPort } from "#core/ports.ts";
+
+export interface RetryPolicy {
+  /** @default 3600 — a tick older than an hour is superseded by newer ones anyway */
+  maximumEventAgeSeconds: number;
+  /** @default 185 (Scheduler's maximum; the event age bounds the retries first) */
+  maximumRetryAttempts: number;
+}
+
+export interface EventBridgeSchedulerOptions {
+  /** Schedule group that holds one schedule per monitor. */
+  groupName: string;
+  /** ARN of the SQS FIFO ticks queue. */
+  ticksQueueArn: string;
+  /** Role Scheduler assumes to send to the ticks queue (and to the dead-letter queue). */
+  roleArn: string;
+  /** Standard SQS queue for ticks Scheduler could not deliver after its retries. */
+  deadLetterQueueArn: string;
+  /** @default { maximumEventAgeSeconds: 3600, maximumRetryAttempts: 185 } */
+  retryPolicy?: RetryPolicy;
+  /** @default new SchedulerClient({}) — region and endpoint from the SDK's standard variables */
+  client?: SchedulerClient;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maximumEventAgeSeconds: 3600, maximumRetryAttempts: 185 };
+
+/**
+ * The tick body of DESIGN.md §3. Scheduler substitutes the context attribute at each invocation;
+ * JSON.stringify escapes whatever the monitor id contains.
+ */
+export function tickInput(monitorId: string): string {
+  return JSON.stringify({ monitorId, scheduledTime: "<aws.scheduler.scheduled-time>" });
+}
+
+/** SchedulerPort on EventBridge Scheduler: one schedule per monitor, named after the monitor. */
+export class EventBridgeScheduler implements SchedulerPort {
+  private readonly client: SchedulerClient;
+  private readonly retryPolicy: RetryPolicy;
+
+  constructor(private readonly options: EventBridgeSchedulerOptions) {
+    this.client = options.client ?? new SchedulerClient({});
+    this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+  }
+
+  /** The full schedule for a monitor: Update replaces every field, so it is always sent whole. */
+  scheduleRequest(definition: ScheduleDefinition): CreateScheduleCommandInput {
+    return {
+      Name: definition.monitorId,
+      GroupName: this.options.groupName,
+      Description: `Watchkeeper ticks for monitor ${definition.monitorId}`,
+      ScheduleExpression: definition.expression,
+      ScheduleExpressionTimezone: definition.timezone,
+      State: definition.enabled ? "ENABLED" : "DISABLED",
+      // Ticks carry their own scheduledTime; a flexible window would only blur the logical clock.
+      FlexibleTimeWindow: { Mode: "OFF" },
+      ActionAfterCompletion: "NONE",
+      Target: {
+        Arn: this.options.ticksQueueArn,
+        RoleArn: this.options.roleArn,
+        Input: tickInput(definition.monitorId),
+        SqsParameters: { MessageGroupId: definition.monitorId },
+        RetryPolicy: {
+          MaximumEventAgeInSeconds: this.retryPolicy.maximumEventAgeSeconds,
+          MaximumRetryAttempts: this.retryPolicy.maximumRetryAttempts,
+        },
+        DeadLetterConfig: { Arn: this.options.deadLetterQueueArn },
+      },
+    };
+  }
+
+  async upsert(definition: ScheduleDefinition): Promise<void> {
+    const request = this.scheduleRequest(definition);
+    // Most changes edit an existing monitor, so Update first; the Create/Update fallbacks cover a
+    // first write and a concurrent creator (reconcile running alongside the stream).
+    try {
+      await this.client.send(new UpdateScheduleCommand(request));
+      return;
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundException)) throw error;
+    }
+    try {
+      await this.client.send(new CreateScheduleCommand(request));
+    } catch (error) {
+      if (!(error instanceof ConflictException)) throw error;
+      await this.client.send(new UpdateScheduleCommand(request));
+    }
+  }
+
+  async remove(monitorId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteScheduleCommand({ Name: monitorId, GroupName: this.options.groupName }),
+      );
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundException)) throw error;
+    }
+  }
+
+  async list(): Promise<string[]> {
+    const names: string[] = [];
+    const pages = paginateListSchedules({ client: this.client }, { GroupName: this.options.groupName });
+    for await (const page of pages) {
+      for (const schedule of page.Schedules ?? []) if (schedule.Name) names.push(schedule.Name);
+    }
+    return names.sort();
+  }
+}

@@ -1,0 +1,83 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { Tracer } from "@aws-lambda-powertools/tracer";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
+import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
+import { z } from "zod";
+import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
+import { EventBridgeScheduler } from "#adapters/scheduler.ts";
+import { createScheduleSyncHandler, type ScheduleSyncHandler } from "./sync.ts";
+
+export {
+  createScheduleSyncHandler,
+  type ScheduleSyncDependencies,
+  type ScheduleSyncHandler,
+  type ScheduleSyncMetric,
+  type ScheduleSyncMetrics,
+} from "./sync.ts";
+
+/**
+ * Schedule-sync Lambda: Monitors table stream (config items only, by the event-source filter) in,
+ * EventBridge Scheduler calls out. Only wiring lives here; behaviour is in sync.ts and the pure
+ * decision in functions/core/schedule-sync.ts.
+ */
+
+const logger = new Logger({ serviceName: "watchkeeper-schedule-sync" });
+const metrics = new Metrics({ namespace: "Watchkeeper", serviceName: "schedule-sync" });
+const tracer = new Tracer({ serviceName: "watchkeeper-schedule-sync" });
+
+/** Everything the stack sets on the function (lib/schedule-sync.ts). */
+export const ScheduleSyncEnvironmentSchema = z.object({
+  MONITORS_TABLE: z.string().min(1),
+  SCHEDULE_GROUP_NAME: z.string().min(1),
+  TICKS_QUEUE_ARN: z.string().startsWith("arn:"),
+  SCHEDULER_ROLE_ARN: z.string().startsWith("arn:"),
+  SCHEDULER_DLQ_ARN: z.string().startsWith("arn:"),
+  DEFAULT_TIMEZONE: z.string().min(1).optional(),
+});
+export type ScheduleSyncEnvironment = z.infer<typeof ScheduleSyncEnvironmentSchema>;
+
+export class MissingConfigurationError extends Error {
+  override name = "MissingConfigurationError";
+}
+
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): ScheduleSyncEnvironment {
+  const parsed = ScheduleSyncEnvironmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const names = parsed.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`).join("; ");
+    throw new MissingConfigurationError(`schedule-sync environment is incomplete: ${names}`);
+  }
+  return parsed.data;
+}
+
+function fromEnvironment(): ScheduleSyncHandler {
+  const env = readEnvironment();
+  return createScheduleSyncHandler({
+    scheduler: new EventBridgeScheduler({
+      groupName: env.SCHEDULE_GROUP_NAME,
+      ticksQueueArn: env.TICKS_QUEUE_ARN,
+      roleArn: env.SCHEDULER_ROLE_ARN,
+      deadLetterQueueArn: env.SCHEDULER_DLQ_ARN,
+      client: tracer.captureAWSv3Client(new SchedulerClient({})),
+    }),
+    status: new DynamoDbScheduleStatus(env.MONITORS_TABLE, tracer.captureAWSv3Client(new DynamoDBClient({}))),
+    logger,
+    metrics: { count: (metric, value = 1) => metrics.addMetric(metric, MetricUnit.Count, value) },
+    ...(env.DEFAULT_TIMEZONE ? { defaultTimezone: env.DEFAULT_TIMEZONE } : {}),
+  });
+}
+
+// Built on first use rather than at import, so the local runtime and tests can import the factory
+// from this module without a Lambda environment.
+let sync: ScheduleSyncHandler | undefined;
+
+export async function handler(event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> {
+  logger.addContext(context);
+  sync ??= fromEnvironment();
+  try {
+    return await sync(event);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

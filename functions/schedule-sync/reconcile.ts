@@ -1,0 +1,187 @@
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
+import { Command } from "commander";
+import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
+import { EventBridgeScheduler } from "#adapters/scheduler.ts";
+import type { SchedulerPort, ScheduleStatusPort } from "#core/ports.ts";
+import { planReconcile, type ReconcilePlan, type ScheduleDefaults } from "#core/schedule-sync.ts";
+import { CONFIG_RECORD } from "#core/schemas.ts";
+
+/**
+ * One-shot reconcile: makes the schedule group match the Monitors table. For monitors created
+ * before the stack existed (the stream only carries later changes), after a stream record was
+ * dropped to the sync failure queue, or whenever drift is suspected. Idempotent; safe to rerun.
+ *
+ *   npx tsx functions/schedule-sync/reconcile.ts --table <name> --group <name> \
+ *     --ticks-queue-arn <arn> --role-arn <arn> --dead-letter-queue-arn <arn> [--dry-run]
+ *
+ * The stack's `ReconcileCommand` output prints this line with every value filled in.
+ */
+
+export interface ReconcileDependencies {
+  scheduler: SchedulerPort;
+  status: ScheduleStatusPort;
+  /** Every config item of the table (any other record may be yielded too; it is skipped). */
+  configItems: () => AsyncIterable<Record<string, unknown>>;
+  log?: (line: string) => void;
+}
+
+export interface ReconcileReport {
+  plan: ReconcilePlan;
+  failures: Array<{ monitorId: string; error: string }>;
+}
+
+export async function reconcile(
+  dependencies: ReconcileDependencies,
+  options: ScheduleDefaults & { dryRun?: boolean } = {},
+): Promise<ReconcileReport> {
+  const log = dependencies.log ?? (() => {});
+  const items: Record<string, unknown>[] = [];
+  for await (const item of dependencies.configItems()) {
+    if (item.record === CONFIG_RECORD) items.push(item);
+  }
+  const plan = planReconcile(items, await dependencies.scheduler.list(), options);
+  const failures: ReconcileReport["failures"] = [];
+  const step = async (monitorId: string, line: string, work: () => Promise<void>) => {
+    log(`${options.dryRun ? "[dry run] " : ""}${line}`);
+    if (options.dryRun) return;
+    try {
+      await work();
+    } catch (error) {
+      failures.push({ monitorId, error: (error as Error).message });
+      log(`  failed: ${(error as Error).message}`);
+    }
+  };
+  for (const definition of plan.upserts) {
+    const state = definition.enabled ? "enabled" : "disabled";
+    await step(
+      definition.monitorId,
+      `upsert ${definition.monitorId}: ${definition.expression} ${definition.timezone} (${state})`,
+      async () => {
+        await dependencies.scheduler.upsert(definition);
+        await dependencies.status.clearError(definition.monitorId);
+      },
+    );
+  }
+  for (const { monitorId, reason } of plan.invalid) {
+    await step(monitorId, `invalid ${monitorId}: ${reason}`, () =>
+      dependencies.status.reportError(monitorId, reason),
+    );
+  }
+  for (const monitorId of plan.removals) {
+    await step(monitorId, `remove ${monitorId}: no config item`, () =>
+      dependencies.scheduler.remove(monitorId),
+    );
+  }
+  log(
+    `${plan.upserts.length} upserted, ${plan.invalid.length} invalid, ${plan.removals.length} removed, ${failures.length} failed`,
+  );
+  return { plan, failures };
+}
+
+/** Config items of the table, read consistently so that a just-written item is not missed. */
+export async function* scanConfigItems(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+): AsyncIterable<Record<string, unknown>> {
+  const pages = paginateScan(
+    { client: doc },
+    {
+      TableName: tableName,
+      ConsistentRead: true,
+      FilterExpression: "#record = :config",
+      ProjectionExpression: "monitorId, #record, #schedule, #timezone, isActive",
+      ExpressionAttributeNames: { "#record": "record", "#schedule": "schedule", "#timezone": "timezone" },
+      ExpressionAttributeValues: { ":config": CONFIG_RECORD },
+    },
+  );
+  for await (const page of pages) yield* page.Items ?? [];
+}
+
+function required(value: string | undefined, flag: string, variable: string): string {
+  if (value) return value;
+  throw new Error(`${flag} (or ${variable}) is required`);
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = new Command()
+    .name("reconcile")
+    .description(
+      "Create, update and delete EventBridge Scheduler schedules so that they match the Monitors table.",
+    )
+    .option("--table <name>", "Monitors table name (env MONITORS_TABLE)", process.env.MONITORS_TABLE)
+    .option(
+      "--group <name>",
+      "schedule group name (env SCHEDULE_GROUP_NAME)",
+      process.env.SCHEDULE_GROUP_NAME,
+    )
+    .option(
+      "--ticks-queue-arn <arn>",
+      "ticks FIFO queue ARN (env TICKS_QUEUE_ARN)",
+      process.env.TICKS_QUEUE_ARN,
+    )
+    .option("--role-arn <arn>", "scheduler role ARN (env SCHEDULER_ROLE_ARN)", process.env.SCHEDULER_ROLE_ARN)
+    .option(
+      "--dead-letter-queue-arn <arn>",
+      "scheduler DLQ ARN (env SCHEDULER_DLQ_ARN)",
+      process.env.SCHEDULER_DLQ_ARN,
+    )
+    .option(
+      "--default-timezone <zone>",
+      "timezone for items without one (env DEFAULT_TIMEZONE)",
+      process.env.DEFAULT_TIMEZONE,
+    )
+    .option("--dry-run", "print the plan without changing anything", false)
+    .parse(argv);
+  const options = program.opts<{
+    table?: string;
+    group?: string;
+    ticksQueueArn?: string;
+    roleArn?: string;
+    deadLetterQueueArn?: string;
+    defaultTimezone?: string;
+    dryRun: boolean;
+  }>();
+  const tableName = required(options.table, "--table", "MONITORS_TABLE");
+  const scheduler = new EventBridgeScheduler({
+    groupName: required(options.group, "--group", "SCHEDULE_GROUP_NAME"),
+    ticksQueueArn: required(options.ticksQueueArn, "--ticks-queue-arn", "TICKS_QUEUE_ARN"),
+    roleArn: required(options.roleArn, "--role-arn", "SCHEDULER_ROLE_ARN"),
+    deadLetterQueueArn: required(options.deadLetterQueueArn, "--dead-letter-queue-arn", "SCHEDULER_DLQ_ARN"),
+  });
+  const dynamo = new DynamoDBClient({});
+  const doc = DynamoDBDocumentClient.from(dynamo);
+  try {
+    const report = await reconcile(
+      {
+        scheduler,
+        status: new DynamoDbScheduleStatus(tableName, doc),
+        configItems: () => scanConfigItems(doc, tableName),
+        log: (line) => console.log(line),
+      },
+      {
+        dryRun: options.dryRun,
+        ...(options.defaultTimezone ? { defaultTimezone: options.defaultTimezone } : {}),
+      },
+    );
+    return report.failures.length === 0 ? 0 : 1;
+  } finally {
+    dynamo.destroy();
+  }
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+if (invokedDirectly) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: Error) => {
+      console.error(`reconcile: ${error.message}`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,139 @@
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import type { Logger, SchedulerPort, ScheduleStatusPort } from "#core/ports.ts";
+import { silentLogger } from "#core/ports.ts";
+import { decideScheduleAction, type ScheduleAction } from "#core/schedule-sync.ts";
+import { toConfigChange } from "./stream-record.ts";
+
+/** Counters schedule-sync emits; the stack alarms on `InvalidSchedules`. */
+export type ScheduleSyncMetric =
+  | "SchedulesUpserted"
+  | "SchedulesRemoved"
+  | "InvalidSchedules"
+  | "ScheduleSyncFailures"
+  | "MalformedStreamRecords";
+
+export interface ScheduleSyncMetrics {
+  count(metric: ScheduleSyncMetric, value?: number): void;
+}
+
+export interface ScheduleSyncDependencies {
+  scheduler: SchedulerPort;
+  status: ScheduleStatusPort;
+  /** @default silentLogger */
+  logger?: Logger;
+  /** @default no metrics */
+  metrics?: ScheduleSyncMetrics;
+  /**
+   * Timezone of config items that name none.
+   * @default CONFIG_DEFAULTS.timezone ("America/Chicago")
+   */
+  defaultTimezone?: string;
+}
+
+export type ScheduleSyncHandler = (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
+
+const noMetrics: ScheduleSyncMetrics = { count() {} };
+
+function monitorIdOf(action: ScheduleAction): string | undefined {
+  if (action.kind === "upsert") return action.definition.monitorId;
+  return action.kind === "ignore" ? undefined : action.monitorId;
+}
+
+/**
+ * Applies config-item changes from the Monitors table stream to the schedules (issue 3).
+ *
+ * Records are applied in stream order. A record that fails (Scheduler throttling, a DynamoDB
+ * error) is reported in `batchItemFailures` and every later record of the *same* monitor is
+ * reported with it unapplied, so that a newer change can never land before an older one that is
+ * still pending; other monitors carry on. Lambda resumes the shard from the lowest reported
+ * sequence number, and every action is idempotent, so replaying the records after it is harmless.
+ */
+export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies): ScheduleSyncHandler {
+  const { scheduler, status } = dependencies;
+  const logger = dependencies.logger ?? silentLogger;
+  const metrics = dependencies.metrics ?? noMetrics;
+  const defaults =
+    dependencies.defaultTimezone === undefined ? {} : { defaultTimezone: dependencies.defaultTimezone };
+
+  async function apply(action: ScheduleAction): Promise<void> {
+    switch (action.kind) {
+      case "upsert":
+        await scheduler.upsert(action.definition);
+        await status.clearError(action.definition.monitorId);
+        metrics.count("SchedulesUpserted");
+        logger.info("schedule upserted", { ...action.definition });
+        return;
+      case "remove":
+        await scheduler.remove(action.monitorId);
+        // A leftover error would describe a config item that no longer exists.
+        await status.clearError(action.monitorId);
+        metrics.count("SchedulesRemoved");
+        logger.info("schedule removed", { monitorId: action.monitorId });
+        return;
+      case "invalid":
+        // Reported on the state item, never on the config item: writing there would loop the stream.
+        await status.reportError(action.monitorId, action.reason);
+        metrics.count("InvalidSchedules");
+        logger.warn("config item cannot be scheduled; existing schedule left as it was", {
+          monitorId: action.monitorId,
+          reason: action.reason,
+        });
+        return;
+      case "ignore":
+        logger.debug("stream record ignored", { reason: action.reason });
+        return;
+    }
+  }
+
+  function decide(record: DynamoDBRecord): ScheduleAction | undefined {
+    try {
+      return decideScheduleAction(toConfigChange(record), defaults);
+    } catch (error) {
+      // Retrying cannot repair a record's shape: skip it loudly instead of wedging the shard.
+      metrics.count("MalformedStreamRecords");
+      logger.error("malformed stream record skipped", {
+        eventID: record.eventID,
+        error: (error as Error).message,
+      });
+      return undefined;
+    }
+  }
+
+  return async (event) => {
+    const batchItemFailures: DynamoDBBatchResponse["batchItemFailures"] = [];
+    const blockedMonitors = new Set<string>();
+    const fail = (record: DynamoDBRecord) => {
+      const sequenceNumber = record.dynamodb?.SequenceNumber;
+      if (!sequenceNumber) {
+        // Without a sequence number Lambda cannot checkpoint: failing the whole batch is the safe retry.
+        throw new Error(`stream record ${record.eventID ?? "?"} failed and has no SequenceNumber`);
+      }
+      batchItemFailures.push({ itemIdentifier: sequenceNumber });
+    };
+
+    for (const record of event.Records) {
+      const action = decide(record);
+      if (!action) continue;
+      const monitorId = monitorIdOf(action);
+      if (monitorId !== undefined && blockedMonitors.has(monitorId)) {
+        fail(record);
+        continue;
+      }
+      try {
+        await apply(action);
+      } catch (error) {
+        metrics.count("ScheduleSyncFailures");
+        logger.error("schedule sync failed; the record will be retried", {
+          monitorId,
+          action: action.kind,
+          sequenceNumber: record.dynamodb?.SequenceNumber,
+          error: (error as Error).message,
+          errorName: (error as Error).name,
+        });
+        if (monitorId !== undefined) blockedMonitors.add(monitorId);
+        fail(record);
+      }
+    }
+    return { batchItemFailures };
+  };
+}

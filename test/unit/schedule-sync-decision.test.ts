@@ -1,0 +1,149 @@
+import { describe, expect, it } from "vitest";
+import { decideScheduleAction, planReconcile, scheduleDefinitionFor } from "#core/schedule-sync.ts";
+
+const config = (monitorId: string, attributes: Record<string, unknown> = {}) => ({
+  monitorId,
+  record: "config",
+  name: monitorId,
+  check: "manual",
+  ...attributes,
+});
+
+describe("scheduleDefinitionFor", () => {
+  it.each([
+    ["defaults", {}, { expression: "rate(5 minutes)", timezone: "America/Chicago", enabled: true }],
+    [
+      "explicit cron and zone",
+      { schedule: "cron(0 8 * * ? *)", timezone: "Europe/Paris" },
+      { expression: "cron(0 8 * * ? *)", timezone: "Europe/Paris", enabled: true },
+    ],
+    [
+      "paused",
+      { isActive: false },
+      { expression: "rate(5 minutes)", timezone: "America/Chicago", enabled: false },
+    ],
+    // The orchestrator's lenient parse also treats a malformed isActive as the default.
+    [
+      "malformed isActive",
+      { isActive: "no" },
+      { expression: "rate(5 minutes)", timezone: "America/Chicago", enabled: true },
+    ],
+  ])("%s", (_, attributes, expected) => {
+    expect(scheduleDefinitionFor("m-1", attributes)).toEqual({
+      ok: true,
+      definition: { monitorId: "m-1", ...expected },
+    });
+  });
+
+  it("uses the deployment's default timezone only when the item names none", () => {
+    const defaults = { defaultTimezone: "Europe/Berlin" };
+    expect(scheduleDefinitionFor("m", {}, defaults)).toMatchObject({
+      definition: { timezone: "Europe/Berlin" },
+    });
+    expect(scheduleDefinitionFor("m", { timezone: "UTC" }, defaults)).toMatchObject({
+      definition: { timezone: "UTC" },
+    });
+  });
+
+  it.each([
+    [{ schedule: "every 5 minutes" }, /schedule "every 5 minutes" is invalid: .*neither rate/],
+    [{ schedule: "cron(0 8 * * *)" }, /cron needs 6 fields/],
+    [{ schedule: "rate(1 minutes)" }, /singular unit/],
+    [{ schedule: 5 }, /schedule number 5 is invalid/],
+    [{ timezone: "Mars/Olympus" }, /timezone "Mars\/Olympus" is not an IANA timezone/],
+    [{ schedule: "rate(0 minutes)", timezone: "Nowhere" }, /schedule .*; timezone "Nowhere"/],
+  ])("explains why %j cannot be scheduled", (attributes, reason) => {
+    const result = scheduleDefinitionFor("m", attributes);
+    expect(result.ok).toBe(false);
+    expect(result.ok ? "" : result.reason).toMatch(reason);
+  });
+
+  it("rejects a monitor id Scheduler would not accept as a schedule name", () => {
+    const result = scheduleDefinitionFor("has space", {});
+    expect(result).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^monitorId "has space" must be 1-64/),
+    });
+  });
+});
+
+describe("decideScheduleAction", () => {
+  it.each(["INSERT", "MODIFY"] as const)("%s of a valid config item upserts", (kind) => {
+    const item = config("web", { schedule: "rate(1 minute)" });
+    expect(
+      decideScheduleAction({ kind, keys: { monitorId: "web", record: "config" }, newImage: item }),
+    ).toEqual({
+      kind: "upsert",
+      definition: {
+        monitorId: "web",
+        expression: "rate(1 minute)",
+        timezone: "America/Chicago",
+        enabled: true,
+      },
+    });
+  });
+
+  it("REMOVE of a config item removes the schedule", () => {
+    expect(decideScheduleAction({ kind: "REMOVE", keys: { monitorId: "web", record: "config" } })).toEqual({
+      kind: "remove",
+      monitorId: "web",
+    });
+  });
+
+  it("an invalid item is reported, not scheduled", () => {
+    const action = decideScheduleAction({
+      kind: "MODIFY",
+      keys: { monitorId: "web", record: "config" },
+      newImage: config("web", { timezone: "Central" }),
+    });
+    expect(action).toEqual({
+      kind: "invalid",
+      monitorId: "web",
+      reason: expect.stringContaining('timezone "Central"'),
+    });
+  });
+
+  it.each([
+    [{ monitorId: "web", record: "state" }, /record "state" is not a config item/],
+    [{ monitorId: "web", record: "run#2026-01-01T00:00:00Z" }, /not a config item/],
+    [{ monitorId: 7, record: "config" }, /monitorId number 7 is not a string/],
+  ])("ignores %j", (keys, reason) => {
+    const action = decideScheduleAction({ kind: "INSERT", keys, newImage: { ...keys } });
+    expect(action).toEqual({ kind: "ignore", reason: expect.stringMatching(reason) });
+  });
+
+  it("ignores REMOVE of an id that can never have had a schedule", () => {
+    expect(decideScheduleAction({ kind: "REMOVE", keys: { monitorId: "a/b", record: "config" } }).kind).toBe(
+      "ignore",
+    );
+  });
+
+  it("ignores a change without a new image instead of deleting the schedule", () => {
+    expect(decideScheduleAction({ kind: "MODIFY", keys: { monitorId: "web", record: "config" } })).toEqual({
+      kind: "ignore",
+      reason: expect.stringContaining("no new image"),
+    });
+  });
+});
+
+describe("planReconcile", () => {
+  it("upserts every valid item, reports invalid ones and removes orphaned schedules only", () => {
+    const plan = planReconcile(
+      [config("a"), config("b", { isActive: false }), config("broken", { schedule: "daily" })],
+      ["zombie", "a", "broken", "another-zombie"],
+      { defaultTimezone: "UTC" },
+    );
+    expect(plan.upserts).toEqual([
+      { monitorId: "a", expression: "rate(5 minutes)", timezone: "UTC", enabled: true },
+      { monitorId: "b", expression: "rate(5 minutes)", timezone: "UTC", enabled: false },
+    ]);
+    expect(plan.invalid).toEqual([{ monitorId: "broken", reason: expect.stringContaining('"daily"') }]);
+    // "broken" keeps its running schedule, as on the stream path.
+    expect(plan.removals).toEqual(["another-zombie", "zombie"]);
+  });
+
+  it("ignores items that are not config items", () => {
+    const plan = planReconcile([{ monitorId: "a", record: "state" }], ["a"]);
+    expect(plan).toEqual({ upserts: [], invalid: [], removals: ["a"] });
+  });
+});

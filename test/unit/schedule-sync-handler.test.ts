@@ -1,0 +1,232 @@
+import type { AttributeValue, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Logger } from "../../functions/core/ports.ts";
+import {
+  createScheduleSyncHandler,
+  type ScheduleSyncDependencies,
+  type ScheduleSyncMetric,
+} from "../../functions/schedule-sync/handler.ts";
+import { RecordingScheduler, RecordingStatus, throttling } from "../support/recording-ports.ts";
+
+let sequence = 0;
+
+function typed(value: unknown): AttributeValue {
+  if (typeof value === "string") return { S: value };
+  if (typeof value === "number") return { N: String(value) };
+  if (typeof value === "boolean") return { BOOL: value };
+  throw new Error(`no test encoding for ${typeof value}`);
+}
+
+function streamRecord(
+  kind: "INSERT" | "MODIFY" | "REMOVE",
+  monitorId: string,
+  attributes: Record<string, unknown> = {},
+  record = "config",
+): DynamoDBRecord {
+  sequence += 1;
+  const keys = { monitorId: typed(monitorId), record: typed(record) };
+  const image = Object.fromEntries(
+    Object.entries({ monitorId, record, name: monitorId, check: "manual", ...attributes }).map(([k, v]) => [
+      k,
+      typed(v),
+    ]),
+  );
+  return {
+    eventID: `event-${sequence}`,
+    eventName: kind,
+    eventSource: "aws:dynamodb",
+    awsRegion: "us-east-1",
+    dynamodb: {
+      Keys: keys,
+      SequenceNumber: String(sequence).padStart(21, "0"),
+      StreamViewType: "NEW_AND_OLD_IMAGES",
+      ...(kind === "REMOVE" ? { OldImage: image } : { NewImage: image }),
+    },
+  };
+}
+
+const event = (...records: DynamoDBRecord[]): DynamoDBStreamEvent => ({ Records: records });
+
+function harness(overrides: Partial<ScheduleSyncDependencies> = {}) {
+  const scheduler = new RecordingScheduler();
+  const status = new RecordingStatus();
+  const metrics: ScheduleSyncMetric[] = [];
+  const logs: Array<{ level: string; message: string; extra: object[] }> = [];
+  const log =
+    (level: string) =>
+    (message: string, ...extra: object[]) =>
+      logs.push({ level, message, extra });
+  const logger: Logger = { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+  const sync = createScheduleSyncHandler({
+    scheduler,
+    status,
+    logger,
+    metrics: { count: (metric) => metrics.push(metric) },
+    ...overrides,
+  });
+  return { sync, scheduler, status, metrics, logs };
+}
+
+describe("schedule-sync handler", () => {
+  it("creates the schedule of an inserted config item and clears any reported error", async () => {
+    const { sync, scheduler, status, metrics } = harness();
+    const response = await sync(event(streamRecord("INSERT", "web", { schedule: "cron(0 8 * * ? *)" })));
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(scheduler.calls).toEqual([
+      {
+        op: "upsert",
+        definition: {
+          monitorId: "web",
+          expression: "cron(0 8 * * ? *)",
+          timezone: "America/Chicago",
+          enabled: true,
+        },
+      },
+    ]);
+    expect(status.calls).toEqual([{ op: "clearError", monitorId: "web" }]);
+    expect(metrics).toEqual(["SchedulesUpserted"]);
+  });
+
+  it("disables the schedule of a paused monitor instead of deleting it", async () => {
+    const { sync, scheduler } = harness();
+    await sync(event(streamRecord("MODIFY", "web", { isActive: false })));
+    expect(scheduler.schedules.get("web")?.enabled).toBe(false);
+  });
+
+  it("applies the deployment's default timezone to items without one", async () => {
+    const { sync, scheduler } = harness({ defaultTimezone: "Europe/Paris" });
+    await sync(event(streamRecord("INSERT", "a"), streamRecord("INSERT", "b", { timezone: "UTC" })));
+    expect(scheduler.schedules.get("a")?.timezone).toBe("Europe/Paris");
+    expect(scheduler.schedules.get("b")?.timezone).toBe("UTC");
+  });
+
+  it("deletes the schedule when the config item is removed", async () => {
+    const { sync, scheduler, status, metrics } = harness();
+    await sync(event(streamRecord("INSERT", "web"), streamRecord("REMOVE", "web")));
+    expect(scheduler.schedules.has("web")).toBe(false);
+    expect(scheduler.calls.map((call) => call.op)).toEqual(["upsert", "remove"]);
+    expect(status.calls.at(-1)).toEqual({ op: "clearError", monitorId: "web" });
+    expect(metrics).toContain("SchedulesRemoved");
+  });
+
+  it("reports an invalid schedule on the state item, counts and logs it, and leaves the schedule alone", async () => {
+    const { sync, scheduler, status, metrics, logs } = harness();
+    await sync(event(streamRecord("INSERT", "web", { schedule: "rate(5 minutes)" })));
+    const response = await sync(event(streamRecord("MODIFY", "web", { schedule: "cron(61 * * * ? *)" })));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(scheduler.calls).toHaveLength(1);
+    expect(scheduler.schedules.get("web")?.expression).toBe("rate(5 minutes)");
+    expect(status.errors.get("web")).toMatch(/^schedule "cron\(61 \* \* \* \? \*\)" is invalid: /);
+    expect(metrics).toContain("InvalidSchedules");
+    expect(logs).toContainEqual(
+      expect.objectContaining({ level: "warn", extra: [expect.objectContaining({ monitorId: "web" })] }),
+    );
+  });
+
+  it("clears the reported error once the item is fixed", async () => {
+    const { sync, status } = harness();
+    await sync(event(streamRecord("INSERT", "web", { timezone: "Chicago" })));
+    expect(status.errors.has("web")).toBe(true);
+    await sync(event(streamRecord("MODIFY", "web", { timezone: "America/Chicago" })));
+    expect(status.errors.has("web")).toBe(false);
+  });
+
+  it("ignores state and history records even if the event-source filter let them through", async () => {
+    const { sync, scheduler, status } = harness();
+    const response = await sync(
+      event(
+        streamRecord("MODIFY", "web", {}, "state"),
+        streamRecord("INSERT", "web", {}, "run#2026-11-21T14:05:00Z"),
+      ),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(scheduler.calls).toEqual([]);
+    expect(status.calls).toEqual([]);
+  });
+
+  it("skips a malformed record without blocking the shard", async () => {
+    const { sync, scheduler, metrics } = harness();
+    const malformed = { ...streamRecord("INSERT", "x"), eventName: undefined };
+    const response = await sync(event(malformed, streamRecord("INSERT", "web")));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(scheduler.schedules.has("web")).toBe(true);
+    expect(metrics).toContain("MalformedStreamRecords");
+  });
+
+  it("a failing record does not block other monitors, and holds back later changes of its own monitor", async () => {
+    const { sync, scheduler, metrics } = harness();
+    scheduler.failNext("a");
+    const a1 = streamRecord("INSERT", "a", { schedule: "rate(1 hour)" });
+    const b = streamRecord("INSERT", "b");
+    const a2 = streamRecord("MODIFY", "a", { schedule: "rate(2 hours)" });
+    const response = await sync(event(a1, b, a2));
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: a1.dynamodb?.SequenceNumber },
+      { itemIdentifier: a2.dynamodb?.SequenceNumber },
+    ]);
+    expect(scheduler.schedules.has("b")).toBe(true);
+    // a2 was never attempted: applying it before a1 would reorder a's changes.
+    expect(
+      scheduler.calls.filter((call) => call.op === "upsert" && call.definition.monitorId === "a"),
+    ).toHaveLength(1);
+    expect(metrics).toContain("ScheduleSyncFailures");
+  });
+
+  it("fails the record when the status write fails, so that the error is not lost", async () => {
+    const status = new RecordingStatus();
+    status.reportError = async () => {
+      throw new Error("ProvisionedThroughputExceeded");
+    };
+    const { sync } = harness({ status });
+    const record = streamRecord("INSERT", "web", { schedule: "nope" });
+    expect((await sync(event(record))).batchItemFailures).toEqual([
+      { itemIdentifier: record.dynamodb?.SequenceNumber },
+    ]);
+  });
+
+  it("fails the whole batch when a failed record has no sequence number to checkpoint at", async () => {
+    const { sync, scheduler } = harness();
+    scheduler.failNext("web");
+    const record = streamRecord("INSERT", "web");
+    delete record.dynamodb?.SequenceNumber;
+    await expect(sync(event(record))).rejects.toThrow(/no SequenceNumber/);
+  });
+
+  it("converges to the same schedules as a failure-free run when Lambda retries from the lowest failure", async () => {
+    const change = fc.record({
+      kind: fc.constantFrom("INSERT" as const, "MODIFY" as const, "REMOVE" as const),
+      monitorId: fc.constantFrom("a", "b", "c"),
+      hours: fc.integer({ min: 2, max: 5 }),
+      isActive: fc.boolean(),
+      fails: fc.nat({ max: 2 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(change, { minLength: 1, maxLength: 12 }), async (changes) => {
+        const records = changes.map((c) =>
+          streamRecord(c.kind, c.monitorId, { schedule: `rate(${c.hours} hours)`, isActive: c.isActive }),
+        );
+        const clean = harness();
+        await clean.sync(event(...records));
+
+        const flaky = harness();
+        for (const c of changes) {
+          if (c.fails > 0) flaky.scheduler.failNext(c.monitorId, throttling(), c.fails);
+        }
+        let pending = records;
+        for (let attempt = 0; pending.length > 0; attempt++) {
+          expect(attempt).toBeLessThan(50);
+          const { batchItemFailures } = await flaky.sync(event(...pending));
+          if (batchItemFailures.length === 0) break;
+          // Lambda's checkpoint semantics: resume from the lowest reported sequence number.
+          const lowest = batchItemFailures.map((failure) => failure.itemIdentifier).sort()[0];
+          pending = pending.filter((record) => (record.dynamodb?.SequenceNumber ?? "") >= (lowest ?? ""));
+        }
+        expect(Object.fromEntries(flaky.scheduler.schedules)).toEqual(
+          Object.fromEntries(clean.scheduler.schedules),
+        );
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
