@@ -35,9 +35,17 @@ const definition = {
 };
 
 const notFound = () =>
-  new ResourceNotFoundException({ message: "Schedule compass-po does not exist.", Message: "Schedule compass-po does not exist.", $metadata: {} });
+  new ResourceNotFoundException({
+    message: "Schedule compass-po does not exist.",
+    Message: "Schedule compass-po does not exist.",
+    $metadata: {},
+  });
 const conflict = () =>
-  new ConflictException({ message: "Schedule compass-po already exists.", Message: "Schedule compass-po already exists.", $metadata: {} });
+  new ConflictException({
+    message: "Schedule compass-po already exists.",
+    Message: "Schedule compass-po already exists.",
+    $metadata: {},
+  });
 
 beforeEach(() => mock.reset());
 
@@ -97,7 +105,9 @@ describe("EventBridgeScheduler", () => {
   it("lets other errors (throttling) propagate so that the stream record is retried", async () => {
     mock
       .on(UpdateScheduleCommand)
-      .rejects(new ThrottlingException({ message: "Rate exceeded", Message: "Rate exceeded", $metadata: {} }));
+      .rejects(
+        new ThrottlingException({ message: "Rate exceeded", Message: "Rate exceeded", $metadata: {} }),
+      );
     await expect(scheduler.upsert(definition)).rejects.toThrow("Rate exceeded");
     expect(mock.commandCalls(CreateScheduleCommand)).toHaveLength(0);
   });
@@ -119,7 +129,9 @@ describe("EventBridgeScheduler", () => {
   });
 
   it("propagates other delete errors", async () => {
-    mock.on(DeleteScheduleCommand).rejects(new ThrottlingException({ message: "slow down", Message: "slow down", $metadata: {} }));
+    mock
+      .on(DeleteScheduleCommand)
+      .rejects(new ThrottlingException({ message: "slow down", Message: "slow down", $metadata: {} }));
     await expect(scheduler.remove("x")).rejects.toThrow("slow down");
   });
 
