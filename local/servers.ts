@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 
 /**
@@ -187,17 +188,41 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   return { endpoint, port, stop: () => stopChild(child) };
 }
 
-export interface SqsServer extends RunningServer {
-  /** fauxqs' in-process handle, for tests that inspect queues without the wire. */
-  fauxqs: Awaited<ReturnType<typeof import("fauxqs")["startFauxqs"]>>;
-}
+export type SqsServer = RunningServer;
 
-/** fauxqs (SQS), in-process. */
+/**
+ * fauxqs (SQS), in-process, built with `buildApp` and bound to 127.0.0.1 by us (`startFauxqs`
+ * listens on 0.0.0.0). Its SQS store defaults to `sqs.<region>.localhost` queue URLs, which do
+ * not resolve here and whose origin differs from the endpoint (the SDK then redirects to the
+ * queue URL's host). A store with an empty `host` builds queue URLs from the request's own Host,
+ * i.e. the endpoint, exactly as in AWS. The store classes are not in the package's export map,
+ * hence the import by file path.
+ */
 export async function startSqs(options: { port?: number } = {}): Promise<SqsServer> {
   const port = await resolvePort(options.port, "fauxqs (SQS)");
-  const { startFauxqs } = await import("fauxqs");
-  const fauxqs = await startFauxqs({ port, logger: false, host: LOOPBACK, defaultRegion: LOCAL_REGION });
-  return { endpoint: `http://${LOOPBACK}:${port}`, port, fauxqs, stop: () => fauxqs.stop() };
+  const { buildApp } = await import("fauxqs");
+  // The export map hides package.json too: find the package directory along Node's search paths.
+  const searchPaths = createRequire(import.meta.url).resolve.paths("fauxqs") ?? [];
+  const packageDir = searchPaths
+    .map((dir) => join(dir, "fauxqs"))
+    .find((dir) => existsSync(join(dir, "package.json")));
+  if (!packageDir) throw new LocalServerError("fauxqs is not installed: run npm ci");
+  const root = join(packageDir, "dist");
+  const load = async (path: string) => import(pathToFileURL(join(root, path)).href);
+  const [{ SqsStore }, { SnsStore }, { S3Store }] = await Promise.all([
+    load("sqs/sqsStore.js"),
+    load("sns/snsStore.js"),
+    load("s3/s3Store.js"),
+  ]);
+  const sqsStore = new SqsStore();
+  sqsStore.host = "";
+  const app = buildApp({
+    logger: false,
+    defaultRegion: LOCAL_REGION,
+    stores: { sqsStore, snsStore: new SnsStore(), s3Store: new S3Store() },
+  });
+  await app.listen({ port, host: LOOPBACK });
+  return { endpoint: `http://${LOOPBACK}:${port}`, port, stop: () => app.close() };
 }
 
 export interface SesServer extends RunningServer {

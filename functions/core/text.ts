@@ -6,7 +6,9 @@
 export const MAX_MESSAGE_CHARS = 4_000;
 
 // C0/C1 controls, DEL, and the Unicode line/paragraph separators some mail clients honour.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const ALL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const CONTROLS_EXCEPT_NEWLINE_TAB = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 /** One line, safe in a mail header: control characters (CR/LF above all) become spaces. */

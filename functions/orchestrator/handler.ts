@@ -68,9 +68,12 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
     logger.addContext(context);
     try {
       // skipGroupOnError: a failing monitor holds back only its own later ticks, not other monitors'.
+      // throwOnFullBatchFailure off: the response already names every failed message, and a
+      // thrown error would hide from logs and metrics which monitors failed.
       return await processPartialResponse(event, processRecord, processor, {
         context,
         skipGroupOnError: true,
+        throwOnFullBatchFailure: false,
       });
     } finally {
       metrics.publishStoredMetrics();
