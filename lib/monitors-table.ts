@@ -1,0 +1,29 @@
+import { RemovalPolicy } from "aws-cdk-lib";
+import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import { Construct } from "constructs";
+import { TTL_ATTRIBUTE } from "../local/resources.ts";
+
+/**
+ * The Monitors table (DESIGN.md §2): config items owned by people, state and history items owned
+ * by the orchestrator. It holds the only data a user cannot regenerate, so nothing short of
+ * turning deletion protection off by hand may delete it.
+ */
+export class MonitorsTable extends Construct {
+  readonly table: TableV2;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.table = new TableV2(this, "Table", {
+      partitionKey: { name: "monitorId", type: AttributeType.STRING },
+      sortKey: { name: "record", type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      // Schedule-sync reads config changes; NEW_AND_OLD keeps REMOVE records useful for auditing.
+      dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryptionV2.awsManagedKey(),
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+}

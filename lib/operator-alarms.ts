@@ -1,0 +1,128 @@
+import { Duration, Validations } from "aws-cdk-lib";
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  Metric,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { METRICS_NAMESPACE } from "./watchkeeper-function.ts";
+
+export interface OperatorAlarmsProps {
+  namePrefix: string;
+  /** Subscribed by email; the subscription must be confirmed from the mail AWS sends. */
+  operatorEmail: string | undefined;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+/**
+ * Who monitors the monitor: alarms on everything that would make Watchkeeper silently stop
+ * watching, sent to one SNS topic the operator subscribes to. Every alarm also notifies on return
+ * to OK, so the operator hears that the problem cleared.
+ */
+export class OperatorAlarms extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: OperatorAlarmsProps,
+  ) {
+    super(scope, id);
+    this.topic = new Topic(this, "Topic", {
+      displayName: "Watchkeeper operator alarms",
+      enforceSSL: true,
+    });
+    Validations.of(this.topic).acknowledge({
+      id: "AwsSolutions-SNS2",
+      reason:
+        "Alarm notifications carry alarm names and metric values only. CloudWatch cannot publish to a topic " +
+        "encrypted with the AWS-managed SNS key, and a customer-managed key would cost every user a monthly " +
+        "fee for no confidentiality gain.",
+    });
+    if (props.operatorEmail) this.topic.addSubscription(new EmailSubscription(props.operatorEmail));
+  }
+
+  /** Any message in a dead-letter queue is work Watchkeeper gave up on. */
+  whenQueueHoldsMessages(id: string, queue: IQueue, meaning: string): Alarm {
+    return this.alarm(id, {
+      metric: queue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: "Maximum" }),
+      threshold: 1,
+      description: meaning,
+    });
+  }
+
+  /** Lambda-level errors: crashes, timeouts, init failures (per-record failures are reported separately). */
+  whenFunctionErrors(id: string, fn: IFunction, meaning: string): Alarm {
+    return this.alarm(id, {
+      metric: fn.metricErrors({ period: FIVE_MINUTES, statistic: "Sum" }),
+      threshold: 1,
+      description: meaning,
+    });
+  }
+
+  whenFunctionThrottled(id: string, fn: IFunction, meaning: string): Alarm {
+    return this.alarm(id, {
+      metric: fn.metricThrottles({ period: FIVE_MINUTES, statistic: "Sum" }),
+      threshold: 1,
+      description: meaning,
+    });
+  }
+
+  whenOldestMessageAge(id: string, queue: IQueue, threshold: Duration, meaning: string): Alarm {
+    return this.alarm(id, {
+      metric: queue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: "Maximum" }),
+      threshold: threshold.toSeconds(),
+      description: meaning,
+    });
+  }
+
+  whenStreamLags(id: string, fn: IFunction, threshold: Duration, meaning: string): Alarm {
+    return this.alarm(id, {
+      metric: fn.metric("IteratorAge", { period: FIVE_MINUTES, statistic: "Maximum" }),
+      threshold: threshold.toMilliseconds(),
+      description: meaning,
+    });
+  }
+
+  /** A counter the Watchkeeper functions emit through Powertools Metrics (`service` dimension). */
+  whenCounted(id: string, service: string, metricName: string, meaning: string): Alarm {
+    return this.alarm(id, {
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service },
+        period: FIVE_MINUTES,
+        statistic: "Sum",
+      }),
+      threshold: 1,
+      description: meaning,
+    });
+  }
+
+  private alarm(id: string, options: { metric: IMetric; threshold: number; description: string }): Alarm {
+    const alarm = new Alarm(this, id, {
+      alarmName: `${this.props.namePrefix}-${id.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase()}`,
+      alarmDescription: options.description,
+      metric: options.metric,
+      threshold: options.threshold,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // Idle queues and functions publish nothing: silence is health here.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    const action = new SnsAction(this.topic);
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    this.alarms.push(alarm);
+    return alarm;
+  }
+}

@@ -1,0 +1,108 @@
+import { Duration } from "aws-cdk-lib";
+import type { TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { Queue } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import type { SenderIdentity } from "./sender-identity.ts";
+import { WatchkeeperFunction } from "./watchkeeper-function.ts";
+
+/**
+ * The longest check the orchestrator accepts is 840 s (ConfigFieldSchemas.checkTimeoutSeconds);
+ * a minute more leaves time to load, persist and send.
+ */
+export const ORCHESTRATOR_TIMEOUT = Duration.seconds(900);
+
+export interface OrchestratorProps {
+  table: TableV2;
+  ticks: Queue;
+  ticksDeadLetterQueue: Queue;
+  sender: SenderIdentity;
+  defaultTimezone: string;
+  logRetention: RetentionDays;
+  /** SQS queues and DynamoDB tables the checks read (WatchkeeperSettings.checkReadArns). */
+  checkReadArns: readonly string[];
+  /**
+   * Ticks per invocation. One tick per invocation keeps monitors isolated: the FIFO batch processor
+   * works through a batch in order, so a slow check would otherwise delay other monitors' ticks.
+   * @default 1
+   */
+  batchSize?: number;
+}
+
+/** The orchestrator Lambda (functions/orchestrator/handler.ts) and its ticks-queue trigger. */
+export class Orchestrator extends Construct {
+  readonly lambda: WatchkeeperFunction;
+
+  constructor(scope: Construct, id: string, props: OrchestratorProps) {
+    super(scope, id);
+    this.lambda = new WatchkeeperFunction(this, "Lambda", {
+      entry: "functions/orchestrator/handler.ts",
+      description:
+        "Watchkeeper orchestrator: runs a monitor's check per tick, applies the state machine, sends mail",
+      serviceName: "orchestrator",
+      timeout: ORCHESTRATOR_TIMEOUT,
+      memorySize: 512,
+      logRetention: props.logRetention,
+      environment: { DEFAULT_TIMEZONE: props.defaultTimezone },
+    });
+    const fn = this.lambda.function;
+    this.useTable(props.table);
+    this.sendFrom(props.sender);
+    this.rejectTicksTo(props.ticksDeadLetterQueue);
+    this.allowChecksToRead(props.checkReadArns);
+    fn.addEventSource(
+      new SqsEventSource(props.ticks, { batchSize: props.batchSize ?? 1, reportBatchItemFailures: true }),
+    );
+  }
+
+  /** Config + state reads and conditional state writes, on the Monitors table only. */
+  private useTable(table: TableV2): void {
+    const fn = this.lambda.function;
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: [
+          "dynamodb:GetItem",
+          "dynamodb:BatchGetItem",
+          "dynamodb:Query",
+          "dynamodb:PutItem",
+          "dynamodb:UpdateItem",
+          "dynamodb:DeleteItem",
+          "dynamodb:ConditionCheckItem",
+        ],
+        resources: [table.tableArn],
+      }),
+    );
+    fn.addEnvironment("MONITORS_TABLE", table.tableName);
+  }
+
+  private sendFrom(sender: SenderIdentity): void {
+    sender.grantSendEmail(this.lambda.function);
+    this.lambda.function.addEnvironment("SENDER_EMAIL", sender.senderEmail);
+  }
+
+  /** The read each built-in check performs, on exactly the resources the deployer listed. */
+  private allowChecksToRead(arns: readonly string[]): void {
+    const queues = arns.filter((arn) => arn.split(":")[2] === "sqs");
+    const tables = arns.filter((arn) => arn.split(":")[2] === "dynamodb");
+    if (queues.length > 0) {
+      this.lambda.function.addToRolePolicy(
+        new PolicyStatement({ actions: ["sqs:GetQueueAttributes"], resources: queues }),
+      );
+    }
+    if (tables.length > 0) {
+      this.lambda.function.addToRolePolicy(
+        new PolicyStatement({ actions: ["dynamodb:Query"], resources: tables }),
+      );
+    }
+  }
+
+  /** Malformed or future ticks are forwarded to the DLQ with their reason, then acknowledged. */
+  private rejectTicksTo(deadLetterQueue: Queue): void {
+    this.lambda.function.addToRolePolicy(
+      new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [deadLetterQueue.queueArn] }),
+    );
+    this.lambda.function.addEnvironment("TICKS_DLQ_URL", deadLetterQueue.queueUrl);
+  }
+}

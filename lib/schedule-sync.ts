@@ -1,0 +1,165 @@
+import { Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
+import type { TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
+import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
+import { ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
+import { type Queue, QueueEncryption, Queue as SqsQueue } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { CONFIG_RECORD } from "../functions/core/schemas.ts";
+import { WatchkeeperFunction } from "./watchkeeper-function.ts";
+
+/**
+ * An ARN the way cdk-nag prints it in a finding id: literals where the stack's environment is
+ * known, `<AWS::Region>`-style placeholders where it is not (an environment-agnostic synth).
+ */
+function nagArn(stack: Stack, rest: string): string {
+  const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
+  return `arn:${shown(stack.partition, "Partition")}:${rest
+    .replace("%region%", shown(stack.region, "Region"))
+    .replace("%account%", shown(stack.account, "AccountId"))}`;
+}
+
+export interface ScheduleSyncProps {
+  table: TableV2;
+  ticks: Queue;
+  /** Names the schedule group. */
+  groupName: string;
+  defaultTimezone: string;
+  logRetention: RetentionDays;
+}
+
+/**
+ * Keeps one EventBridge Scheduler schedule per monitor in line with the config items: the schedule
+ * group, the role Scheduler assumes to send ticks, Scheduler's DLQ, and the stream-triggered
+ * function (functions/schedule-sync/handler.ts).
+ */
+export class ScheduleSync extends Construct {
+  readonly group: ScheduleGroup;
+  readonly schedulerRole: Role;
+  /** Ticks Scheduler could not deliver after its retries (Scheduler DLQs must be standard queues). */
+  readonly schedulerDeadLetterQueue: SqsQueue;
+  /** Stream records the function still failed on after its retries; reconcile repairs what they missed. */
+  readonly failedRecordsQueue: SqsQueue;
+  readonly lambda: WatchkeeperFunction;
+
+  constructor(scope: Construct, id: string, props: ScheduleSyncProps) {
+    super(scope, id);
+    this.group = new ScheduleGroup(this, "Group", {
+      scheduleGroupName: props.groupName,
+      // The schedules are derived from the table and rebuilt by reconcile; they go with the stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.schedulerDeadLetterQueue = this.deadLetterQueue("SchedulerDeadLetterQueue");
+    this.failedRecordsQueue = this.deadLetterQueue("FailedRecordsQueue");
+    this.schedulerRole = this.createSchedulerRole(props.ticks);
+
+    this.lambda = new WatchkeeperFunction(this, "Lambda", {
+      entry: "functions/schedule-sync/handler.ts",
+      description: "Watchkeeper schedule-sync: Monitors config items to EventBridge Scheduler schedules",
+      serviceName: "schedule-sync",
+      timeout: Duration.seconds(60),
+      logRetention: props.logRetention,
+      environment: {
+        SCHEDULE_GROUP_NAME: this.group.scheduleGroupName,
+        TICKS_QUEUE_ARN: props.ticks.queueArn,
+        SCHEDULER_ROLE_ARN: this.schedulerRole.roleArn,
+        SCHEDULER_DLQ_ARN: this.schedulerDeadLetterQueue.queueArn,
+        MONITORS_TABLE: props.table.tableName,
+        DEFAULT_TIMEZONE: props.defaultTimezone,
+      },
+    });
+    this.grantScheduleManagement(props.groupName);
+    this.grantStatusReports(props.table);
+    this.lambda.function.addEventSource(
+      new DynamoEventSource(props.table, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        // State and history writes are the bulk of the stream: filtered out before they cost an invocation.
+        filters: [
+          FilterCriteria.filter({ dynamodb: { Keys: { record: { S: FilterRule.isEqual(CONFIG_RECORD) } } } }),
+        ],
+        batchSize: 25,
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        // Bounded, so a record that can never succeed is parked in the failure queue instead of
+        // holding its shard (and every later config change on it) for the stream's 24 hours.
+        retryAttempts: 10,
+        maxRecordAge: Duration.hours(6),
+        // One batch per shard at a time: the order of a monitor's changes is preserved.
+        parallelizationFactor: 1,
+        onFailure: new SqsDlq(this.failedRecordsQueue),
+      }),
+    );
+  }
+
+  private deadLetterQueue(id: string): SqsQueue {
+    const queue = new SqsQueue(this, id, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(queue).acknowledge({
+      id: "AwsSolutions-SQS3",
+      reason: "This queue is itself a dead-letter destination; an operator alarm watches its depth.",
+    });
+    return queue;
+  }
+
+  /** Scheduler may assume it only on behalf of this account's schedule group, and may only send ticks. */
+  private createSchedulerRole(ticks: Queue): Role {
+    const stack = Stack.of(this);
+    const role = new Role(this, "SchedulerRole", {
+      description: "Assumed by EventBridge Scheduler to send Watchkeeper ticks",
+      assumedBy: new ServicePrincipal("scheduler.amazonaws.com", {
+        conditions: {
+          StringEquals: { "aws:SourceAccount": stack.account },
+          ArnEquals: { "aws:SourceArn": this.group.scheduleGroupArn },
+        },
+      }),
+    });
+    // The DLQ is delivered to with the schedule's own role, hence the second resource.
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ["sqs:SendMessage"],
+        resources: [ticks.queueArn, this.schedulerDeadLetterQueue.queueArn],
+      }),
+    );
+    return role;
+  }
+
+  private grantScheduleManagement(groupName: string): void {
+    const fn = this.lambda.function;
+    const schedules = Stack.of(this).formatArn({
+      service: "scheduler",
+      resource: "schedule",
+      resourceName: `${groupName}/*`,
+    });
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"],
+        resources: [schedules],
+      }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["iam:PassRole"],
+        resources: [this.schedulerRole.roleArn],
+        conditions: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+      }),
+    );
+    Validations.of(this.lambda.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagArn(Stack.of(this), `scheduler:%region%:%account%:schedule/${groupName}/*`)}]`,
+      reason:
+        "Schedules are named after monitors created at run time; the grant is confined to the stack's schedule group.",
+    });
+  }
+
+  /** `scheduleError` on state items: an UpdateItem, nothing else. */
+  private grantStatusReports(table: TableV2): void {
+    this.lambda.function.addToRolePolicy(
+      new PolicyStatement({ actions: ["dynamodb:UpdateItem"], resources: [table.tableArn] }),
+    );
+  }
+}

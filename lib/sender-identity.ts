@@ -1,0 +1,47 @@
+import { CfnOutput } from "aws-cdk-lib";
+import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { EmailIdentity, Identity } from "aws-cdk-lib/aws-ses";
+import { Construct } from "constructs";
+import type { WatchkeeperSettings } from "./settings.ts";
+
+/**
+ * The SES identity notifications are sent from. An email identity is verified by clicking the link
+ * SES mails to it; a domain identity by publishing the DKIM records printed as stack outputs.
+ */
+export class SenderIdentity extends Construct {
+  readonly identity: EmailIdentity;
+  readonly senderEmail: string;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    settings: Pick<WatchkeeperSettings, "senderEmail" | "senderIdentity">,
+  ) {
+    super(scope, id);
+    this.senderEmail = settings.senderEmail;
+    const sender = settings.senderIdentity;
+    this.identity = new EmailIdentity(this, "Identity", {
+      identity: sender.kind === "domain" ? Identity.domain(sender.domain) : Identity.email(sender.email),
+    });
+    if (sender.kind === "domain") {
+      const tokens = [
+        [this.identity.dkimDnsTokenName1, this.identity.dkimDnsTokenValue1],
+        [this.identity.dkimDnsTokenName2, this.identity.dkimDnsTokenValue2],
+        [this.identity.dkimDnsTokenName3, this.identity.dkimDnsTokenValue3],
+      ] as const;
+      tokens.forEach(([name, value], index) => {
+        new CfnOutput(this, `DkimRecord${index + 1}`, {
+          description: `DKIM CNAME record ${index + 1} to publish in ${sender.domain}'s DNS`,
+          value: `${name} CNAME ${value}`,
+        });
+      });
+    }
+  }
+
+  /** SendEmail from this identity and nothing else (SES v2 SendEmail authorises against the identity). */
+  grantSendEmail(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ["ses:SendEmail"], resources: [this.identity.emailIdentityArn] }),
+    );
+  }
+}

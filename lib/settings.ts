@@ -1,0 +1,157 @@
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { Node } from "constructs";
+import { z } from "zod";
+import { isValidTimezone } from "../functions/core/schedule.ts";
+import { CONFIG_DEFAULTS } from "../functions/core/schemas.ts";
+
+/**
+ * Deployment settings, read from CDK context (`-c key=value` or cdk.json) and validated at synth
+ * time, so that a typo fails `cdk synth` with a message instead of a half-working stack.
+ */
+
+/** Used when no sender is configured, so that CI can synth; deploy needs a real one (docs/deploy.md). */
+export const PLACEHOLDER_SENDER_EMAIL = "watchkeeper@example.com";
+
+export const CONTEXT_KEYS = [
+  "senderEmail",
+  "senderDomain",
+  "operatorEmail",
+  "defaultTimezone",
+  "logRetentionDays",
+  "namePrefix",
+  "checkReadArns",
+] as const;
+export type ContextKey = (typeof CONTEXT_KEYS)[number];
+
+// CloudWatch Logs accepts only these retention periods; "never expire" is deliberately not offered.
+const RETENTION_DAYS = Object.values(RetentionDays).filter(
+  (days): days is number => typeof days === "number" && days > 0 && days !== RetentionDays.INFINITE,
+);
+
+const hostname = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+
+const ContextSchema = z
+  .object({
+    senderEmail: z.email("must be an email address such as alerts@example.org").optional(),
+    senderDomain: z
+      .string()
+      .regex(hostname, "must be a domain name such as example.org (no scheme, no trailing dot)")
+      .optional(),
+    operatorEmail: z.email("must be an email address such as ops@example.org").optional(),
+    defaultTimezone: z
+      .string()
+      .refine(isValidTimezone, "must be an IANA timezone such as America/Chicago, Europe/Paris or UTC")
+      .default(CONFIG_DEFAULTS.timezone),
+    logRetentionDays: z.coerce
+      .number({ message: "must be a number of days" })
+      .refine((days) => RETENTION_DAYS.includes(days), {
+        message: `must be one of CloudWatch Logs' retention periods: ${RETENTION_DAYS.join(", ")}`,
+      })
+      .default(30),
+    namePrefix: z
+      .string()
+      .regex(
+        /^[a-z][a-z0-9-]{0,29}$/,
+        "must start with a lowercase letter and hold at most 30 lowercase letters, digits and hyphens",
+      )
+      .default("watchkeeper"),
+    checkReadArns: z
+      .union([z.string(), z.array(z.string())])
+      .transform((value) =>
+        (Array.isArray(value) ? value : value.split(",")).map((arn) => arn.trim()).filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(
+              /^arn:aws[a-z-]*:(sqs|dynamodb):[a-z0-9-]+:\d{12}:\S+$/,
+              "must list SQS queue or DynamoDB table ARNs, comma-separated",
+            ),
+        ),
+      )
+      .default([]),
+  })
+  .superRefine((context, ctx) => {
+    const { senderEmail, senderDomain } = context;
+    if (!senderEmail || !senderDomain) return;
+    const domain = senderEmail.slice(senderEmail.lastIndexOf("@") + 1).toLowerCase();
+    const verified = senderDomain.toLowerCase();
+    if (domain !== verified && !domain.endsWith(`.${verified}`)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["senderEmail"],
+        message: `must be an address in senderDomain ${senderDomain}: SES only sends from a verified identity`,
+      });
+    }
+  });
+
+export interface WatchkeeperSettings {
+  /** The From address of every notification. */
+  senderEmail: string;
+  /** The SES identity to create and verify: the domain when `senderDomain` is set, else the address. */
+  senderIdentity: { kind: "email"; email: string } | { kind: "domain"; domain: string };
+  /** Subscribed to the operator alarms topic; none means alarms go to the topic only. */
+  operatorEmail: string | undefined;
+  /** @default "America/Chicago" */
+  defaultTimezone: string;
+  /** @default 30 */
+  logRetentionDays: RetentionDays;
+  /** Names the stack, the schedule group and the alarms. @default "watchkeeper" */
+  namePrefix: string;
+  /**
+   * Resources the built-in checks read (`sqs-queue-empty`: queue ARNs, `dynamodb-freshness`: table
+   * or index ARNs): the orchestrator gets exactly the read it needs on each, nothing account-wide.
+   * @default []
+   */
+  checkReadArns: string[];
+  /** Context keys that were missing and replaced by synth-only placeholders. */
+  placeholders: ContextKey[];
+}
+
+export class WatchkeeperConfigError extends Error {
+  override name = "WatchkeeperConfigError";
+}
+
+/** Context values are strings from the CLI and anything from cdk.json; empty strings mean "unset". */
+function normalise(raw: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    CONTEXT_KEYS.map((key) => [
+      key,
+      typeof raw[key] === "string" ? (raw[key] as string).trim() || undefined : raw[key],
+    ]),
+  );
+}
+
+export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings {
+  const parsed = ContextSchema.safeParse(normalise(raw));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (issue) => `  -c ${issue.path.join(".") || "(context)"}: ${issue.message}`,
+    );
+    throw new WatchkeeperConfigError(`Invalid Watchkeeper context:\n${lines.join("\n")}`);
+  }
+  const context = parsed.data;
+  const placeholders: ContextKey[] = [];
+  if (!context.senderEmail && !context.senderDomain) placeholders.push("senderEmail");
+  if (!context.operatorEmail) placeholders.push("operatorEmail");
+  const senderEmail =
+    context.senderEmail ??
+    (context.senderDomain ? `watchkeeper@${context.senderDomain}` : PLACEHOLDER_SENDER_EMAIL);
+  return {
+    senderEmail,
+    senderIdentity: context.senderDomain
+      ? { kind: "domain", domain: context.senderDomain }
+      : { kind: "email", email: senderEmail },
+    operatorEmail: context.operatorEmail,
+    defaultTimezone: context.defaultTimezone,
+    logRetentionDays: context.logRetentionDays as RetentionDays,
+    namePrefix: context.namePrefix,
+    checkReadArns: context.checkReadArns,
+    placeholders,
+  };
+}
+
+export function settingsFromContext(node: Node): WatchkeeperSettings {
+  return parseSettings(Object.fromEntries(CONTEXT_KEYS.map((key) => [key, node.tryGetContext(key)])));
+}

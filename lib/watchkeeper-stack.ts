@@ -1,0 +1,191 @@
+import { Annotations, CfnOutput, Duration, Stack, type StackProps, Tags } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import { MonitorsTable } from "./monitors-table.ts";
+import { OperatorAlarms } from "./operator-alarms.ts";
+import { ORCHESTRATOR_TIMEOUT, Orchestrator } from "./orchestrator.ts";
+import { ScheduleSync } from "./schedule-sync.ts";
+import { SenderIdentity } from "./sender-identity.ts";
+import { PLACEHOLDER_SENDER_EMAIL, type WatchkeeperSettings } from "./settings.ts";
+import { TicksQueue } from "./ticks-queue.ts";
+
+export interface WatchkeeperStackProps extends StackProps {
+  settings: WatchkeeperSettings;
+}
+
+/**
+ * With FIFO, a tick in flight holds back its monitor's later ticks, so a long visibility timeout
+ * turns one crashed invocation into a long silence. The orchestrator is idempotent (DESIGN.md §5),
+ * so an early redelivery costs only a duplicate no-op: the timeout plus a margin is enough.
+ */
+export const TICKS_VISIBILITY_TIMEOUT = ORCHESTRATOR_TIMEOUT.plus(Duration.minutes(5));
+
+/** Everything `cdk deploy` creates (DESIGN.md §1, issue 3). */
+export class WatchkeeperStack extends Stack {
+  readonly table: MonitorsTable;
+  readonly ticks: TicksQueue;
+  readonly sender: SenderIdentity;
+  readonly orchestrator: Orchestrator;
+  readonly scheduleSync: ScheduleSync;
+  readonly alarms: OperatorAlarms;
+
+  constructor(scope: Construct, id: string, props: WatchkeeperStackProps) {
+    super(scope, id, {
+      description: "Watchkeeper: scheduled monitors with anti-flap alerting (https://github.com/watchkeeper)",
+      ...props,
+    });
+    const { settings } = props;
+    Tags.of(this).add("app", "watchkeeper");
+    this.warnAboutPlaceholders(settings);
+
+    this.table = new MonitorsTable(this, "Monitors");
+    this.ticks = new TicksQueue(this, "Ticks", { visibilityTimeout: TICKS_VISIBILITY_TIMEOUT });
+    this.sender = new SenderIdentity(this, "Sender", settings);
+    this.orchestrator = new Orchestrator(this, "Orchestrator", {
+      table: this.table.table,
+      ticks: this.ticks.queue,
+      ticksDeadLetterQueue: this.ticks.deadLetterQueue,
+      sender: this.sender,
+      defaultTimezone: settings.defaultTimezone,
+      logRetention: settings.logRetentionDays,
+      checkReadArns: settings.checkReadArns,
+    });
+    this.scheduleSync = new ScheduleSync(this, "ScheduleSync", {
+      table: this.table.table,
+      ticks: this.ticks.queue,
+      groupName: settings.namePrefix,
+      defaultTimezone: settings.defaultTimezone,
+      logRetention: settings.logRetentionDays,
+    });
+    this.alarms = new OperatorAlarms(this, "Alarms", {
+      namePrefix: settings.namePrefix,
+      operatorEmail: settings.operatorEmail,
+    });
+    this.watch();
+    this.output(settings);
+  }
+
+  private watch(): void {
+    const { alarms, ticks, scheduleSync, orchestrator } = this;
+    const orchestratorFn = orchestrator.lambda.function;
+    const syncFn = scheduleSync.lambda.function;
+    alarms.whenQueueHoldsMessages(
+      "TicksDeadLetters",
+      ticks.deadLetterQueue,
+      "Ticks the orchestrator rejected (malformed, from the future) or failed on maxReceiveCount times. " +
+        "The affected monitors skipped those runs. Inspect the messages, fix the cause, then purge or redrive.",
+    );
+    alarms.whenQueueHoldsMessages(
+      "SchedulerDeadLetters",
+      scheduleSync.schedulerDeadLetterQueue,
+      "EventBridge Scheduler could not send ticks to the ticks queue after its retries (permissions, " +
+        "queue deleted, KMS). Monitors are not running. The messages name the schedule and the error.",
+    );
+    alarms.whenQueueHoldsMessages(
+      "ScheduleSyncDeadLetters",
+      scheduleSync.failedRecordsQueue,
+      "Config changes schedule-sync could not apply after its retries: some schedules do not match the " +
+        "table. Fix the cause (see the function's logs), then run reconcile (docs/deploy.md).",
+    );
+    alarms.whenFunctionErrors(
+      "OrchestratorErrors",
+      orchestratorFn,
+      "The orchestrator Lambda crashed or timed out (not a monitor failing: that is mailed to its owners).",
+    );
+    alarms.whenFunctionThrottled(
+      "OrchestratorThrottles",
+      orchestratorFn,
+      "The orchestrator was throttled: the account's Lambda concurrency is exhausted and ticks are delayed.",
+    );
+    alarms.whenOldestMessageAge(
+      "TicksBacklog",
+      ticks.queue,
+      TICKS_VISIBILITY_TIMEOUT.plus(TICKS_VISIBILITY_TIMEOUT),
+      "A tick has waited through at least two delivery attempts: the orchestrator keeps failing on it " +
+        "(see its logs), and that monitor's later ticks wait behind it.",
+    );
+    alarms.whenCounted(
+      "NotificationDeliveryFailures",
+      "orchestrator",
+      "NotificationDeliveryFailed",
+      "SES refused or failed to send a notification (unverified sender, sandbox recipient, quota). " +
+        "It stays in the monitor's outbox and is retried on the next tick.",
+    );
+    alarms.whenFunctionErrors(
+      "ScheduleSyncErrors",
+      syncFn,
+      "The schedule-sync Lambda crashed or timed out; config changes are retried from the stream.",
+    );
+    alarms.whenStreamLags(
+      "ScheduleSyncLag",
+      syncFn,
+      Duration.minutes(15),
+      "Config changes are more than 15 minutes old when schedule-sync reads them: it keeps failing on a " +
+        "record (see its logs). Schedules lag behind the table.",
+    );
+    alarms.whenCounted(
+      "InvalidSchedules",
+      "schedule-sync",
+      "InvalidSchedules",
+      "A config item has a schedule or timezone Scheduler cannot use. The reason is on the monitor's state " +
+        "item (scheduleError); its previous schedule, if any, keeps running.",
+    );
+  }
+
+  private warnAboutPlaceholders(settings: WatchkeeperSettings): void {
+    if (settings.placeholders.includes("senderEmail")) {
+      Annotations.of(this).addWarningV2(
+        "watchkeeper:placeholder-sender",
+        `No senderEmail or senderDomain in context: using the placeholder ${PLACEHOLDER_SENDER_EMAIL}, which ` +
+          "can never be verified, so no notification would be delivered. Deploy with -c senderEmail=you@example.org.",
+      );
+    }
+    if (settings.placeholders.includes("operatorEmail")) {
+      Annotations.of(this).addWarningV2(
+        "watchkeeper:no-operator-email",
+        "No operatorEmail in context: operator alarms go to the SNS topic with no subscriber. " +
+          "Deploy with -c operatorEmail=ops@example.org.",
+      );
+    }
+  }
+
+  private output(settings: WatchkeeperSettings): void {
+    const { table, ticks, scheduleSync, alarms, orchestrator } = this;
+    const outputs: Record<string, [string, string]> = {
+      MonitorsTableName: [table.table.tableName, "Put monitor config items here (docs/deploy.md)"],
+      TicksQueueUrl: [ticks.queue.queueUrl, "Send a tick here to force a recheck"],
+      TicksDeadLetterQueueUrl: [ticks.deadLetterQueue.queueUrl, "Rejected and failed ticks"],
+      SchedulerDeadLetterQueueUrl: [
+        scheduleSync.schedulerDeadLetterQueue.queueUrl,
+        "Ticks Scheduler could not send",
+      ],
+      ScheduleSyncDeadLetterQueueUrl: [
+        scheduleSync.failedRecordsQueue.queueUrl,
+        "Config changes never applied",
+      ],
+      ScheduleGroupName: [
+        scheduleSync.group.scheduleGroupName,
+        "EventBridge Scheduler group of the monitors",
+      ],
+      AlarmTopicArn: [alarms.topic.topicArn, "Operator alarms (subscribe more endpoints here)"],
+      OrchestratorRoleName: [
+        orchestrator.lambda.role.roleName,
+        "Attach extra read policies for custom checks",
+      ],
+      ReconcileCommand: [
+        [
+          "npx tsx functions/schedule-sync/reconcile.ts",
+          `--table ${table.table.tableName}`,
+          `--group ${scheduleSync.group.scheduleGroupName}`,
+          `--ticks-queue-arn ${ticks.queue.queueArn}`,
+          `--role-arn ${scheduleSync.schedulerRole.roleArn}`,
+          `--dead-letter-queue-arn ${scheduleSync.schedulerDeadLetterQueue.queueArn}`,
+          `--default-timezone ${settings.defaultTimezone}`,
+        ].join(" "),
+        "Run from a checkout to bring schedules in line with the table",
+      ],
+    };
+    for (const [id, [value, description]] of Object.entries(outputs)) {
+      new CfnOutput(this, id, { value, description });
+    }
+  }
+}
