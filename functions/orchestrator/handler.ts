@@ -47,7 +47,6 @@ export type OrchestratorDependencies = Omit<TickDependencies, "logger">;
 
 /** Builds a handler around any adapters: the Lambda entry point below, the local runtime, tests. */
 export function createOrchestratorHandler(deps: OrchestratorDependencies) {
-  const processor = new SqsFifoPartialProcessorAsync();
   const ticks = new TickProcessor({ ...deps, logger });
   const processRecord = async (record: SQSRecord) => {
     logger.appendKeys({ messageId: record.messageId });
@@ -65,6 +64,9 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
     }
   };
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    // A processor holds the batch being processed: one per invocation, so that concurrent
+    // invocations of one handler (local runtime, tests) never share a batch.
+    const processor = new SqsFifoPartialProcessorAsync();
     logger.addContext(context);
     try {
       // skipGroupOnError: a failing monitor holds back only its own later ticks, not other monitors'.
