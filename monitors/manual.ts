@@ -1,0 +1,90 @@
+import { z } from "zod";
+import { sleep } from "./support/abort.ts";
+import { listOrSet, must, parseParams } from "./support/params.ts";
+import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
+
+/**
+ * `manual`: the outcome is whatever the config item says. Used to declare an incident by hand
+ * (flip `isOk` to false in the console), in demos and in tests of the orchestrator. `sequence`
+ * makes a monitor flap deterministically by the tick's logical time, so a demo or a replay shows
+ * alert, reminder and recovery without anyone editing the item.
+ */
+
+export const MANUAL_CHECK = "manual";
+
+/** Longest `delayMs`: the orchestrator's own budget (840 s) is the real limit anyway. */
+const MAX_DELAY_MS = 900_000;
+const MINUTE_MS = 60_000;
+
+export const ManualParamsSchema = z
+  .strictObject({
+    /** Outcome when there is no `sequence`. */
+    isOk: z.boolean({ error: must("must be true or false") }).optional(),
+    /** Message returned verbatim. @default "Manual check is OK" / "Manual check is failing" */
+    message: z.string({ error: must("must be a string") }).optional(),
+    /** When set, the check throws an Error with this message (after `delayMs`). */
+    throwMessage: z.string({ error: must("must be a string") }).optional(),
+    /** Wait this long first; aborted by the orchestrator's timeout. @default 0 */
+    delayMs: z
+      .number({ error: must(`must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`) })
+      .min(0)
+      .max(MAX_DELAY_MS)
+      .default(0),
+    /** Outcomes cycled through by logical time, one step per `sequenceStepMinutes`. */
+    sequence: listOrSet(
+      z.boolean({ error: must("must be true or false") }),
+      "must be a list of true/false",
+      1,
+    ).optional(),
+    /** Minutes per step of `sequence`. @default 1 */
+    sequenceStepMinutes: z
+      .number({ error: must("must be a positive whole number of minutes") })
+      .int()
+      .positive()
+      .default(1),
+  })
+  .superRefine((params, ctx) => {
+    if (params.isOk !== undefined && params.sequence !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["sequence"],
+        message: "cannot be combined with params.isOk: set one of them",
+      });
+    }
+    if (params.isOk === undefined && params.sequence === undefined && params.throwMessage === undefined) {
+      ctx.addIssue({ code: "custom", path: ["isOk"], message: "is required (true or false)" });
+    }
+  });
+export type ManualParams = z.infer<typeof ManualParamsSchema>;
+
+/** Index into `sequence` for the tick at `now`: whole steps since the epoch, wrapped around. */
+export function sequenceIndex(now: Date, stepMinutes: number, length: number): number {
+  const step = Math.floor(Math.floor(now.getTime() / MINUTE_MS) / stepMinutes);
+  return ((step % length) + length) % length;
+}
+
+async function run(ctx: CheckContext): Promise<CheckResult> {
+  const params = parseParams(MANUAL_CHECK, ManualParamsSchema, ctx.params);
+  if (params.delayMs > 0)
+    await sleep(params.delayMs, ctx.signal, `manual check wait of ${params.delayMs} ms`);
+  if (params.throwMessage !== undefined) throw new Error(params.throwMessage);
+
+  let isOk: boolean;
+  let detail = "";
+  if (params.sequence) {
+    const index = sequenceIndex(ctx.now, params.sequenceStepMinutes, params.sequence.length);
+    isOk = params.sequence[index] as boolean;
+    detail = ` (sequence step ${index + 1} of ${params.sequence.length} at ${ctx.now.toISOString()})`;
+  } else {
+    isOk = params.isOk as boolean;
+  }
+  const message = params.message ?? `Manual check is ${isOk ? "OK" : "failing"}${detail}`;
+  return { isOk, message };
+}
+
+export const manualCheck: CheckDefinition = {
+  name: MANUAL_CHECK,
+  description:
+    "Returns params.isOk / params.message (or cycles through params.sequence by logical time); params.throwMessage throws, params.delayMs waits first.",
+  run,
+};

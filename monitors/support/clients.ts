@@ -1,0 +1,22 @@
+/**
+ * Lazily created SDK clients, one per region, reused across ticks of a warm Lambda (a client owns
+ * a connection pool and credential cache; building one per tick would waste both). Regions are a
+ * small closed set, so the cache needs no eviction. Without an explicit region the SDK's standard
+ * resolution applies (AWS_REGION, AWS_ENDPOINT_URL_<SERVICE>, ...), so the same code runs against
+ * AWS and against local servers.
+ */
+export function regionalClients<Client>(create: (region: string | undefined) => Client) {
+  const cache = new Map<string, Client>();
+  return (region: string | undefined): Client => {
+    const key = region ?? "";
+    let client = cache.get(key);
+    if (!client) {
+      client = create(region);
+      cache.set(key, client);
+    }
+    return client;
+  };
+}
+
+/** AWS region names such as `us-east-1`, `eu-central-2`, `us-gov-west-1`. */
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;

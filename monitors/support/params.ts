@@ -1,0 +1,81 @@
+import { z } from "zod";
+
+/**
+ * Parameter validation shared by the checks. Every message names the parameter as a person wrote
+ * it in the config item (`params.url`, `params.partitionKey.value`), because that message ends up
+ * in an alert email and is the only hint the monitor's owner gets.
+ */
+
+/** The monitor's `params` do not fit the check: a configuration problem, not an outage. */
+export class InvalidParamsError extends Error {
+  override name = "InvalidParamsError";
+  constructor(
+    readonly check: string,
+    readonly problems: readonly string[],
+  ) {
+    super(problems.join("; "));
+  }
+}
+
+/**
+ * A schema-level message that leaves a missing value to the parse-level "is required": zod
+ * otherwise reports "must be a number" for a parameter that was simply left out.
+ */
+export function must(message: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? undefined : message);
+}
+
+/**
+ * Like `must`, but only for a value of the wrong type: a container (map, list) keeps the messages
+ * of its entries, which name the entry.
+ */
+export function mustBe(message: string) {
+  return (issue: { code?: string; input?: unknown }) =>
+    issue.code === "invalid_type" && issue.input !== undefined ? message : undefined;
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+function pathOf(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((joined, key) => {
+    if (typeof key === "number") return `${joined}[${key}]`;
+    const name = String(key);
+    return IDENTIFIER.test(name) ? `${joined}.${name}` : `${joined}[${JSON.stringify(name)}]`;
+  }, "params");
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    // Strict objects turn a typo (`maxAgeMinute`) into an error instead of a silent default.
+    return issue.keys.map((key) => `${pathOf([...issue.path, key])} is not a known parameter`).join("; ");
+  }
+  if (issue.code === "invalid_key") {
+    // A bad map key (e.g. a header name): the key schema's own message says what is wrong.
+    return `${pathOf(issue.path)} ${issue.issues.map((inner) => inner.message).join("; ")}`;
+  }
+  return `${pathOf(issue.path)} ${issue.message}`;
+}
+
+/**
+ * DynamoDB string and number sets (SS / NS) unmarshal to `Set`s; a person who typed a list in the
+ * console as a set means the same list.
+ */
+export function listOrSet<T extends z.ZodType>(item: T, message: string, minItems = 0) {
+  const list = z.array(item, { error: must(message) });
+  return z.preprocess(
+    (value) => (value instanceof Set ? [...value] : value),
+    minItems > 0 ? list.min(minItems, "must not be empty") : list,
+  );
+}
+
+/** Validates `params` or throws InvalidParamsError naming every bad parameter. */
+export function parseParams<T extends z.ZodType>(check: string, schema: T, params: unknown): z.output<T> {
+  const parsed = schema.safeParse(params ?? {}, {
+    error: (issue) =>
+      issue.input === undefined && (issue.code === "invalid_type" || issue.code === "invalid_union")
+        ? "is required"
+        : undefined,
+  });
+  if (parsed.success) return parsed.data;
+  throw new InvalidParamsError(check, parsed.error.issues.map(describeIssue));
+}
