@@ -1,0 +1,227 @@
+import type { WriteStream } from "node:tty";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import Table from "cli-table3";
+import pc from "picocolors";
+import { type MonitorRow, readMonitorRows } from "./monitor-rows.ts";
+import type { LocalRuntime } from "./runtime.ts";
+import { LOCAL_CREDENTIALS } from "./servers.ts";
+
+/**
+ * What `npm start` shows: on a terminal, a table of the monitors redrawn in place with the latest
+ * notifications and problems under it; otherwise (piped, CI) one plain line per run, state change
+ * and notification. Everything is read from the wire: the table, the scheduler's view, the inbox.
+ */
+
+export interface DashboardOptions {
+  runtime: LocalRuntime;
+  out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY" | "columns">>;
+  /** Lines shown above the table (endpoints, inbox URL). */
+  header: string[];
+  /** @default 1000 */
+  refreshMs?: number;
+}
+
+export interface Dashboard {
+  /** Adds a line to the event list (TTY) or prints it (plain). */
+  note(line: string): void;
+  stop(): Promise<void>;
+}
+
+interface CapturedMail {
+  messageId: string;
+  subject: string;
+  destination: { to: string[] };
+  at: number;
+}
+
+const RECENT_EVENTS = 8;
+
+function clock(date: Date = new Date()): string {
+  return date.toTimeString().slice(0, 8);
+}
+
+function relative(target: Date, now: number): string {
+  const seconds = Math.round((target.getTime() - now) / 1000);
+  const magnitude = Math.abs(seconds);
+  const text =
+    magnitude < 60
+      ? `${magnitude}s`
+      : magnitude < 3600
+        ? `${Math.floor(magnitude / 60)}m ${String(magnitude % 60).padStart(2, "0")}s`
+        : magnitude < 86_400
+          ? `${Math.floor(magnitude / 3600)}h ${String(Math.floor((magnitude % 3600) / 60)).padStart(2, "0")}m`
+          : `${Math.floor(magnitude / 86_400)}d ${Math.floor((magnitude % 86_400) / 3600)}h`;
+  return seconds >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** Largest unit only, for narrow cells. */
+function ago(target: Date, now: number): string {
+  const seconds = Math.max(0, Math.round((now - target.getTime()) / 1000));
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86_400)}d ago`;
+}
+
+function stateCell(row: MonitorRow): string {
+  if (!row.isActive) return pc.dim("inactive");
+  if (row.scheduleError) return pc.yellow("bad schedule");
+  if (row.state === "alert") return pc.red(pc.bold("ALERT"));
+  if (row.state === "ok") return pc.green("OK");
+  return pc.dim("waiting");
+}
+
+function resultCell(row: MonitorRow): string {
+  if (row.scheduleError) return pc.yellow(row.scheduleError);
+  if (row.lastResultOk === undefined) return pc.dim("no run yet");
+  const mark = row.lastResultOk ? pc.green("✓") : pc.red("✗");
+  return `${mark} ${row.lastResultMessage ?? ""}`;
+}
+
+function mailCell(row: MonitorRow, now: number): string {
+  if (!row.lastNotificationType || !row.lastNotificationDt) return pc.dim("-");
+  return `${row.lastNotificationType} ${pc.dim(ago(new Date(row.lastNotificationDt), now))}`;
+}
+
+function nextRunCell(row: MonitorRow, now: number): string {
+  const schedule = row.schedule;
+  if (!schedule) return pc.dim("no schedule");
+  if (!schedule.enabled) return pc.dim("disabled");
+  return schedule.nextRun ? relative(schedule.nextRun, now) : pc.dim("never");
+}
+
+// Widths include the cell padding; "last result" takes what the terminal has left.
+const WIDTHS = { monitor: 30, schedule: 24, state: 14, next: 12, mail: 17 } as const;
+
+function renderTable(rows: MonitorRow[], width: number): string {
+  const fixed = Object.values(WIDTHS).reduce((sum, w) => sum + w, 0);
+  const borders = 7;
+  const resultWidth = Math.max(24, width - fixed - borders);
+  const table = new Table({
+    head: ["monitor", "schedule", "state", "last result", "next run", "last mail"].map((title) =>
+      pc.bold(title),
+    ),
+    colWidths: [WIDTHS.monitor, WIDTHS.schedule, WIDTHS.state, resultWidth, WIDTHS.next, WIDTHS.mail],
+    wordWrap: false,
+    style: { head: [], border: [] },
+  });
+  const now = Date.now();
+  for (const row of rows) {
+    const schedule = row.schedule ? `${row.schedule.expression}` : pc.dim("-");
+    table.push([
+      `${row.monitorId}\n${pc.dim(row.check)}`,
+      row.schedule ? `${schedule}\n${pc.dim(row.schedule.timezone)}` : schedule,
+      stateCell(row),
+      resultCell(row),
+      nextRunCell(row, now),
+      mailCell(row, now),
+    ]);
+  }
+  return rows.length > 0
+    ? table.toString()
+    : pc.dim("No monitors yet: add a config item (see docs/local.md).");
+}
+
+export function startDashboard(options: DashboardOptions): Dashboard {
+  const { runtime, out } = options;
+  const interactive = out.isTTY === true;
+  const client = new DynamoDBClient({
+    endpoint: runtime.endpoints.dynamodb,
+    region: runtime.endpoints.region,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const doc = DynamoDBDocumentClient.from(client);
+  const events: string[] = [];
+  const seenMail = new Set<string>();
+  const lastRuns = new Map<string, string | undefined>();
+  const lastStates = new Map<string, string | undefined>();
+  let rows: MonitorRow[] = [];
+  let stopped = false;
+  let readError: string | undefined;
+
+  const note = (line: string) => {
+    const stamped = `${pc.dim(clock())} ${line}`;
+    if (interactive) {
+      events.push(stamped);
+      events.splice(0, Math.max(0, events.length - RECENT_EVENTS));
+      draw();
+    } else {
+      out.write(`${stamped}\n`);
+    }
+  };
+
+  function draw(): void {
+    if (!interactive || stopped) return;
+    const width = out.columns ?? 120;
+    const frame = [
+      ...options.header,
+      "",
+      renderTable(rows, width),
+      readError ? pc.yellow(`(table not readable right now: ${readError})`) : "",
+      pc.bold("Recent notifications and problems"),
+      ...(events.length > 0 ? events : [pc.dim("  none yet")]),
+      "",
+      pc.dim("Ctrl-C stops everything."),
+    ];
+    // Redraw in place: home, each line cleared to its end, then everything below cleared.
+    out.write(`\x1b[H${frame.join("\x1b[K\n")}\x1b[K\n\x1b[J`);
+  }
+
+  async function checkInbox(): Promise<void> {
+    const response = await fetch(`${runtime.endpoints.ses}/store`);
+    const { emails } = (await response.json()) as { emails: CapturedMail[] };
+    for (const mail of emails) {
+      if (seenMail.has(mail.messageId)) continue;
+      seenMail.add(mail.messageId);
+      const kind = /^\[Monitor (\w+)\]/.exec(mail.subject)?.[1];
+      const colour = kind === "ALERT" ? pc.red : kind === "RECOVERED" ? pc.green : pc.yellow;
+      note(`${colour("✉")} ${colour(mail.subject)} ${pc.dim(`→ ${mail.destination.to.join(", ")}`)}`);
+    }
+  }
+
+  function reportChanges(): void {
+    if (interactive) return;
+    for (const row of rows) {
+      if (row.lastRunDt && lastRuns.get(row.monitorId) !== row.lastRunDt) {
+        const mark = row.lastResultOk ? "ok  " : "FAIL";
+        note(`run   ${row.monitorId} @ ${row.lastRunDt}: ${mark} ${row.lastResultMessage ?? ""}`);
+      }
+      if (lastStates.has(row.monitorId) && lastStates.get(row.monitorId) !== row.state && row.state) {
+        note(`state ${row.monitorId}: ${lastStates.get(row.monitorId) ?? "new"} -> ${row.state}`);
+      }
+      lastRuns.set(row.monitorId, row.lastRunDt);
+      lastStates.set(row.monitorId, row.state);
+    }
+  }
+
+  async function refresh(): Promise<void> {
+    try {
+      rows = await readMonitorRows(doc, runtime.endpoints.tableName, runtime.scheduler.schedules());
+      readError = undefined;
+      reportChanges();
+      await checkInbox();
+    } catch (error) {
+      if (stopped) return;
+      readError = error instanceof Error ? error.message : String(error);
+    }
+    draw();
+  }
+
+  if (interactive) out.write("\x1b[2J");
+  else for (const line of options.header) out.write(`${line}\n`);
+  let running = refresh();
+  const timer = setInterval(() => {
+    running = running.then(refresh);
+  }, options.refreshMs ?? 1000);
+
+  return {
+    note,
+    async stop() {
+      clearInterval(timer);
+      await running;
+      stopped = true;
+      client.destroy();
+    },
+  };
+}

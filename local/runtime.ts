@@ -1,0 +1,370 @@
+import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBStreamEvent, SQSEvent } from "aws-lambda";
+import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
+import type { Logger } from "#core/ports.ts";
+import { planReconcile } from "#core/schedule-sync.ts";
+import { CONFIG_RECORD } from "#core/schemas.ts";
+import { createScheduleSyncHandler } from "../functions/schedule-sync/handler.ts";
+import { type DemoSite, startDemoSite } from "./demo-site.ts";
+import { LambdaFunction } from "./lambda-function.ts";
+import { jsonLinesLogger, type LogEntry, type LogLevel } from "./log.ts";
+import { createMonitorsTable, createTickQueues, MAX_RECEIVE_COUNT } from "./resources.ts";
+import { LocalScheduler } from "./scheduler.ts";
+import { DEFAULT_SEED_FILE, loadSeedMonitors, seedMonitors, tableIsEmpty } from "./seed.ts";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type RunningServer,
+  type SesServer,
+  startDynamoDbLocal,
+  startSes,
+  startSqs,
+} from "./servers.ts";
+import { type BatchOutcome, SqsPoller } from "./sqs-poller.ts";
+import { configRecordsOnly, StreamPoller } from "./stream-poller.ts";
+
+/**
+ * The whole pipeline on this machine (DESIGN.md §7, issue 4): DynamoDB Local, fauxqs and
+ * aws-ses-v2-local on 127.0.0.1; the table stream feeding the real schedule-sync handler, which
+ * drives a local EventBridge Scheduler; the ticks queue feeding the real orchestrator handler in a
+ * Lambda-like execution environment. `npm start` is a thin CLI over startLocalRuntime().
+ */
+
+export interface LocalRuntimeOptions {
+  /** Loopback ports; 0 or absent = any free port. */
+  ports?: { dynamodb?: number; sqs?: number; ses?: number; demoSite?: number };
+  /** Persist DynamoDB Local's tables in this (existing) directory; in memory when absent. */
+  dataDir?: string;
+  /**
+   * Use this DynamoDB endpoint (a DynamoDB Local already running, e.g. the test suite's shared
+   * one) instead of starting one; it is left running by stop(). Give each runtime its own table.
+   */
+  dynamodbEndpoint?: string;
+  /** Seed the example monitors when the table is empty. @default true */
+  seed?: boolean;
+  /** @default local/seed-monitors.json */
+  seedFile?: URL | string;
+  /** Send scheduled ticks; false keeps the schedules visible but leaves ticks to the caller. @default true */
+  scheduler?: boolean;
+  /** Where local.json and runtime.log go. @default ".watchkeeper" */
+  stateDir?: string;
+  /** @default "Monitors" */
+  tableName?: string;
+  /** Base name of the FIFO ticks queue and its DLQ. @default "watchkeeper-ticks" */
+  queueName?: string;
+  /** @default "watchkeeper@example.com" */
+  senderEmail?: string;
+  /** Ticks queue visibility timeout, also the orchestrator's timeout (SQS event sources need timeout <= visibility). @default 60 */
+  visibilityTimeoutSeconds?: number;
+  /** @default MAX_RECEIVE_COUNT (as the stack) */
+  maxReceiveCount?: number;
+  /** Orchestrator batches in flight at once. @default 2 */
+  concurrency?: number;
+  /** Log level of the functions and of the runtime itself. @default "INFO" */
+  logLevel?: LogLevel;
+  /** Sees every runtime log entry (the CLI shows warnings and errors). */
+  onLog?: (entry: LogEntry) => void;
+  /** Sees every orchestrator batch. */
+  onBatch?: (outcome: BatchOutcome) => void;
+}
+
+/** What clients need to attach to a running runtime; also the content of `.watchkeeper/local.json`. */
+export interface LocalEndpoints {
+  region: string;
+  dynamodb: string;
+  sqs: string;
+  ses: string;
+  tableName: string;
+  streamArn: string;
+  queueUrl: string;
+  queueArn: string;
+  dlqUrl: string;
+  inboxUrl: string;
+  senderEmail: string;
+  demoSiteUrl: string;
+}
+
+export interface LocalRuntime {
+  endpoints: LocalEndpoints;
+  /** The local EventBridge Scheduler: its schedules and next runs. */
+  scheduler: LocalScheduler;
+  /** Path of the JSON-lines log of the functions and the runtime. */
+  logFile: string;
+  /** Path of local.json. */
+  infoFile: string;
+  /** Whether the table existed before (persisted with --data). */
+  tableExisted: boolean;
+  /** Ids of the monitors seeded by this start. */
+  seeded: string[];
+  /** Resolves once every stream record written so far has reached schedule-sync. */
+  streamDrained(): Promise<void>;
+  /** Stops everything it started, in reverse order; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const ORCHESTRATOR_MODULE = new URL("../functions/orchestrator/handler.ts", import.meta.url);
+
+/** Runs the steps of a shutdown in order, each once, whatever fails. */
+class Shutdown {
+  readonly #steps: Array<() => Promise<unknown>> = [];
+  #running: Promise<void> | undefined;
+  add(step: () => Promise<unknown>): void {
+    this.#steps.unshift(step);
+  }
+  run(): Promise<void> {
+    this.#running ??= (async () => {
+      for (const step of this.#steps) await step().catch(() => {});
+    })();
+    return this.#running;
+  }
+}
+
+function closeStream(stream: WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.end(() => resolve()));
+}
+
+async function tableExists(client: DynamoDBClient, tableName: string): Promise<boolean> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return true;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return false;
+    throw error;
+  }
+}
+
+async function startServers(options: LocalRuntimeOptions, shutdown: Shutdown) {
+  const existing = options.dynamodbEndpoint;
+  const started = await Promise.allSettled([
+    existing
+      ? Promise.resolve({ endpoint: existing, port: Number(new URL(existing).port), stop: async () => {} })
+      : startDynamoDbLocal({
+          ...(options.ports?.dynamodb ? { port: options.ports.dynamodb } : {}),
+          ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+        }),
+    startSqs(options.ports?.sqs ? { port: options.ports.sqs } : {}),
+    startSes(options.ports?.ses ? { port: options.ports.ses } : {}),
+  ]);
+  for (const result of started) {
+    if (result.status === "fulfilled") shutdown.add(() => result.value.stop());
+  }
+  const failure = started.find((result) => result.status === "rejected");
+  if (failure) throw failure.reason;
+  const [dynamodb, sqs, ses] = started.map((result) => (result as PromiseFulfilledResult<unknown>).value) as [
+    RunningServer,
+    RunningServer,
+    SesServer,
+  ];
+  return { dynamodb, sqs, ses };
+}
+
+/**
+ * Replays the table into the scheduler when it already held monitors (a persisted `--data` dir):
+ * the same pure plan as the AWS reconcile, since the stream only carries changes from now on.
+ */
+async function reconcile(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  scheduler: LocalScheduler,
+  status: DynamoDbScheduleStatus,
+  logger: Logger,
+): Promise<void> {
+  const configs: Array<Record<string, unknown>> = [];
+  const pages = paginateScan(
+    { client: doc },
+    {
+      TableName: tableName,
+      FilterExpression: "#record = :config",
+      ExpressionAttributeNames: { "#record": "record" },
+      ExpressionAttributeValues: { ":config": CONFIG_RECORD },
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) configs.push(...((page.Items ?? []) as Array<Record<string, unknown>>));
+  const plan = planReconcile(configs, await scheduler.list());
+  for (const definition of plan.upserts) {
+    await scheduler.upsert(definition);
+    await status.clearError(definition.monitorId);
+  }
+  for (const { monitorId, reason } of plan.invalid) await status.reportError(monitorId, reason);
+  logger.info("schedules reconciled from the table", {
+    upserts: plan.upserts.length,
+    invalid: plan.invalid.length,
+  });
+}
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const shutdown = new Shutdown();
+  try {
+    return await start(options, shutdown);
+  } catch (error) {
+    await shutdown.run();
+    throw error;
+  }
+}
+
+async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<LocalRuntime> {
+  const stateDir = resolve(options.stateDir ?? ".watchkeeper");
+  await mkdir(stateDir, { recursive: true });
+  const logFile = join(stateDir, "runtime.log");
+  const infoFile = join(stateDir, "local.json");
+  const log = createWriteStream(logFile, { flags: "w" });
+  shutdown.add(() => closeStream(log));
+  const logLevel = options.logLevel ?? "INFO";
+  const loggerFor = (service: string) =>
+    jsonLinesLogger({
+      out: log,
+      service,
+      level: logLevel,
+      ...(options.onLog ? { onEntry: options.onLog } : {}),
+    });
+  const logger = loggerFor("local-runtime");
+
+  const servers = await startServers(options, shutdown);
+  const clientConfig = (endpoint: string) => ({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const dynamo = new DynamoDBClient(clientConfig(servers.dynamodb.endpoint));
+  const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  const streams = new DynamoDBStreamsClient(clientConfig(servers.dynamodb.endpoint));
+  const sqs = new SQSClient(clientConfig(servers.sqs.endpoint));
+  shutdown.add(async () => {
+    for (const client of [dynamo, streams, sqs]) client.destroy();
+  });
+
+  const tableName = options.tableName ?? "Monitors";
+  const tableExisted = await tableExists(dynamo, tableName);
+  const { streamArn } = await createMonitorsTable(dynamo, tableName);
+  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 60;
+  const queues = await createTickQueues(sqs, options.queueName ?? "watchkeeper-ticks", {
+    visibilityTimeoutSeconds,
+    maxReceiveCount: options.maxReceiveCount ?? MAX_RECEIVE_COUNT,
+  });
+  const demoSite: DemoSite = await startDemoSite(options.ports?.demoSite ?? 0);
+  shutdown.add(() => demoSite.stop());
+
+  const endpoints: LocalEndpoints = {
+    region: LOCAL_REGION,
+    dynamodb: servers.dynamodb.endpoint,
+    sqs: servers.sqs.endpoint,
+    ses: servers.ses.endpoint,
+    tableName,
+    streamArn,
+    queueUrl: queues.queueUrl,
+    queueArn: queues.queueArn,
+    dlqUrl: queues.dlqUrl,
+    inboxUrl: servers.ses.inboxUrl,
+    senderEmail: options.senderEmail ?? "watchkeeper@example.com",
+    demoSiteUrl: demoSite.url,
+  };
+
+  // The orchestrator Lambda: the deployed handler module with the environment the stack gives it,
+  // pointed at the local servers through the SDK's standard endpoint variables.
+  const orchestrator = new LambdaFunction({
+    functionName: "watchkeeper-orchestrator",
+    moduleUrl: ORCHESTRATOR_MODULE,
+    region: LOCAL_REGION,
+    timeoutSeconds: visibilityTimeoutSeconds,
+    maxEnvironments: options.concurrency ?? 2,
+    environment: {
+      MONITORS_TABLE: tableName,
+      SENDER_EMAIL: endpoints.senderEmail,
+      TICKS_DLQ_URL: endpoints.dlqUrl,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_SESV2: endpoints.ses,
+      POWERTOOLS_LOG_LEVEL: logLevel,
+      // No X-Ray daemon here; EMF metrics stay on and land in runtime.log with the logs.
+      POWERTOOLS_TRACE_ENABLED: "false",
+      // Lambda runs Node 22; this process already warned once if the machine's Node is older.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    },
+    onOutput: (chunk) => {
+      if (log.writable) log.write(chunk);
+    },
+  });
+  shutdown.add(() => orchestrator.stop());
+
+  const scheduler = new LocalScheduler({
+    sqs,
+    queueUrl: queues.queueUrl,
+    logger: loggerFor("local-scheduler"),
+    dispatch: options.scheduler !== false,
+  });
+  shutdown.add(() => scheduler.stop());
+
+  // Schedule-sync runs in this thread: its factory takes the scheduler port, and here that is the
+  // local scheduler rather than EventBridge. Everything else about it is the deployed code.
+  const status = new DynamoDbScheduleStatus(tableName, doc);
+  const scheduleSync = createScheduleSyncHandler({
+    scheduler,
+    status,
+    logger: loggerFor("watchkeeper-schedule-sync"),
+  });
+  const streamPoller = new StreamPoller({
+    client: streams,
+    streamArn,
+    region: LOCAL_REGION,
+    filter: configRecordsOnly,
+    // A new table is read from its first record; a persisted one is reconciled below instead.
+    startingPosition: tableExisted ? "LATEST" : "TRIM_HORIZON",
+    invoke: (event: DynamoDBStreamEvent) => scheduleSync(event),
+    logger: loggerFor("stream-event-source"),
+  });
+  await streamPoller.start();
+  shutdown.add(() => streamPoller.stop());
+  if (tableExisted) await reconcile(doc, tableName, scheduler, status, logger);
+
+  const sqsPoller = new SqsPoller({
+    sqs,
+    queueUrl: queues.queueUrl,
+    queueArn: queues.queueArn,
+    region: LOCAL_REGION,
+    concurrency: options.concurrency ?? 2,
+    invoke: (event: SQSEvent) => orchestrator.invoke(event),
+    logger: loggerFor("sqs-event-source"),
+    ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+  });
+  sqsPoller.start();
+  // Before the orchestrator stops: a batch being processed finishes and is deleted.
+  shutdown.add(() => sqsPoller.stop());
+
+  let seeded: string[] = [];
+  if (options.seed !== false && (await tableIsEmpty(doc, tableName))) {
+    const items = await loadSeedMonitors(options.seedFile ?? DEFAULT_SEED_FILE, {
+      demoSiteUrl: demoSite.url,
+    });
+    seeded = await seedMonitors(doc, tableName, items);
+    logger.info("example monitors seeded", { monitorIds: seeded });
+  }
+
+  const info = { ...endpoints, logFile, pid: process.pid, startedAt: new Date().toISOString() };
+  await writeFile(infoFile, `${JSON.stringify(info, null, 2)}\n`);
+  shutdown.add(async () => {
+    // Only remove the file if it still describes this runtime (another may have started since).
+    const current = await readFile(infoFile, "utf8").catch(() => "");
+    if (current.includes(`"startedAt": "${info.startedAt}"`)) await rm(infoFile, { force: true });
+  });
+  logger.info("local runtime started", { ...info });
+
+  return {
+    endpoints,
+    scheduler,
+    logFile,
+    infoFile,
+    tableExisted,
+    seeded,
+    streamDrained: () => streamPoller.drained(),
+    stop: () => shutdown.run(),
+  };
+}

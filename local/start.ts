@@ -1,0 +1,189 @@
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import pc from "picocolors";
+import { type Dashboard, startDashboard } from "./dashboard.ts";
+import type { LogLevel } from "./log.ts";
+import { type LocalRuntime, startLocalRuntime } from "./runtime.ts";
+import { assertPortFree, LocalServerError } from "./servers.ts";
+
+/**
+ * `npm start`: the whole pipeline on this machine, with a live view of it. A thin CLI over
+ * startLocalRuntime(); see docs/local.md for the tour.
+ */
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) {
+    throw new InvalidArgumentError("must be a port number from 0 to 65535 (0 = any free port)");
+  }
+  return parsed;
+}
+
+function seconds(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 43_200) {
+    throw new InvalidArgumentError("must be a whole number of seconds from 1 to 43200");
+  }
+  return parsed;
+}
+
+const program = new Command()
+  .name("npm start --")
+  .description(
+    "Runs Watchkeeper locally: DynamoDB Local, SQS (fauxqs) and SES (aws-ses-v2-local) on 127.0.0.1,\n" +
+      "the real schedule-sync and orchestrator handlers, a local EventBridge Scheduler and a mail inbox.",
+  )
+  .addOption(
+    new Option("--dynamodb-port <port>", "DynamoDB Local port (0 = any free port)")
+      .argParser(port)
+      .default(8000),
+  )
+  .addOption(new Option("--sqs-port <port>", "SQS (fauxqs) port").argParser(port).default(4566))
+  .addOption(
+    new Option("--ses-port <port>", "SES (aws-ses-v2-local) port, also the inbox page")
+      .argParser(port)
+      .default(8005),
+  )
+  .addOption(
+    new Option("--demo-port <port>", "port of the demo web site the seeded http monitor checks")
+      .argParser(port)
+      .default(8010),
+  )
+  .option("--data <dir>", "keep DynamoDB Local's tables in DIR across restarts (in memory by default)")
+  .option("--no-seed", "do not add the example monitors to an empty table")
+  .option("--no-scheduler", "never send scheduled ticks: only ticks sent from outside are processed (tests)")
+  .addOption(
+    new Option(
+      "--visibility-timeout <seconds>",
+      "ticks queue visibility timeout, also the orchestrator timeout",
+    )
+      .argParser(seconds)
+      .default(60),
+  )
+  .addOption(
+    new Option("--log-level <level>", "level of runtime.log")
+      .choices(["DEBUG", "INFO", "WARN", "ERROR"])
+      .default("INFO"),
+  )
+  .option("--state-dir <dir>", "where local.json and runtime.log are written", ".watchkeeper")
+  .addHelpText(
+    "after",
+    "\nExamples:\n  npm start\n  npm start -- --data .watchkeeper/data\n  npm start -- --dynamodb-port 0 --sqs-port 0 --ses-port 0 --demo-port 0\n",
+  );
+
+interface CliOptions {
+  dynamodbPort: number;
+  sqsPort: number;
+  sesPort: number;
+  demoPort: number;
+  data?: string;
+  seed: boolean;
+  scheduler: boolean;
+  visibilityTimeout: number;
+  logLevel: LogLevel;
+  stateDir: string;
+}
+
+/** Fails before anything starts, naming the flag that picks another port. */
+async function checkPorts(options: CliOptions): Promise<void> {
+  const wanted: Array<[number, string, string]> = [
+    [options.dynamodbPort, "DynamoDB Local", "--dynamodb-port"],
+    [options.sqsPort, "SQS (fauxqs)", "--sqs-port"],
+    [options.sesPort, "SES (aws-ses-v2-local)", "--ses-port"],
+    [options.demoPort, "the demo web site", "--demo-port"],
+  ];
+  for (const [number, what, flag] of wanted) {
+    if (number === 0) continue;
+    try {
+      await assertPortFree(number, what);
+    } catch {
+      throw new LocalServerError(
+        `port ${number} for ${what} is already in use (another \`npm start\`?). ` +
+          `Stop what uses it, or pick another port with ${flag} <port> (0 = any free port).`,
+      );
+    }
+  }
+}
+
+function header(runtime: LocalRuntime, options: CliOptions): string[] {
+  const { endpoints } = runtime;
+  const mode = [
+    options.data ? `data in ${resolve(options.data)}` : "in-memory data",
+    options.scheduler ? "scheduler on" : pc.yellow("scheduler off (--no-scheduler)"),
+  ].join(", ");
+  return [
+    `${pc.bold("Watchkeeper local")} ${pc.dim(`(${mode})`)}`,
+    `  inbox     ${pc.cyan(endpoints.inboxUrl)}  ${pc.dim("<- every email sent lands here")}`,
+    `  dynamodb  ${endpoints.dynamodb}  table ${endpoints.tableName}`,
+    `  sqs       ${endpoints.queueUrl}`,
+    `  logs      ${runtime.logFile}   endpoints ${runtime.infoFile}`,
+  ];
+}
+
+async function main(): Promise<void> {
+  program.parse();
+  const options = program.opts<CliOptions>();
+  if (options.data) mkdirSync(options.data, { recursive: true });
+  await checkPorts(options);
+
+  process.stdout.write(pc.dim("Starting DynamoDB Local, SQS and SES on 127.0.0.1…\n"));
+  let dashboard: Dashboard | undefined;
+  const runtime = await startLocalRuntime({
+    ports: {
+      dynamodb: options.dynamodbPort,
+      sqs: options.sqsPort,
+      ses: options.sesPort,
+      demoSite: options.demoPort,
+    },
+    ...(options.data ? { dataDir: options.data } : {}),
+    seed: options.seed,
+    scheduler: options.scheduler,
+    stateDir: options.stateDir,
+    visibilityTimeoutSeconds: options.visibilityTimeout,
+    logLevel: options.logLevel,
+    onLog: (entry) => {
+      if (entry.level === "WARN" || entry.level === "ERROR") {
+        const colour = entry.level === "ERROR" ? pc.red : pc.yellow;
+        const detail = typeof entry.error === "string" ? `: ${entry.error}` : "";
+        dashboard?.note(colour(`${entry.level.toLowerCase()} ${entry.service}: ${entry.message}${detail}`));
+      }
+    },
+  });
+
+  dashboard = startDashboard({ runtime, out: process.stdout, header: header(runtime, options) });
+  if (runtime.seeded.length > 0) {
+    dashboard.note(
+      `seeded ${runtime.seeded.length} example monitors: alerts, reminders and recoveries within ~5 minutes`,
+    );
+  } else if (runtime.tableExisted) {
+    dashboard.note("reusing the monitors already in the table");
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      // A second Ctrl-C: leave now; servers.ts still kills DynamoDB Local on exit.
+      process.exit(130);
+    }
+    stopping = true;
+    await dashboard?.stop();
+    process.stdout.write(`\n${pc.dim(`${signal}: stopping…`)}\n`);
+    await runtime.stop();
+    process.stdout.write(`${pc.dim("stopped.")}\n`);
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((error: unknown) => {
+  const message =
+    error instanceof LocalServerError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error);
+  process.stderr.write(`${pc.red("npm start failed:")} ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,137 @@
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ScheduleView } from "../../local/scheduler.ts";
+import { eventually, startTestRuntime, type TestRuntime } from "./support/runtime.ts";
+
+/**
+ * Config edits made with a plain DynamoDB client reach the local scheduler through the table's
+ * stream and the real schedule-sync handler, as they reach EventBridge Scheduler in AWS.
+ */
+
+let env: TestRuntime;
+beforeAll(async () => {
+  env = await startTestRuntime();
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+const table = () => env.runtime.endpoints.tableName;
+
+function scheduleMatching(monitorId: string, matches: (view: ScheduleView) => boolean) {
+  return eventually(`schedule of ${monitorId} to change`, () => {
+    const view = env.runtime.scheduler.get(monitorId);
+    return view && matches(view) ? view : undefined;
+  });
+}
+
+function wallClock(instant: Date, timeZone: string) {
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    weekday: "short",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).formatToParts(instant);
+  const part = (type: string) => parts.find((p) => p.type === type)?.value;
+  return { weekday: part("weekday"), time: `${part("hour")}:${part("minute")}` };
+}
+
+describe("local schedules follow the config items", () => {
+  const monitorId = "e2e-schedule";
+
+  it("creates a schedule for a new config item", async () => {
+    await env.doc.send(
+      new PutCommand({
+        TableName: table(),
+        Item: {
+          monitorId,
+          record: "config",
+          name: "E2E schedule",
+          check: "manual",
+          params: { isOk: true },
+          schedule: "rate(5 minutes)",
+          timezone: "UTC",
+        },
+      }),
+    );
+    const view = await scheduleMatching(monitorId, () => true);
+    expect(view).toMatchObject({ expression: "rate(5 minutes)", timezone: "UTC", enabled: true });
+    expect(view.nextRun).toBeInstanceOf(Date);
+  });
+
+  it("follows an edit of schedule and timezone", async () => {
+    await env.doc.send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: { monitorId, record: "config" },
+        UpdateExpression: "SET #schedule = :schedule, #timezone = :timezone",
+        ExpressionAttributeNames: { "#schedule": "schedule", "#timezone": "timezone" },
+        ExpressionAttributeValues: { ":schedule": "cron(0 9 ? * MON-FRI *)", ":timezone": "Europe/Paris" },
+      }),
+    );
+    const view = await scheduleMatching(monitorId, (v) => v.expression.startsWith("cron"));
+    expect(view.timezone).toBe("Europe/Paris");
+    // The next run is a weekday at 09:00 on Paris wall clocks, whatever the machine's zone.
+    const next = wallClock(view.nextRun as Date, "Europe/Paris");
+    expect(next.time).toBe("09:00");
+    expect(["Mon", "Tue", "Wed", "Thu", "Fri"]).toContain(next.weekday);
+  });
+
+  it("disables the schedule when isActive is false, and enables it again", async () => {
+    const setActive = (isActive: boolean) =>
+      env.doc.send(
+        new UpdateCommand({
+          TableName: table(),
+          Key: { monitorId, record: "config" },
+          UpdateExpression: "SET isActive = :active",
+          ExpressionAttributeValues: { ":active": isActive },
+        }),
+      );
+    await setActive(false);
+    const disabled = await scheduleMatching(monitorId, (v) => !v.enabled);
+    expect(disabled.nextRun).toBeNull();
+    await setActive(true);
+    const enabled = await scheduleMatching(monitorId, (v) => v.enabled);
+    expect(enabled.nextRun).toBeInstanceOf(Date);
+  });
+
+  it("keeps the last good schedule and reports an invalid one on the state item", async () => {
+    await env.doc.send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: { monitorId, record: "config" },
+        UpdateExpression: "SET #schedule = :schedule",
+        ExpressionAttributeNames: { "#schedule": "schedule" },
+        ExpressionAttributeValues: { ":schedule": "every five minutes" },
+      }),
+    );
+    const scheduleError = await eventually("scheduleError on the state item", async () => {
+      const { Item } = await env.doc.send(
+        new GetCommand({ TableName: table(), Key: { monitorId, record: "state" } }),
+      );
+      return Item?.scheduleError as string | undefined;
+    });
+    expect(scheduleError).toMatch(/every five minutes/);
+    expect(env.runtime.scheduler.get(monitorId)?.expression).toBe("cron(0 9 ? * MON-FRI *)");
+  });
+
+  it("removes the schedule when the config item is deleted", async () => {
+    await env.doc.send(new DeleteCommand({ TableName: table(), Key: { monitorId, record: "config" } }));
+    await eventually("the schedule to be removed", async () =>
+      (await env.runtime.scheduler.list()).includes(monitorId) ? undefined : true,
+    );
+    expect(env.runtime.scheduler.get(monitorId)).toBeUndefined();
+  });
+
+  it("ignores state items: only config items reach schedule-sync", async () => {
+    await env.doc.send(
+      new PutCommand({
+        TableName: table(),
+        Item: { monitorId: "e2e-state-only", record: "state", state: "ok", version: 1 },
+      }),
+    );
+    await env.runtime.streamDrained();
+    expect(await env.runtime.scheduler.list()).not.toContain("e2e-state-only");
+  });
+});
