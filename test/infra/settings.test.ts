@@ -1,0 +1,138 @@
+import { readFileSync } from "node:fs";
+import { App, Stack } from "aws-cdk-lib";
+import { Annotations, Match } from "aws-cdk-lib/assertions";
+import { Queue } from "aws-cdk-lib/aws-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addWatchkeeper } from "../../lib/app.ts";
+import { PLACEHOLDER_SENDER_EMAIL, parseSettings, WatchkeeperConfigError } from "../../lib/settings.ts";
+import { type SynthesizedWatchkeeper, synthWatchkeeper } from "../support/cdk.ts";
+
+// CloudFormation schema validation of the full template is slow and runs in stack.test.ts; these
+// synths check context handling and cdk-nag wiring only.
+process.env.CDK_VALIDATION = "false";
+
+describe("context validation", () => {
+  it("applies documented defaults", () => {
+    expect(parseSettings({ senderEmail: "alerts@example.org", operatorEmail: "ops@example.org" })).toEqual({
+      senderEmail: "alerts@example.org",
+      senderIdentity: { kind: "email", email: "alerts@example.org" },
+      operatorEmail: "ops@example.org",
+      defaultTimezone: "America/Chicago",
+      logRetentionDays: 30,
+      namePrefix: "watchkeeper",
+      checkReadArns: [],
+      placeholders: [],
+    });
+  });
+
+  it("derives the sender from senderDomain and verifies the domain", () => {
+    expect(parseSettings({ senderDomain: "example.org" })).toMatchObject({
+      senderEmail: "watchkeeper@example.org",
+      senderIdentity: { kind: "domain", domain: "example.org" },
+    });
+    expect(
+      parseSettings({ senderDomain: "example.org", senderEmail: "alerts@mail.example.org" }).senderEmail,
+    ).toBe("alerts@mail.example.org");
+  });
+
+  it("uses a placeholder sender when none is given, and says so", () => {
+    const settings = parseSettings({});
+    expect(settings.senderEmail).toBe(PLACEHOLDER_SENDER_EMAIL);
+    expect(settings.placeholders).toEqual(["senderEmail", "operatorEmail"]);
+  });
+
+  it.each([
+    [{ senderEmail: "not-an-address" }, "-c senderEmail: must be an email address"],
+    [{ operatorEmail: "ops@" }, "-c operatorEmail: must be an email address"],
+    [{ senderDomain: "https://example.org" }, "-c senderDomain: must be a domain name"],
+    [
+      { senderDomain: "example.org", senderEmail: "a@example.com" },
+      "must be an address in senderDomain example.org",
+    ],
+    [{ defaultTimezone: "Central" }, "-c defaultTimezone: must be an IANA timezone"],
+    [
+      { logRetentionDays: "45" },
+      "-c logRetentionDays: must be one of CloudWatch Logs' retention periods: 1, 3, 5",
+    ],
+    [{ logRetentionDays: "a month" }, "-c logRetentionDays: must be a number of days"],
+    [{ namePrefix: "Watch Keeper" }, "-c namePrefix: must start with a lowercase letter"],
+    [
+      { checkReadArns: "arn:aws:s3:::bucket" },
+      "-c checkReadArns.0: must list SQS queue or DynamoDB table ARNs",
+    ],
+  ])("rejects %j with a clear message", (context, message) => {
+    expect(() => parseSettings(context)).toThrow(WatchkeeperConfigError);
+    expect(() => parseSettings(context)).toThrow(message);
+  });
+
+  it("lists every problem at once", () => {
+    expect(() => parseSettings({ senderEmail: "x", namePrefix: "X", defaultTimezone: "Nowhere" })).toThrow(
+      /senderEmail.*\n.*defaultTimezone.*\n.*namePrefix/s,
+    );
+  });
+
+  it("accepts CLI strings and cdk.json values alike", () => {
+    expect(
+      parseSettings({ logRetentionDays: 90, checkReadArns: ["arn:aws:sqs:us-east-1:123456789012:q"] }),
+    ).toMatchObject({ logRetentionDays: 90, checkReadArns: ["arn:aws:sqs:us-east-1:123456789012:q"] });
+    expect(parseSettings({ senderEmail: "  ", operatorEmail: "" }).placeholders).toEqual([
+      "senderEmail",
+      "operatorEmail",
+    ]);
+  });
+
+  it("fails the app before building anything when the context is invalid", () => {
+    const app = new App({ context: { senderEmail: "nope" } });
+    expect(() => addWatchkeeper(app)).toThrow(WatchkeeperConfigError);
+    expect(app.node.children).toHaveLength(0);
+  });
+});
+
+describe("synth with no context (what CI runs)", () => {
+  let synthesized: SynthesizedWatchkeeper;
+  beforeAll(() => {
+    synthesized = synthWatchkeeper({});
+  });
+  afterAll(() => synthesized?.cleanup());
+
+  it("warns that the placeholder sender and missing operator email must be replaced before deploying", () => {
+    const annotations = Annotations.fromStack(synthesized.stack);
+    annotations.hasWarning("/Watchkeeper", Match.stringLikeRegexp(`placeholder ${PLACEHOLDER_SENDER_EMAIL}`));
+    annotations.hasWarning("/Watchkeeper", Match.stringLikeRegexp("No operatorEmail"));
+  });
+
+  it("subscribes nobody rather than a made-up address", () => {
+    const { template } = synthesized;
+    template.resourceCountIs("AWS::SNS::Subscription", 0);
+    template.hasResourceProperties("AWS::SES::EmailIdentity", { EmailIdentity: PLACEHOLDER_SENDER_EMAIL });
+  });
+});
+
+describe("synth with a sender domain", () => {
+  let synthesized: SynthesizedWatchkeeper;
+  beforeAll(() => {
+    synthesized = synthWatchkeeper({ senderDomain: "example.org", operatorEmail: "ops@example.org" });
+  });
+  afterAll(() => synthesized?.cleanup());
+
+  it("creates a domain identity, prints its DKIM records, and sends from watchkeeper@<domain>", () => {
+    const { template } = synthesized;
+    template.hasResourceProperties("AWS::SES::EmailIdentity", { EmailIdentity: "example.org" });
+    expect(Object.keys(template.findOutputs("*")).filter((id) => id.includes("DkimRecord"))).toHaveLength(3);
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ SENDER_EMAIL: "watchkeeper@example.org" }) },
+    });
+    Annotations.fromStack(synthesized.stack).hasNoWarning("*", Match.stringLikeRegexp("placeholder"));
+  });
+});
+
+describe("cdk-nag wiring", () => {
+  it("fails synthesis on an unacknowledged AwsSolutions finding", () => {
+    const cdkJson = JSON.parse(readFileSync(new URL("../../cdk.json", import.meta.url), "utf8"));
+    const app = new App({ context: { ...cdkJson.context, "aws:cdk:bundling-stacks": [] } });
+    addWatchkeeper(app);
+    // A queue without SSL enforcement or a DLQ: AwsSolutions-SQS3 and SQS4 must stop the synth.
+    new Queue(new Stack(app, "Careless"), "Queue");
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS4/);
+  });
+});

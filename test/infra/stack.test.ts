@@ -1,0 +1,421 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Match, type Template } from "aws-cdk-lib/assertions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ScheduleSyncEnvironmentSchema } from "../../functions/schedule-sync/handler.ts";
+import { MAX_RECEIVE_COUNT } from "../../local/resources.ts";
+import { type SynthesizedWatchkeeper, synthWatchkeeper, validationReport } from "../support/cdk.ts";
+
+type Resource = {
+  Type: string;
+  // biome-ignore lint/suspicious/noExplicitAny: CloudFormation properties are free-form JSON; the assertions check their shape.
+  Properties: Record<string, any>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+};
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
+
+const CONTEXT = {
+  senderEmail: "alerts@example.org",
+  operatorEmail: "ops@example.org",
+  defaultTimezone: "Europe/Paris",
+  logRetentionDays: "90",
+  namePrefix: "wk-test",
+  checkReadArns:
+    "arn:aws:sqs:eu-west-1:123456789012:feed-dlq, arn:aws:dynamodb:eu-west-1:123456789012:table/feeds",
+};
+
+// One synthesis with real esbuild bundling for the whole file: it is the slow part.
+let synthesized: SynthesizedWatchkeeper;
+let template: Template;
+beforeAll(() => {
+  synthesized = synthWatchkeeper(CONTEXT, { bundle: true });
+  template = synthesized.template;
+});
+afterAll(() => synthesized?.cleanup());
+
+/** The logical id of the one resource of `type` whose construct path contains `path`. */
+function idOf(type: string, path: string): string {
+  const matches = Object.entries(template.findResources(type)).filter(([, resource]) =>
+    String(resource.Metadata?.["aws:cdk:path"] ?? "").includes(path),
+  );
+  expect(
+    matches.map(([id]) => id),
+    `${type} at ${path}`,
+  ).toHaveLength(1);
+  return matches[0]?.[0] ?? "";
+}
+
+function resource(type: string, path: string): Resource {
+  return template.findResources(type)[idOf(type, path)] as Resource;
+}
+
+const arnOf = (id: string) => ({ "Fn::GetAtt": [id, "Arn"] });
+const actions = (statement: Statement) => [statement.Action].flat();
+
+function statementsOfRole(rolePath: string): Statement[] {
+  const roleId = idOf("AWS::IAM::Role", rolePath);
+  return Object.values(template.findResources("AWS::IAM::Policy"))
+    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+function statementWith(statements: Statement[], action: string): Statement {
+  const found = statements.filter((statement) => actions(statement).includes(action));
+  expect(found, action).toHaveLength(1);
+  return found[0] as Statement;
+}
+
+describe("Monitors table", () => {
+  it("has the DESIGN.md §2 keys, on-demand billing, a new-and-old-images stream and TTL on expiresAt", () => {
+    template.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+      KeySchema: [
+        { AttributeName: "monitorId", KeyType: "HASH" },
+        { AttributeName: "record", KeyType: "RANGE" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+      StreamSpecification: { StreamViewType: "NEW_AND_OLD_IMAGES" },
+      TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: "KMS" },
+    });
+  });
+
+  it("survives cdk destroy: retained, deletion-protected, point-in-time recoverable", () => {
+    const table = resource("AWS::DynamoDB::GlobalTable", "Monitors/Table");
+    expect(table.DeletionPolicy).toBe("Retain");
+    expect(table.UpdateReplacePolicy).toBe("Retain");
+    expect(table.Properties.Replicas).toEqual([
+      expect.objectContaining({
+        DeletionProtectionEnabled: true,
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      }),
+    ]);
+  });
+});
+
+describe("ticks queue", () => {
+  it("is FIFO with content-based dedup, SSE, and a FIFO DLQ after MAX_RECEIVE_COUNT receives", () => {
+    const dlq = idOf("AWS::SQS::Queue", "Ticks/DeadLetterQueue");
+    const queue = resource("AWS::SQS::Queue", "Ticks/Queue/");
+    expect(queue.Properties).toMatchObject({
+      FifoQueue: true,
+      ContentBasedDeduplication: true,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: arnOf(dlq), maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+    expect(resource("AWS::SQS::Queue", "Ticks/DeadLetterQueue").Properties).toMatchObject({
+      FifoQueue: true,
+      MessageRetentionPeriod: 14 * 86_400,
+    });
+  });
+
+  it("keeps a tick invisible longer than the orchestrator may run on it", () => {
+    const queue = resource("AWS::SQS::Queue", "Ticks/Queue/");
+    const orchestrator = resource("AWS::Lambda::Function", "Orchestrator/Lambda/Function");
+    expect(queue.Properties.VisibilityTimeout).toBeGreaterThan(orchestrator.Properties.Timeout);
+    // The longest check (840 s, ConfigFieldSchemas) must fit in the orchestrator's timeout.
+    expect(orchestrator.Properties.Timeout).toBeGreaterThan(840);
+  });
+
+  it("every queue is encrypted and refuses requests without TLS", () => {
+    const queues = template.findResources("AWS::SQS::Queue");
+    expect(Object.keys(queues)).toHaveLength(4);
+    for (const queue of Object.values(queues)) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    for (const id of Object.keys(queues)) {
+      template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+          ]),
+        },
+      });
+    }
+  });
+});
+
+describe("functions", () => {
+  it.each(["Orchestrator", "ScheduleSync"])(
+    "%s: arm64, Node.js 22+, X-Ray, JSON logs with retention",
+    (name) => {
+      const fn = resource("AWS::Lambda::Function", `${name}/Lambda/Function`);
+      expect(fn.Properties.Architectures).toEqual(["arm64"]);
+      expect(Number(/^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime)?.[1])).toBeGreaterThanOrEqual(22);
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: "Active" });
+      expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe("--enable-source-maps");
+      const logGroup = idOf("AWS::Logs::LogGroup", `${name}/Lambda/Logs`);
+      expect(fn.Properties.LoggingConfig).toEqual({ LogFormat: "JSON", LogGroup: { Ref: logGroup } });
+      template.hasResource("AWS::Logs::LogGroup", { Properties: { RetentionInDays: 90 } });
+      expect(resource("AWS::Logs::LogGroup", `${name}/Lambda/Logs`).Properties.RetentionInDays).toBe(90);
+    },
+  );
+
+  it("orchestrator: configured by the environment its handler reads", () => {
+    const fn = resource("AWS::Lambda::Function", "Orchestrator/Lambda/Function");
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      MONITORS_TABLE: { Ref: idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table") },
+      SENDER_EMAIL: "alerts@example.org",
+      TICKS_DLQ_URL: { Ref: idOf("AWS::SQS::Queue", "Ticks/DeadLetterQueue") },
+      DEFAULT_TIMEZONE: "Europe/Paris",
+    });
+  });
+
+  it("schedule-sync: sets exactly what its handler's environment schema requires", () => {
+    const variables = resource("AWS::Lambda::Function", "ScheduleSync/Lambda/Function").Properties.Environment
+      .Variables as Record<string, unknown>;
+    for (const name of Object.keys(ScheduleSyncEnvironmentSchema.shape))
+      expect(variables).toHaveProperty(name);
+    expect(variables).toMatchObject({
+      SCHEDULE_GROUP_NAME: "wk-test",
+      TICKS_QUEUE_ARN: arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")),
+      SCHEDULER_ROLE_ARN: arnOf(idOf("AWS::IAM::Role", "ScheduleSync/SchedulerRole")),
+      SCHEDULER_DLQ_ARN: arnOf(idOf("AWS::SQS::Queue", "ScheduleSync/SchedulerDeadLetterQueue")),
+      MONITORS_TABLE: { Ref: idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table") },
+      DEFAULT_TIMEZONE: "Europe/Paris",
+    });
+  });
+
+  it("bundles handlers that load as ES modules", () => {
+    for (const [name, env] of [
+      ["ScheduleSync", {}],
+      ["Orchestrator", { MONITORS_TABLE: "t", SENDER_EMAIL: "a@example.org", AWS_REGION: "us-east-1" }],
+    ] as const) {
+      const key = resource("AWS::Lambda::Function", `${name}/Lambda/Function`).Properties.Code
+        .S3Key as string;
+      const bundle = join(synthesized.outdir, `asset.${key.replace(/\.zip$/, "")}`, "index.mjs");
+      expect(existsSync(bundle), bundle).toBe(true);
+      const run = spawnSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler)`,
+        ],
+        { env: { PATH: process.env.PATH, ...env }, encoding: "utf8" },
+      );
+      expect(run.stderr.replace(/\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*/, "")).toBe("");
+      expect(run.stdout.trim(), name).toBe("function");
+    }
+  });
+});
+
+describe("event sources", () => {
+  it("orchestrator: one tick per invocation from the ticks queue, with partial batch responses", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")),
+      FunctionName: { Ref: idOf("AWS::Lambda::Function", "Orchestrator/Lambda/Function") },
+      BatchSize: 1,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+
+  it("schedule-sync: only config items, partial batch responses, bisect, bounded retries to a failure queue", () => {
+    const mapping = Object.values(template.findResources("AWS::Lambda::EventSourceMapping")).find(
+      (candidate) => candidate.Properties.StartingPosition !== undefined,
+    );
+    expect(mapping?.Properties).toMatchObject({
+      EventSourceArn: { "Fn::GetAtt": [idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table"), "StreamArn"] },
+      FunctionName: { Ref: idOf("AWS::Lambda::Function", "ScheduleSync/Lambda/Function") },
+      StartingPosition: "TRIM_HORIZON",
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      BisectBatchOnFunctionError: true,
+      ParallelizationFactor: 1,
+      MaximumRetryAttempts: 10,
+      DestinationConfig: {
+        OnFailure: { Destination: arnOf(idOf("AWS::SQS::Queue", "ScheduleSync/FailedRecordsQueue")) },
+      },
+    });
+    const filters: Array<{ Pattern: string }> = mapping?.Properties.FilterCriteria.Filters ?? [];
+    const patterns = filters.map((filter) => JSON.parse(filter.Pattern));
+    expect(patterns).toEqual([{ dynamodb: { Keys: { record: { S: ["config"] } } } }]);
+  });
+});
+
+describe("IAM", () => {
+  it("no statement anywhere allows a wildcard action, and only X-Ray gets Resource *", () => {
+    for (const policy of Object.values(template.findResources("AWS::IAM::Policy"))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+        for (const action of actions(statement)) expect(action).not.toMatch(/\*/);
+        if (statement.Resource === "*") {
+          expect(actions(statement).sort()).toEqual(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]);
+        }
+      }
+    }
+  });
+
+  it("orchestrator: Monitors table only, SES only from the sender identity, SQS only its own queues", () => {
+    const statements = statementsOfRole("Orchestrator/Lambda/Role");
+    const table = arnOf(idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table"));
+    expect(statementWith(statements, "dynamodb:UpdateItem").Resource).toEqual(table);
+    expect(statementWith(statements, "dynamodb:BatchGetItem").Resource).toEqual(table);
+    const ses = statementWith(statements, "ses:SendEmail");
+    expect(actions(ses)).toEqual(["ses:SendEmail"]);
+    expect(JSON.stringify(ses.Resource)).toContain(
+      `{"Ref":"${idOf("AWS::SES::EmailIdentity", "Sender/Identity")}"}`,
+    );
+    expect(JSON.stringify(ses.Resource)).toMatch(/:ses:.*:identity\//);
+    expect(statementWith(statements, "sqs:SendMessage").Resource).toEqual(
+      arnOf(idOf("AWS::SQS::Queue", "Ticks/DeadLetterQueue")),
+    );
+    expect(statementWith(statements, "sqs:ReceiveMessage").Resource).toEqual(
+      arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")),
+    );
+  });
+
+  it("orchestrator: the checks may read exactly the resources listed in checkReadArns", () => {
+    const statements = statementsOfRole("Orchestrator/Lambda/Role");
+    const only = (action: string) =>
+      statements
+        .filter((statement) => actions(statement).join() === action)
+        .map((statement) => statement.Resource);
+    expect(only("sqs:GetQueueAttributes")).toEqual(["arn:aws:sqs:eu-west-1:123456789012:feed-dlq"]);
+    expect(only("dynamodb:Query")).toEqual(["arn:aws:dynamodb:eu-west-1:123456789012:table/feeds"]);
+  });
+
+  it("scheduler role: assumable by Scheduler for this account's group only, may only send to the ticks queue and its DLQ", () => {
+    const role = resource("AWS::IAM::Role", "ScheduleSync/SchedulerRole");
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      {
+        Action: "sts:AssumeRole",
+        Effect: "Allow",
+        Principal: { Service: "scheduler.amazonaws.com" },
+        Condition: {
+          StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
+          ArnEquals: { "aws:SourceArn": arnOf(idOf("AWS::Scheduler::ScheduleGroup", "ScheduleSync/Group")) },
+        },
+      },
+    ]);
+    expect(statementsOfRole("ScheduleSync/SchedulerRole")).toEqual([
+      {
+        Action: "sqs:SendMessage",
+        Effect: "Allow",
+        Resource: expect.arrayContaining([
+          arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")),
+          arnOf(idOf("AWS::SQS::Queue", "ScheduleSync/SchedulerDeadLetterQueue")),
+        ]),
+      },
+    ]);
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it("schedule-sync: schedules of its group, PassRole of the scheduler role to Scheduler only, UpdateItem on the table", () => {
+    const statements = statementsOfRole("ScheduleSync/Lambda/Role");
+    const scheduling = statementWith(statements, "scheduler:CreateSchedule");
+    expect(actions(scheduling).sort()).toEqual([
+      "scheduler:CreateSchedule",
+      "scheduler:DeleteSchedule",
+      "scheduler:UpdateSchedule",
+    ]);
+    expect(JSON.stringify(scheduling.Resource)).toMatch(/:scheduler:.*:schedule\/wk-test\/\*"/);
+    expect(statementWith(statements, "iam:PassRole")).toMatchObject({
+      Resource: arnOf(idOf("AWS::IAM::Role", "ScheduleSync/SchedulerRole")),
+      Condition: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+    });
+    const update = statementWith(statements, "dynamodb:UpdateItem");
+    expect(actions(update)).toEqual(["dynamodb:UpdateItem"]);
+    expect(update.Resource).toEqual(arnOf(idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table")));
+    expect(statements.some((statement) => actions(statement).includes("dynamodb:PutItem"))).toBe(false);
+  });
+
+  it("the functions' roles write only their own log group (no AWSLambdaBasicExecutionRole)", () => {
+    for (const name of ["Orchestrator", "ScheduleSync"]) {
+      expect(resource("AWS::IAM::Role", `${name}/Lambda/Role`).Properties.ManagedPolicyArns).toBeUndefined();
+      expect(statementWith(statementsOfRole(`${name}/Lambda/Role`), "logs:PutLogEvents").Resource).toEqual(
+        arnOf(idOf("AWS::Logs::LogGroup", `${name}/Lambda/Logs`)),
+      );
+    }
+  });
+});
+
+describe("SES, schedule group, alarms", () => {
+  it("creates the sender identity and the schedule group", () => {
+    template.hasResourceProperties("AWS::SES::EmailIdentity", { EmailIdentity: "alerts@example.org" });
+    template.hasResourceProperties("AWS::Scheduler::ScheduleGroup", { Name: "wk-test" });
+  });
+
+  it("subscribes the operator to the encrypted-in-transit alarm topic", () => {
+    template.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: "ops@example.org",
+      TopicArn: { Ref: idOf("AWS::SNS::Topic", "Alarms/Topic") },
+    });
+  });
+
+  it("alarms on both DLQs, the sync failure queue, function errors, throttles, backlog, lag, SES and invalid schedules", () => {
+    const topic = { Ref: idOf("AWS::SNS::Topic", "Alarms/Topic") };
+    const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
+    expect(alarms.map((alarm) => alarm.Properties.AlarmName).sort()).toEqual([
+      "wk-test-invalid-schedules",
+      "wk-test-notification-delivery-failures",
+      "wk-test-orchestrator-errors",
+      "wk-test-orchestrator-throttles",
+      "wk-test-schedule-sync-dead-letters",
+      "wk-test-schedule-sync-errors",
+      "wk-test-schedule-sync-lag",
+      "wk-test-scheduler-dead-letters",
+      "wk-test-ticks-backlog",
+      "wk-test-ticks-dead-letters",
+    ]);
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([topic]);
+      expect(alarm.Properties.OKActions).toEqual([topic]);
+      expect(alarm.Properties.TreatMissingData).toBe("notBreaching");
+      expect(alarm.Properties.AlarmDescription.length).toBeGreaterThan(40);
+    }
+    const byName = (name: string) =>
+      alarms.find((alarm) => alarm.Properties.AlarmName === `wk-test-${name}`)?.Properties;
+    const queueName = (path: string) => ({ "Fn::GetAtt": [idOf("AWS::SQS::Queue", path), "QueueName"] });
+    expect(byName("ticks-dead-letters")).toMatchObject({
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: queueName("Ticks/DeadLetterQueue") }],
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
+    expect(byName("scheduler-dead-letters")).toMatchObject({
+      Dimensions: [{ Name: "QueueName", Value: queueName("ScheduleSync/SchedulerDeadLetterQueue") }],
+    });
+    const orchestrator = { Ref: idOf("AWS::Lambda::Function", "Orchestrator/Lambda/Function") };
+    expect(byName("orchestrator-errors")).toMatchObject({
+      Namespace: "AWS/Lambda",
+      MetricName: "Errors",
+      Dimensions: [{ Name: "FunctionName", Value: orchestrator }],
+    });
+    expect(byName("orchestrator-throttles")).toMatchObject({ MetricName: "Throttles" });
+    expect(byName("schedule-sync-errors")).toMatchObject({
+      MetricName: "Errors",
+      Dimensions: [
+        {
+          Name: "FunctionName",
+          Value: { Ref: idOf("AWS::Lambda::Function", "ScheduleSync/Lambda/Function") },
+        },
+      ],
+    });
+    expect(byName("invalid-schedules")).toMatchObject({
+      Namespace: "Watchkeeper",
+      MetricName: "InvalidSchedules",
+      Dimensions: [{ Name: "service", Value: "schedule-sync" }],
+    });
+  });
+
+  it("prints a ready-to-run reconcile command", () => {
+    const output = template.findOutputs("ReconcileCommand").ReconcileCommand;
+    const text = JSON.stringify(output?.Value);
+    for (const flag of ["--table", "--group", "--ticks-queue-arn", "--role-arn", "--dead-letter-queue-arn"]) {
+      expect(text).toContain(flag);
+    }
+    expect(text).toContain("--default-timezone Europe/Paris");
+  });
+});
+
+describe("cdk-nag", () => {
+  it("AwsSolutions reports no unacknowledged error (synthesis would have thrown) and no warning", () => {
+    const report = validationReport(synthesized.outdir);
+    const violations = report.pluginReports.flatMap((plugin) =>
+      plugin.violations.map(
+        (violation) => `${plugin.pluginName}: ${violation.ruleName} (${violation.severity})`,
+      ),
+    );
+    expect(violations).toEqual([]);
+  });
+});
