@@ -147,12 +147,17 @@ export function parseConfigLeniently(monitorId: string, raw: Record<string, unkn
       continue;
     }
     const parsed = (schema as z.ZodType).safeParse(value);
-    if (parsed.success) config[attribute] = parsed.data;
-    else
-      problems.push({
-        attribute,
-        message: `${describe(value)}: ${parsed.error.issues.map((i) => i.message).join("; ")}`,
-      });
+    if (parsed.success) {
+      config[attribute] = parsed.data;
+      continue;
+    }
+    // Never echo a malformed params value: it may hold credentials.
+    const shown =
+      attribute === "params" ? `a ${Array.isArray(value) ? "list" : typeof value}` : describe(value);
+    problems.push({
+      attribute,
+      message: `${shown}: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`,
+    });
   }
   config.name ??= monitorId;
   config.check ??= "";
