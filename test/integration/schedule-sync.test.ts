@@ -1,0 +1,289 @@
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as StreamRecord,
+} from "@aws-sdk/client-dynamodb-streams";
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { AttributeValue, DynamoDBRecord } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { DynamoDbScheduleStatus } from "../../functions/adapters/schedule-status.ts";
+import { reconcile, scanConfigItems } from "../../functions/schedule-sync/reconcile.ts";
+import { createScheduleSyncHandler } from "../../functions/schedule-sync/sync.ts";
+import { freshTable, localClientConfig, localDynamo } from "../support/aws.ts";
+import { RecordingScheduler } from "../support/recording-ports.ts";
+
+/**
+ * Schedule-sync against real DynamoDB Local stream records: config items are written with the
+ * document client, the table's stream is read with the DynamoDB Streams API, and the records are
+ * handed to the handler as Lambda would (unfiltered here, so the handler's own guard is exercised,
+ * including against the state writes its status reports cause). Scheduler has no emulator: the
+ * recording port stands in for it.
+ */
+
+const { client, doc } = localDynamo();
+const streams = new DynamoDBStreamsClient(localClientConfig(inject("dynamoEndpoint")));
+let tableName: string;
+let stream: StreamReader;
+
+/** Reads a table's stream from its start, shard by shard, remembering where it stopped. */
+class StreamReader {
+  private iterators = new Map<string, string | undefined>();
+
+  constructor(private readonly streamArn: string) {}
+
+  /** Lambda's event record for a Streams API record: same attribute-value JSON, epoch seconds. */
+  private toLambdaRecord(record: StreamRecord): DynamoDBRecord {
+    const data = record.dynamodb ?? {};
+    return {
+      eventID: record.eventID,
+      eventName: record.eventName,
+      eventVersion: record.eventVersion,
+      eventSource: "aws:dynamodb",
+      awsRegion: record.awsRegion,
+      dynamodb: {
+        Keys: data.Keys as Record<string, AttributeValue>,
+        NewImage: data.NewImage as Record<string, AttributeValue> | undefined,
+        OldImage: data.OldImage as Record<string, AttributeValue> | undefined,
+        SequenceNumber: data.SequenceNumber,
+        SizeBytes: data.SizeBytes,
+        StreamViewType: data.StreamViewType,
+        ApproximateCreationDateTime: data.ApproximateCreationDateTime
+          ? Math.floor(data.ApproximateCreationDateTime.getTime() / 1000)
+          : undefined,
+      },
+      eventSourceARN: this.streamArn,
+    };
+  }
+
+  private async shardIterators(): Promise<Map<string, string | undefined>> {
+    const description = await streams.send(new DescribeStreamCommand({ StreamArn: this.streamArn }));
+    for (const shard of description.StreamDescription?.Shards ?? []) {
+      if (!shard.ShardId || this.iterators.has(shard.ShardId)) continue;
+      const { ShardIterator } = await streams.send(
+        new GetShardIteratorCommand({
+          StreamArn: this.streamArn,
+          ShardId: shard.ShardId,
+          ShardIteratorType: "TRIM_HORIZON",
+        }),
+      );
+      this.iterators.set(shard.ShardId, ShardIterator);
+    }
+    return this.iterators;
+  }
+
+  /** The next `count` records (polling until they arrive). */
+  async next(count: number): Promise<DynamoDBRecord[]> {
+    const records: DynamoDBRecord[] = [];
+    const deadline = Date.now() + 10_000;
+    while (records.length < count) {
+      if (Date.now() > deadline) throw new Error(`stream delivered ${records.length} of ${count} records`);
+      for (const [shardId, iterator] of await this.shardIterators()) {
+        if (!iterator) continue;
+        const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
+        this.iterators.set(shardId, page.NextShardIterator);
+        records.push(...(page.Records ?? []).map((record) => this.toLambdaRecord(record)));
+      }
+      if (records.length < count) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return records;
+  }
+}
+
+const config = (monitorId: string, attributes: Record<string, unknown> = {}) => ({
+  monitorId,
+  record: "config",
+  name: `Monitor ${monitorId}`,
+  check: "manual",
+  params: { isOk: true },
+  ...attributes,
+});
+
+async function stateOf(monitorId: string): Promise<Record<string, unknown> | undefined> {
+  const { Item } = await doc.send(
+    new GetCommand({ TableName: tableName, Key: { monitorId, record: "state" } }),
+  );
+  return Item;
+}
+
+function harness() {
+  const scheduler = new RecordingScheduler();
+  const sync = createScheduleSyncHandler({
+    scheduler,
+    status: new DynamoDbScheduleStatus(tableName, client),
+    defaultTimezone: "America/Chicago",
+  });
+  return { scheduler, sync };
+}
+
+beforeAll(async () => {
+  const table = await freshTable("schedule-sync");
+  tableName = table.tableName;
+  stream = new StreamReader(table.streamArn);
+});
+
+afterAll(() => {
+  client.destroy();
+  streams.destroy();
+});
+
+describe("schedule-sync on DynamoDB Local stream records", () => {
+  let scheduler: RecordingScheduler;
+  let invalidChange: DynamoDBRecord[] = [];
+  let sync: ReturnType<typeof harness>["sync"];
+  beforeAll(() => {
+    ({ scheduler, sync } = harness());
+  });
+
+  it("creates, pauses and deletes schedules as config items are written, edited and deleted", async () => {
+    await doc.send(
+      new PutCommand({ TableName: tableName, Item: config("feed", { schedule: "cron(0 7 ? * MON-FRI *)" }) }),
+    );
+    await doc.send(
+      new PutCommand({ TableName: tableName, Item: config("site", { timezone: "Europe/Paris" }) }),
+    );
+    await doc.send(new PutCommand({ TableName: tableName, Item: config("old") }));
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { monitorId: "site", record: "config" },
+        UpdateExpression: "SET isActive = :false",
+        ExpressionAttributeValues: { ":false": false },
+      }),
+    );
+    await doc.send(new DeleteCommand({ TableName: tableName, Key: { monitorId: "old", record: "config" } }));
+
+    const records = await stream.next(5);
+    expect(records.map((record) => record.eventName)).toEqual([
+      "INSERT",
+      "INSERT",
+      "INSERT",
+      "MODIFY",
+      "REMOVE",
+    ]);
+    expect(await sync({ Records: records })).toEqual({ batchItemFailures: [] });
+
+    expect(Object.fromEntries(scheduler.schedules)).toEqual({
+      feed: {
+        monitorId: "feed",
+        expression: "cron(0 7 ? * MON-FRI *)",
+        timezone: "America/Chicago",
+        enabled: true,
+      },
+      site: { monitorId: "site", expression: "rate(5 minutes)", timezone: "Europe/Paris", enabled: false },
+    });
+    expect(scheduler.calls).toContainEqual({ op: "remove", monitorId: "old" });
+    // Nothing to report, so no state item was created for any of them.
+    expect(await stateOf("feed")).toBeUndefined();
+  });
+
+  it("reports an invalid schedule on the state item, bumping its version, and ignores its own state write", async () => {
+    await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { monitorId: "feed", record: "state", state: "ok", consecutiveOkCount: 0, version: 7 },
+      }),
+    );
+    await doc.send(
+      new PutCommand({ TableName: tableName, Item: config("feed", { schedule: "cron(0 7 * * * *)" }) }),
+    );
+    const records = await stream.next(2);
+    invalidChange = records;
+    const callsBefore = scheduler.calls.length;
+    expect(await sync({ Records: records })).toEqual({ batchItemFailures: [] });
+
+    const state = await stateOf("feed");
+    expect(state).toMatchObject({ state: "ok", version: 8 });
+    expect(state?.scheduleError).toMatch(/^schedule "cron\(0 7 \* \* \* \*\)" is invalid: .*"\?"/);
+    // The previous, valid schedule keeps running; the config item was not touched.
+    expect(scheduler.schedules.get("feed")?.expression).toBe("cron(0 7 ? * MON-FRI *)");
+    expect(scheduler.calls.length).toBe(callsBefore);
+    const { Item: configItem } = await doc.send(
+      new GetCommand({ TableName: tableName, Key: { monitorId: "feed", record: "config" } }),
+    );
+    expect(configItem).toEqual(config("feed", { schedule: "cron(0 7 * * * *)" }));
+
+    // The state write is itself a stream record: handing it back must change nothing.
+    const echo = await stream.next(1);
+    expect(echo[0]?.dynamodb?.Keys?.record).toEqual({ S: "state" });
+    expect(await sync({ Records: echo })).toEqual({ batchItemFailures: [] });
+    expect(scheduler.calls.length).toBe(callsBefore);
+  });
+
+  it("is idempotent when Lambda delivers the same records again", async () => {
+    await sync({ Records: invalidChange });
+    await sync({ Records: invalidChange });
+    // Re-reporting the same error writes nothing: the orchestrator's version is left alone.
+    expect(await stateOf("feed")).toMatchObject({ version: 8 });
+  });
+
+  it("clears the error once the item is fixed, keeping the orchestrator's state", async () => {
+    await doc.send(
+      new PutCommand({ TableName: tableName, Item: config("feed", { schedule: "cron(0 8 ? * * *)" }) }),
+    );
+    const records = await stream.next(1);
+    expect(await sync({ Records: records })).toEqual({ batchItemFailures: [] });
+    expect(scheduler.schedules.get("feed")?.expression).toBe("cron(0 8 ? * * *)");
+    const state = await stateOf("feed");
+    expect(state).toEqual({
+      monitorId: "feed",
+      record: "state",
+      state: "ok",
+      consecutiveOkCount: 0,
+      version: 9,
+    });
+    await stream.next(1); // the clear's own state write
+  });
+
+  it("reconcile brings the schedules in line with the table", async () => {
+    const fresh = new RecordingScheduler();
+    await fresh.upsert({
+      monitorId: "deleted-long-ago",
+      expression: "rate(1 hour)",
+      timezone: "UTC",
+      enabled: true,
+    });
+    await fresh.upsert({ monitorId: "site", expression: "rate(1 hour)", timezone: "UTC", enabled: true });
+    await doc.send(
+      new PutCommand({ TableName: tableName, Item: config("broken", { timezone: "Mars/Base" }) }),
+    );
+    const lines: string[] = [];
+    const report = await reconcile(
+      {
+        scheduler: fresh,
+        status: new DynamoDbScheduleStatus(tableName, client),
+        configItems: () => scanConfigItems(doc, tableName),
+        log: (line) => lines.push(line),
+      },
+      { defaultTimezone: "America/Chicago" },
+    );
+    expect(report.failures).toEqual([]);
+    expect(Object.fromEntries(fresh.schedules)).toEqual({
+      feed: {
+        monitorId: "feed",
+        expression: "cron(0 8 ? * * *)",
+        timezone: "America/Chicago",
+        enabled: true,
+      },
+      site: { monitorId: "site", expression: "rate(5 minutes)", timezone: "Europe/Paris", enabled: false },
+    });
+    expect((await stateOf("broken"))?.scheduleError).toMatch(/timezone "Mars\/Base"/);
+    expect(lines.at(-1)).toBe("2 upserted, 1 invalid, 1 removed, 0 failed");
+  });
+
+  it("a dry run changes nothing", async () => {
+    const fresh = new RecordingScheduler();
+    await fresh.upsert({ monitorId: "orphan", expression: "rate(1 hour)", timezone: "UTC", enabled: true });
+    const report = await reconcile(
+      {
+        scheduler: fresh,
+        status: new DynamoDbScheduleStatus(tableName, client),
+        configItems: () => scanConfigItems(doc, tableName),
+      },
+      { dryRun: true },
+    );
+    expect(report.plan.removals).toEqual(["orphan"]);
+    expect(fresh.calls.map((call) => call.op)).toEqual(["upsert", "list"]);
+  });
+});
