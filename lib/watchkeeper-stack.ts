@@ -30,7 +30,7 @@ export class WatchkeeperStack extends Stack {
 
   constructor(scope: Construct, id: string, props: WatchkeeperStackProps) {
     super(scope, id, {
-      description: "Watchkeeper: scheduled monitors with anti-flap alerting (https://github.com/watchkeeper)",
+      description: "Watchkeeper: scheduled monitors with anti-flap alerting",
       ...props,
     });
     const { settings } = props;

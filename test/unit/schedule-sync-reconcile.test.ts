@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { reconcile } from "../../functions/schedule-sync/reconcile.ts";
+import { RecordingScheduler, RecordingStatus } from "../support/recording-ports.ts";
+
+const items = (...records: Array<Record<string, unknown>>) =>
+  async function* () {
+    yield* records;
+  };
+
+describe("reconcile", () => {
+  it("upserts, reports and removes, and clears errors of items that are valid again", async () => {
+    const scheduler = new RecordingScheduler();
+    await scheduler.upsert({
+      monitorId: "orphan",
+      expression: "rate(1 hour)",
+      timezone: "UTC",
+      enabled: true,
+    });
+    const status = new RecordingStatus();
+    status.errors.set("fixed", "old error");
+    const report = await reconcile(
+      {
+        scheduler,
+        status,
+        configItems: items(
+          { monitorId: "fixed", record: "config", schedule: "rate(2 hours)" },
+          { monitorId: "fixed", record: "state", scheduleError: "old error" },
+          { monitorId: "bad", record: "config", schedule: "rate(2 hour)" },
+        ),
+      },
+      { defaultTimezone: "UTC" },
+    );
+    expect(report.failures).toEqual([]);
+    expect([...scheduler.schedules.keys()]).toEqual(["fixed"]);
+    expect(status.errors.get("fixed")).toBeUndefined();
+    expect(status.errors.get("bad")).toMatch(/plural unit/);
+  });
+
+  it("carries on past a failing monitor and reports it", async () => {
+    const scheduler = new RecordingScheduler();
+    scheduler.failNext("a");
+    const lines: string[] = [];
+    const report = await reconcile({
+      scheduler,
+      status: new RecordingStatus(),
+      configItems: items({ monitorId: "a", record: "config" }, { monitorId: "b", record: "config" }),
+      log: (line) => lines.push(line),
+    });
+    expect(report.failures).toEqual([{ monitorId: "a", error: "Rate exceeded" }]);
+    expect(scheduler.schedules.has("b")).toBe(true);
+    expect(lines).toContain("  failed: Rate exceeded");
+    expect(lines.at(-1)).toBe("2 upserted, 0 invalid, 0 removed, 1 failed");
+  });
+
+  it("changes nothing on a dry run", async () => {
+    const scheduler = new RecordingScheduler();
+    const status = new RecordingStatus();
+    const lines: string[] = [];
+    await reconcile(
+      {
+        scheduler,
+        status,
+        configItems: items({ monitorId: "a", record: "config" }),
+        log: (line) => lines.push(line),
+      },
+      { dryRun: true },
+    );
+    expect(scheduler.calls).toEqual([{ op: "list" }]);
+    expect(status.calls).toEqual([]);
+    expect(lines[0]).toBe("[dry run] upsert a: rate(5 minutes) America/Chicago (enabled)");
+  });
+});
