@@ -118,6 +118,14 @@ describe("ticks queue", () => {
     expect(orchestrator.Properties.Timeout).toBeGreaterThan(840);
   });
 
+  it("Scheduler's and the stream's failure destinations are standard queues, as those services require", () => {
+    for (const path of ["ScheduleSync/SchedulerDeadLetterQueue", "ScheduleSync/FailedRecordsQueue"]) {
+      const queue = resource("AWS::SQS::Queue", path);
+      expect(queue.Properties.FifoQueue).toBeUndefined();
+      expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
+    }
+  });
+
   it("every queue is encrypted and refuses requests without TLS", () => {
     const queues = template.findResources("AWS::SQS::Queue");
     expect(Object.keys(queues)).toHaveLength(4);
