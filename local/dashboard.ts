@@ -72,16 +72,26 @@ function stateCell(row: MonitorRow): string {
   return pc.dim("waiting");
 }
 
-function resultCell(row: MonitorRow): string {
-  if (row.scheduleError) return pc.yellow(row.scheduleError);
+/** Fits text into `lines` lines of `width` characters, cutting the rest with an ellipsis. */
+function clip(text: string, width: number, lines: number): string {
+  const flat = text.replaceAll(/\s+/g, " ").trim();
+  const room = width * lines;
+  const cut = flat.length > room ? `${flat.slice(0, room - 1)}…` : flat;
+  const rows: string[] = [];
+  for (let at = 0; at < cut.length; at += width) rows.push(cut.slice(at, at + width));
+  return rows.join("\n");
+}
+
+function resultCell(row: MonitorRow, width: number): string {
+  if (row.scheduleError) return pc.yellow(clip(row.scheduleError, width, 2));
   if (row.lastResultOk === undefined) return pc.dim("no run yet");
   const mark = row.lastResultOk ? pc.green("✓") : pc.red("✗");
-  return `${mark} ${row.lastResultMessage ?? ""}`;
+  return `${mark} ${clip(row.lastResultMessage ?? "", width - 2, 2).replaceAll("\n", "\n  ")}`;
 }
 
 function mailCell(row: MonitorRow, now: number): string {
   if (!row.lastNotificationType || !row.lastNotificationDt) return pc.dim("-");
-  return `${row.lastNotificationType} ${pc.dim(ago(new Date(row.lastNotificationDt), now))}`;
+  return `${row.lastNotificationType}\n${pc.dim(ago(new Date(row.lastNotificationDt), now))}`;
 }
 
 function nextRunCell(row: MonitorRow, now: number): string {
@@ -92,7 +102,7 @@ function nextRunCell(row: MonitorRow, now: number): string {
 }
 
 // Widths include the cell padding; "last result" takes what the terminal has left.
-const WIDTHS = { monitor: 30, schedule: 24, state: 14, next: 12, mail: 17 } as const;
+const WIDTHS = { monitor: 30, schedule: 25, state: 14, next: 12, mail: 12 } as const;
 
 function renderTable(rows: MonitorRow[], width: number): string {
   const fixed = Object.values(WIDTHS).reduce((sum, w) => sum + w, 0);
@@ -113,7 +123,8 @@ function renderTable(rows: MonitorRow[], width: number): string {
       `${row.monitorId}\n${pc.dim(row.check)}`,
       row.schedule ? `${schedule}\n${pc.dim(row.schedule.timezone)}` : schedule,
       stateCell(row),
-      resultCell(row),
+      // Cell padding takes one character on each side.
+      resultCell(row, resultWidth - 2),
       nextRunCell(row, now),
       mailCell(row, now),
     ]);
@@ -180,9 +191,16 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     }
   }
 
+  let primed = false;
   function reportChanges(): void {
     if (interactive) return;
     for (const row of rows) {
+      // What the table held before this start (a persisted --data dir) is not news.
+      if (!primed) {
+        lastRuns.set(row.monitorId, row.lastRunDt);
+        lastStates.set(row.monitorId, row.state);
+        continue;
+      }
       if (row.lastRunDt && lastRuns.get(row.monitorId) !== row.lastRunDt) {
         const mark = row.lastResultOk ? "ok  " : "FAIL";
         note(`run   ${row.monitorId} @ ${row.lastRunDt}: ${mark} ${row.lastResultMessage ?? ""}`);
@@ -193,6 +211,7 @@ export function startDashboard(options: DashboardOptions): Dashboard {
       lastRuns.set(row.monitorId, row.lastRunDt);
       lastStates.set(row.monitorId, row.state);
     }
+    primed = true;
   }
 
   async function refresh(): Promise<void> {

@@ -64,7 +64,7 @@ export interface LocalRuntimeOptions {
   visibilityTimeoutSeconds?: number;
   /** @default MAX_RECEIVE_COUNT (as the stack) */
   maxReceiveCount?: number;
-  /** Orchestrator batches in flight at once. @default 2 */
+  /** Orchestrator invocations (execution environments) at once. @default 3 */
   concurrency?: number;
   /** Log level of the functions and of the runtime itself. @default "INFO" */
   logLevel?: LogLevel;
@@ -109,6 +109,11 @@ export interface LocalRuntime {
 }
 
 const ORCHESTRATOR_MODULE = new URL("../functions/orchestrator/handler.ts", import.meta.url);
+/** The event source mappings' settings in lib/orchestrator.ts and lib/schedule-sync.ts. */
+const TICKS_BATCH_SIZE = 1;
+const STREAM_BATCH_SIZE = 25;
+const STREAM_RETRY_ATTEMPTS = 10;
+const DEFAULT_CONCURRENCY = 3;
 
 /** Runs the steps of a shutdown in order, each once, whatever fails. */
 class Shutdown {
@@ -273,7 +278,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     moduleUrl: ORCHESTRATOR_MODULE,
     region: LOCAL_REGION,
     timeoutSeconds: visibilityTimeoutSeconds,
-    maxEnvironments: options.concurrency ?? 2,
+    maxEnvironments: options.concurrency ?? DEFAULT_CONCURRENCY,
     environment: {
       MONITORS_TABLE: tableName,
       SENDER_EMAIL: endpoints.senderEmail,
@@ -318,6 +323,8 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     filter: configRecordsOnly,
     // A new table is read from its first record; a persisted one is reconciled below instead.
     startingPosition: tableExisted ? "LATEST" : "TRIM_HORIZON",
+    batchSize: STREAM_BATCH_SIZE,
+    maxRetries: STREAM_RETRY_ATTEMPTS,
     invoke: (event: DynamoDBStreamEvent) => scheduleSync(event),
     logger: loggerFor("stream-event-source"),
   });
@@ -330,7 +337,8 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     queueUrl: queues.queueUrl,
     queueArn: queues.queueArn,
     region: LOCAL_REGION,
-    concurrency: options.concurrency ?? 2,
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    batchSize: TICKS_BATCH_SIZE,
     invoke: (event: SQSEvent) => orchestrator.invoke(event),
     logger: loggerFor("sqs-event-source"),
     ...(options.onBatch ? { onBatch: options.onBatch } : {}),

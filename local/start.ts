@@ -117,6 +117,7 @@ function header(runtime: LocalRuntime, options: CliOptions): string[] {
     `  inbox     ${pc.cyan(endpoints.inboxUrl)}  ${pc.dim("<- every email sent lands here")}`,
     `  dynamodb  ${endpoints.dynamodb}  table ${endpoints.tableName}`,
     `  sqs       ${endpoints.queueUrl}`,
+    `  demo site ${endpoints.demoSiteUrl}/health  ${pc.dim("(also /status/503, /slow?ms=1500)")}`,
     `  logs      ${runtime.logFile}   endpoints ${runtime.infoFile}`,
   ];
 }
