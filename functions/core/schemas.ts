@@ -118,7 +118,11 @@ function describe(value: unknown): string {
  * Validates a raw config item attribute by attribute. Never throws: a broken monitor must still be
  * run through the state machine so that its owners hear about it (DESIGN.md §4, issue 2).
  */
-export function parseConfigLeniently(monitorId: string, raw: Record<string, unknown>): LenientConfig {
+export function parseConfigLeniently(
+  monitorId: string,
+  raw: Record<string, unknown>,
+  defaults: { defaultTimezone?: string } = {},
+): LenientConfig {
   const problems: ConfigProblem[] = [];
   const config: Record<string, unknown> = { monitorId };
   for (const [attribute, schema] of Object.entries(ConfigFieldSchemas)) {
@@ -159,6 +163,8 @@ export function parseConfigLeniently(monitorId: string, raw: Record<string, unkn
       message: `${shown}: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`,
     });
   }
+  // The deployment's default zone (context `defaultTimezone`), as schedule-sync applies it.
+  if (raw.timezone === undefined && defaults.defaultTimezone) config.timezone = defaults.defaultTimezone;
   config.name ??= monitorId;
   config.check ??= "";
   return { config: MonitorConfigSchema.parse({ ...config, check: config.check || "invalid" }), problems };

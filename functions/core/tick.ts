@@ -5,6 +5,7 @@ import { renderNotification } from "./render.ts";
 import { type CheckOutcome, runCheck } from "./run-check.ts";
 import { nextRun, parseSchedule } from "./schedule.ts";
 import {
+  CONFIG_DEFAULTS,
   formatProblems,
   type MonitorConfig,
   type MonitorState,
@@ -33,6 +34,8 @@ export interface TickOptions {
   maxRaceRetries: number;
   /** Tick bodies above this size are rejected unread. @default 4096 */
   maxBodyBytes: number;
+  /** Timezone of monitors whose config item has none (the stack's `defaultTimezone`). @default "America/Chicago" */
+  defaultTimezone: string;
 }
 
 export const DEFAULT_TICK_OPTIONS: TickOptions = {
@@ -41,6 +44,7 @@ export const DEFAULT_TICK_OPTIONS: TickOptions = {
   supersededGraceMs: 60_000,
   maxRaceRetries: 5,
   maxBodyBytes: 4_096,
+  defaultTimezone: CONFIG_DEFAULTS.timezone,
 };
 
 export interface TickDependencies {
@@ -170,7 +174,9 @@ export class TickProcessor {
       logger.warn("monitor not found: no config item", { monitorId });
       return { status: "not-found", monitorId };
     }
-    const { config, problems } = parseConfigLeniently(monitorId, stored.config);
+    const { config, problems } = parseConfigLeniently(monitorId, stored.config, {
+      defaultTimezone: this.#options.defaultTimezone,
+    });
     const configProblems = problems.length > 0 ? formatProblems(problems) : null;
 
     let state = stored.state;

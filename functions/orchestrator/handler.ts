@@ -96,6 +96,7 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
         }
       : {}),
     findCheck,
+    ...(process.env.DEFAULT_TIMEZONE ? { options: { defaultTimezone: process.env.DEFAULT_TIMEZONE } } : {}),
   };
 }
 

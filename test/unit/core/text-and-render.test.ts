@@ -62,6 +62,7 @@ describe("renderNotification", () => {
     fc.assert(
       fc.property(fc.string({ unit: "binary" }), (name) => {
         const { subject } = renderNotification({ ...content, name });
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence is the point.
         expect(subject).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
         expect(subject.length).toBeLessThanOrEqual(220);
       }),

@@ -328,3 +328,15 @@ describe("TickProcessor", () => {
     expect(store.states.get(ID)).toMatchObject({ scheduleError: "bad cron", version: 4 });
   });
 });
+
+describe("deployment default timezone", () => {
+  it("applies DEFAULT_TIMEZONE to monitors without a timezone, for mail and supersession alike", async () => {
+    configure([false]);
+    await processor({ defaultTimezone: "Europe/Paris" }).process(tick(at(0)));
+    expect(notifier.sent[0]?.text).toContain("(Europe/Paris)");
+    configure([false], { timezone: "Asia/Tokyo" });
+    store.states.clear();
+    await processor({ defaultTimezone: "Europe/Paris" }).process(tick(at(5)));
+    expect(notifier.sent[1]?.text).toContain("(Asia/Tokyo)");
+  });
+});
