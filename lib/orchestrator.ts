@@ -57,20 +57,13 @@ export class Orchestrator extends Construct {
     );
   }
 
-  /** Config + state reads and conditional state writes, on the Monitors table only. */
+  /** Config + state reads and conditional state writes, on the Monitors table only; never deletes. */
   private useTable(table: TableV2): void {
     const fn = this.lambda.function;
     fn.addToRolePolicy(
       new PolicyStatement({
-        actions: [
-          "dynamodb:GetItem",
-          "dynamodb:BatchGetItem",
-          "dynamodb:Query",
-          "dynamodb:PutItem",
-          "dynamodb:UpdateItem",
-          "dynamodb:DeleteItem",
-          "dynamodb:ConditionCheckItem",
-        ],
+        // Exactly what functions/adapters/dynamodb-store.ts calls (transactions need the item actions).
+        actions: ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
         resources: [table.tableArn],
       }),
     );

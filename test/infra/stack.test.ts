@@ -255,8 +255,14 @@ describe("IAM", () => {
   it("orchestrator: Monitors table only, SES only from the sender identity, SQS only its own queues", () => {
     const statements = statementsOfRole("Orchestrator/Lambda/Role");
     const table = arnOf(idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table"));
-    expect(statementWith(statements, "dynamodb:UpdateItem").Resource).toEqual(table);
-    expect(statementWith(statements, "dynamodb:BatchGetItem").Resource).toEqual(table);
+    const monitorsTable = statementWith(statements, "dynamodb:BatchGetItem");
+    expect(monitorsTable.Resource).toEqual(table);
+    // Least privilege: what the store adapter calls, and nothing that deletes or scans.
+    expect(actions(monitorsTable).sort()).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    ]);
     const ses = statementWith(statements, "ses:SendEmail");
     expect(actions(ses)).toEqual(["ses:SendEmail"]);
     expect(JSON.stringify(ses.Resource)).toContain(
