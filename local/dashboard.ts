@@ -72,14 +72,35 @@ function stateCell(row: MonitorRow): string {
   return pc.dim("waiting");
 }
 
-/** Fits text into `lines` lines of `width` characters, cutting the rest with an ellipsis. */
+/** Word-wraps text into at most `lines` lines of `width` characters, ending with "…" if cut. */
 function clip(text: string, width: number, lines: number): string {
-  const flat = text.replaceAll(/\s+/g, " ").trim();
-  const room = width * lines;
-  const cut = flat.length > room ? `${flat.slice(0, room - 1)}…` : flat;
+  const words = text.replaceAll(/\s+/g, " ").trim().split(" ");
   const rows: string[] = [];
-  for (let at = 0; at < cut.length; at += width) rows.push(cut.slice(at, at + width));
-  return rows.join("\n");
+  let current = "";
+  for (let word of words) {
+    while (word.length > 0) {
+      const room = width - (current ? current.length + 1 : 0);
+      if (word.length <= room) {
+        current = current ? `${current} ${word}` : word;
+        word = "";
+      } else if (current && word.length <= width) {
+        rows.push(current);
+        current = "";
+      } else {
+        // A word longer than a line (a URL): split it where the line ends.
+        const take = Math.max(room, 1);
+        rows.push(current ? `${current} ${word.slice(0, take - 1)}` : word.slice(0, take));
+        word = word.slice(current ? take - 1 : take);
+        current = "";
+      }
+    }
+  }
+  if (current) rows.push(current);
+  if (rows.length <= lines) return rows.join("\n");
+  const kept = rows.slice(0, lines);
+  const last = kept[lines - 1] ?? "";
+  kept[lines - 1] = `${last.slice(0, width - 1)}…`;
+  return kept.join("\n");
 }
 
 function resultCell(row: MonitorRow, width: number): string {

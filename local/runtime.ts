@@ -115,6 +115,38 @@ const STREAM_BATCH_SIZE = 25;
 const STREAM_RETRY_ATTEMPTS = 10;
 const DEFAULT_CONCURRENCY = 3;
 
+/**
+ * Picks the warnings and errors out of a function's JSON-lines output (Powertools' format), so
+ * the terminal can show them; chunks may split lines anywhere.
+ */
+class ProblemLines {
+  #partial = "";
+  constructor(readonly service: string) {}
+  push(chunk: string): LogEntry[] {
+    const lines = (this.#partial + chunk).split("\n");
+    this.#partial = lines.pop() ?? "";
+    const problems: LogEntry[] = [];
+    for (const line of lines) {
+      if (!line.startsWith("{")) continue;
+      try {
+        const entry = JSON.parse(line) as Partial<LogEntry>;
+        if (entry.level === "WARN" || entry.level === "ERROR") {
+          problems.push({
+            ...entry,
+            level: entry.level,
+            message: String(entry.message),
+            service: String(entry.service ?? this.service),
+            timestamp: String(entry.timestamp ?? new Date().toISOString()),
+          });
+        }
+      } catch {
+        // Not JSON (a stack trace line, a Node warning): it is in the log file, that is enough.
+      }
+    }
+    return problems;
+  }
+}
+
 /** Runs the steps of a shutdown in order, each once, whatever fails. */
 class Shutdown {
   readonly #steps: Array<() => Promise<unknown>> = [];
@@ -271,6 +303,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     demoSiteUrl: demoSite.url,
   };
 
+  const functionOutput = new ProblemLines("watchkeeper-orchestrator");
   // The orchestrator Lambda: the deployed handler module with the environment the stack gives it,
   // pointed at the local servers through the SDK's standard endpoint variables.
   const orchestrator = new LambdaFunction({
@@ -296,6 +329,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     },
     onOutput: (chunk) => {
       if (log.writable) log.write(chunk);
+      if (options.onLog) for (const entry of functionOutput.push(chunk)) options.onLog(entry);
     },
   });
   shutdown.add(() => orchestrator.stop());

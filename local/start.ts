@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import pc from "picocolors";
 import { type Dashboard, startDashboard } from "./dashboard.ts";
-import type { LogLevel } from "./log.ts";
+import type { LogEntry, LogLevel } from "./log.ts";
 import { type LocalRuntime, startLocalRuntime } from "./runtime.ts";
 import { assertPortFree, LocalServerError } from "./servers.ts";
 
@@ -106,6 +106,14 @@ async function checkPorts(options: CliOptions): Promise<void> {
   }
 }
 
+/** One line for a warning or error entry: who, what, and the error's own message if any. */
+function describeProblem(entry: LogEntry): string {
+  const error = entry.error as { message?: unknown } | string | undefined;
+  const reason = typeof error === "string" ? error : typeof error?.message === "string" ? error.message : "";
+  const monitor = typeof entry.monitorId === "string" ? ` [${entry.monitorId}]` : "";
+  return `${entry.level.toLowerCase()} ${entry.service}${monitor}: ${entry.message}${reason ? `: ${reason}` : ""}`;
+}
+
 function header(runtime: LocalRuntime, options: CliOptions): string[] {
   const { endpoints } = runtime;
   const mode = [
@@ -146,8 +154,7 @@ async function main(): Promise<void> {
     onLog: (entry) => {
       if (entry.level === "WARN" || entry.level === "ERROR") {
         const colour = entry.level === "ERROR" ? pc.red : pc.yellow;
-        const detail = typeof entry.error === "string" ? `: ${entry.error}` : "";
-        dashboard?.note(colour(`${entry.level.toLowerCase()} ${entry.service}: ${entry.message}${detail}`));
+        dashboard?.note(colour(describeProblem(entry)));
       }
     },
   });
@@ -174,8 +181,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${pc.dim("stopped.")}\n`);
     process.exit(0);
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(signal));
 }
 
 main().catch((error: unknown) => {
