@@ -211,6 +211,8 @@ export class LambdaFunction {
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
         AWS_LAMBDA_LOG_GROUP_NAME: init.logGroupName,
         AWS_LAMBDA_LOG_STREAM_NAME: logStreamName,
+        // Powertools reports cold starts only for on-demand environments, as Lambda labels them.
+        AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand",
         ...this.#options.environment,
       },
       resourceLimits: { maxOldGenerationSizeMb: memoryMb },
