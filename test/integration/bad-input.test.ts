@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
@@ -12,6 +12,7 @@ import {
   freshTable,
   localDynamo,
   localSes,
+  putMonitorConfig,
   setAwsEnvironment,
 } from "../support/aws.ts";
 import { lambdaContext, tickEvent } from "../support/sqs-event.ts";
@@ -58,20 +59,8 @@ afterAll(async () => {
 
 beforeEach(() => clearEmails(ses.endpoint));
 
-async function putConfig(monitorId: string, config: Record<string, unknown>) {
-  await doc.send(
-    new PutCommand({
-      TableName: tableName,
-      Item: {
-        monitorId,
-        record: "config",
-        peopleToNotify: ["ops@example.com"],
-        skipSupersededTicks: false,
-        ...config,
-      },
-    }),
-  );
-}
+const putConfig = (monitorId: string, config: Record<string, unknown>) =>
+  putMonitorConfig(tableName, monitorId, { peopleToNotify: ["ops@example.com"], ...config });
 
 // DEBUG logs are captured, not printed: the suite output stays readable.
 const tick = async (monitorId: string) =>

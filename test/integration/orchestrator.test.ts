@@ -24,6 +24,7 @@ import {
   localDynamo,
   localSes,
   localSqs,
+  putMonitorConfig,
   setAwsEnvironment,
 } from "../support/aws.ts";
 import { lambdaContext, tickEvent } from "../support/sqs-event.ts";
@@ -43,24 +44,14 @@ const { client: dynamoClient, doc } = localDynamo();
 const SENDER = "watchkeeper@example.com";
 const minute = (m: number) => new Date(Date.UTC(2026, 2, 1, 6, 0) + m * 60_000).toISOString();
 
-async function putConfig(monitorId: string, config: Record<string, unknown>) {
-  await doc.send(
-    new PutCommand({
-      TableName: tableName,
-      Item: {
-        monitorId,
-        record: "config",
-        name: `Monitor ${monitorId}`,
-        check: "manual",
-        params: { isOk: true },
-        peopleToNotify: ["ops@example.com", "lead@example.com"],
-        // Synthetic ticks from 2026-03-01 are long past: do not skip them as a backlog.
-        skipSupersededTicks: false,
-        ...config,
-      },
-    }),
-  );
-}
+const putConfig = (monitorId: string, config: Record<string, unknown>) =>
+  putMonitorConfig(tableName, monitorId, {
+    name: `Monitor ${monitorId}`,
+    check: "manual",
+    params: { isOk: true },
+    peopleToNotify: ["ops@example.com", "lead@example.com"],
+    ...config,
+  });
 
 async function setOutcome(
   monitorId: string,

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
 import { createMonitorsTable } from "../../local/resources.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/servers.ts";
@@ -69,4 +69,23 @@ export async function capturedEmails(sesEndpoint: string): Promise<CapturedEmail
 
 export async function clearEmails(sesEndpoint: string): Promise<void> {
   await fetch(`${sesEndpoint}/clear-store`, { method: "POST" });
+}
+
+/**
+ * Writes a config item as a person would. Synthetic test ticks are long past, so backlog skipping
+ * is off unless the test turns it on.
+ */
+export async function putMonitorConfig(
+  tableName: string,
+  monitorId: string,
+  attributes: Record<string, unknown>,
+) {
+  const { doc } = localDynamo();
+  await doc.send(
+    new PutCommand({
+      TableName: tableName,
+      Item: { monitorId, record: "config", skipSupersededTicks: false, ...attributes },
+    }),
+  );
+  doc.destroy();
 }
