@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { type DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "zod";
 import { CONFIG_RECORD, MonitorConfigSchema } from "#core/schemas.ts";
 
 /**

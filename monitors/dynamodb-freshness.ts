@@ -1,6 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
 import { REGION_PATTERN, regionalClients } from "./support/clients.ts";
 import { errorText, formatDuration, quote } from "./support/format.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
 import { formatBytes, quote } from "./support/format.ts";
 import { listOrSet, must, mustBe, parseParams } from "./support/params.ts";

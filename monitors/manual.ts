@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { sleep } from "./support/abort.ts";
 import { listOrSet, must, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";

@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, type QueueAttributeName, SQSClient } from "@aws-sdk/client-sqs";
-import { z } from "zod";
+import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
 import { REGION_PATTERN, regionalClients } from "./support/clients.ts";
 import { errorText, plural } from "./support/format.ts";

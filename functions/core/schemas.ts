@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { isValidTimezone, parseSchedule } from "./schedule.ts";
 
 /** Partition key: also the EventBridge schedule name, hence the schedule-name alphabet. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Parameter validation shared by the checks. Every message names the parameter as a person wrote

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { parseTimestamp } from "#monitors/dynamodb-freshness.ts";
 import { regionOfQueueUrl } from "#monitors/sqs-queue-empty.ts";
 import { regionalClients } from "#monitors/support/clients.ts";
