@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
@@ -391,7 +391,9 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   }
 
   const info = { ...endpoints, logFile, pid: process.pid, startedAt: new Date().toISOString() };
-  await writeFile(infoFile, `${JSON.stringify(info, null, 2)}\n`);
+  // Written whole then renamed: a script polling for the file never reads half of it.
+  await writeFile(`${infoFile}.tmp`, `${JSON.stringify(info, null, 2)}\n`);
+  await rename(`${infoFile}.tmp`, infoFile);
   shutdown.add(async () => {
     // Only remove the file if it still describes this runtime (another may have started since).
     const current = await readFile(infoFile, "utf8").catch(() => "");

@@ -56,7 +56,8 @@ export async function startTestRuntime(options: LocalRuntimeOptions = {}): Promi
 export async function eventually<T>(
   what: string,
   probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 20_000,
+  // Generous: a cold Lambda environment compiles the handler graph, slow on a loaded CI machine.
+  timeoutMs = 45_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
