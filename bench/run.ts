@@ -1,0 +1,679 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import Table from "cli-table3";
+import { Command, InvalidArgumentError } from "commander";
+import pc from "picocolors";
+import { createMonitorsTable, createTickQueues } from "#local/resources.ts";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type RunningServer,
+  startDynamoDbLocal,
+  startSes,
+  startSqs,
+} from "#local/servers.ts";
+import {
+  bundle,
+  bytesByPackage,
+  type InitMeasurement,
+  measureInit,
+  variants,
+  zodLocaleBytes,
+} from "./lib/cold-start.ts";
+import { type CostInputs, costPerMonitorMonth, type Prices } from "./lib/cost.ts";
+import { countRequests, RequestCounter } from "./lib/counting.ts";
+import { readLambdaConfig } from "./lib/lambda-config.ts";
+import { OutputCapture } from "./lib/output-capture.ts";
+import {
+  EnvironmentPool,
+  floorInvoke,
+  localClients,
+  planMonitors,
+  runRound,
+  writeItems,
+} from "./lib/pipeline.ts";
+import { measureScenarios } from "./lib/scenarios.ts";
+import { percentile, round } from "./lib/stats.ts";
+
+/**
+ * `npm run bench`: throughput and latency of the real orchestrator against its floor, requests and
+ * capacity per tick, cost per monitor-month and cold start. Numbers are measurements of this run on
+ * this machine; see docs/performance.md for what each one means.
+ */
+
+const ROOT = resolve(import.meta.dirname, "..");
+const MINUTE = 60_000;
+type Mode = "pipeline" | "floor" | "floorWithHistory";
+/** vCPU share of a Lambda function is memory / 1769 MB (1 full vCPU at 1,769 MB). */
+const MB_PER_VCPU = 1769;
+/** Lambda's platform.start + platform.report records per invocation in JSON log format (estimate). */
+const PLATFORM_LOG_BYTES = 650;
+const XRAY_SAMPLED_SHARE = 0.05;
+const TARGETS = {
+  steadyDynamoDbRequests: 2,
+  ratioToFloor: 0.8,
+  bundleBytes: 400 * 1024,
+  initRatio: 1.2,
+  oneMinuteUsd: 0.11,
+};
+
+const positiveInt = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1)
+    throw new InvalidArgumentError("must be a positive whole number");
+  return parsed;
+};
+const share = (value: string) => {
+  const parsed = Number(value);
+  if (!(parsed >= 0 && parsed <= 1)) throw new InvalidArgumentError("must be between 0 and 1");
+  return parsed;
+};
+
+const lambdaConfig = readLambdaConfig(ROOT);
+const program = new Command("bench")
+  .description(
+    "Measures the Watchkeeper orchestrator: throughput vs floor, requests per tick, cost, cold start",
+  )
+  .option("--monitors <n>", "monitors seeded, one tick each per round", positiveInt, 1000)
+  .option("--rounds <n>", "measured rounds per mode (pipeline and floor, interleaved)", positiveInt, 3)
+  .option("--concurrency <n>", "concurrent pollers, like the event source mapping's", positiveInt, 5)
+  .option("--batch-size <n>", "messages per ReceiveMessage (max 10)", positiveInt, 10)
+  .option(
+    "--lambda-batch-size <n>",
+    `records per handler invocation (lib/: ${lambdaConfig.batchSize})`,
+    positiveInt,
+    lambdaConfig.batchSize,
+  )
+  .option("--failing <share>", "share of monitors that always fail", share, 0.1)
+  .option("--flapping <share>", "share of monitors that flap (fail 1 minute in 4)", share, 0.1)
+  .option("--init-runs <n>", "fresh processes per bundle for init time (median)", positiveInt, 20)
+  .option("--attribution-runs <n>", "fresh processes per attribution variant", positiveInt, 10)
+  .option("--scenario-samples <n>", "monitors walked through first/steady/alert/recovery", positiveInt, 5)
+  .option("--emails-per-month <n>", "emails of a typical monitor (cost model)", Number, 4)
+  .option("--out <file>", "results file", "bench/results.json")
+  .option("--skip-throughput", "skip the throughput and floor rounds (quick run)")
+  .option("--skip-cold-start", "skip bundling and init measurements")
+  .parse();
+const opts = program.opts<{
+  monitors: number;
+  rounds: number;
+  concurrency: number;
+  batchSize: number;
+  lambdaBatchSize: number;
+  failing: number;
+  flapping: number;
+  initRuns: number;
+  attributionRuns: number;
+  scenarioSamples: number;
+  emailsPerMonth: number;
+  out: string;
+  skipThroughput?: boolean;
+  skipColdStart?: boolean;
+}>();
+if (opts.batchSize > 10) throw new InvalidArgumentError("--batch-size is at most 10 (SQS ReceiveMessage)");
+
+const capture = new OutputCapture();
+capture.install();
+const say = (line: string) => capture.say(pc.dim(`[bench] ${line}`));
+const benchStarted = performance.now();
+const loadBefore = loadavg();
+
+// ---------------------------------------------------------------- cold start
+async function coldStart() {
+  const outDir = join(ROOT, "node_modules/.cache/watchkeeper-bench");
+  const list = variants(ROOT, lambdaConfig);
+  const bundles = new Map<string, Awaited<ReturnType<typeof bundle>>>();
+  for (const variant of list) bundles.set(variant.name, await bundle(ROOT, outDir, lambdaConfig, variant));
+  say(
+    `bundled ${list.length} variants; measuring init (${opts.initRuns} runs main, ${opts.attributionRuns} per variant)`,
+  );
+  const measured = await measureInit(
+    outDir,
+    lambdaConfig,
+    list.map((variant) => ({
+      name: variant.name,
+      file: bundles.get(variant.name)?.file ?? "",
+      nodeOptions: variant.nodeOptions ?? lambdaConfig.nodeOptions,
+      runs:
+        variant.name === "orchestrator" || variant.name === "baseline" ? opts.initRuns : opts.attributionRuns,
+    })),
+  );
+  const byName = new Map<string, InitMeasurement>(measured.map((m) => [m.name, m]));
+  const main = bundles.get("orchestrator");
+  const orchestrator = byName.get("orchestrator");
+  const baseline = byName.get("baseline");
+  if (!main || !orchestrator || !baseline) throw new Error("cold start: main bundles missing");
+  return {
+    bundleBytes: main.bytes,
+    sourceMapBytes: main.mapBytes,
+    baselineBundleBytes: bundles.get("baseline")?.bytes ?? 0,
+    initMs: round(orchestrator.initMs, 1),
+    baselineInitMs: round(baseline.initMs, 1),
+    ratio: round(orchestrator.initMs / baseline.initMs, 2),
+    initCpuMs: round(orchestrator.initCpuMs, 1),
+    baselineInitCpuMs: round(baseline.initCpuMs, 1),
+    cpuRatio: round(orchestrator.initCpuMs / baseline.initCpuMs, 2),
+    runs: orchestrator.runs,
+    method:
+      "esbuild with lib/'s bundling options; each bundle imported by a fresh `node` (NODE_OPTIONS as the function's) with Lambda-like env vars; initMs = wall time of the dynamic import (median), initCpuMs = process CPU time during it (median); runs interleaved",
+    bundling: lambdaConfig.bundling,
+    nodeOptions: lambdaConfig.nodeOptions,
+    largestModules: bytesByPackage(main.metafile, 12),
+    zodLocaleBytes: zodLocaleBytes(main.metafile),
+    variants: list.map((variant) => {
+      const m = byName.get(variant.name);
+      const b = bundles.get(variant.name);
+      return {
+        name: variant.name,
+        description: variant.description,
+        bundleBytes: b?.bytes ?? 0,
+        initMs: round(m?.initMs ?? Number.NaN, 1),
+        initMsIqr: [round(m?.initMsP25 ?? Number.NaN, 1), round(m?.initMsP75 ?? Number.NaN, 1)],
+        initCpuMs: round(m?.initCpuMs ?? Number.NaN, 1),
+        runs: m?.runs ?? 0,
+      };
+    }),
+  };
+}
+
+// ---------------------------------------------------------------- servers, handler, scenarios, throughput
+async function withServers() {
+  const servers: RunningServer[] = [];
+  try {
+    say("starting DynamoDB Local, fauxqs, aws-ses-v2-local on loopback");
+    const [dynamodb, sqsServer, ses] = await Promise.all([startDynamoDbLocal(), startSqs(), startSes()]);
+    servers.push(dynamodb, sqsServer, ses);
+    const endpoints = { dynamodb: dynamodb.endpoint, sqs: sqsServer.endpoint, ses: ses.endpoint };
+    const make = localClients(endpoints, LOCAL_REGION, LOCAL_CREDENTIALS);
+    const tableName = "watchkeeper-bench-monitors";
+    const admin = make.dynamo();
+    await createMonitorsTable(admin, tableName);
+    const adminSqs = make.sqs();
+    const queues = await createTickQueues(adminSqs, "watchkeeper-bench-ticks", {
+      visibilityTimeoutSeconds: 60,
+    });
+
+    // The handler module wires its own adapters from the environment at import (unused here, but
+    // its module-level code must run as in Lambda): production log level, metrics on (EMF lines
+    // are log bytes), tracing off (no X-Ray daemon here).
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_SESV2: endpoints.ses,
+      MONITORS_TABLE: tableName,
+      SENDER_EMAIL: "watchkeeper@example.com",
+      TICKS_DLQ_URL: queues.dlqUrl,
+      POWERTOOLS_SERVICE_NAME: "orchestrator",
+      POWERTOOLS_METRICS_NAMESPACE: "Watchkeeper",
+      POWERTOOLS_LOG_LEVEL: "INFO",
+      POWERTOOLS_METRICS_DISABLED: "false",
+      POWERTOOLS_TRACE_ENABLED: "false",
+    });
+    const { createOrchestratorHandler } = await import("../functions/orchestrator/handler.ts");
+    const { createDocumentClient, DynamoMonitorStore } = await import("#adapters/dynamodb-store.ts");
+    const { SesNotifier } = await import("#adapters/ses-notifier.ts");
+    const { SqsRejectedTickSink } = await import("#adapters/sqs-rejected-ticks.ts");
+    const { findCheck } = await import("#monitors/index.ts");
+
+    // The same adapters as production, on clients that count their requests.
+    const counter = new RequestCounter();
+    const dynamo = countRequests(make.dynamo(), "dynamodb", counter);
+    const deps = {
+      store: new DynamoMonitorStore(tableName, createDocumentClient(dynamo)),
+      notifier: new SesNotifier("watchkeeper@example.com", countRequests(make.ses(4), "ses", counter)),
+      rejected: new SqsRejectedTickSink(queues.dlqUrl, countRequests(make.sqs(), "sqs", counter)),
+      findCheck,
+    };
+    const adminDoc = createDocumentClient(admin);
+
+    say("requests per tick: first / steady / alerting / alert-still-ok / recovering");
+    const scenario = await measureScenarios({
+      doc: adminDoc,
+      tableName,
+      invoke: createOrchestratorHandler(deps),
+      counter,
+      capture,
+      memoryMb: lambdaConfig.memoryMb,
+      samples: opts.scenarioSamples,
+      timingTicks: 40,
+      auditClient: make.dynamo(),
+      floor: {
+        plain: floorInvoke(createDocumentClient(make.dynamo()), tableName),
+        withHistory: floorInvoke(createDocumentClient(make.dynamo()), tableName, true),
+      },
+    });
+
+    let throughput: Awaited<ReturnType<typeof measureThroughput>> | undefined;
+    if (!opts.skipThroughput) {
+      await fetch(`${ses.endpoint}/clear-store`, { method: "POST" });
+      throughput = await measureThroughput({
+        adminDoc,
+        tableName,
+        queues,
+        make,
+        counter,
+        pool: new EnvironmentPool(() => createOrchestratorHandler(deps)),
+        floorDoc: createDocumentClient(countRequests(make.dynamo(), "dynamodb", new RequestCounter())),
+      });
+      const store = (await (await fetch(`${ses.endpoint}/store`)).json()) as { emails?: unknown[] };
+      throughput.emailsSent = store.emails?.length ?? 0;
+    }
+    return { scenario, throughput };
+  } finally {
+    capture.stop();
+    say("stopping servers");
+    await Promise.allSettled(servers.map((server) => server.stop()));
+  }
+}
+
+async function measureThroughput(input: {
+  adminDoc: ReturnType<typeof import("#adapters/dynamodb-store.ts").createDocumentClient>;
+  tableName: string;
+  queues: { queueUrl: string; queueArn: string };
+  make: ReturnType<typeof localClients>;
+  counter: RequestCounter;
+  pool: EnvironmentPool;
+  floorDoc: ReturnType<typeof import("#adapters/dynamodb-store.ts").createDocumentClient>;
+}) {
+  const { adminDoc, tableName, queues, make, counter, pool } = input;
+  const plans = planMonitors(opts.monitors, opts.failing, opts.flapping, "bench");
+  const floorPlans = planMonitors(opts.monitors, 0, 0, "floor");
+  const historyPlans = planMonitors(opts.monitors, 0, 0, "floorh");
+  say(`seeding ${plans.length} pipeline + 2 x ${floorPlans.length} floor monitors`);
+  await writeItems(
+    adminDoc,
+    tableName,
+    [...plans, ...floorPlans, ...historyPlans].map((plan) => plan.item),
+  );
+  const pollerCounter = new RequestCounter();
+  const ctx = {
+    sqs: countRequests(make.sqs(), "sqs", pollerCounter),
+    queueUrl: queues.queueUrl,
+    queueArn: queues.queueArn,
+    region: LOCAL_REGION,
+    memoryMb: lambdaConfig.memoryMb,
+    pollerCounter,
+  };
+  const roundOptions = {
+    concurrency: opts.concurrency,
+    receiveBatchSize: opts.batchSize,
+    lambdaBatchSize: opts.lambdaBatchSize,
+  };
+  const baseMinute = Math.floor(Date.now() / MINUTE) - (opts.rounds + 2);
+  const roundsDone: Record<Mode, number> = { pipeline: 0, floor: 0, floorWithHistory: 0 };
+  const pipelineInvoke = (
+    event: Parameters<EnvironmentPool["run"]>[0],
+    context: Parameters<EnvironmentPool["run"]>[1],
+  ) => pool.run(event, context);
+  const invokers: Record<Mode, Parameters<typeof runRound>[3]> = {
+    pipeline: pipelineInvoke,
+    floor: floorInvoke(input.floorDoc, tableName),
+    floorWithHistory: floorInvoke(input.floorDoc, tableName, true),
+  };
+  const planOf: Record<Mode, typeof plans> = {
+    pipeline: plans,
+    floor: floorPlans,
+    floorWithHistory: historyPlans,
+  };
+  const run = async (mode: Mode) => {
+    const minute = baseMinute + roundsDone[mode]++;
+    const scheduledTime = new Date(minute * MINUTE).toISOString();
+    const ticks = planOf[mode].map((plan) => ({ monitorId: plan.monitorId, scheduledTime }));
+    const before = capture.start();
+    counter.reset();
+    const result = await runRound(ctx, mode, ticks, invokers[mode], roundOptions);
+    const logBytes = capture.stop() - before;
+    const requests = counter.snapshot();
+    say(
+      `${mode.padEnd(16)} ${result.ticks} ticks in ${result.seconds.toFixed(2)} s = ${result.ticksPerSecond.toFixed(0)}/s` +
+        (result.failedRecords ? pc.red(` (${result.failedRecords} failed records)`) : ""),
+    );
+    return { result, logBytes, requests };
+  };
+  // Warm-up, not measured: JIT, connections, first state items.
+  say("warm-up rounds");
+  const modes: Mode[] = ["pipeline", "floor", "floorWithHistory"];
+  for (const mode of modes) await run(mode);
+  const measured: Array<Awaited<ReturnType<typeof run>>> = [];
+  // ABC CBA order, so that slow drift (the table grows, the machine's load moves) hits all alike.
+  for (let i = 0; i < opts.rounds; i++) {
+    for (const mode of i % 2 === 0 ? modes : [...modes].reverse()) measured.push(await run(mode));
+  }
+  const summarize = (mode: string) => {
+    const rounds = measured.filter((m) => m.result.mode === mode).map((m) => m.result);
+    const ticks = rounds.reduce((sum, r) => sum + r.ticks, 0);
+    const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
+    const latencies = rounds.flatMap((r) => r.latenciesMs);
+    const sqs = rounds.reduce(
+      (sum, r) => ({
+        sends: sum.sends + r.sqs.sends,
+        receives: sum.receives + r.sqs.receives,
+        deletes: sum.deletes + r.sqs.deletes,
+      }),
+      { sends: 0, receives: 0, deletes: 0 },
+    );
+    return {
+      ticks,
+      ticksPerSecond: ticks / seconds,
+      perRound: rounds.map((r) => round(r.ticksPerSecond, 1)),
+      p50Ms: percentile(latencies, 50),
+      p95Ms: percentile(latencies, 95),
+      p99Ms: percentile(latencies, 99),
+      failedRecords: rounds.reduce((sum, r) => sum + r.failedRecords, 0),
+      invocations: rounds.reduce((sum, r) => sum + r.invocations, 0),
+      sqsPerTick: {
+        sendMessageBatch: round(sqs.sends / ticks, 3),
+        receiveMessage: round(sqs.receives / ticks, 3),
+        deleteMessageBatch: round(sqs.deletes / ticks, 3),
+      },
+    };
+  };
+  const pipeline = summarize("pipeline");
+  const floorSummary = summarize("floor");
+  const historySummary = summarize("floorWithHistory");
+  const pipelineMeasured = measured.filter((m) => m.result.mode === "pipeline");
+  const mixRequests = pipelineMeasured.reduce(
+    (sum, m) => {
+      for (const [op, n] of Object.entries(m.requests.byOperation)) sum[op] = (sum[op] ?? 0) + n;
+      return sum;
+    },
+    {} as Record<string, number>,
+  );
+  return {
+    ticksPerSecond: round(pipeline.ticksPerSecond, 1),
+    floorTicksPerSecond: round(floorSummary.ticksPerSecond, 1),
+    ratioToFloor: round(pipeline.ticksPerSecond / floorSummary.ticksPerSecond, 3),
+    p50Ms: round(pipeline.p50Ms, 1),
+    p95Ms: round(pipeline.p95Ms, 1),
+    p99Ms: round(pipeline.p99Ms, 1),
+    floorP50Ms: round(floorSummary.p50Ms, 1),
+    floorP95Ms: round(floorSummary.p95Ms, 1),
+    floorP99Ms: round(floorSummary.p99Ms, 1),
+    floorWithHistoryTicksPerSecond: round(historySummary.ticksPerSecond, 1),
+    ratioToFloorWithHistory: round(pipeline.ticksPerSecond / historySummary.ticksPerSecond, 3),
+    emailsSent: 0,
+    ticks: pipeline.ticks,
+    rounds: opts.rounds,
+    perRoundTicksPerSecond: {
+      pipeline: pipeline.perRound,
+      floor: floorSummary.perRound,
+      floorWithHistory: historySummary.perRound,
+    },
+    failedRecords: {
+      pipeline: pipeline.failedRecords,
+      floor: floorSummary.failedRecords,
+      floorWithHistory: historySummary.failedRecords,
+    },
+    invocations: pipeline.invocations,
+    executionEnvironments: pool.size,
+    sqsRequestsPerTick: pipeline.sqsPerTick,
+    mixRequestsPerTick: Object.fromEntries(
+      Object.entries(mixRequests).map(([op, n]) => [op, round(n / pipeline.ticks, 3)]),
+    ),
+    mixLogBytesPerTick: round(pipelineMeasured.reduce((sum, m) => sum + m.logBytes, 0) / pipeline.ticks, 0),
+    settings: { ...roundOptions, monitors: opts.monitors, failing: opts.failing, flapping: opts.flapping },
+  };
+}
+
+// ---------------------------------------------------------------- main
+const coldStartResult = opts.skipColdStart ? undefined : await coldStart();
+const { scenario, throughput } = await withServers();
+
+const lambdaMs = (wallMs: number, cpuMs: number) =>
+  Math.ceil(wallMs + cpuMs * Math.max(0, MB_PER_VCPU / lambdaConfig.memoryMb - 1));
+const s = scenario.scenarios;
+const steadyProfile = {
+  readUnits: s.steady.counts.readUnits,
+  writeUnits: s.steady.counts.writeUnits,
+  lambdaMs: lambdaMs(scenario.steadyTiming.wallMs, scenario.steadyTiming.cpuMs),
+  logBytes: s.steady.logBytes,
+};
+const mean = (a: number, b: number) => (a + b) / 2;
+const perEmail = {
+  readUnits: mean(s.alerting.counts.readUnits, s.recovering.counts.readUnits) - steadyProfile.readUnits,
+  writeUnits: mean(s.alerting.counts.writeUnits, s.recovering.counts.writeUnits) - steadyProfile.writeUnits,
+  lambdaMs: Math.max(
+    0,
+    mean(lambdaMs(s.alerting.wallMs, s.alerting.cpuMs), lambdaMs(s.recovering.wallMs, s.recovering.cpuMs)) -
+      steadyProfile.lambdaMs,
+  ),
+  logBytes: mean(s.alerting.logBytes, s.recovering.logBytes) - steadyProfile.logBytes,
+};
+const pricesFile = JSON.parse(readFileSync(join(ROOT, "bench/prices.json"), "utf8")) as {
+  date: string;
+  prices: Record<keyof Prices, { usd: number }>;
+};
+const prices = Object.fromEntries(
+  Object.entries(pricesFile.prices).map(([k, v]) => [k, v.usd]),
+) as unknown as Prices;
+const baseInputs = (cadenceMinutes: number): CostInputs => ({
+  cadenceMinutes,
+  memoryMb: lambdaConfig.memoryMb,
+  // At 1 tick per monitor per cadence, a monitor's ticks never share an invocation with each
+  // other; with the stack's batch size 1 every tick is its own invocation.
+  ticksPerInvocation: lambdaConfig.batchSize,
+  steady: steadyProfile,
+  perEmail,
+  emailsPerMonth: opts.emailsPerMonth,
+  sqsRequestsPerInvocation: 2,
+  platformLogBytesPerInvocation: PLATFORM_LOG_BYTES,
+  tracing: lambdaConfig.tracing,
+  xraySampledShare: XRAY_SAMPLED_SHARE,
+  historyItemBytes: scenario.itemBytes.run,
+  historyRetentionDays: 14,
+});
+const oneMinute = costPerMonitorMonth(baseInputs(1), prices);
+const fiveMinute = costPerMonitorMonth(baseInputs(5), prices);
+const roc = s.steadyRecordOnlyChanges;
+const whatIf = (changes: Partial<CostInputs>, steady: Partial<CostInputs["steady"]> = {}) =>
+  costPerMonitorMonth({ ...baseInputs(1), ...changes, steady: { ...steadyProfile, ...steady } }, prices)
+    .totalUsd;
+const whatIfOneMinute = {
+  recordOnlyChangesDefault: whatIf({}, { writeUnits: roc.counts.writeUnits, logBytes: roc.logBytes }),
+  lambdaBatchSize10: whatIf({ ticksPerInvocation: 10 }),
+  noTracing: whatIf({ tracing: false }),
+  allThree: whatIf(
+    { ticksPerInvocation: 10, tracing: false },
+    { writeUnits: roc.counts.writeUnits, logBytes: roc.logBytes },
+  ),
+};
+
+// SQS requests a tick causes outside the handler, as deployed: Scheduler's SendMessage, and the
+// event source mapping's ReceiveMessage + DeleteMessage per invocation of `batchSize` ticks.
+const pipelineSqs = {
+  "sqs:SendMessage (Scheduler)": 1,
+  "sqs:ReceiveMessage (event source mapping)": round(1 / lambdaConfig.batchSize, 3),
+  "sqs:DeleteMessage (event source mapping)": round(1 / lambdaConfig.batchSize, 3),
+};
+const pipelineSqsTotal = Object.values(pipelineSqs).reduce((sum, n) => sum + n, 0);
+const requestsPerTick = Object.fromEntries(
+  Object.entries(s).map(([name, r]) => [
+    name,
+    {
+      dynamodb: r.counts.dynamodb,
+      sqs: round(r.counts.sqs + pipelineSqsTotal, 3),
+      ses: r.counts.ses,
+      total: round(r.counts.total + pipelineSqsTotal, 3),
+      byOperation: { ...r.counts.byOperation, ...pipelineSqs },
+      handlerRequests: r.counts.total,
+      readUnits: r.counts.readUnits,
+      writeUnits: r.counts.writeUnits,
+      reportedByDynamoDbLocal: {
+        readUnits: r.counts.reportedReadUnits,
+        writeUnits: r.counts.reportedWriteUnits,
+      },
+      logBytes: r.logBytes,
+      handlerWallMs: round(r.wallMs, 2),
+      handlerCpuMs: round(r.cpuMs, 2),
+      samples: r.samples,
+      consistentAcrossSamples: r.consistent,
+    },
+  ]),
+);
+
+const verdict = (met: boolean | undefined) => (met === undefined ? "not measured" : met ? "met" : "missed");
+const targets = {
+  steadyDynamoDbRequests: {
+    target: `<= ${TARGETS.steadyDynamoDbRequests}`,
+    value: s.steady.counts.dynamodb,
+    result: verdict(s.steady.counts.dynamodb <= TARGETS.steadyDynamoDbRequests),
+  },
+  throughputRatioToFloor: {
+    target: `>= ${TARGETS.ratioToFloor}`,
+    value: throughput?.ratioToFloor,
+    result: verdict(throughput ? throughput.ratioToFloor >= TARGETS.ratioToFloor : undefined),
+  },
+  bundleBytes: {
+    target: `< ${TARGETS.bundleBytes} (400 KiB)`,
+    value: coldStartResult?.bundleBytes,
+    result: verdict(coldStartResult ? coldStartResult.bundleBytes < TARGETS.bundleBytes : undefined),
+  },
+  initRatio: {
+    target: `<= ${TARGETS.initRatio}`,
+    value: coldStartResult?.ratio,
+    cpuRatio: coldStartResult?.cpuRatio,
+    result: verdict(coldStartResult ? coldStartResult.ratio <= TARGETS.initRatio : undefined),
+  },
+  costOneMinuteUsd: {
+    target: `<= ${TARGETS.oneMinuteUsd}`,
+    value: oneMinute.totalUsd,
+    result: verdict(oneMinute.totalUsd <= TARGETS.oneMinuteUsd),
+  },
+};
+
+const results = {
+  throughput: throughput ?? null,
+  requestsPerTick,
+  costPerMonitorMonthUsd: {
+    oneMinute: oneMinute.totalUsd,
+    fiveMinute: fiveMinute.totalUsd,
+    breakdown: oneMinute.breakdown,
+    breakdownFiveMinute: fiveMinute.breakdown,
+    volumesOneMinute: oneMinute.volumes,
+    volumesFiveMinute: fiveMinute.volumes,
+    whatIfOneMinute,
+    assumptions: {
+      pricesDate: pricesFile.date,
+      hoursPerMonth: 730,
+      ticksPerInvocation: lambdaConfig.batchSize,
+      sqsRequestsPerTick: `1 SendMessage (Scheduler) + ${2 / lambdaConfig.batchSize} (ReceiveMessage + DeleteMessage per invocation of ${lambdaConfig.batchSize} tick(s))`,
+      emailsPerMonth: opts.emailsPerMonth,
+      lambdaMemoryMb: lambdaConfig.memoryMb,
+      lambdaMsSteady: steadyProfile.lambdaMs,
+      lambdaMsExtraPerEmail: round(perEmail.lambdaMs, 1),
+      lambdaMsRule: `local wall + local CPU x (${MB_PER_VCPU} / ${lambdaConfig.memoryMb} - 1): a ${lambdaConfig.memoryMb} MB function has ${round(lambdaConfig.memoryMb / MB_PER_VCPU, 2)} vCPU; DynamoDB Local latency stands in for DynamoDB's`,
+      logBytesSteadyTick: steadyProfile.logBytes,
+      platformLogBytesPerInvocation: PLATFORM_LOG_BYTES,
+      xraySampledShare: lambdaConfig.tracing ? XRAY_SAMPLED_SHARE : 0,
+      historyItemBytes: scenario.itemBytes.run,
+      capacity:
+        "computed from item sizes with DynamoDB's documented rules (1 WRU per started KB of the larger of old and new item, x2 in TransactWriteItems; 1 RRU per started 4 KB per key, strongly consistent); DynamoDB Local's ReturnConsumedCapacity is reported alongside but under-counts transactions",
+      excluded:
+        "free tiers; fixed costs (idle long polls, alarms, custom metrics, schedule-sync, Lambda INIT billing)",
+    },
+  },
+  coldStart: coldStartResult ?? null,
+  targets,
+  handlerTiming: {
+    method:
+      "one invocation at a time, one tick each, nothing else running; median; CPU = this process (handler, SDK, in-process fauxqs/SES)",
+    steadyWallMs: round(scenario.steadyTiming.wallMs, 2),
+    steadyCpuMs: round(scenario.steadyTiming.cpuMs, 2),
+    floorWallMs: round(scenario.floorTiming.wallMs, 2),
+    floorCpuMs: round(scenario.floorTiming.cpuMs, 2),
+    floorWithHistoryWallMs: round(scenario.floorWithHistoryTiming.wallMs, 2),
+    floorWithHistoryCpuMs: round(scenario.floorWithHistoryTiming.cpuMs, 2),
+    samples: scenario.steadyTiming.samples,
+    estimatedLambdaMs: steadyProfile.lambdaMs,
+    steadyTickCpuProfile: scenario.cpuProfile,
+  },
+  itemBytes: scenario.itemBytes,
+  lambda: { ...lambdaConfig },
+  environment: {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGb: round(totalmem() / 1024 ** 3, 1),
+    platform: `${process.platform}-${process.arch}`,
+    date: new Date().toISOString(),
+    monitors: opts.monitors,
+    loadAverageBefore: loadBefore.map((v) => round(v, 2)),
+    loadAverageAfter: loadavg().map((v) => round(v, 2)),
+    durationSeconds: round((performance.now() - benchStarted) / 1000, 1),
+    command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
+  },
+};
+writeFileSync(resolve(ROOT, opts.out), `${JSON.stringify(results, null, 2)}\n`);
+
+// ---------------------------------------------------------------- table
+const mark = (result: string) =>
+  result === "met" ? pc.green("met") : result === "missed" ? pc.red("missed") : pc.dim(result);
+const table = new Table({ head: ["metric", "value", "target"] });
+const t = throughput;
+table.push(
+  ["ticks/s (pipeline)", t ? `${t.ticksPerSecond}` : "skipped", ""],
+  ["ticks/s (floor)", t ? `${t.floorTicksPerSecond}` : "skipped", ""],
+  ["ticks/s (floor + history transaction)", t ? `${t.floorWithHistoryTicksPerSecond}` : "skipped", ""],
+  [
+    "ratio to floor",
+    t ? `${t.ratioToFloor}` : "skipped",
+    `>= 0.8 ${mark(targets.throughputRatioToFloor.result)}`,
+  ],
+  ["latency p50 / p95 / p99 ms", t ? `${t.p50Ms} / ${t.p95Ms} / ${t.p99Ms}` : "skipped", ""],
+  ["emails sent (throughput rounds)", t ? `${t.emailsSent}` : "skipped", ""],
+);
+for (const name of ["steady", "steadyRecordOnlyChanges", "alerting", "recovering"] as const) {
+  const r = s[name];
+  const p = requestsPerTick[name] as { sqs: number; total: number };
+  const ops = Object.entries(r.counts.byOperation)
+    .map(([op, n]) => `${op.split(":")[1]}${n > 1 ? `x${n}` : ""}`)
+    .join(" + ");
+  table.push([
+    `requests/tick ${name}`,
+    `total ${p.total}: ddb ${r.counts.dynamodb}, ses ${r.counts.ses} (${ops}), sqs ${p.sqs} (send+receive+delete); ${r.counts.readUnits} RRU, ${r.counts.writeUnits} WRU`,
+    name === "steady" ? `ddb <= 2 ${mark(targets.steadyDynamoDbRequests.result)}` : "",
+  ]);
+}
+table.push(
+  ["$/monitor-month, 1-minute", `${oneMinute.totalUsd}`, `<= 0.11 ${mark(targets.costOneMinuteUsd.result)}`],
+  [
+    "  breakdown (1-minute)",
+    Object.entries(oneMinute.breakdown)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", "),
+    "",
+  ],
+  ["$/monitor-month, 5-minute", `${fiveMinute.totalUsd}`, ""],
+);
+if (coldStartResult) {
+  table.push(
+    [
+      "bundle bytes",
+      `${coldStartResult.bundleBytes} (baseline ${coldStartResult.baselineBundleBytes})`,
+      `< 409600 ${mark(targets.bundleBytes.result)}`,
+    ],
+    [
+      "init ms (median)",
+      `${coldStartResult.initMs} vs baseline ${coldStartResult.baselineInitMs} = ${coldStartResult.ratio}x (CPU ${coldStartResult.initCpuMs} vs ${coldStartResult.baselineInitCpuMs} = ${coldStartResult.cpuRatio}x)`,
+      `<= 1.2x ${mark(targets.initRatio.result)}`,
+    ],
+  );
+}
+process.stdout.write(`${table.toString()}\n`);
+if (coldStartResult) {
+  const variantsTable = new Table({ head: ["cold-start variant", "bytes", "init ms (IQR)", "init CPU ms"] });
+  for (const v of coldStartResult.variants)
+    variantsTable.push([v.name, v.bundleBytes, `${v.initMs} (${v.initMsIqr.join("-")})`, v.initCpuMs]);
+  process.stdout.write(`${variantsTable.toString()}\n`);
+}
+process.stdout.write(
+  `${pc.dim(
+    `wrote ${opts.out} in ${results.environment.durationSeconds} s; load average before ${loadBefore.map((v) => v.toFixed(1)).join(" ")}, after ${loadavg()
+      .map((v) => v.toFixed(1))
+      .join(" ")}`,
+  )}\n`,
+);
