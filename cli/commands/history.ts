@@ -1,0 +1,132 @@
+import type { Command } from "commander";
+import type { CommandContext, Runner } from "../context.ts";
+import { scanFleet } from "../fleet.ts";
+import { formatMs, formatUtc, parsePositiveInteger, parseSince, plural, truncate } from "../format.ts";
+import type { Colors } from "../io.ts";
+import { type Item, withoutKeys } from "../monitors-table.ts";
+import { paintState } from "./monitors.ts";
+
+/** `history` (one monitor, Query) and `failures` (every monitor, Scan): what happened. */
+
+export function registerHistoryCommands(program: Command, run: Runner): void {
+  program
+    .command("history")
+    .description(
+      "Runs of one monitor, oldest first, with the notification each one sent or why it sent none (Query)",
+    )
+    .argument("<id>", "monitor id")
+    .option("--since <when>", "how far back: a duration (30m, 24h, 7d) or an ISO time", "24h")
+    .option("--limit <n>", "at most this many runs (the most recent ones)")
+    .action((id: string, _options, command: Command) => run(command, (context) => history(context, id)));
+
+  program
+    .command("failures")
+    .description("The most recent failed runs across all monitors (scans the table's run items)")
+    .option("--limit <n>", "how many", "20")
+    .option("--since <when>", "only failures after this: a duration (24h, 7d) or an ISO time")
+    .action((_options, command: Command) => run(command, failures));
+}
+
+/** What a run did about mail: the notification (and whether its delivery is logged) or why none. */
+function mailOutcome(run: Item, delivered: ReadonlySet<string>, color: Colors): string {
+  if (typeof run.notification === "string") {
+    if (run.quietReason === "no-recipients") return color.dim(`${run.notification} (no recipients)`);
+    const sent = delivered.has(`${run.scheduledTime}#${run.notification}`);
+    return sent ? color.bold(`${run.notification} sent`) : color.yellow(`${run.notification} pending`);
+  }
+  return color.dim(typeof run.quietReason === "string" ? `- (${run.quietReason})` : "-");
+}
+
+async function history(context: CommandContext, monitorId: string): Promise<void> {
+  const { out, options, now } = context;
+  const since = parseSince(String(options.since), now);
+  const limit =
+    options.limit === undefined ? undefined : parsePositiveInteger(String(options.limit), "--limit");
+  const table = await context.table();
+  const [config, newestFirst, notifications] = await Promise.all([
+    table.requireConfig(monitorId),
+    table.runs(monitorId, { since, newestFirst: true, ...(limit ? { limit } : {}) }),
+    table.notifications(monitorId, { since }),
+  ]);
+  const runs = newestFirst.reverse();
+  const delivered = new Set(notifications.map((item) => `${item.tickTime}#${item.type}`));
+  if (out.json) {
+    out.data({
+      monitorId,
+      since: since.toISOString(),
+      runs: runs.map((run) => ({
+        ...withoutKeys(run),
+        delivered:
+          typeof run.notification === "string"
+            ? delivered.has(`${run.scheduledTime}#${run.notification}`)
+            : null,
+      })),
+      notifications: notifications.map(withoutKeys),
+    });
+    return;
+  }
+  const { color } = out;
+  if (runs.length === 0) {
+    out.line(`No runs of ${monitorId} recorded since ${formatUtc(since.toISOString())}.`);
+    if (config.recordOnlyChanges === true)
+      out.line(color.dim("recordOnlyChanges is on: only failures and state changes are recorded."));
+    return;
+  }
+  out.table(
+    ["SCHEDULED", "RESULT", "DURATION", "STATE", "MAIL", "MESSAGE"],
+    runs.map((run) => [
+      formatUtc(run.scheduledTime as string),
+      run.isOk ? color.green("OK") : color.red("FAIL"),
+      formatMs(run.durationMs as number | undefined),
+      `${paintState(color, String(run.state ?? "-"))}${run.state === "alert" && run.isOk ? color.dim(` ${run.consecutiveOkCount} ok`) : ""}`,
+      mailOutcome(run, delivered, color),
+      truncate(run.message as string, 70),
+    ]),
+  );
+  const failed = runs.filter((run) => !run.isOk).length;
+  out.line();
+  out.line(
+    `${plural(runs.length, "run")} since ${formatUtc(since.toISOString())}, ${failed} failed, ${plural(notifications.length, "notification")} delivered${config.recordOnlyChanges === true ? color.dim(" (recordOnlyChanges: quiet OK runs are not recorded)") : ""}`,
+  );
+}
+
+async function failures(context: CommandContext): Promise<void> {
+  const { out, options, now } = context;
+  const limit = parsePositiveInteger(String(options.limit), "--limit");
+  const since = options.since === undefined ? "all" : parseSince(String(options.since), now);
+  const { runs, monitors } = await scanFleet(await context.table(), {
+    monitors: true,
+    runsSince: since,
+    failedRunsOnly: true,
+  });
+  const names = new Map(monitors.map((monitor) => [monitor.monitorId, monitor.config.name]));
+  const latest = runs
+    .sort((a, b) => String(b.scheduledTime).localeCompare(String(a.scheduledTime)))
+    .slice(0, limit);
+  if (out.json) {
+    out.data(latest.map((run) => ({ monitorId: run.monitorId, ...withoutKeys(run) })));
+    return;
+  }
+  if (latest.length === 0) {
+    out.line("No failed runs recorded.");
+    return;
+  }
+  const { color } = out;
+  out.table(
+    ["SCHEDULED", "MONITOR", "NAME", "DURATION", "MAIL", "MESSAGE"],
+    latest.map((run) => [
+      formatUtc(run.scheduledTime as string),
+      String(run.monitorId),
+      truncate(names.get(String(run.monitorId)) ?? color.dim("(removed)"), 28),
+      formatMs(run.durationMs as number | undefined),
+      typeof run.notification === "string"
+        ? String(run.notification)
+        : color.dim(String(run.quietReason ?? "-")),
+      color.red(truncate(run.message as string, 70)),
+    ]),
+  );
+  out.line();
+  out.line(
+    `${plural(latest.length, "failure")} shown${runs.length > latest.length ? ` of ${runs.length}` : ""}, newest first.`,
+  );
+}

@@ -1,0 +1,276 @@
+import type { Command } from "commander";
+import { nextRuns, nominalPeriodMs, parseSchedule } from "#core/schedule.ts";
+import type { CommandContext, Runner } from "../context.ts";
+import { CliError } from "../errors.ts";
+import { displayState, type FleetMonitor, scanFleet } from "../fleet.ts";
+import {
+  formatAge,
+  formatMs,
+  formatPercent,
+  formatSpan,
+  formatUtc,
+  parseSince,
+  plural,
+  truncate,
+} from "../format.ts";
+import type { Item } from "../monitors-table.ts";
+import { groupBy, type RunStats, runStats } from "../stats.ts";
+
+/** `health` and `performance`: the fleet at a glance. Both scan the table once, projected. */
+
+export function registerReportCommands(program: Command, run: Runner): void {
+  program
+    .command("health")
+    .description(
+      "Fleet health over a window: monitors in alert, success rate, runs, notifications sent, stale monitors (scans the table)",
+    )
+    .option("--hours <n>", "window in hours", "24")
+    .option(
+      "--strict",
+      "exit with code 1 when a monitor is in alert, stale or misconfigured (for cron jobs and CI)",
+    )
+    .action((_options, command: Command) => run(command, health));
+
+  program
+    .command("performance")
+    .description(
+      "Check durations per check and per monitor: runs, success rate, min/avg/p95/max (scans the run items)",
+    )
+    .option("--since <when>", "a duration (24h, 7d) or an ISO time; default: all recorded history")
+    .action((_options, command: Command) => run(command, performance));
+}
+
+export interface StaleMonitor {
+  monitorId: string;
+  lastRunDt: string;
+  expectedEveryMs: number | null;
+}
+
+/**
+ * Stall detection: an active monitor is stale when two scheduled runs have come and gone since its
+ * last run (twice its interval, with cron gaps such as weekends counted as the schedule has them).
+ * One that never ran is not judged: the table does not say when it was created.
+ */
+export function staleness(monitor: FleetMonitor, now: Date): StaleMonitor | undefined {
+  const lastRunDt = typeof monitor.state?.lastRunDt === "string" ? monitor.state.lastRunDt : undefined;
+  if (!monitor.config.isActive || !lastRunDt) return undefined;
+  const schedule = parseSchedule(monitor.config.schedule);
+  const last = new Date(lastRunDt);
+  const [, second] = nextRuns(schedule, monitor.config.timezone, last, 2, last);
+  if (!second || second.getTime() > now.getTime()) return undefined;
+  return {
+    monitorId: monitor.monitorId,
+    lastRunDt,
+    expectedEveryMs: nominalPeriodMs(schedule, monitor.config.timezone, now),
+  };
+}
+
+async function health(context: CommandContext): Promise<void> {
+  const { out, options, now } = context;
+  const hours = Number(options.hours);
+  if (!Number.isFinite(hours) || hours <= 0) throw new CliError("--hours must be a positive number", 2);
+  const since = new Date(now.getTime() - hours * 3_600_000);
+  const table = await context.table();
+  const { monitors, runs, notifications } = await scanFleet(table, {
+    runsSince: since,
+    notificationsSince: since,
+  });
+  const active = monitors.filter((monitor) => monitor.config.isActive);
+  const inAlert = monitors.filter((monitor) => displayState(monitor) === "alert");
+  const stale = monitors.map((monitor) => staleness(monitor, now)).filter((entry) => entry !== undefined);
+  const neverRun = active.filter((monitor) => typeof monitor.state?.lastRunDt !== "string");
+  const misconfigured = monitors.filter(
+    (monitor) => monitor.problems.length > 0 || monitor.state?.scheduleError,
+  );
+  const stats = runStats(
+    runs.map((run) => ({ isOk: run.isOk === true, durationMs: run.durationMs as number })),
+  );
+  const byType = Object.fromEntries(
+    [...groupBy(notifications, (item) => String(item.type))].map(([type, items]) => [type, items.length]),
+  );
+  const report = {
+    table: table.tableName,
+    since: since.toISOString(),
+    until: now.toISOString(),
+    monitors: monitors.length,
+    active: active.length,
+    paused: monitors.length - active.length,
+    inAlert: inAlert.map((monitor) => ({
+      monitorId: monitor.monitorId,
+      name: monitor.config.name,
+      lastRunDt: monitor.state?.lastRunDt ?? null,
+      lastResultMessage: monitor.state?.lastResultMessage ?? null,
+    })),
+    runs: stats.runs,
+    failures: stats.failures,
+    successRate: stats.successRate ?? null,
+    notificationsSent: notifications.length,
+    notificationsByType: byType,
+    stale,
+    neverRun: neverRun.map((monitor) => monitor.monitorId),
+    problems: misconfigured.map((monitor) => ({
+      monitorId: monitor.monitorId,
+      problems: [
+        ...monitor.problems.map((problem) => `${problem.attribute} ${problem.message}`),
+        ...(monitor.state?.scheduleError ? [`schedule ${monitor.state.scheduleError}`] : []),
+      ],
+    })),
+  };
+  const unhealthy = inAlert.length + stale.length + misconfigured.length > 0;
+  if (out.json) out.data(report);
+  else printHealth(context, report, hours);
+  if (options.strict && unhealthy) throw new CliError("unhealthy: see the report above", 1);
+}
+
+function printHealth(
+  context: CommandContext,
+  report: {
+    table: string;
+    monitors: number;
+    active: number;
+    paused: number;
+    inAlert: Array<{ monitorId: string; name: string; lastRunDt: unknown; lastResultMessage: unknown }>;
+    runs: number;
+    failures: number;
+    successRate: number | null;
+    notificationsSent: number;
+    notificationsByType: Record<string, number>;
+    stale: StaleMonitor[];
+    neverRun: string[];
+    problems: Array<{ monitorId: string; problems: string[] }>;
+  },
+  hours: number,
+): void {
+  const { out, now } = context;
+  const { color } = out;
+  const types = Object.entries(report.notificationsByType)
+    .map(([type, count]) => `${count} ${type}`)
+    .join(", ");
+  out.heading(`Health of ${report.table}, last ${plural(hours, "hour")}`);
+  out.fields([
+    ["monitors", `${report.monitors} (${report.active} active, ${report.paused} paused)`],
+    [
+      "in alert",
+      report.inAlert.length === 0
+        ? color.green("none")
+        : color.red(`${report.inAlert.length}: ${report.inAlert.map((entry) => entry.monitorId).join(", ")}`),
+    ],
+    [
+      "runs",
+      report.runs === 0
+        ? "none recorded"
+        : `${report.runs}, ${formatPercent(report.successRate ?? undefined)} successful (${plural(report.failures, "failure")})`,
+    ],
+    ["notifications", `${report.notificationsSent} sent${types ? ` (${types})` : ""}`],
+    [
+      "stale",
+      report.stale.length === 0
+        ? color.green("none")
+        : color.yellow(`${report.stale.length}: ${report.stale.map((entry) => entry.monitorId).join(", ")}`),
+    ],
+    ...(report.neverRun.length > 0
+      ? ([["not run yet", `${report.neverRun.length}: ${report.neverRun.join(", ")}`]] as Array<
+          [string, string]
+        >)
+      : []),
+    [
+      "problems",
+      report.problems.length === 0
+        ? color.green("none")
+        : color.yellow(
+            `${report.problems.length}: ${report.problems.map((entry) => entry.monitorId).join(", ")}`,
+          ),
+    ],
+  ]);
+  if (report.inAlert.length > 0) {
+    out.line();
+    out.heading(color.red("In alert"));
+    out.table(
+      ["ID", "NAME", "LAST RUN", "LAST MESSAGE"],
+      report.inAlert.map((entry) => [
+        entry.monitorId,
+        truncate(entry.name, 32),
+        formatAge(entry.lastRunDt as string | undefined, now),
+        truncate(entry.lastResultMessage as string | undefined, 60),
+      ]),
+    );
+  }
+  if (report.stale.length > 0) {
+    out.line();
+    out.heading(color.yellow("Stale (no run for twice the interval)"));
+    out.table(
+      ["ID", "LAST RUN", "EXPECTED EVERY"],
+      report.stale.map((entry) => [
+        entry.monitorId,
+        `${formatUtc(entry.lastRunDt)} (${formatAge(entry.lastRunDt, now)})`,
+        entry.expectedEveryMs === null ? "-" : formatSpan(entry.expectedEveryMs),
+      ]),
+    );
+  }
+  if (report.problems.length > 0) {
+    out.line();
+    out.heading(color.yellow("Problems"));
+    for (const entry of report.problems)
+      for (const problem of entry.problems) out.line(`  ${entry.monitorId}: ${problem}`);
+  }
+}
+
+type StatsRow = RunStats & { name: string; check?: string; monitors?: number };
+
+async function performance(context: CommandContext): Promise<void> {
+  const { out, options, now } = context;
+  const since = options.since === undefined ? "all" : parseSince(String(options.since), now);
+  const { monitors, runs } = await scanFleet(await context.table(), { runsSince: since });
+  const checkOf = new Map(monitors.map((monitor) => [monitor.monitorId, monitor.config.check]));
+  const sample = (run: Item) => ({
+    isOk: run.isOk === true,
+    durationMs: run.durationMs as number | undefined,
+  });
+  const byMonitor: StatsRow[] = [...groupBy(runs, (run) => String(run.monitorId))]
+    .map(([monitorId, items]) => ({
+      name: monitorId,
+      check: checkOf.get(monitorId) ?? "?",
+      ...runStats(items.map(sample)),
+    }))
+    .sort((a, b) => (b.p95Ms ?? 0) - (a.p95Ms ?? 0) || a.name.localeCompare(b.name));
+  const byCheck: StatsRow[] = [...groupBy(runs, (run) => checkOf.get(String(run.monitorId)) ?? "?")]
+    .map(([check, items]) => ({
+      name: check,
+      monitors: new Set(items.map((item) => item.monitorId)).size,
+      ...runStats(items.map(sample)),
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  if (out.json) {
+    out.data({
+      since: since === "all" ? null : since.toISOString(),
+      checks: byCheck.map(({ name, ...stats }) => ({ check: name, ...stats })),
+      monitors: byMonitor.map(({ name, ...stats }) => ({ monitorId: name, ...stats })),
+    });
+    return;
+  }
+  if (runs.length === 0) {
+    out.line("No runs recorded yet.");
+    return;
+  }
+  const cells = (row: StatsRow) => [
+    String(row.runs),
+    formatPercent(row.successRate),
+    formatMs(row.minMs),
+    formatMs(row.avgMs),
+    formatMs(row.p95Ms),
+    formatMs(row.maxMs),
+  ];
+  out.heading(
+    `Per check${since === "all" ? " (all recorded history)" : ` since ${formatUtc(since.toISOString())}`}`,
+  );
+  out.table(
+    ["CHECK", "MONITORS", "RUNS", "SUCCESS", "MIN", "AVG", "P95", "MAX"],
+    byCheck.map((row) => [row.name, String(row.monitors), ...cells(row)]),
+  );
+  out.line();
+  out.heading("Per monitor (slowest p95 first)");
+  out.table(
+    ["MONITOR", "CHECK", "RUNS", "SUCCESS", "MIN", "AVG", "P95", "MAX"],
+    byMonitor.map((row) => [row.name, row.check ?? "?", ...cells(row)]),
+  );
+}

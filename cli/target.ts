@@ -1,0 +1,184 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { DynamoDBClient, paginateListTables } from "@aws-sdk/client-dynamodb";
+import { paginateListQueues, SQSClient } from "@aws-sdk/client-sqs";
+import * as z from "zod";
+import { createDocumentClient } from "#adapters/dynamodb-store.ts";
+import { LOCAL_CREDENTIALS } from "#local/servers.ts";
+import { CliError, type ErrorContext } from "./errors.ts";
+import type { CliIo } from "./io.ts";
+
+/**
+ * Where a command reads and writes: the deployed stack (default credential chain and region) or
+ * the local runtime of `npm start`, described by the `local.json` it writes.
+ */
+
+export interface TargetOptions {
+  local?: boolean;
+  stateDir: string;
+  table?: string;
+  queueUrl?: string;
+  region?: string;
+  profile?: string;
+  stack: string;
+}
+
+/** Clients a caller (the tests) may hand in; the CLI then neither creates nor destroys them. */
+export interface CliClients {
+  dynamodb?: DynamoDBClient;
+  sqs?: SQSClient;
+}
+
+/** The part of `.watchkeeper/local.json` (local/runtime.ts LocalEndpoints) the CLI needs. */
+const LocalInfoSchema = z.object({
+  region: z.string(),
+  dynamodb: z.url(),
+  sqs: z.url(),
+  tableName: z.string(),
+  queueUrl: z.string(),
+  pid: z.number().int().optional(),
+});
+export type LocalInfo = z.infer<typeof LocalInfoSchema>;
+
+export async function readLocalInfo(stateDir: string, cwd: string): Promise<LocalInfo> {
+  const file = resolve(cwd, stateDir, "local.json");
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new CliError(
+      `no local runtime: ${file} does not exist. Start one with \`npm start\` (or point --state-dir at its directory)`,
+    );
+  }
+  let parsed: LocalInfo;
+  try {
+    parsed = LocalInfoSchema.parse(JSON.parse(text));
+  } catch {
+    throw new CliError(`${file} is not a local runtime description: restart \`npm start\``);
+  }
+  if (parsed.pid !== undefined && !processAlive(parsed.pid)) {
+    throw new CliError(
+      `the local runtime of ${file} (pid ${parsed.pid}) is not running: start it again with \`npm start\``,
+    );
+  }
+  return parsed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, it is just not ours to signal.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export class Target {
+  readonly doc;
+  #tableName: string | undefined;
+  #queueUrl: string | undefined;
+  #sqs: SQSClient | undefined;
+  readonly #owned: Array<{ destroy(): void }> = [];
+
+  private constructor(
+    private readonly options: TargetOptions,
+    private readonly env: CliIo["env"],
+    private readonly dynamodb: DynamoDBClient,
+    private readonly clientConfig: Record<string, unknown>,
+    private readonly injectedSqs: SQSClient | undefined,
+    readonly local: LocalInfo | undefined,
+  ) {
+    this.doc = createDocumentClient(dynamodb);
+    this.#tableName = options.table ?? env.WATCHKEEPER_TABLE ?? local?.tableName;
+    this.#queueUrl = options.queueUrl ?? env.WATCHKEEPER_QUEUE_URL ?? local?.queueUrl;
+  }
+
+  static async open(options: TargetOptions, io: CliIo, clients: CliClients = {}): Promise<Target> {
+    const local = options.local ? await readLocalInfo(options.stateDir, io.cwd) : undefined;
+    const clientConfig: Record<string, unknown> = local
+      ? { region: local.region, credentials: LOCAL_CREDENTIALS }
+      : {
+          ...(options.region ? { region: options.region } : {}),
+          ...(options.profile ? { profile: options.profile } : {}),
+        };
+    const dynamodb =
+      clients.dynamodb ??
+      new DynamoDBClient({ ...clientConfig, ...(local ? { endpoint: local.dynamodb } : {}) });
+    const target = new Target(options, io.env, dynamodb, clientConfig, clients.sqs, local);
+    if (!clients.dynamodb) target.#owned.push(dynamodb);
+    return target;
+  }
+
+  /** What an error message should name. */
+  get errorContext(): ErrorContext {
+    return {
+      tableName: this.#tableName,
+      queueUrl: this.#queueUrl,
+      region: this.local?.region ?? this.options.region ?? this.env.AWS_REGION ?? this.env.AWS_DEFAULT_REGION,
+      local: this.local !== undefined,
+    };
+  }
+
+  /**
+   * The Monitors table: --table, WATCHKEEPER_TABLE, local.json, or else the one table whose name
+   * CloudFormation derived from the stack (`<stack>-MonitorsTable…`, the stack sets no name).
+   */
+  async tableName(): Promise<string> {
+    if (this.#tableName) return this.#tableName;
+    const prefix = `${this.options.stack}-MonitorsTable`;
+    const found: string[] = [];
+    for await (const page of paginateListTables({ client: this.dynamodb }, {})) {
+      found.push(...(page.TableNames ?? []).filter((name) => name.startsWith(prefix)));
+    }
+    this.#tableName = this.#single(found, `table named ${prefix}*`, "--table", "WATCHKEEPER_TABLE");
+    return this.#tableName;
+  }
+
+  sqs(): SQSClient {
+    if (this.injectedSqs) return this.injectedSqs;
+    if (!this.#sqs) {
+      this.#sqs = new SQSClient({
+        ...this.clientConfig,
+        ...(this.local ? { endpoint: this.local.sqs } : {}),
+      });
+      this.#owned.push(this.#sqs);
+    }
+    return this.#sqs;
+  }
+
+  /** The ticks queue: --queue-url, WATCHKEEPER_QUEUE_URL, local.json, or `<stack>-TicksQueue….fifo`. */
+  async queueUrl(): Promise<string> {
+    if (this.#queueUrl) return this.#queueUrl;
+    const prefix = `${this.options.stack}-TicksQueue`;
+    const found: string[] = [];
+    for await (const page of paginateListQueues({ client: this.sqs() }, { QueueNamePrefix: prefix })) {
+      found.push(...(page.QueueUrls ?? []).filter((url) => url.endsWith(".fifo")));
+    }
+    this.#queueUrl = this.#single(
+      found,
+      `FIFO queue named ${prefix}*`,
+      "--queue-url",
+      "WATCHKEEPER_QUEUE_URL",
+    );
+    return this.#queueUrl;
+  }
+
+  #single(found: string[], what: string, flag: string, variable: string): string {
+    const region = this.errorContext.region ?? "the default region";
+    const [first] = found;
+    if (found.length === 1 && first) return first;
+    if (found.length === 0) {
+      throw new CliError(
+        `no ${what} in ${region}: pass ${flag} or set ${variable} (see the stack outputs), --stack if the stack has another name, or --local`,
+      );
+    }
+    throw new CliError(
+      `${found.length} of ${what} in ${region} (${found.join(", ")}): pick one with ${flag}`,
+    );
+  }
+
+  destroy(): void {
+    for (const client of this.#owned.splice(0)) client.destroy();
+  }
+}
