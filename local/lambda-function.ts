@@ -213,6 +213,8 @@ export class LambdaFunction {
         AWS_LAMBDA_LOG_STREAM_NAME: logStreamName,
         // Powertools reports cold starts only for on-demand environments, as Lambda labels them.
         AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand",
+        // Lambda runs Node 24; the SDK's notice about this machine's older Node is noise here.
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
         ...this.#options.environment,
       },
       resourceLimits: { maxOldGenerationSizeMb: memoryMb },

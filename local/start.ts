@@ -131,6 +131,8 @@ function header(runtime: LocalRuntime, options: CliOptions): string[] {
 }
 
 async function main(): Promise<void> {
+  // The SDK warns once per process that Node 20 support ends; the local runtime is not affected.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   program.parse();
   const options = program.opts<CliOptions>();
   if (options.data) mkdirSync(options.data, { recursive: true });
