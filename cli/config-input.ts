@@ -5,7 +5,8 @@ import {
   MonitorIdSchema,
   parseConfigLeniently,
 } from "#core/schemas.ts";
-import { checks, findCheck } from "#monitors/index.ts";
+import { type CheckDefinition, checks, findCheck } from "#monitors/index.ts";
+import { InvalidParamsError, parseParams as validateCheckParams } from "#monitors/support/params.ts";
 
 /**
  * Turns what an operator types (`--set attr=value`, `--param k=v`, a JSON/YAML file) into a config
@@ -219,7 +220,25 @@ export function validateConfigItem(monitorId: string, raw: Record<string, unknow
       message: `${JSON.stringify(check)} is not a registered check (known: ${[...checks.keys()].sort().join(", ")})`,
     });
   }
+  problems.push(...paramsProblems(typeof check === "string" ? findCheck(check) : undefined, raw.params));
   return problems;
+}
+
+/** The check's own params validation, run now rather than at the monitor's first tick. */
+function paramsProblems(check: CheckDefinition | undefined, params: unknown): ConfigProblem[] {
+  if (!check?.paramsSchema || (params !== undefined && (typeof params !== "object" || params === null)))
+    return [];
+  try {
+    validateCheckParams(check.name, check.paramsSchema, params ?? {});
+    return [];
+  } catch (error) {
+    if (!(error instanceof InvalidParamsError)) throw error;
+    // "params.url must be an http(s) URL" -> attribute "params.url", like the other attributes.
+    return error.problems.map((problem) => {
+      const [, attribute = "params", message = problem] = /^(params\S*) (.*)$/s.exec(problem) ?? [];
+      return { attribute, message };
+    });
+  }
 }
 
 function unknownAttributeMessage(key: string): string {

@@ -24,9 +24,10 @@ export interface OrchestratorProps {
   /** SQS queues and DynamoDB tables the checks read (WatchkeeperSettings.checkReadArns). */
   checkReadArns: readonly string[];
   /**
-   * Ticks per invocation. One tick per invocation keeps monitors isolated: the FIFO batch processor
-   * works through a batch in order, so a slow check would otherwise delay other monitors' ticks.
-   * @default 1
+   * Ticks per invocation. The handler runs each monitor's ticks in parallel with the others', so a
+   * batch costs one invocation and the slowest check, not the sum of the checks; it starts no
+   * check that could outlive the invocation (those ticks are retried).
+   * @default 10
    */
   batchSize?: number;
 }
@@ -53,7 +54,7 @@ export class Orchestrator extends Construct {
     this.rejectTicksTo(props.ticksDeadLetterQueue);
     this.allowChecksToRead(props.checkReadArns);
     fn.addEventSource(
-      new SqsEventSource(props.ticks, { batchSize: props.batchSize ?? 1, reportBatchItemFailures: true }),
+      new SqsEventSource(props.ticks, { batchSize: props.batchSize ?? 10, reportBatchItemFailures: true }),
     );
   }
 

@@ -110,7 +110,7 @@ export interface LocalRuntime {
 
 const ORCHESTRATOR_MODULE = new URL("../functions/orchestrator/handler.ts", import.meta.url);
 /** The event source mappings' settings in lib/orchestrator.ts and lib/schedule-sync.ts. */
-const TICKS_BATCH_SIZE = 1;
+const TICKS_BATCH_SIZE = 10;
 const STREAM_BATCH_SIZE = 25;
 const STREAM_RETRY_ATTEMPTS = 10;
 const DEFAULT_CONCURRENCY = 3;

@@ -182,6 +182,7 @@ export function createDynamodbFreshnessCheck(options: DynamodbFreshnessOptions =
     name: DYNAMODB_FRESHNESS_CHECK,
     description:
       "OK while the newest item of a DynamoDB partition (by its sort key) is younger than params.maxAgeMinutes.",
+    paramsSchema: DynamodbFreshnessParamsSchema,
     run,
   };
 }

@@ -276,5 +276,6 @@ export const httpCheck: CheckDefinition = {
   name: HTTP_CHECK,
   description:
     "Requests params.url (GET/HEAD); OK when the status is expected (default 2xx), within params.maxLatencyMs and the body includes params.bodyIncludes.",
+  paramsSchema: HttpParamsSchema,
   run,
 };

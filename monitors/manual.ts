@@ -86,5 +86,6 @@ export const manualCheck: CheckDefinition = {
   name: MANUAL_CHECK,
   description:
     "Returns params.isOk / params.message (or cycles through params.sequence by logical time); params.throwMessage throws, params.delayMs waits first.",
+  paramsSchema: ManualParamsSchema,
   run,
 };

@@ -133,6 +133,7 @@ export function createSqsQueueEmptyCheck(options: SqsQueueEmptyOptions = {}): Ch
     name: SQS_QUEUE_EMPTY_CHECK,
     description:
       "OK while the SQS queue at params.queueUrl (e.g. a DLQ) has fewer than params.maxMessages (default 1: empty) visible messages.",
+    paramsSchema: SqsQueueEmptyParamsSchema,
     run,
   };
 }

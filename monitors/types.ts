@@ -1,3 +1,4 @@
+import type { ZodType } from "zod";
 import type { Logger } from "#core/ports.ts";
 import type { CheckResult } from "#core/schemas.ts";
 
@@ -23,5 +24,10 @@ export interface CheckDefinition {
   /** The name config items use in `check`. */
   name: string;
   description: string;
+  /**
+   * The zod schema of `params`, so that tools (the CLI's add/edit/import) refuse bad params before
+   * the first run. The check still validates its params itself when it runs.
+   */
+  paramsSchema?: ZodType;
   run(ctx: CheckContext): Promise<CheckResult>;
 }

@@ -167,7 +167,14 @@ export function parseConfigLeniently(
   if (raw.timezone === undefined && defaults.defaultTimezone) config.timezone = defaults.defaultTimezone;
   config.name ??= monitorId;
   config.check ??= "";
-  return { config: MonitorConfigSchema.parse({ ...config, check: config.check || "invalid" }), problems };
+  // Every value is valid or defaulted by now; the id is checked where it enters (tick, stream,
+  // CLI), so a bad id here must not throw: this function never does.
+  const { monitorId: _id, ...attributes } = config;
+  const parsed = MonitorConfigSchema.omit({ monitorId: true }).parse({
+    ...attributes,
+    check: config.check || "invalid",
+  });
+  return { config: { monitorId, ...parsed }, problems };
 }
 
 export function formatProblems(problems: readonly ConfigProblem[]): string {

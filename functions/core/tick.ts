@@ -58,6 +58,11 @@ export interface TickDependencies {
   options?: Partial<TickOptions>;
 }
 
+export interface InvocationLimits {
+  deadline?: number;
+  budgetMs?: number;
+}
+
 export type DeliveryResult =
   | { type: NotificationType; delivered: true; messageId: string; recipients: number }
   | { type: NotificationType; delivered: false; error: string };
@@ -119,8 +124,13 @@ export class TickProcessor {
     this.#options = { ...DEFAULT_TICK_OPTIONS, ...deps.options };
   }
 
-  /** Processes one SQS body. Throws only for conditions a retry can fix (RetryableTickError, I/O errors). */
-  async process(body: string): Promise<TickOutcome> {
+  /**
+   * Processes one SQS body. Throws only for conditions a retry can fix (RetryableTickError, I/O
+   * errors). `limits.deadline` (epoch ms, wall clock) is when the invocation must be done and
+   * `limits.budgetMs` how long a whole invocation has: a check that could not finish before the
+   * deadline but would fit a fresh invocation is not started (its tick is retried).
+   */
+  async process(body: string, limits: InvocationLimits = {}): Promise<TickOutcome> {
     const parsed = parseTick(body, this.#options.maxBodyBytes);
     if ("reason" in parsed) return this.#reject(body, parsed.reason);
     const { tick } = parsed;
@@ -138,7 +148,7 @@ export class TickProcessor {
     for (let attempt = 0; attempt <= this.#options.maxRaceRetries; attempt++) {
       const stored = await this.#deps.store.load(tick.monitorId);
       try {
-        const outcome = await this.#apply(tick, tickTime, stored, check, (outcome) => {
+        const outcome = await this.#apply(tick, tickTime, stored, check, limits, (outcome) => {
           check = outcome;
         });
         return outcome;
@@ -166,6 +176,7 @@ export class TickProcessor {
     tickTime: string,
     stored: StoredMonitor,
     checkSoFar: CheckOutcome | undefined,
+    limits: InvocationLimits,
     remember: (outcome: CheckOutcome) => void,
   ): Promise<TickOutcome> {
     const { monitorId } = tick;
@@ -208,6 +219,15 @@ export class TickProcessor {
     }
 
     let check = checkSoFar;
+    const timeoutMs = config.checkTimeoutSeconds * 1000;
+    const { deadline, budgetMs = Number.POSITIVE_INFINITY } = limits;
+    const tooLate = deadline !== undefined && this.#deps.wallClock().getTime() + timeoutMs > deadline;
+    if (!check && tooLate && timeoutMs <= budgetMs) {
+      // Starting now could let the invocation time out mid-tick; a fresh invocation will have time.
+      throw new RetryableTickError(
+        `not enough time left in this invocation for a ${config.checkTimeoutSeconds} s check`,
+      );
+    }
     if (!check) {
       check = configProblems
         ? {

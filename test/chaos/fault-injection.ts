@@ -116,6 +116,11 @@ export class FaultInjector {
         await inner.claimOutbox(monitorId, outboxId, expected, until);
       },
       completeOutbox: async (monitorId: string, outboxId: string, receipt: DeliveryReceipt) => {
+        if (this.#invocation.getStore()?.dead) {
+          // Another group of the same invocation crashed while this mail was between SES
+          // accepting it and its outbox clear: the same window, reached by a different road.
+          this.duplicatingCrashes.push({ key: `${monitorId}|${receipt.tickTime}|${receipt.type}` });
+        }
         this.#assertAlive();
         if (this.#roll("crashBeforeOutboxClear")) {
           this.duplicatingCrashes.push({ key: `${monitorId}|${receipt.tickTime}|${receipt.type}` });

@@ -209,11 +209,11 @@ describe("functions", () => {
 });
 
 describe("event sources", () => {
-  it("orchestrator: one tick per invocation from the ticks queue, with partial batch responses", () => {
+  it("orchestrator: batches of ten ticks from the ticks queue, with partial batch responses", () => {
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       EventSourceArn: arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")),
       FunctionName: { Ref: idOf("AWS::Lambda::Function", "Orchestrator/Lambda/Function") },
-      BatchSize: 1,
+      BatchSize: 10,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
     });
   });

@@ -233,7 +233,7 @@ describe("export and import", () => {
         "- monitorId: web",
         "  name: Monitor web (renamed)",
         "  check: http",
-        "  params: {}",
+        "  params: { url: https://web.example.org/health }",
         "  schedule: rate(5 minutes)",
         "  timezone: UTC",
         "  peopleToNotify: [oncall@example.org]",
@@ -263,10 +263,16 @@ describe("export and import", () => {
     const file = await cli.writeFile(
       "bad.json",
       JSON.stringify([
-        { monitorId: "fine", name: "Fine", check: "manual" },
-        { monitorId: "bad", name: "Bad", check: "manual", schedule: "every 5 minutes" },
-        { monitorId: "bad", name: "Twice", check: "manual" },
-        { name: "No id", check: "manual" },
+        { monitorId: "fine", name: "Fine", check: "manual", params: { isOk: true } },
+        {
+          monitorId: "bad",
+          name: "Bad",
+          check: "manual",
+          params: { isOk: true },
+          schedule: "every 5 minutes",
+        },
+        { monitorId: "bad", name: "Twice", check: "manual", params: { isOk: true } },
+        { name: "No id", check: "manual", params: { isOk: true } },
       ]),
     );
     const result = await cli.run(["import", file]);
@@ -280,7 +286,10 @@ describe("export and import", () => {
     expect((await cli.run(["show", "fine"])).code).toBe(1);
     const dryRun = await cli.run([
       "import",
-      await cli.writeFile("one.json", JSON.stringify([{ monitorId: "dry", name: "Dry", check: "manual" }])),
+      await cli.writeFile(
+        "one.json",
+        JSON.stringify([{ monitorId: "dry", name: "Dry", check: "manual", params: { isOk: true } }]),
+      ),
       "--dry-run",
     ]);
     expect(dryRun.stdout).toContain("Dry run: 1 created, 0 updated, 0 unchanged (nothing written).");

@@ -117,6 +117,22 @@ describe("validateConfigItem", () => {
     expect(validateConfigItem("api", valid)).toEqual([]);
   });
 
+  it("validates params with the check's own schema before the first run", () => {
+    const problems = validateConfigItem("api", {
+      name: "API",
+      check: "http",
+      params: { url: "ftp://example.org", maxLatencyMs: "fast", retries: 3 },
+    });
+    expect(problems.map((problem) => problem.attribute).sort()).toEqual([
+      "params.maxLatencyMs",
+      "params.retries",
+      "params.url",
+    ]);
+    expect(validateConfigItem("m", { name: "M", check: "manual" })).toEqual([
+      { attribute: "params.isOk", message: "is required (true or false)" },
+    ]);
+  });
+
   it("reports one problem per bad attribute, with the orchestrator's messages", () => {
     const problems = validateConfigItem("bad id!", {
       check: "nope",

@@ -147,3 +147,10 @@ describe("schedule expressions", () => {
     expect(isValidTimezone("")).toBe(false);
   });
 });
+
+describe("lenient parsing never throws", () => {
+  it("accepts an invalid monitor id (validated where ids enter) and anything else", () => {
+    expect(parseConfigLeniently("not a valid id!", { name: "M", check: "manual" }).problems).toEqual([]);
+    expect(() => parseConfigLeniently("m", { name: null, check: 7, params: [], schedule: {} })).not.toThrow();
+  });
+});

@@ -1,0 +1,169 @@
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { CheckDefinition } from "../../monitors/types.ts";
+import { MemoryMonitorStore, RecordingNotifier } from "../support/memory-adapters.ts";
+import { fifoRecord, lambdaContext, tickBody } from "../support/sqs-event.ts";
+
+/**
+ * The handler's batch semantics with in-memory adapters: monitors of one batch run in parallel,
+ * a monitor's own ticks run in order, a failure holds back only its own monitor, and no check is
+ * started that could outlive the invocation.
+ */
+
+type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+let createOrchestratorHandler: (deps: object) => Handler;
+
+beforeAll(async () => {
+  // The module also wires the Lambda entry point from the environment at import.
+  process.env.MONITORS_TABLE = "unit";
+  process.env.SENDER_EMAIL = "watchkeeper@example.com";
+  process.env.POWERTOOLS_METRICS_DISABLED = "true";
+  process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+  ({ createOrchestratorHandler } = (await import("../../functions/orchestrator/handler.ts")) as never);
+});
+
+const at = (minute: number) => new Date(Date.UTC(2026, 2, 1, 6, minute)).toISOString();
+
+function setup(check: CheckDefinition, monitors: string[], config: Record<string, unknown> = {}) {
+  const store = new MemoryMonitorStore();
+  for (const monitorId of monitors) {
+    store.configs.set(monitorId, {
+      name: monitorId,
+      check: check.name,
+      peopleToNotify: ["ops@example.com"],
+      skipSupersededTicks: false,
+      ...config,
+    });
+  }
+  const handler = createOrchestratorHandler({
+    store,
+    notifier: new RecordingNotifier(),
+    findCheck: (name: string) => (name === check.name ? check : undefined),
+  });
+  return { store, handler };
+}
+
+describe("orchestrator handler batches", () => {
+  it("runs different monitors' checks concurrently", async () => {
+    // Each check waits until both have started: run one after the other, neither would succeed.
+    let started = 0;
+    let release: () => void = () => {};
+    const bothStarted = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const barrier: CheckDefinition = {
+      name: "barrier",
+      description: "waits for the other monitor's check",
+      async run() {
+        started++;
+        if (started === 2) release();
+        const met = await Promise.race([
+          bothStarted.then(() => true),
+          new Promise((r) => setTimeout(() => r(false), 2_000)),
+        ]);
+        return { isOk: met === true, message: met ? "ran alongside the other monitor" : "ran alone" };
+      },
+    };
+    const { store, handler } = setup(barrier, ["a", "b"]);
+    const response = await handler(
+      { Records: [fifoRecord(tickBody("a", at(0)), "a"), fifoRecord(tickBody("b", at(0)), "b")] },
+      lambdaContext(),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(store.states.get("a")?.lastResultMessage).toBe("ran alongside the other monitor");
+    expect(store.states.get("b")?.lastResultMessage).toBe("ran alongside the other monitor");
+  });
+
+  it("keeps a monitor's ticks in order and fails only its later ticks after a failure", async () => {
+    const calls: string[] = [];
+    const check: CheckDefinition = {
+      name: "ordered",
+      description: "records the order of runs",
+      async run({ monitorId, now }) {
+        calls.push(`${monitorId}@${now.toISOString()}`);
+        return { isOk: true, message: "ok" };
+      },
+    };
+    const { store, handler } = setup(check, ["a", "b"]);
+    const original = store.saveState.bind(store);
+    store.saveState = async (monitorId, ...rest) => {
+      if (monitorId === "a" && rest[0].lastTickTime === at(0)) throw new Error("throttled");
+      return original(monitorId, ...rest);
+    };
+    const event = {
+      Records: [
+        fifoRecord(tickBody("a", at(0)), "a"),
+        fifoRecord(tickBody("b", at(0)), "b"),
+        fifoRecord(tickBody("a", at(1)), "a"),
+        fifoRecord(tickBody("b", at(1)), "b"),
+      ],
+    };
+    const response = await handler(event, lambdaContext());
+    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier).sort()).toEqual(
+      [event.Records[0]?.messageId, event.Records[2]?.messageId].sort(),
+    );
+    expect(calls.filter((call) => call.startsWith("b@"))).toEqual([`b@${at(0)}`, `b@${at(1)}`]);
+    expect(calls).not.toContain(`a@${at(1)}`);
+    expect(store.states.get("b")?.lastTickTime).toBe(at(1));
+    expect(store.states.get("a")).toBeUndefined();
+  });
+
+  it("does not start a check that could outlive the invocation; the tick is retried", async () => {
+    // A 900 s invocation whose first tick took 850 s of it (the fake wall clock jumps).
+    let wallNow = Date.parse("2026-03-01T07:00:00Z");
+    const runs: string[] = [];
+    const check: CheckDefinition = {
+      name: "long",
+      description: "a 60 s budget",
+      async run({ now }) {
+        runs.push(now.toISOString());
+        wallNow += 850_000;
+        return { isOk: true, message: "ok" };
+      },
+    };
+    const store = new MemoryMonitorStore();
+    store.configs.set("slow", {
+      name: "Slow",
+      check: "long",
+      checkTimeoutSeconds: 60,
+      skipSupersededTicks: false,
+    });
+    const handler = createOrchestratorHandler({
+      store,
+      notifier: new RecordingNotifier(),
+      findCheck: (name: string) => (name === "long" ? check : undefined),
+      wallClock: () => new Date(wallNow),
+    });
+    const context = { ...lambdaContext(), getRemainingTimeInMillis: () => 900_000 };
+    const event = {
+      Records: [fifoRecord(tickBody("slow", at(0)), "slow"), fifoRecord(tickBody("slow", at(1)), "slow")],
+    };
+    const response = await handler(event, context);
+    expect(runs).toEqual([at(0)]);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]?.messageId }]);
+    expect(store.states.get("slow")?.lastTickTime).toBe(at(0));
+    // Redelivered to a fresh invocation, it runs.
+    const retried = await handler({ Records: [event.Records[1] as never] }, context);
+    expect(retried.batchItemFailures).toEqual([]);
+    expect(runs).toEqual([at(0), at(1)]);
+  });
+
+  it("still runs a check longer than a whole invocation rather than starving it", async () => {
+    let ran = false;
+    const check: CheckDefinition = {
+      name: "huge",
+      description: "longer than the function's timeout",
+      async run() {
+        ran = true;
+        return { isOk: true, message: "ok" };
+      },
+    };
+    const { handler } = setup(check, ["huge"], { checkTimeoutSeconds: 120 });
+    const response = await handler(
+      { Records: [fifoRecord(tickBody("huge", at(0)), "huge")] },
+      { ...lambdaContext(), getRemainingTimeInMillis: () => 60_000 },
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ran).toBe(true);
+  });
+});
