@@ -271,7 +271,10 @@ export class TickProcessor {
 
     let delivery: DeliveryResult | null = null;
     if (outbox) delivery = await this.#deliver(monitorId, outbox, config);
-    logger.info("tick applied", {
+    // A quiet healthy tick is the common case and already on the state item: DEBUG keeps the log
+    // bill proportional to what happened (failures, state changes and mail stay at INFO).
+    const eventful = !check.isOk || decision.notification !== null || next.state !== (state?.state ?? "ok");
+    logger[eventful ? "info" : "debug"]("tick applied", {
       monitorId,
       tickTime,
       isOk: check.isOk,
