@@ -1,5 +1,9 @@
 import { Annotations, CfnOutput, Duration, Stack, type StackProps, Tags } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import {
+  NOTIFICATION_DELIVERY_FAILED,
+  ORCHESTRATOR_METRICS_SERVICE,
+} from "../functions/orchestrator/metric-names.ts";
 import { MonitorsTable } from "./monitors-table.ts";
 import { OperatorAlarms } from "./operator-alarms.ts";
 import { ORCHESTRATOR_TIMEOUT, Orchestrator } from "./orchestrator.ts";
@@ -105,8 +109,8 @@ export class WatchkeeperStack extends Stack {
     );
     alarms.whenCounted(
       "NotificationDeliveryFailures",
-      "orchestrator",
-      "NotificationDeliveryFailed",
+      ORCHESTRATOR_METRICS_SERVICE,
+      NOTIFICATION_DELIVERY_FAILED,
       "SES refused or failed to send a notification (unverified sender, sandbox recipient, quota). " +
         "It stays in the monitor's outbox and is retried on the next tick.",
     );

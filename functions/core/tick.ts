@@ -71,7 +71,13 @@ export type TickOutcome =
   | { status: "rejected"; reason: string }
   | { status: "not-found"; monitorId: string }
   | { status: "inactive"; monitorId: string }
-  | { status: "duplicate"; monitorId: string; lastTickTime: string }
+  | {
+      status: "duplicate";
+      monitorId: string;
+      lastTickTime: string;
+      /** A notification left pending by a crash, delivered by this redelivery. */
+      healed: DeliveryResult | null;
+    }
   | { status: "superseded"; monitorId: string; nextRun: string }
   | {
       status: "applied";
@@ -202,7 +208,7 @@ export class TickProcessor {
         tickTime,
         lastTickTime: state.lastTickTime,
       });
-      return { status: "duplicate", monitorId, lastTickTime: state.lastTickTime };
+      return { status: "duplicate", monitorId, lastTickTime: state.lastTickTime, healed };
     }
     if (!config.isActive) {
       logger.info("monitor is inactive: no check, no writes, no mail", { monitorId });

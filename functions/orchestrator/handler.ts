@@ -10,6 +10,7 @@ import { SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
 import { type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
 import { findCheck } from "#monitors/index.ts";
+import { NOTIFICATION_DELIVERY_FAILED, ORCHESTRATOR_METRICS_SERVICE } from "./metric-names.ts";
 
 /**
  * Orchestrator Lambda: SQS FIFO ticks in, partial batch failures out. Only wiring lives here; the
@@ -18,7 +19,7 @@ import { findCheck } from "#monitors/index.ts";
  */
 
 const logger = new Logger({ serviceName: "watchkeeper-orchestrator" });
-const metrics = new Metrics({ namespace: "Watchkeeper", serviceName: "orchestrator" });
+const metrics = new Metrics({ namespace: "Watchkeeper", serviceName: ORCHESTRATOR_METRICS_SERVICE });
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
@@ -30,14 +31,16 @@ function requiredEnv(name: string): string {
 export function recordOutcomeMetrics(outcome: TickOutcome, sink: Pick<Metrics, "addMetric"> = metrics): void {
   const count = (name: string) => sink.addMetric(name, MetricUnit.Count, 1);
   count(`Tick_${outcome.status}`);
+  const deliveries = outcome.status === "applied" ? [outcome.delivery, outcome.healed] : [];
+  if (outcome.status === "duplicate") deliveries.push(outcome.healed);
+  for (const delivery of deliveries) {
+    if (!delivery) continue;
+    if (delivery.delivered) count(`NotificationSent_${delivery.type}`);
+    else count(NOTIFICATION_DELIVERY_FAILED);
+  }
   if (outcome.status !== "applied") return;
   if (!outcome.check.isOk) count("CheckFailed");
   if (outcome.configProblems) count("InvalidConfig");
-  for (const delivery of [outcome.delivery, outcome.healed]) {
-    if (!delivery) continue;
-    if (delivery.delivered) count(`NotificationSent_${delivery.type}`);
-    else count("NotificationDeliveryFailed");
-  }
   sink.addMetric("CheckDuration", MetricUnit.Milliseconds, outcome.check.durationMs);
 }
 

@@ -167,3 +167,36 @@ describe("orchestrator handler batches", () => {
     expect(ran).toBe(true);
   });
 });
+
+describe("outcome metrics", () => {
+  it("counts delivery failures under the name the stack's alarm watches, healed mail included", async () => {
+    const { recordOutcomeMetrics } = await import("../../functions/orchestrator/handler.ts");
+    const { NOTIFICATION_DELIVERY_FAILED } = await import("../../functions/orchestrator/metric-names.ts");
+    const counted: string[] = [];
+    const sink = { addMetric: (name: string) => void counted.push(name) };
+    recordOutcomeMetrics(
+      {
+        status: "duplicate",
+        monitorId: "m",
+        lastTickTime: at(0),
+        healed: { type: "alert", delivered: false, error: "throttled" },
+      },
+      sink as never,
+    );
+    recordOutcomeMetrics(
+      {
+        status: "duplicate",
+        monitorId: "m",
+        lastTickTime: at(0),
+        healed: { type: "alert", delivered: true, messageId: "x", recipients: 1 },
+      },
+      sink as never,
+    );
+    expect(counted).toEqual([
+      "Tick_duplicate",
+      NOTIFICATION_DELIVERY_FAILED,
+      "Tick_duplicate",
+      "NotificationSent_alert",
+    ]);
+  });
+});
