@@ -92,6 +92,8 @@ export const MonitorConfigSchema = z.object({
   recordOnlyChanges: ConfigFieldSchemas.recordOnlyChanges.default(CONFIG_DEFAULTS.recordOnlyChanges),
 });
 export type MonitorConfig = z.infer<typeof MonitorConfigSchema>;
+/** The config without its key, built once: lenient parsing runs on every tick. */
+const ConfigAttributesSchema = MonitorConfigSchema.omit({ monitorId: true });
 /** What a person writes: optional attributes may be left out. */
 export type MonitorConfigInput = z.input<typeof MonitorConfigSchema>;
 
@@ -170,7 +172,7 @@ export function parseConfigLeniently(
   // Every value is valid or defaulted by now; the id is checked where it enters (tick, stream,
   // CLI), so a bad id here must not throw: this function never does.
   const { monitorId: _id, ...attributes } = config;
-  const parsed = MonitorConfigSchema.omit({ monitorId: true }).parse({
+  const parsed = ConfigAttributesSchema.parse({
     ...attributes,
     check: config.check || "invalid",
   });
