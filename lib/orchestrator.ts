@@ -13,6 +13,8 @@ import { WatchkeeperFunction } from "./watchkeeper-function.ts";
  * a minute more leaves time to load, persist and send.
  */
 export const ORCHESTRATOR_TIMEOUT = Duration.seconds(900);
+/** First retry delay of a failed tick (doubling per receive; the event source grants ChangeMessageVisibility). */
+export const TICK_RETRY_BASE_SECONDS = 30;
 
 export interface OrchestratorProps {
   table: TableV2;
@@ -46,7 +48,11 @@ export class Orchestrator extends Construct {
       timeout: ORCHESTRATOR_TIMEOUT,
       memorySize: 512,
       logRetention: props.logRetention,
-      environment: { DEFAULT_TIMEZONE: props.defaultTimezone },
+      environment: {
+        DEFAULT_TIMEZONE: props.defaultTimezone,
+        // A failed tick comes back after 30 s, 60 s, 120 s… instead of the queue's visibility timeout.
+        TICK_RETRY_BASE_SECONDS: String(TICK_RETRY_BASE_SECONDS),
+      },
     });
     const fn = this.lambda.function;
     this.useTable(props.table);

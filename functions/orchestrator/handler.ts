@@ -8,6 +8,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
 import { SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
+import { SqsRetryDelay } from "#adapters/sqs-retry-delay.ts";
 import { type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
 import { findCheck } from "#monitors/index.ts";
 import { NOTIFICATION_DELIVERY_FAILED, ORCHESTRATOR_METRICS_SERVICE } from "./metric-names.ts";
@@ -44,7 +45,10 @@ export function recordOutcomeMetrics(outcome: TickOutcome, sink: Pick<Metrics, "
   sink.addMetric("CheckDuration", MetricUnit.Milliseconds, outcome.check.durationMs);
 }
 
-export type OrchestratorDependencies = Omit<TickDependencies, "logger">;
+export interface OrchestratorDependencies extends Omit<TickDependencies, "logger"> {
+  /** Brings failed ticks back sooner than the queue's visibility timeout (best effort). */
+  retryDelay?: Pick<SqsRetryDelay, "delay">;
+}
 
 /** Time kept back at the end of an invocation for persisting, mailing and the batch response. */
 const INVOCATION_SAFETY_MS = 15_000;
@@ -98,7 +102,17 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
           }),
         ),
       );
-      return { batchItemFailures: responses.flatMap((response) => response.batchItemFailures) };
+      const batchItemFailures = responses.flatMap((response) => response.batchItemFailures);
+      if (batchItemFailures.length > 0 && deps.retryDelay) {
+        const failed = new Set(batchItemFailures.map((failure) => failure.itemIdentifier));
+        // Best effort: if it fails, the messages still come back after the visibility timeout.
+        await deps.retryDelay
+          .delay(event.Records.filter((record) => failed.has(record.messageId)))
+          .catch((error: unknown) =>
+            logger.warn("could not shorten the retry delay", { error: error as Error }),
+          );
+      }
+      return { batchItemFailures };
     } finally {
       metrics.publishStoredMetrics();
     }
@@ -114,15 +128,18 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
   const dynamo = new DynamoDBClient({});
   const ses = new SESv2Client({ maxAttempts: 4 });
   const deadLetterQueueUrl = process.env.TICKS_DLQ_URL;
+  const retryBaseSeconds = Number(process.env.TICK_RETRY_BASE_SECONDS);
+  const sqs = new SQSClient({});
   return {
     store: new DynamoMonitorStore(requiredEnv("MONITORS_TABLE"), createDocumentClient(dynamo)),
     notifier: new SesNotifier(requiredEnv("SENDER_EMAIL"), ses, process.env.SES_CONFIGURATION_SET),
     ...(deadLetterQueueUrl
       ? {
-          rejected: new SqsRejectedTickSink(deadLetterQueueUrl, new SQSClient({})),
+          rejected: new SqsRejectedTickSink(deadLetterQueueUrl, sqs),
         }
       : {}),
     findCheck,
+    ...(retryBaseSeconds > 0 ? { retryDelay: new SqsRetryDelay(retryBaseSeconds, sqs) } : {}),
     ...(process.env.DEFAULT_TIMEZONE ? { options: { defaultTimezone: process.env.DEFAULT_TIMEZONE } } : {}),
   };
 }

@@ -166,7 +166,17 @@ describe("functions", () => {
       SENDER_EMAIL: "alerts@example.org",
       TICKS_DLQ_URL: { Ref: idOf("AWS::SQS::Queue", "Ticks/DeadLetterQueue") },
       DEFAULT_TIMEZONE: "Europe/Paris",
+      TICK_RETRY_BASE_SECONDS: "30",
     });
+  });
+
+  it("orchestrator: may shorten a failed tick's retry delay on the ticks queue (and only there)", () => {
+    const statements = statementsOfRole("Orchestrator/Lambda/Role");
+    const consume = statementWith(statements, "sqs:ChangeMessageVisibility");
+    expect(actions(consume)).toEqual(
+      expect.arrayContaining(["sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"]),
+    );
+    expect(consume.Resource).toEqual(arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")));
   });
 
   it("schedule-sync: sets exactly what its handler's environment schema requires", () => {

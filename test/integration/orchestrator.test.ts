@@ -351,3 +351,54 @@ describe("crash between the state write and the send (fault injected with aws-sd
     );
   });
 });
+
+describe("retry delay of a failed tick (fauxqs)", () => {
+  it("brings the tick back after the backoff, not after the queue's visibility timeout", async () => {
+    const { SendMessageCommand } = await import("@aws-sdk/client-sqs");
+    const { SqsRetryDelay } = await import("#adapters/sqs-retry-delay.ts");
+    const { toSqsRecord } = await import("#local/sqs-poller.ts");
+    const { createOrchestratorHandler } = await import("../../functions/orchestrator/handler.ts");
+    const sqsClient = localSqs(sqs.endpoint);
+    // Two minutes of visibility: without the retry delay the message stays hidden for the whole test.
+    const slow = await createTickQueues(sqsClient, `retry-${tableName}`, { visibilityTimeoutSeconds: 120 });
+    await putConfig("retry-me", { params: { isOk: true } });
+    const store = new DynamoMonitorStore(tableName, createDocumentClient(localDynamo().client));
+    const throttled = Object.assign(Object.create(store), {
+      load: async () => {
+        throw Object.assign(new Error("Rate exceeded"), { name: "ProvisionedThroughputExceededException" });
+      },
+    });
+    const handler = createOrchestratorHandler({
+      store: throttled,
+      notifier: new SesNotifier(SENDER, localSes(ses.endpoint)),
+      findCheck,
+      retryDelay: new SqsRetryDelay(1, sqsClient),
+    });
+    await sqsClient.send(
+      new SendMessageCommand({
+        QueueUrl: slow.queueUrl,
+        MessageGroupId: "retry-me",
+        MessageBody: JSON.stringify({ monitorId: "retry-me", scheduledTime: minute(0) }),
+      }),
+    );
+    const receive = () =>
+      sqsClient.send(
+        new ReceiveMessageCommand({
+          QueueUrl: slow.queueUrl,
+          MessageSystemAttributeNames: ["All"],
+          WaitTimeSeconds: 5,
+        }),
+      );
+    const [first] = (await receive()).Messages ?? [];
+    if (!first) throw new Error("the tick was not delivered");
+    const response = await handler(
+      { Records: [toSqsRecord(first, slow.queueArn, "us-east-1")] },
+      lambdaContext(),
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: first.MessageId }]);
+
+    const [again] = (await receive()).Messages ?? [];
+    expect(again?.MessageId).toBe(first.MessageId);
+    expect(again?.Attributes?.ApproximateReceiveCount).toBe("2");
+  });
+});
