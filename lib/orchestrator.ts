@@ -78,7 +78,7 @@ export class Orchestrator extends Construct {
   }
 
   private sendFrom(sender: SenderIdentity): void {
-    sender.grantSendEmail(this.lambda.function);
+    sender.grantSendEmail(this.lambda.role);
     this.lambda.function.addEnvironment("SENDER_EMAIL", sender.senderEmail);
   }
 

@@ -8,18 +8,8 @@ import { ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
 import { type Queue, QueueEncryption, Queue as SqsQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { CONFIG_RECORD } from "../functions/core/schemas.ts";
+import { nagArn } from "./nag.ts";
 import { WatchkeeperFunction } from "./watchkeeper-function.ts";
-
-/**
- * An ARN the way cdk-nag prints it in a finding id: literals where the stack's environment is
- * known, `<AWS::Region>`-style placeholders where it is not (an environment-agnostic synth).
- */
-function nagArn(stack: Stack, rest: string): string {
-  const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
-  return `arn:${shown(stack.partition, "Partition")}:${rest
-    .replace("%region%", shown(stack.region, "Region"))
-    .replace("%account%", shown(stack.account, "AccountId"))}`;
-}
 
 export interface ScheduleSyncProps {
   table: TableV2;

@@ -1,7 +1,8 @@
-import { CfnOutput } from "aws-cdk-lib";
+import { CfnOutput, Stack, Validations } from "aws-cdk-lib";
 import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { EmailIdentity, Identity } from "aws-cdk-lib/aws-ses";
-import { Construct } from "constructs";
+import { Construct, type IConstruct } from "constructs";
+import { nagArn } from "./nag.ts";
 import type { WatchkeeperSettings } from "./settings.ts";
 
 /**
@@ -38,10 +39,25 @@ export class SenderIdentity extends Construct {
     }
   }
 
-  /** SendEmail from this identity and nothing else (SES v2 SendEmail authorises against the identity). */
-  grantSendEmail(grantee: IGrantable): void {
+  /**
+   * SendEmail with this sender's address and no other. SES authorises SendEmail against every
+   * identity involved: in the sandbox that includes the verified *recipient* identities, so a grant
+   * on the sender's identity ARN alone fails with AccessDenied. The grant therefore covers the
+   * account's identities, and the `ses:FromAddress` condition pins the sender.
+   */
+  grantSendEmail(grantee: IGrantable & IConstruct): void {
+    const identities = Stack.of(this).formatArn({ service: "ses", resource: "identity", resourceName: "*" });
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ["ses:SendEmail"], resources: [this.identity.emailIdentityArn] }),
+      new PolicyStatement({
+        actions: ["ses:SendEmail"],
+        resources: [identities],
+        conditions: { StringEquals: { "ses:FromAddress": this.senderEmail } },
+      }),
     );
+    Validations.of(grantee).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagArn(Stack.of(this), "ses:%region%:%account%:identity/*")}]`,
+      reason:
+        "SES authorises SendEmail against the recipients' identities too (sandbox); the ses:FromAddress condition limits the grant to Watchkeeper's sender address.",
+    });
   }
 }

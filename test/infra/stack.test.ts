@@ -275,10 +275,9 @@ describe("IAM", () => {
     ]);
     const ses = statementWith(statements, "ses:SendEmail");
     expect(actions(ses)).toEqual(["ses:SendEmail"]);
-    expect(JSON.stringify(ses.Resource)).toContain(
-      `{"Ref":"${idOf("AWS::SES::EmailIdentity", "Sender/Identity")}"}`,
-    );
-    expect(JSON.stringify(ses.Resource)).toMatch(/:ses:.*:identity\//);
+    // The account's identities (SES also authorises against sandbox recipients), pinned to the sender.
+    expect(JSON.stringify(ses.Resource)).toMatch(/:ses:.*:identity\/\*/);
+    expect(ses.Condition).toEqual({ StringEquals: { "ses:FromAddress": "alerts@example.org" } });
     expect(statementWith(statements, "sqs:SendMessage").Resource).toEqual(
       arnOf(idOf("AWS::SQS::Queue", "Ticks/DeadLetterQueue")),
     );
