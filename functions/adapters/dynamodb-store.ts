@@ -37,6 +37,23 @@ const isConditionFailure = (error: unknown) =>
   (error instanceof TransactionCanceledException &&
     (error.CancellationReasons ?? []).some((reason) => reason.Code === "ConditionalCheckFailed"));
 
+// A state item restored, imported or edited by hand may lack `version`: it reads as 0 (the schema
+// default), so "version 0" must also match a missing attribute, or every tick would look stale.
+const versionIs = (expected: number) =>
+  expected === 0 ? "attribute_not_exists(version) OR version = :expected" : "version = :expected";
+const BUMP_VERSION = "version = if_not_exists(version, :zero) + :one";
+
+async function withRetries<T>(write: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (attempt >= attempts || isConditionFailure(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 4 ** (attempt - 1)));
+    }
+  }
+}
+
 /**
  * The Monitors table (DESIGN.md §2): config and state items of a monitor share a partition.
  * Every state write is conditional on the version read and bumps it by exactly one.
@@ -93,7 +110,7 @@ export class DynamoMonitorStore implements MonitorStore {
       ...(expectedVersion === undefined
         ? { ConditionExpression: "attribute_not_exists(monitorId)" }
         : {
-            ConditionExpression: "version = :expected",
+            ConditionExpression: versionIs(expectedVersion),
             ExpressionAttributeValues: { ":expected": expectedVersion },
           }),
     };
@@ -129,11 +146,12 @@ export class DynamoMonitorStore implements MonitorStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { monitorId, record: STATE_RECORD },
-          UpdateExpression: "SET outbox.claimedUntil = :until, version = version + :one",
-          ConditionExpression: "version = :expected AND outbox.id = :id",
+          UpdateExpression: `SET outbox.claimedUntil = :until, ${BUMP_VERSION}`,
+          ConditionExpression: `(${versionIs(expectedVersion)}) AND outbox.id = :id`,
           ExpressionAttributeValues: {
             ":until": claimedUntil,
             ":one": 1,
+            ":zero": 0,
             ":expected": expectedVersion,
             ":id": outboxId,
           },
@@ -148,31 +166,35 @@ export class DynamoMonitorStore implements MonitorStore {
 
   async completeOutbox(monitorId: string, outboxId: string, receipt: DeliveryReceipt) {
     try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: { monitorId, record: STATE_RECORD },
-                UpdateExpression: "REMOVE outbox SET version = version + :one",
-                ConditionExpression: "outbox.id = :id",
-                ExpressionAttributeValues: { ":one": 1, ":id": outboxId },
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  ...receipt,
-                  recipients: [...receipt.recipients],
-                  monitorId,
-                  record: `notification#${receipt.tickTime}#${receipt.type}`,
+      // The mail is out: failing to clear now would send it again later. The condition on the
+      // outbox id makes the write idempotent, so retry transaction conflicts and throttling here.
+      await withRetries(() =>
+        this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { monitorId, record: STATE_RECORD },
+                  UpdateExpression: `REMOVE outbox SET ${BUMP_VERSION}`,
+                  ConditionExpression: "outbox.id = :id",
+                  ExpressionAttributeValues: { ":one": 1, ":zero": 0, ":id": outboxId },
                 },
               },
-            },
-          ],
-        }),
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: {
+                    ...receipt,
+                    recipients: [...receipt.recipients],
+                    monitorId,
+                    record: `notification#${receipt.tickTime}#${receipt.type}`,
+                  },
+                },
+              },
+            ],
+          }),
+        ),
       );
     } catch (error) {
       // Already cleared by whoever else delivered it: nothing left to do.
@@ -186,10 +208,9 @@ export class DynamoMonitorStore implements MonitorStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { monitorId, record: STATE_RECORD },
-          UpdateExpression:
-            "REMOVE outbox.claimedUntil SET outbox.attempts = outbox.attempts + :one, outbox.lastError = :error, version = version + :one",
+          UpdateExpression: `REMOVE outbox.claimedUntil SET outbox.attempts = outbox.attempts + :one, outbox.lastError = :error, ${BUMP_VERSION}`,
           ConditionExpression: "outbox.id = :id",
-          ExpressionAttributeValues: { ":one": 1, ":id": outboxId, ":error": error },
+          ExpressionAttributeValues: { ":one": 1, ":zero": 0, ":id": outboxId, ":error": error },
         }),
       );
     } catch (failure) {

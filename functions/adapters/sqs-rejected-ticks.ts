@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { RejectedTickSink } from "#core/ports.ts";
+import { truncateMessage } from "#core/text.ts";
 
 /**
  * Forwards a tick the orchestrator can never apply (malformed, from the future) straight to the
@@ -20,7 +21,7 @@ export class SqsRejectedTickSink implements RejectedTickSink {
         QueueUrl: this.queueUrl,
         MessageBody: body.length > 0 ? body : "(empty body)",
         MessageAttributes: {
-          rejectionReason: { DataType: "String", StringValue: reason.slice(0, 1000) },
+          rejectionReason: { DataType: "String", StringValue: truncateMessage(reason, 1000) },
           rejectedAt: { DataType: "String", StringValue: new Date().toISOString() },
         },
         ...(fifo

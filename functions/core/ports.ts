@@ -77,6 +77,14 @@ export interface DeliveryReceipt {
   attempts: number;
   /** TTL of the log item, epoch seconds. */
   expiresAt: number;
+  /** `abandoned`: it could not be delivered (SES refused it, or too many attempts); `error` says why. */
+  outcome: "delivered" | "abandoned";
+  error?: string;
+}
+
+/** The mail service refused the message itself (bad recipient, unverified sender…): retrying cannot help. */
+export class PermanentDeliveryError extends Error {
+  override name = "PermanentDeliveryError";
 }
 
 export interface Notifier {

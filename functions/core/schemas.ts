@@ -166,7 +166,8 @@ export function parseConfigLeniently(
     });
   }
   // The deployment's default zone (context `defaultTimezone`), as schedule-sync applies it.
-  if (raw.timezone === undefined && defaults.defaultTimezone) config.timezone = defaults.defaultTimezone;
+  // A missing or invalid timezone falls back to it too, so mail shows the zone the schedule runs in.
+  if (config.timezone === undefined && defaults.defaultTimezone) config.timezone = defaults.defaultTimezone;
   config.name ??= monitorId;
   config.check ??= "";
   // Every value is valid or defaulted by now; the id is checked where it enters (tick, stream,

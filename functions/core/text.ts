@@ -11,10 +11,16 @@ const ALL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const CONTROLS_EXCEPT_NEWLINE_TAB = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
 
+/** Cuts at `end` without leaving half of a surrogate pair (DynamoDB and SQS reject lone surrogates). */
+function cut(value: string, end: number): string {
+  const code = value.charCodeAt(end - 1);
+  return value.slice(0, code >= 0xd800 && code <= 0xdbff ? end - 1 : end);
+}
+
 /** One line, safe in a mail header: control characters (CR/LF above all) become spaces. */
 export function headerSafe(value: string, maxLength = 200): string {
   const flat = value.replace(ALL_CONTROLS, " ").replace(/\s+/g, " ").trim();
-  return flat.length > maxLength ? `${flat.slice(0, maxLength - 1)}…` : flat;
+  return flat.length > maxLength ? `${cut(flat, maxLength - 1)}…` : flat;
 }
 
 /** Multi-line text with stray control characters removed and newlines normalised. */
@@ -26,7 +32,7 @@ export function bodySafe(value: string): string {
 export function truncateMessage(message: string, maxChars = MAX_MESSAGE_CHARS): string {
   if (message.length <= maxChars) return message;
   const marker = ` … [truncated: ${message.length} characters in total]`;
-  return message.slice(0, maxChars - marker.length) + marker;
+  return cut(message, maxChars - marker.length) + marker;
 }
 
 const HTML_ESCAPES: Record<string, string> = {

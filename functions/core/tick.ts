@@ -1,6 +1,14 @@
 import type { CheckDefinition } from "../../monitors/types.ts";
-import type { Logger, MonitorStore, Notifier, RejectedTickSink, RunRecord, StoredMonitor } from "./ports.ts";
-import { StaleStateError, silentLogger } from "./ports.ts";
+import type {
+  DeliveryReceipt,
+  Logger,
+  MonitorStore,
+  Notifier,
+  RejectedTickSink,
+  RunRecord,
+  StoredMonitor,
+} from "./ports.ts";
+import { PermanentDeliveryError, StaleStateError, silentLogger } from "./ports.ts";
 import { renderNotification } from "./render.ts";
 import { type CheckOutcome, runCheck } from "./run-check.ts";
 import { nextRun, parseSchedule } from "./schedule.ts";
@@ -34,6 +42,8 @@ export interface TickOptions {
   maxRaceRetries: number;
   /** Tick bodies above this size are rejected unread. @default 4096 */
   maxBodyBytes: number;
+  /** Failed sends of one notification before it is abandoned (SES refusals abandon it at once). @default 10 */
+  maxDeliveryAttempts: number;
   /** Timezone of monitors whose config item has none (the stack's `defaultTimezone`). @default "America/Chicago" */
   defaultTimezone: string;
 }
@@ -44,6 +54,7 @@ export const DEFAULT_TICK_OPTIONS: TickOptions = {
   supersededGraceMs: 60_000,
   maxRaceRetries: 5,
   maxBodyBytes: 4_096,
+  maxDeliveryAttempts: 10,
   defaultTimezone: CONFIG_DEFAULTS.timezone,
 };
 
@@ -65,7 +76,7 @@ export interface InvocationLimits {
 
 export type DeliveryResult =
   | { type: NotificationType; delivered: true; messageId: string; recipients: number }
-  | { type: NotificationType; delivered: false; error: string };
+  | { type: NotificationType; delivered: false; error: string; abandoned?: true };
 
 export type TickOutcome =
   | { status: "rejected"; reason: string }
@@ -196,6 +207,11 @@ export class TickProcessor {
     });
     const configProblems = problems.length > 0 ? formatProblems(problems) : null;
 
+    if (!config.isActive) {
+      // Paused means silent: even a notification left pending waits until the monitor is resumed.
+      logger.info("monitor is inactive: no check, no writes, no mail", { monitorId });
+      return { status: "inactive", monitorId };
+    }
     let state = stored.state;
     let healed: DeliveryResult | null = null;
     if (state?.outbox) {
@@ -209,10 +225,6 @@ export class TickProcessor {
         lastTickTime: state.lastTickTime,
       });
       return { status: "duplicate", monitorId, lastTickTime: state.lastTickTime, healed };
-    }
-    if (!config.isActive) {
-      logger.info("monitor is inactive: no check, no writes, no mail", { monitorId });
-      return { status: "inactive", monitorId };
     }
     const supersededBy = this.#supersededBy(tick, tickTime, config);
     if (supersededBy) {
@@ -411,16 +423,39 @@ export class TickProcessor {
       tickTime: outbox.tickTime,
       attempts: outbox.attempts,
     });
-    const healed = await this.#deliver(monitorId, { ...outbox, claimedUntil }, config);
+    // People may have fixed the recipient list since: mail whoever is listed now.
+    const recipients = config.peopleToNotify.length > 0 ? config.peopleToNotify : outbox.recipients;
+    const healed = await this.#deliver(monitorId, { ...outbox, recipients, claimedUntil }, config);
     // Each store write bumps the version by one: claim, then complete or release.
     const version = state.version + 2;
-    const remaining = healed.delivered
-      ? undefined
-      : { ...outbox, claimedUntil: undefined, attempts: outbox.attempts + 1, lastError: healed.error };
+    const remaining =
+      healed.delivered || healed.abandoned
+        ? undefined
+        : { ...outbox, claimedUntil: undefined, attempts: outbox.attempts + 1, lastError: healed.error };
     return { state: { ...state, version, outbox: remaining }, healed };
   }
 
+  /**
+   * Sends the outbox, then clears it with a log item. A failure leaves it for the next tick, unless
+   * it can never succeed (SES refused the message itself) or has failed `maxDeliveryAttempts`
+   * times: then it is abandoned with its reason in the log item and a metric, so one undeliverable
+   * mail cannot hold the monitor's later notifications back for ever.
+   */
   async #deliver(monitorId: string, outbox: Outbox, config: MonitorConfig): Promise<DeliveryResult> {
+    const attempts = outbox.attempts + 1;
+    const receipt = (extra: { messageId: string; outcome: DeliveryReceipt["outcome"]; error?: string }) => {
+      const at = iso(this.#deps.wallClock());
+      return {
+        ...extra,
+        recipients: outbox.recipients,
+        type: outbox.type,
+        tickTime: outbox.tickTime,
+        subject: outbox.subject,
+        deliveredAt: at,
+        attempts,
+        expiresAt: Math.floor(Date.parse(at) / 1000) + config.historyRetentionDays * 86_400,
+      };
+    };
     let messageId: string;
     try {
       ({ messageId } = await this.#deps.notifier.send({
@@ -430,26 +465,32 @@ export class TickProcessor {
         html: outbox.html,
       }));
     } catch (error) {
-      const reason = describeThrown(error);
+      const reason = truncateMessage(describeThrown(error), 1000);
+      const permanent = error instanceof PermanentDeliveryError;
+      if (permanent || attempts >= this.#options.maxDeliveryAttempts) {
+        this.#deps.logger.error("notification abandoned: it cannot be delivered", {
+          monitorId,
+          type: outbox.type,
+          attempts,
+          reason,
+        });
+        await this.#deps.store.completeOutbox(
+          monitorId,
+          outbox.id,
+          receipt({ messageId: "", outcome: "abandoned", error: reason }),
+        );
+        return { type: outbox.type, delivered: false, abandoned: true, error: reason };
+      }
       this.#deps.logger.error("notification delivery failed; it stays in the outbox for the next tick", {
         monitorId,
         type: outbox.type,
+        attempts,
         reason,
       });
-      await this.#deps.store.releaseOutbox(monitorId, outbox.id, truncateMessage(reason, 1000));
+      await this.#deps.store.releaseOutbox(monitorId, outbox.id, reason);
       return { type: outbox.type, delivered: false, error: reason };
     }
-    const deliveredAt = iso(this.#deps.wallClock());
-    await this.#deps.store.completeOutbox(monitorId, outbox.id, {
-      messageId,
-      recipients: outbox.recipients,
-      type: outbox.type,
-      tickTime: outbox.tickTime,
-      subject: outbox.subject,
-      deliveredAt,
-      attempts: outbox.attempts + 1,
-      expiresAt: Math.floor(Date.parse(deliveredAt) / 1000) + config.historyRetentionDays * 86_400,
-    });
+    await this.#deps.store.completeOutbox(monitorId, outbox.id, receipt({ messageId, outcome: "delivered" }));
     return { type: outbox.type, delivered: true, messageId, recipients: outbox.recipients.length };
   }
 }

@@ -2,11 +2,10 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from "@aws-lambd
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
-import { SesNotifier } from "#adapters/ses-notifier.ts";
+import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
 import { SqsRetryDelay } from "#adapters/sqs-retry-delay.ts";
 import { type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
@@ -38,6 +37,7 @@ export function recordOutcomeMetrics(outcome: TickOutcome, sink: Pick<Metrics, "
     if (!delivery) continue;
     if (delivery.delivered) count(`NotificationSent_${delivery.type}`);
     else count(NOTIFICATION_DELIVERY_FAILED);
+    if (!delivery.delivered && delivery.abandoned) count("NotificationAbandoned");
   }
   if (outcome.status !== "applied") return;
   if (!outcome.check.isOk) count("CheckFailed");
@@ -125,14 +125,19 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
  * that runs once per monitor per minute (docs/performance.md).
  */
 function dependenciesFromEnvironment(): OrchestratorDependencies {
-  const dynamo = new DynamoDBClient({});
-  const ses = new SESv2Client({ maxAttempts: 4 });
+  // Bounded requests: a hung socket must fail the tick, not hold the batch until the timeout.
+  const requestHandler = { connectionTimeout: 3_000, requestTimeout: 5_000 };
+  const dynamo = new DynamoDBClient({ requestHandler });
   const deadLetterQueueUrl = process.env.TICKS_DLQ_URL;
   const retryBaseSeconds = Number(process.env.TICK_RETRY_BASE_SECONDS);
-  const sqs = new SQSClient({});
+  const sqs = new SQSClient({ requestHandler });
   return {
     store: new DynamoMonitorStore(requiredEnv("MONITORS_TABLE"), createDocumentClient(dynamo)),
-    notifier: new SesNotifier(requiredEnv("SENDER_EMAIL"), ses, process.env.SES_CONFIGURATION_SET),
+    notifier: new SesNotifier(
+      requiredEnv("SENDER_EMAIL"),
+      createSesClient(),
+      process.env.SES_CONFIGURATION_SET,
+    ),
     ...(deadLetterQueueUrl
       ? {
           rejected: new SqsRejectedTickSink(deadLetterQueueUrl, sqs),

@@ -277,6 +277,25 @@ describe("delivery semantics", () => {
     expect(dlq.Messages?.[0]?.MessageAttributes?.rejectionReason?.StringValue).toMatch(/not JSON/);
   });
 
+  it("applies ticks to a state item that lost its version (restored or hand-edited)", async () => {
+    await putConfig("no-version", { params: { isOk: true }, requiredConsecutiveOks: 1 });
+    await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { monitorId: "no-version", record: "state", state: "alert", consecutiveOkCount: 0 },
+      }),
+    );
+    expect((await tickAt("no-version", 0)).batchItemFailures).toEqual([]);
+    expect(await state("no-version")).toMatchObject({
+      state: "ok",
+      lastNotificationType: "recovery",
+      version: 2,
+    });
+    expect((await mailFor("no-version")).map((mail) => mail.subject)).toEqual([
+      "[Monitor RECOVERED] Monitor no-version",
+    ]);
+  });
+
   it("records run history and the notification log with TTLs", async () => {
     await putConfig("history", { params: { isOk: false }, historyRetentionDays: 3 });
     await tickAt("history", 0);

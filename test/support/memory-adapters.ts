@@ -6,7 +6,7 @@ import type {
   RunRecord,
   StoredMonitor,
 } from "#core/ports.ts";
-import { StaleStateError } from "#core/ports.ts";
+import { PermanentDeliveryError, StaleStateError } from "#core/ports.ts";
 import type { MonitorState } from "#core/schemas.ts";
 import type { CheckDefinition } from "../../monitors/types.ts";
 
@@ -76,8 +76,15 @@ export class MemoryMonitorStore implements MonitorStore {
 export class RecordingNotifier implements Notifier {
   readonly sent: Email[] = [];
   failNext = 0;
+  /** Refuse every message as SES does for an unverified sandbox recipient. */
+  refuse = false;
 
   async send(email: Email) {
+    if (this.refuse) {
+      throw new PermanentDeliveryError(
+        "SES refused the message: MessageRejected: Email address is not verified.",
+      );
+    }
     if (this.failNext > 0) {
       this.failNext--;
       throw Object.assign(new Error("Maximum sending rate exceeded."), { name: "TooManyRequestsException" });

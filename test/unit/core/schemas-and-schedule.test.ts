@@ -154,3 +154,19 @@ describe("lenient parsing never throws", () => {
     expect(() => parseConfigLeniently("m", { name: null, check: 7, params: [], schedule: {} })).not.toThrow();
   });
 });
+
+describe("deployment default timezone", () => {
+  it("replaces a missing or invalid timezone, and leaves a valid one alone", () => {
+    const defaults = { defaultTimezone: "Europe/Paris" };
+    expect(parseConfigLeniently("m", { name: "M", check: "manual" }, defaults).config.timezone).toBe(
+      "Europe/Paris",
+    );
+    expect(
+      parseConfigLeniently("m", { name: "M", check: "manual", timezone: "Nowhere" }, defaults).config
+        .timezone,
+    ).toBe("Europe/Paris");
+    expect(
+      parseConfigLeniently("m", { name: "M", check: "manual", timezone: "UTC" }, defaults).config.timezone,
+    ).toBe("UTC");
+  });
+});

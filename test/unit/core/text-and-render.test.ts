@@ -124,3 +124,12 @@ describe("text hygiene", () => {
     expect(describeThrown(thrown)).toBe(description);
   });
 });
+
+describe("truncation and unicode", () => {
+  it("never leaves half of a surrogate pair at the cut", () => {
+    const emoji = "😀".repeat(3_000);
+    const message = truncateMessage(emoji);
+    expect(message).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    expect(headerSafe("😀".repeat(150))).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+  });
+});

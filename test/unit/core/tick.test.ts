@@ -340,3 +340,62 @@ describe("deployment default timezone", () => {
     expect(notifier.sent[1]?.text).toContain("(Asia/Tokyo)");
   });
 });
+
+describe("undeliverable notifications", () => {
+  it("abandons a mail SES refuses outright, logs why, and lets later notifications through", async () => {
+    configure([false, true], { requiredConsecutiveOks: 1 });
+    notifier.refuse = true;
+    const p = processor();
+    const first = applied(await p.process(tick(at(0))));
+    expect(first.delivery).toMatchObject({
+      delivered: false,
+      abandoned: true,
+      error: expect.stringMatching(/MessageRejected/),
+    });
+    expect(store.states.get(ID)?.outbox).toBeUndefined();
+    expect(store.receipts[0]).toMatchObject({
+      type: "alert",
+      outcome: "abandoned",
+      error: expect.stringMatching(/not verified/),
+    });
+    notifier.refuse = false;
+    const second = applied(await p.process(tick(at(5))));
+    expect(second.delivery).toMatchObject({ type: "recovery", delivered: true });
+  });
+
+  it("abandons a mail after maxDeliveryAttempts transient failures", async () => {
+    configure([false, false, false]);
+    notifier.failNext = 10;
+    const p = processor({ maxDeliveryAttempts: 3 });
+    await p.process(tick(at(0)));
+    await p.process(tick(at(5)));
+    expect(store.states.get(ID)?.outbox).toMatchObject({ attempts: 2 });
+    const third = applied(await p.process(tick(at(10))));
+    expect(third.healed).toMatchObject({ delivered: false, abandoned: true });
+    expect(store.states.get(ID)?.outbox).toBeUndefined();
+    expect(store.receipts.map((receipt) => receipt.outcome)).toEqual(["abandoned"]);
+  });
+
+  it("delivers a pending mail to the recipients configured now", async () => {
+    configure([false, false], { peopleToNotify: ["typo@exampel.com"] });
+    notifier.failNext = 1;
+    await processor().process(tick(at(0)));
+    const config = store.configs.get(ID) ?? {};
+    store.configs.set(ID, { ...config, peopleToNotify: ["ops@example.com"] });
+    await processor().process(tick(at(5)));
+    expect(notifier.sent.map((mail) => mail.to)).toEqual([["ops@example.com"]]);
+  });
+
+  it("keeps a pending mail while the monitor is paused, and sends it on resume", async () => {
+    configure([false, false]);
+    notifier.failNext = 1;
+    await processor().process(tick(at(0)));
+    const config = store.configs.get(ID) ?? {};
+    store.configs.set(ID, { ...config, isActive: false });
+    expect((await processor().process(tick(at(5)))).status).toBe("inactive");
+    expect(notifier.sent).toHaveLength(0);
+    store.configs.set(ID, { ...config, isActive: true });
+    await processor().process(tick(at(10)));
+    expect(notifier.sent.map((mail) => mail.subject)).toEqual(["[Monitor ALERT] Compass PO feed"]);
+  });
+});
