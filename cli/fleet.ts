@@ -52,7 +52,15 @@ const RUN_ATTRIBUTES = [
   "notification",
   "quietReason",
 ];
-const NOTIFICATION_ATTRIBUTES = ["type", "tickTime", "deliveredAt", "recipients", "messageId", "subject"];
+const NOTIFICATION_ATTRIBUTES = [
+  "type",
+  "tickTime",
+  "deliveredAt",
+  "recipients",
+  "messageId",
+  "subject",
+  "outcome",
+];
 
 export interface FleetQuery {
   /** Include config and state items. @default true */

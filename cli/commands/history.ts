@@ -49,7 +49,9 @@ async function history(context: CommandContext, monitorId: string): Promise<void
     table.notifications(monitorId, { since }),
   ]);
   const runs = newestFirst.reverse();
-  const delivered = new Set(notifications.map((item) => `${item.tickTime}#${item.type}`));
+  // An abandoned mail has a log item too, but it never reached anyone.
+  const deliveredItems = notifications.filter((item) => item.outcome !== "abandoned");
+  const delivered = new Set(deliveredItems.map((item) => `${item.tickTime}#${item.type}`));
   if (out.json) {
     out.data({
       monitorId,
@@ -86,7 +88,7 @@ async function history(context: CommandContext, monitorId: string): Promise<void
   const failed = runs.filter((run) => !run.isOk).length;
   out.line();
   out.line(
-    `${plural(runs.length, "run")} since ${formatUtc(since.toISOString())}, ${failed} failed, ${plural(notifications.length, "notification")} delivered${config.recordOnlyChanges === true ? color.dim(" (recordOnlyChanges: quiet OK runs are not recorded)") : ""}`,
+    `${plural(runs.length, "run")} since ${formatUtc(since.toISOString())}, ${failed} failed, ${plural(deliveredItems.length, "notification")} delivered${config.recordOnlyChanges === true ? color.dim(" (recordOnlyChanges: quiet OK runs are not recorded)") : ""}`,
   );
 }
 

@@ -229,7 +229,12 @@ async function show(context: CommandContext, monitorId: string): Promise<void> {
       ["DELIVERED", "TYPE", "RECIPIENTS", "SUBJECT"],
       notifications.map((notification) => [
         formatUtc(notification.deliveredAt as string),
-        String(notification.type ?? ""),
+        // An abandoned mail (SES refused it, or too many attempts) was never delivered: say so.
+        notification.outcome === "abandoned"
+          ? color.red(
+              `${String(notification.type ?? "")} (abandoned: ${truncate(notification.error as string, 40)})`,
+            )
+          : String(notification.type ?? ""),
         ((notification.recipients as string[] | undefined) ?? []).join(", "),
         truncate(notification.subject as string, 60),
       ]),

@@ -85,8 +85,11 @@ async function health(context: CommandContext): Promise<void> {
   const stats = runStats(
     runs.map((run) => ({ isOk: run.isOk === true, durationMs: run.durationMs as number })),
   );
+  // Abandoned mails (SES refused them) were never sent: count them apart.
+  const abandoned = notifications.filter((item) => item.outcome === "abandoned");
+  const sent = notifications.filter((item) => item.outcome !== "abandoned");
   const byType = Object.fromEntries(
-    [...groupBy(notifications, (item) => String(item.type))].map(([type, items]) => [type, items.length]),
+    [...groupBy(sent, (item) => String(item.type))].map(([type, items]) => [type, items.length]),
   );
   const report = {
     table: table.tableName,
@@ -104,8 +107,9 @@ async function health(context: CommandContext): Promise<void> {
     runs: stats.runs,
     failures: stats.failures,
     successRate: stats.successRate ?? null,
-    notificationsSent: notifications.length,
+    notificationsSent: sent.length,
     notificationsByType: byType,
+    notificationsAbandoned: abandoned.length,
     stale,
     neverRun: neverRun.map((monitor) => monitor.monitorId),
     problems: misconfigured.map((monitor) => ({
@@ -134,6 +138,7 @@ function printHealth(
     failures: number;
     successRate: number | null;
     notificationsSent: number;
+    notificationsAbandoned: number;
     notificationsByType: Record<string, number>;
     stale: StaleMonitor[];
     neverRun: string[];
@@ -161,7 +166,14 @@ function printHealth(
         ? "none recorded"
         : `${report.runs}, ${formatPercent(report.successRate ?? undefined)} successful (${plural(report.failures, "failure")})`,
     ],
-    ["notifications", `${report.notificationsSent} sent${types ? ` (${types})` : ""}`],
+    [
+      "notifications",
+      `${report.notificationsSent} sent${types ? ` (${types})` : ""}${
+        report.notificationsAbandoned > 0
+          ? `, ${report.notificationsAbandoned} abandoned (see show <id>)`
+          : ""
+      }`,
+    ],
     [
       "stale",
       report.stale.length === 0

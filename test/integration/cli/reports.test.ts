@@ -296,3 +296,20 @@ describe("export and import", () => {
     expect((await cli.run(["show", "dry"])).code).toBe(1);
   });
 });
+
+describe("abandoned notifications", () => {
+  it("are counted apart from sent mail and shown as abandoned", async () => {
+    await cli.put({
+      ...notificationItem("web", at(10), "reminder", at(9)),
+      messageId: "",
+      outcome: "abandoned",
+      error: "SES refused the message: MessageRejected: Email address is not verified.",
+    });
+    const health = JSON.parse((await cli.run(["health", "--hours", "2", "--json"], { now })).stdout);
+    expect(health).toMatchObject({ notificationsSent: 2, notificationsAbandoned: 1 });
+    const history = await cli.run(["history", "web", "--since", "1h"], { now });
+    expect(history.stdout).toContain("2 notifications delivered");
+    const show = await cli.run(["show", "web"], { now });
+    expect(show.stdout).toMatch(/reminder \(abandoned: SES refused/);
+  });
+});
