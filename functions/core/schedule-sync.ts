@@ -86,10 +86,15 @@ export function scheduleDefinitionFor(
     definition: {
       monitorId: id.data,
       expression: schedule.data,
-      timezone: timezone.data,
+      timezone: canonicalTimezone(timezone.data),
       enabled: isActive.success ? isActive.data : CONFIG_DEFAULTS.isActive,
     },
   };
+}
+
+/** The IANA spelling Scheduler expects ("america/chicago" and "US/Central" become "America/Chicago"). */
+function canonicalTimezone(zone: string): string {
+  return new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
 }
 
 /** Decides what one stream record means for the monitor's schedule. */

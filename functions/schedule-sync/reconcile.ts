@@ -1,12 +1,17 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, paginateScan } from "@aws-sdk/lib-dynamodb";
 import { Command } from "commander";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { EventBridgeScheduler } from "#adapters/scheduler.ts";
 import type { SchedulerPort, ScheduleStatusPort } from "#core/ports.ts";
-import { planReconcile, type ReconcilePlan, type ScheduleDefaults } from "#core/schedule-sync.ts";
+import {
+  planReconcile,
+  type ReconcilePlan,
+  type ScheduleDefaults,
+  scheduleDefinitionFor,
+} from "#core/schedule-sync.ts";
 import { CONFIG_RECORD } from "#core/schemas.ts";
 
 /**
@@ -25,6 +30,11 @@ export interface ReconcileDependencies {
   status: ScheduleStatusPort;
   /** Every config item of the table (any other record may be yielded too; it is skipped). */
   configItems: () => AsyncIterable<Record<string, unknown>>;
+  /**
+   * The config item as it is now (consistent read), checked just before each change: the table
+   * moves while reconcile runs, and schedule-sync may already have acted on a newer item.
+   */
+  currentConfig?: (monitorId: string) => Promise<Record<string, unknown> | undefined>;
   log?: (line: string) => void;
 }
 
@@ -38,11 +48,16 @@ export async function reconcile(
   options: ScheduleDefaults & { dryRun?: boolean } = {},
 ): Promise<ReconcileReport> {
   const log = dependencies.log ?? (() => {});
+  // Schedules first, then the table: a schedule listed here existed before the scan began, so a
+  // monitor created during the run can only be missed by the list (and then upserted), never
+  // taken for an orphan.
+  const schedules = await dependencies.scheduler.list();
   const items: Record<string, unknown>[] = [];
   for await (const item of dependencies.configItems()) {
     if (item.record === CONFIG_RECORD) items.push(item);
   }
-  const plan = planReconcile(items, await dependencies.scheduler.list(), options);
+  const plan = planReconcile(items, schedules, options);
+  const current = dependencies.currentConfig;
   const failures: ReconcileReport["failures"] = [];
   const step = async (monitorId: string, line: string, work: () => Promise<void>) => {
     log(`${options.dryRun ? "[dry run] " : ""}${line}`);
@@ -60,7 +75,13 @@ export async function reconcile(
       definition.monitorId,
       `upsert ${definition.monitorId}: ${definition.expression} ${definition.timezone} (${state})`,
       async () => {
-        await dependencies.scheduler.upsert(definition);
+        // Build from the item as it is now, so a newer edit is never overwritten by the scanned copy.
+        const latest = current ? await current(definition.monitorId) : undefined;
+        if (current && !latest) return log(`  skipped: ${definition.monitorId} was deleted meanwhile`);
+        const fresh = latest ? scheduleDefinitionFor(definition.monitorId, latest, options) : undefined;
+        if (fresh && !fresh.ok)
+          return log(`  skipped: ${definition.monitorId} changed meanwhile (${fresh.reason})`);
+        await dependencies.scheduler.upsert(fresh?.definition ?? definition);
         await dependencies.status.clearError(definition.monitorId);
       },
     );
@@ -71,9 +92,10 @@ export async function reconcile(
     );
   }
   for (const monitorId of plan.removals) {
-    await step(monitorId, `remove ${monitorId}: no config item`, () =>
-      dependencies.scheduler.remove(monitorId),
-    );
+    await step(monitorId, `remove ${monitorId}: no config item`, async () => {
+      if (current && (await current(monitorId))) return log(`  kept: ${monitorId} was created meanwhile`);
+      await dependencies.scheduler.remove(monitorId);
+    });
   }
   log(
     `${plan.upserts.length} upserted, ${plan.invalid.length} invalid, ${plan.removals.length} removed, ${failures.length} failed`,
@@ -159,6 +181,16 @@ export async function main(argv: string[] = process.argv): Promise<number> {
         scheduler,
         status: new DynamoDbScheduleStatus(tableName, doc),
         configItems: () => scanConfigItems(doc, tableName),
+        currentConfig: async (monitorId) =>
+          (
+            await doc.send(
+              new GetCommand({
+                TableName: tableName,
+                Key: { monitorId, record: CONFIG_RECORD },
+                ConsistentRead: true,
+              }),
+            )
+          ).Item,
         log: (line) => console.log(line),
       },
       {

@@ -58,7 +58,18 @@ export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies
   async function apply(action: ScheduleAction): Promise<void> {
     switch (action.kind) {
       case "upsert":
-        await scheduler.upsert(action.definition);
+        try {
+          await scheduler.upsert(action.definition);
+        } catch (error) {
+          // Scheduler's own validation is stricter than ours in corners (zone aliases, cron
+          // details): a retry cannot fix the item, so report it like any invalid schedule.
+          if ((error as Error).name !== "ValidationException") throw error;
+          return apply({
+            kind: "invalid",
+            monitorId: action.definition.monitorId,
+            reason: `EventBridge Scheduler rejected the schedule: ${(error as Error).message}`,
+          });
+        }
         await status.clearError(action.definition.monitorId);
         metrics.count("SchedulesUpserted");
         logger.info("schedule upserted", { ...action.definition });

@@ -124,6 +124,26 @@ describe("schedule-sync handler", () => {
     );
   });
 
+  it("reports a schedule Scheduler itself rejects instead of retrying it for ever", async () => {
+    const { sync, scheduler, status, metrics } = harness();
+    scheduler.failNext(
+      "web",
+      Object.assign(new Error("Invalid Schedule Expression"), { name: "ValidationException" }),
+    );
+    const response = await sync(event(streamRecord("INSERT", "web", { schedule: "cron(0 8 L * ? *)" })));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(status.errors.get("web")).toBe(
+      "EventBridge Scheduler rejected the schedule: Invalid Schedule Expression",
+    );
+    expect(metrics).toContain("InvalidSchedules");
+  });
+
+  it("sends Scheduler the canonical spelling of a timezone", async () => {
+    const { sync, scheduler } = harness();
+    await sync(event(streamRecord("INSERT", "web", { timezone: "america/chicago" })));
+    expect(scheduler.schedules.get("web")?.timezone).toBe("America/Chicago");
+  });
+
   it("clears the reported error once the item is fixed", async () => {
     const { sync, status } = harness();
     await sync(event(streamRecord("INSERT", "web", { timezone: "Chicago" })));

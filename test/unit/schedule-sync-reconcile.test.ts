@@ -69,4 +69,30 @@ describe("reconcile", () => {
     expect(status.calls).toEqual([]);
     expect(lines[0]).toBe("[dry run] upsert a: rate(5 minutes) America/Chicago (enabled)");
   });
+
+  it("checks the table again before each change: newer edits win, and monitors created meanwhile keep their schedule", async () => {
+    const scheduler = new RecordingScheduler();
+    // Created while reconcile ran: its schedule is listed, but the scan did not see its config.
+    await scheduler.upsert({ monitorId: "new", expression: "rate(1 hour)", timezone: "UTC", enabled: true });
+    const table = new Map<string, Record<string, unknown>>([
+      ["new", { monitorId: "new", record: "config", schedule: "rate(1 hour)" }],
+      // Edited after the scan: the scanned copy says rate(5 minutes), the table now says rate(10 minutes).
+      ["edited", { monitorId: "edited", record: "config", schedule: "rate(10 minutes)" }],
+    ]);
+    await reconcile(
+      {
+        scheduler,
+        status: new RecordingStatus(),
+        configItems: items(
+          { monitorId: "edited", record: "config", schedule: "rate(5 minutes)" },
+          { monitorId: "gone", record: "config", schedule: "rate(5 minutes)" },
+        ),
+        currentConfig: async (monitorId) => table.get(monitorId),
+      },
+      { defaultTimezone: "UTC" },
+    );
+    expect(scheduler.schedules.get("new")?.expression).toBe("rate(1 hour)");
+    expect(scheduler.schedules.get("edited")?.expression).toBe("rate(10 minutes)");
+    expect(scheduler.schedules.has("gone")).toBe(false);
+  });
 });
