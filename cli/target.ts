@@ -90,8 +90,10 @@ export class Target {
     readonly local: LocalInfo | undefined,
   ) {
     this.doc = createDocumentClient(dynamodb);
-    this.#tableName = options.table ?? env.WATCHKEEPER_TABLE ?? local?.tableName;
-    this.#queueUrl = options.queueUrl ?? env.WATCHKEEPER_QUEUE_URL ?? local?.queueUrl;
+    // --local means the runtime's own table and queue: an exported WATCHKEEPER_* variable meant for
+    // AWS must not send `run --local` to a real queue. Explicit flags still win.
+    this.#tableName = options.table ?? (local ? local.tableName : env.WATCHKEEPER_TABLE);
+    this.#queueUrl = options.queueUrl ?? (local ? local.queueUrl : env.WATCHKEEPER_QUEUE_URL);
   }
 
   static async open(options: TargetOptions, io: CliIo, clients: CliClients = {}): Promise<Target> {

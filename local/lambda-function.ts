@@ -90,7 +90,8 @@ const INIT_TIMEOUT_MS = 60_000;
 export class LambdaFunction {
   readonly #options: LambdaFunctionOptions;
   readonly #environments = new Set<Environment>();
-  readonly #waiting: Array<(environment: Environment) => void> = [];
+  readonly #waiting: Array<{ resolve: (environment: Environment) => void; reject: (error: Error) => void }> =
+    [];
   #nextId = 1;
   #stopped = false;
 
@@ -145,6 +146,9 @@ export class LambdaFunction {
   /** Terminates every environment; invocations still running are abandoned. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    // Invocations still waiting for an environment would otherwise never settle.
+    for (const waiter of this.#waiting.splice(0))
+      waiter.reject(new Error(`${this.#options.functionName} was stopped`));
     await Promise.all([...this.#environments].map((environment) => this.#discard(environment)));
   }
 
@@ -160,22 +164,23 @@ export class LambdaFunction {
       environment.busy = true;
       return environment;
     }
-    return new Promise((resolve) => this.#waiting.push(resolve));
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }
 
   #release(environment: Environment): void {
     if (!this.#environments.has(environment)) {
       // Discarded: hand a fresh environment to whoever waits.
       const next = this.#waiting.shift();
-      if (next && !this.#stopped) {
+      if (next && this.#stopped) next.reject(new Error(`${this.#options.functionName} was stopped`));
+      else if (next) {
         const fresh = this.#spawn();
         fresh.busy = true;
-        next(fresh);
+        next.resolve(fresh);
       }
       return;
     }
     const next = this.#waiting.shift();
-    if (next) next(environment);
+    if (next) next.resolve(environment);
     else environment.busy = false;
   }
 

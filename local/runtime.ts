@@ -310,7 +310,9 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     functionName: "watchkeeper-orchestrator",
     moduleUrl: ORCHESTRATOR_MODULE,
     region: LOCAL_REGION,
-    timeoutSeconds: visibilityTimeoutSeconds,
+    // As in the stack (900 s of a 1,200 s visibility timeout): a tick still running when its message
+    // becomes visible again would be received a second time while the first run is in flight.
+    timeoutSeconds: Math.max(1, Math.floor(visibilityTimeoutSeconds * 0.75)),
     maxEnvironments: options.concurrency ?? DEFAULT_CONCURRENCY,
     environment: {
       MONITORS_TABLE: tableName,

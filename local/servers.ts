@@ -117,6 +117,23 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * Where there is a POSIX shell, the child runs under a small watchdog that ends it when this
+ * process is gone, even if it was SIGKILLed (no exit hook runs then) and would otherwise leave
+ * DynamoDB Local's JVM holding its port. Terminating the watchdog terminates the child.
+ */
+function spawnSupervised(command: string, args: string[]): ChildProcess {
+  const options = { stdio: ["ignore", "ignore", "pipe"] as ["ignore", "ignore", "pipe"] };
+  if (process.platform === "win32") return spawn(command, args, options);
+  const watchdog = [
+    '"$@" & child=$!',
+    'trap \'kill "$child" 2>/dev/null; wait "$child"; exit 0\' TERM INT HUP',
+    `while kill -0 ${process.pid} 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1 & wait $!; done`,
+    'kill "$child" 2>/dev/null; wait "$child"',
+  ].join("\n");
+  return spawn("/bin/sh", ["-c", watchdog, "watchdog", command, ...args], options);
+}
+
 // Children that must not outlive this process, whatever way it exits.
 const children = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -126,7 +143,8 @@ function track(child: ChildProcess): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once("exit", () => {
-      for (const running of children) running.kill("SIGKILL");
+      // SIGTERM: a watchdog passes it on to its child (SIGKILL would orphan the child).
+      for (const running of children) running.kill("SIGTERM");
     });
   }
 }
@@ -164,7 +182,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   } else {
     args.push("-inMemory");
   }
-  const child = spawn("java", args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawnSupervised("java", args);
   track(child);
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {

@@ -189,12 +189,17 @@ export class SqsPoller {
         messageIds: failed,
       });
     }
-    this.#options.onBatch?.({
-      received: records.length,
-      deleted,
-      failed,
-      ...(error !== undefined ? { error } : {}),
-    });
+    try {
+      this.#options.onBatch?.({
+        received: records.length,
+        deleted,
+        failed,
+        ...(error !== undefined ? { error } : {}),
+      });
+    } catch (observerError) {
+      // An observer's bug must not end the poll loop (and with it, ticks processing).
+      this.#logger.warn("onBatch observer failed", { error: String(observerError) });
+    }
   }
 
   async #delete(records: readonly SQSRecord[]): Promise<number> {

@@ -56,7 +56,7 @@ const program = new Command()
   .addOption(
     new Option(
       "--visibility-timeout <seconds>",
-      "ticks queue visibility timeout, also the orchestrator timeout",
+      "ticks queue visibility timeout (the orchestrator's timeout is 3/4 of it)",
     )
       .argParser(seconds)
       .default(60),
@@ -139,6 +139,10 @@ async function main(): Promise<void> {
   await checkPorts(options);
 
   process.stdout.write(pc.dim("Starting DynamoDB Local, SQS and SES on 127.0.0.1…\n"));
+  // A signal during start-up must still end the Java child: exiting runs the exit hook that kills
+  // it (local/servers.ts), which a default signal death would skip.
+  const duringStartup = () => process.exit(130);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, duringStartup);
   let dashboard: Dashboard | undefined;
   const runtime = await startLocalRuntime({
     ports: {
@@ -183,7 +187,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${pc.dim("stopped.")}\n`);
     process.exit(0);
   };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(signal));
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.off(signal, duringStartup);
+    process.on(signal, () => void stop(signal));
+  }
 }
 
 main().catch((error: unknown) => {

@@ -45,7 +45,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-const env = { ...process.env, NO_COLOR: "1" };
+// An AWS table exported in the shell must not win over --local's own table.
+const env = { ...process.env, NO_COLOR: "1", WATCHKEEPER_TABLE: "some-aws-table" };
 
 describe("cli/watchkeeper.mjs", () => {
   it("prints help and lists against --local", async () => {
