@@ -112,7 +112,8 @@ export class WatchkeeperStack extends Stack {
       ORCHESTRATOR_METRICS_SERVICE,
       NOTIFICATION_DELIVERY_FAILED,
       "SES refused or failed to send a notification (unverified sender, sandbox recipient, quota). " +
-        "It stays in the monitor's outbox and is retried on the next tick.",
+        "A transient failure stays in the monitor's outbox and is retried on the next tick; a message SES " +
+        "refuses outright, or one that failed 10 times, is abandoned with SES's reason in its notification# item.",
     );
     alarms.whenFunctionErrors(
       "ScheduleSyncErrors",
