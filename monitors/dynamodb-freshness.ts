@@ -2,7 +2,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
-import { REGION_PATTERN, regionalClients } from "./support/clients.ts";
+import { checkClientConfig, REGION_PATTERN, regionalClients } from "./support/clients.ts";
 import { errorText, formatDuration, quote } from "./support/format.ts";
 import { must, mustBe, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
@@ -116,7 +116,7 @@ export interface DynamodbFreshnessOptions {
 export function createDynamodbFreshnessCheck(options: DynamodbFreshnessOptions = {}): CheckDefinition {
   const clientFor =
     options.clientFor ??
-    regionalClients((region) => DynamoDBDocumentClient.from(new DynamoDBClient(region ? { region } : {})));
+    regionalClients((region) => DynamoDBDocumentClient.from(new DynamoDBClient(checkClientConfig(region))));
 
   async function run(ctx: CheckContext): Promise<CheckResult> {
     const params = parseParams(DYNAMODB_FRESHNESS_CHECK, DynamodbFreshnessParamsSchema, ctx.params);

@@ -1,7 +1,7 @@
 import { GetQueueAttributesCommand, type QueueAttributeName, SQSClient } from "@aws-sdk/client-sqs";
 import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
-import { REGION_PATTERN, regionalClients } from "./support/clients.ts";
+import { checkClientConfig, REGION_PATTERN, regionalClients } from "./support/clients.ts";
 import { errorText, plural } from "./support/format.ts";
 import { must, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
@@ -70,7 +70,7 @@ function count(attributes: Partial<Record<string, string>> | undefined, name: st
 }
 
 export interface SqsQueueEmptyOptions {
-  /** Client for a region (undefined: the SDK's default region). @default cached `new SQSClient()` */
+  /** Client for a region (undefined: the SDK's default region). @default cached `new SQSClient(checkClientConfig(region))` */
   clientFor?: (region: string | undefined) => SQSClient;
 }
 
@@ -82,7 +82,7 @@ export function createSqsQueueEmptyCheck(options: SqsQueueEmptyOptions = {}): Ch
         // The endpoint comes from the region (or AWS_ENDPOINT_URL_SQS), never from the queue URL's
         // host: the region is already read from that host, and emulators may hand out hosts that
         // do not resolve (fauxqs' default `sqs.<region>.localhost`), which the SDK would dial.
-        new SQSClient({ ...(region ? { region } : {}), useQueueUrlAsEndpoint: false }),
+        new SQSClient({ ...checkClientConfig(region), useQueueUrlAsEndpoint: false }),
     );
 
   async function run(ctx: CheckContext): Promise<CheckResult> {

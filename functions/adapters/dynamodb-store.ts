@@ -10,6 +10,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import type { DeliveryReceipt, MonitorStore, RunRecord, StoredMonitor } from "#core/ports.ts";
 import { StaleStateError } from "#core/ports.ts";
 import { CONFIG_RECORD, type MonitorState, MonitorStateSchema, STATE_RECORD } from "#core/schemas.ts";
@@ -20,7 +21,7 @@ export class CorruptStateError extends Error {
 
 /** Document client that drops undefined attributes, so optional state fields are simply absent. */
 export function createDocumentClient(
-  client: DynamoDBClient = new DynamoDBClient({}),
+  client: DynamoDBClient = new DynamoDBClient({ requestHandler: boundedRequestHandler() }),
 ): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }

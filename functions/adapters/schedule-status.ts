@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import type { ScheduleStatusPort } from "#core/ports.ts";
 import { STATE_RECORD } from "#core/schemas.ts";
 
@@ -13,7 +14,9 @@ export class DynamoDbScheduleStatus implements ScheduleStatusPort {
 
   constructor(
     private readonly tableName: string,
-    client: DynamoDBClient | DynamoDBDocumentClient = new DynamoDBClient({}),
+    client: DynamoDBClient | DynamoDBDocumentClient = new DynamoDBClient({
+      requestHandler: boundedRequestHandler(),
+    }),
   ) {
     this.doc = client instanceof DynamoDBDocumentClient ? client : DynamoDBDocumentClient.from(client);
   }

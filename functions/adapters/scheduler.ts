@@ -8,6 +8,7 @@ import {
   SchedulerClient,
   UpdateScheduleCommand,
 } from "@aws-sdk/client-scheduler";
+import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import type { ScheduleDefinition, SchedulerPort } from "#core/ports.ts";
 
 export interface RetryPolicy {
@@ -28,7 +29,7 @@ export interface EventBridgeSchedulerOptions {
   deadLetterQueueArn: string;
   /** @default { maximumEventAgeSeconds: 3600, maximumRetryAttempts: 185 } */
   retryPolicy?: RetryPolicy;
-  /** @default new SchedulerClient({}) — region and endpoint from the SDK's standard variables */
+  /** @default a SchedulerClient with bounded requests — region and endpoint from the SDK's standard variables */
   client?: SchedulerClient;
 }
 
@@ -48,7 +49,7 @@ export class EventBridgeScheduler implements SchedulerPort {
   private readonly retryPolicy: RetryPolicy;
 
   constructor(private readonly options: EventBridgeSchedulerOptions) {
-    this.client = options.client ?? new SchedulerClient({});
+    this.client = options.client ?? new SchedulerClient({ requestHandler: boundedRequestHandler() });
     this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
   }
 

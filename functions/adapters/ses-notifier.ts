@@ -1,4 +1,5 @@
 import { SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
+import { boundedRequestHandler, type RequestTimeouts } from "#adapters/aws-request-handler.ts";
 import type { Email, Notifier } from "#core/ports.ts";
 import { PermanentDeliveryError } from "#core/ports.ts";
 
@@ -16,14 +17,17 @@ const PERMANENT_ERRORS = new Set([
   "AccountSuspendedException",
 ]);
 
+const SES_REQUEST_TIMEOUTS: RequestTimeouts = { connectMs: 3_000, requestMs: 8_000 };
+
 /**
  * A client whose calls cannot hang: a stuck socket would otherwise hold the invocation (and every
  * monitor in its batch) until the function times out. 4 attempts × 8 s stays inside the outbox lease.
+ * @param timeouts of each attempt (tests shorten them)
  */
-export function createSesClient(): SESv2Client {
+export function createSesClient(timeouts: RequestTimeouts = SES_REQUEST_TIMEOUTS): SESv2Client {
   return new SESv2Client({
     maxAttempts: 4,
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 8_000 },
+    requestHandler: boundedRequestHandler(timeouts),
   });
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import type { RejectedTickSink } from "#core/ports.ts";
 import { truncateMessage } from "#core/text.ts";
 
@@ -11,7 +12,7 @@ import { truncateMessage } from "#core/text.ts";
 export class SqsRejectedTickSink implements RejectedTickSink {
   constructor(
     private readonly queueUrl: string,
-    private readonly client: SQSClient = new SQSClient({}),
+    private readonly client: SQSClient = new SQSClient({ requestHandler: boundedRequestHandler() }),
   ) {}
 
   async reject(body: string, reason: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
+import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 
 /** The longest delay SQS allows between a message's receives is 12 h; a tick has no use for more than 15 min. */
 const MAX_DELAY_SECONDS = 900;
@@ -24,7 +25,7 @@ export class SqsRetryDelay {
 
   constructor(
     private readonly baseSeconds: number,
-    private readonly client: SQSClient = new SQSClient({}),
+    private readonly client: SQSClient = new SQSClient({ requestHandler: boundedRequestHandler() }),
   ) {}
 
   async delay(records: readonly SQSRecord[]): Promise<void> {

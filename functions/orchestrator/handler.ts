@@ -4,6 +4,7 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { AWS_REQUEST_TIMEOUTS, boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
 import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
@@ -126,7 +127,7 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
  */
 function dependenciesFromEnvironment(): OrchestratorDependencies {
   // Bounded requests: a hung socket must fail the tick, not hold the batch until the timeout.
-  const requestHandler = { connectionTimeout: 3_000, requestTimeout: 5_000 };
+  const requestHandler = boundedRequestHandler(AWS_REQUEST_TIMEOUTS);
   const dynamo = new DynamoDBClient({ requestHandler });
   const deadLetterQueueUrl = process.env.TICKS_DLQ_URL;
   const retryBaseSeconds = Number(process.env.TICK_RETRY_BASE_SECONDS);

@@ -5,6 +5,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import * as z from "zod";
+import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { EventBridgeScheduler } from "#adapters/scheduler.ts";
 import { createScheduleSyncHandler, type ScheduleSyncHandler } from "./sync.ts";
@@ -59,9 +60,12 @@ function fromEnvironment(): ScheduleSyncHandler {
       ticksQueueArn: env.TICKS_QUEUE_ARN,
       roleArn: env.SCHEDULER_ROLE_ARN,
       deadLetterQueueArn: env.SCHEDULER_DLQ_ARN,
-      client: tracer.captureAWSv3Client(new SchedulerClient({})),
+      client: tracer.captureAWSv3Client(new SchedulerClient({ requestHandler: boundedRequestHandler() })),
     }),
-    status: new DynamoDbScheduleStatus(env.MONITORS_TABLE, tracer.captureAWSv3Client(new DynamoDBClient({}))),
+    status: new DynamoDbScheduleStatus(
+      env.MONITORS_TABLE,
+      tracer.captureAWSv3Client(new DynamoDBClient({ requestHandler: boundedRequestHandler() })),
+    ),
     logger,
     metrics: { count: (metric, value = 1) => metrics.addMetric(metric, MetricUnit.Count, value) },
     ...(env.DEFAULT_TIMEZONE ? { defaultTimezone: env.DEFAULT_TIMEZONE } : {}),
