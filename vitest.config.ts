@@ -11,6 +11,15 @@ export default defineConfig({
     hookTimeout: 60_000,
     projects: [
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      // Schedule evaluation must not depend on the machine's zone: its tests again under three.
+      ...["UTC", "Europe/London", "Pacific/Auckland"].map((zone) => ({
+        extends: true as const,
+        test: {
+          name: `schedule-tz:${zone}`,
+          include: ["test/unit/core/schedule-*.test.ts"],
+          env: { TZ: zone, WATCHKEEPER_EXPECT_TZ: zone },
+        },
+      })),
       { extends: true, test: { name: "infra", include: ["test/infra/**/*.test.ts"], testTimeout: 120_000 } },
       {
         extends: true,
