@@ -9,6 +9,7 @@ import { type Queue, QueueEncryption, Queue as SqsQueue } from "aws-cdk-lib/aws-
 import { Construct } from "constructs";
 import { CONFIG_RECORD } from "../functions/core/schemas.ts";
 import { nagArn } from "./nag.ts";
+import type { SenderIdentity } from "./sender-identity.ts";
 import { WatchkeeperFunction } from "./watchkeeper-function.ts";
 
 export interface ScheduleSyncProps {
@@ -18,6 +19,8 @@ export interface ScheduleSyncProps {
   groupName: string;
   defaultTimezone: string;
   logRetention: RetentionDays;
+  /** Mails a monitor's owners, once per distinct problem, when its schedule cannot be created. */
+  sender?: SenderIdentity;
 }
 
 /**
@@ -62,6 +65,7 @@ export class ScheduleSync extends Construct {
     });
     this.grantScheduleManagement(props.groupName);
     this.grantStatusReports(props.table);
+    if (props.sender) this.sendFrom(props.sender);
     this.lambda.function.addEventSource(
       new DynamoEventSource(props.table, {
         startingPosition: StartingPosition.TRIM_HORIZON,
@@ -144,6 +148,12 @@ export class ScheduleSync extends Construct {
       reason:
         "Schedules are named after monitors created at run time; the grant is confined to the stack's schedule group.",
     });
+  }
+
+  /** SendEmail from the notification sender, for the one "cannot be scheduled" mail per problem. */
+  private sendFrom(sender: SenderIdentity): void {
+    sender.grantSendEmail(this.lambda.role);
+    this.lambda.function.addEnvironment("SENDER_EMAIL", sender.senderEmail);
   }
 
   /** `scheduleError` on state items: an UpdateItem, nothing else. */

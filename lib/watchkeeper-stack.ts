@@ -59,6 +59,7 @@ export class WatchkeeperStack extends Stack {
       groupName: settings.namePrefix,
       defaultTimezone: settings.defaultTimezone,
       logRetention: settings.logRetentionDays,
+      sender: this.sender,
     });
     this.alarms = new OperatorAlarms(this, "Alarms", {
       namePrefix: settings.namePrefix,

@@ -3,10 +3,12 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
+import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBStreamEvent, SQSEvent } from "aws-lambda";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
+import { SesNotifier } from "#adapters/ses-notifier.ts";
 import type { Logger } from "#core/ports.ts";
 import { planReconcile } from "#core/schedule-sync.ts";
 import { CONFIG_RECORD } from "#core/schemas.ts";
@@ -347,9 +349,17 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   // Schedule-sync runs in this thread: its factory takes the scheduler port, and here that is the
   // local scheduler rather than EventBridge. Everything else about it is the deployed code.
   const status = new DynamoDbScheduleStatus(tableName, doc);
+  // As in the stack: owners hear once, from the notification sender, that a monitor cannot be scheduled.
+  const mail = new SESv2Client({
+    region: LOCAL_REGION,
+    endpoint: endpoints.ses,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  shutdown.add(async () => mail.destroy());
   const scheduleSync = createScheduleSyncHandler({
     scheduler,
     status,
+    notifier: new SesNotifier(endpoints.senderEmail, mail),
     logger: loggerFor("watchkeeper-schedule-sync"),
   });
   const streamPoller = new StreamPoller({

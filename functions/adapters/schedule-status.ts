@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
-import type { ScheduleStatusPort } from "#core/ports.ts";
+import type { ScheduleProblemStatus } from "#core/schedule-sync.ts";
 import { STATE_RECORD } from "#core/schemas.ts";
 
 /**
@@ -9,7 +9,7 @@ import { STATE_RECORD } from "#core/schemas.ts";
  * the orchestrator writes the whole state item conditionally on the version it read: without the
  * bump it would overwrite `scheduleError` with the copy it read before.
  */
-export class DynamoDbScheduleStatus implements ScheduleStatusPort {
+export class DynamoDbScheduleStatus implements ScheduleProblemStatus {
   private readonly doc: DynamoDBDocumentClient;
 
   constructor(
@@ -22,7 +22,12 @@ export class DynamoDbScheduleStatus implements ScheduleStatusPort {
   }
 
   async reportError(monitorId: string, message: string): Promise<void> {
-    await this.ignoringConditionFailure(
+    await this.recordError(monitorId, message);
+  }
+
+  /** True when the write happened: the stored error was absent or different (a new problem). */
+  async recordError(monitorId: string, message: string): Promise<boolean> {
+    return this.ignoringConditionFailure(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { monitorId, record: STATE_RECORD },
@@ -47,11 +52,14 @@ export class DynamoDbScheduleStatus implements ScheduleStatusPort {
     );
   }
 
-  private async ignoringConditionFailure(command: UpdateCommand): Promise<void> {
+  /** Resolves true when the update was applied, false when its condition did not hold. */
+  private async ignoringConditionFailure(command: UpdateCommand): Promise<boolean> {
     try {
       await this.doc.send(command);
+      return true;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return false;
     }
   }
 }

@@ -3,6 +3,7 @@ import {
   CreateScheduleCommand,
   type CreateScheduleCommandInput,
   DeleteScheduleCommand,
+  GetScheduleCommand,
   paginateListSchedules,
   ResourceNotFoundException,
   SchedulerClient,
@@ -10,6 +11,7 @@ import {
 } from "@aws-sdk/client-scheduler";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import type { ScheduleDefinition, SchedulerPort } from "#core/ports.ts";
+import type { ScheduleReader } from "#core/schedule-sync.ts";
 
 export interface RetryPolicy {
   /** @default 3600 — a tick older than an hour is superseded by newer ones anyway */
@@ -44,7 +46,7 @@ export function tickInput(monitorId: string): string {
 }
 
 /** SchedulerPort on EventBridge Scheduler: one schedule per monitor, named after the monitor. */
-export class EventBridgeScheduler implements SchedulerPort {
+export class EventBridgeScheduler implements SchedulerPort, ScheduleReader {
   private readonly client: SchedulerClient;
   private readonly retryPolicy: RetryPolicy;
 
@@ -94,6 +96,24 @@ export class EventBridgeScheduler implements SchedulerPort {
     } catch (error) {
       if (!(error instanceof ConflictException)) throw error;
       await this.client.send(new UpdateScheduleCommand(request));
+    }
+  }
+
+  /** GetSchedule, as far as Watchkeeper's definition goes; undefined when there is no such schedule. */
+  async describe(monitorId: string): Promise<ScheduleDefinition | undefined> {
+    try {
+      const schedule = await this.client.send(
+        new GetScheduleCommand({ Name: monitorId, GroupName: this.options.groupName }),
+      );
+      return {
+        monitorId,
+        expression: schedule.ScheduleExpression ?? "",
+        timezone: schedule.ScheduleExpressionTimezone ?? "UTC",
+        enabled: schedule.State !== "DISABLED",
+      };
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return undefined;
+      throw error;
     }
   }
 

@@ -1,5 +1,12 @@
-import type { ScheduleDefinition } from "./ports.ts";
-import { CONFIG_DEFAULTS, CONFIG_RECORD, ConfigFieldSchemas, MonitorIdSchema } from "./schemas.ts";
+import type { ScheduleDefinition, ScheduleStatusPort } from "./ports.ts";
+import { timezoneAsWritten } from "./schedule.ts";
+import {
+  CONFIG_DEFAULTS,
+  CONFIG_RECORD,
+  ConfigFieldSchemas,
+  MonitorIdSchema,
+  parseConfigLeniently,
+} from "./schemas.ts";
 
 /**
  * What schedule-sync and reconcile do for one monitor's config item: pure, so that the stream
@@ -17,13 +24,32 @@ export interface ConfigChange {
   keys: Record<string, unknown>;
   /** The item after the change; absent on REMOVE. */
   newImage?: Record<string, unknown>;
+  /** The item before the change (NEW_AND_OLD_IMAGES); absent on INSERT. */
+  oldImage?: Record<string, unknown>;
+}
+
+/** Who to tell, and about what, when a monitor cannot be scheduled. */
+export interface ScheduleProblemOwners {
+  /** The monitor's name, or its id when the name is unusable. */
+  name: string;
+  /** The valid part of `peopleToNotify`. */
+  peopleToNotify: string[];
+  /** The `schedule` and `timezone` attributes as written (strings only), for the email. */
+  schedule?: string;
+  timezone?: string;
 }
 
 export type ScheduleAction =
-  | { kind: "upsert"; definition: ScheduleDefinition }
+  /** `owners`: who to tell should Scheduler itself refuse the definition. */
+  | { kind: "upsert"; definition: ScheduleDefinition; owners?: ScheduleProblemOwners }
+  /**
+   * The edit left expression, timezone and enabled as they were: the schedule is left alone, since
+   * UpdateSchedule would restart a rate schedule's cadence from now.
+   */
+  | { kind: "keep"; definition: ScheduleDefinition }
   | { kind: "remove"; monitorId: string }
   /** The item cannot be scheduled: report why on the state item and leave any existing schedule alone. */
-  | { kind: "invalid"; monitorId: string; reason: string }
+  | { kind: "invalid"; monitorId: string; reason: string; owners?: ScheduleProblemOwners }
   /** Nothing to do (not a config item, or no usable key). */
   | { kind: "ignore"; reason: string };
 
@@ -86,15 +112,31 @@ export function scheduleDefinitionFor(
     definition: {
       monitorId: id.data,
       expression: schedule.data,
-      timezone: canonicalTimezone(timezone.data),
+      timezone: timezoneAsWritten(timezone.data),
       enabled: isActive.success ? isActive.data : CONFIG_DEFAULTS.isActive,
     },
   };
 }
 
-/** The IANA spelling Scheduler expects ("america/chicago" and "US/Central" become "America/Chicago"). */
-function canonicalTimezone(zone: string): string {
-  return new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
+/** True when two definitions ask Scheduler for the same schedule. */
+export function sameSchedule(a: ScheduleDefinition, b: ScheduleDefinition): boolean {
+  return (
+    a.monitorId === b.monitorId &&
+    a.expression === b.expression &&
+    a.timezone === b.timezone &&
+    a.enabled === b.enabled
+  );
+}
+
+function ownersOf(monitorId: string, item: Record<string, unknown>, defaults: ScheduleDefaults) {
+  const { config } = parseConfigLeniently(monitorId, item, defaults);
+  const name = typeof config.name === "string" && config.name !== "" ? config.name : monitorId;
+  return {
+    name,
+    peopleToNotify: [...config.peopleToNotify],
+    ...(typeof item.schedule === "string" ? { schedule: item.schedule } : {}),
+    ...(typeof item.timezone === "string" ? { timezone: item.timezone } : {}),
+  };
 }
 
 /** Decides what one stream record means for the monitor's schedule. */
@@ -116,14 +158,31 @@ export function decideScheduleAction(change: ConfigChange, defaults: ScheduleDef
     return { kind: "ignore", reason: `${change.kind} record carries no new image (stream view type?)` };
   }
   const result = scheduleDefinitionFor(monitorId, change.newImage, defaults);
-  return result.ok
-    ? { kind: "upsert", definition: result.definition }
-    : { kind: "invalid", monitorId, reason: result.reason };
+  if (!result.ok) {
+    return {
+      kind: "invalid",
+      monitorId,
+      reason: result.reason,
+      owners: ownersOf(monitorId, change.newImage, defaults),
+    };
+  }
+  // Only a schedule-relevant change touches the schedule (a rename must not restart a rate).
+  if (change.kind === "MODIFY" && change.oldImage) {
+    const before = scheduleDefinitionFor(monitorId, change.oldImage, defaults);
+    if (before.ok && sameSchedule(before.definition, result.definition)) {
+      return { kind: "keep", definition: result.definition };
+    }
+  }
+  return {
+    kind: "upsert",
+    definition: result.definition,
+    owners: ownersOf(monitorId, change.newImage, defaults),
+  };
 }
 
 export interface ReconcilePlan {
   upserts: ScheduleDefinition[];
-  invalid: Array<{ monitorId: string; reason: string }>;
+  invalid: Array<{ monitorId: string; reason: string; owners?: ScheduleProblemOwners }>;
   /** Schedules in the group whose monitor has no config item any more. */
   removals: string[];
 }
@@ -146,7 +205,11 @@ export function planReconcile(
       plan.upserts.push(action.definition);
     } else if (action.kind === "invalid") {
       monitorIds.add(action.monitorId);
-      plan.invalid.push({ monitorId: action.monitorId, reason: action.reason });
+      plan.invalid.push({
+        monitorId: action.monitorId,
+        reason: action.reason,
+        ...(action.owners ? { owners: action.owners } : {}),
+      });
     }
   }
   for (const name of existingSchedules) {
@@ -154,4 +217,22 @@ export function planReconcile(
   }
   plan.removals.sort();
   return plan;
+}
+
+/**
+ * Reads back a schedule as it stands, so that reconcile changes only what differs (UpdateSchedule
+ * restarts a rate schedule's cadence from now).
+ */
+export interface ScheduleReader {
+  /** The schedule named `monitorId`, or undefined when there is none. */
+  describe(monitorId: string): Promise<ScheduleDefinition | undefined>;
+}
+
+/** A ScheduleStatusPort that tells a new problem from one already recorded. */
+export interface ScheduleProblemStatus extends ScheduleStatusPort {
+  /**
+   * Records the error like reportError, and resolves true only when it differs from the one stored
+   * (a new problem, whose owners should hear of it once), false when it was already recorded.
+   */
+  recordError(monitorId: string, message: string): Promise<boolean>;
 }

@@ -8,6 +8,7 @@ import * as z from "zod";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { EventBridgeScheduler } from "#adapters/scheduler.ts";
+import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { createScheduleSyncHandler, type ScheduleSyncHandler } from "./sync.ts";
 
 export {
@@ -36,6 +37,8 @@ export const ScheduleSyncEnvironmentSchema = z.object({
   SCHEDULER_ROLE_ARN: z.string().startsWith("arn:"),
   SCHEDULER_DLQ_ARN: z.string().startsWith("arn:"),
   DEFAULT_TIMEZONE: z.string().min(1).optional(),
+  /** Sender of the one mail owners get when their monitor cannot be scheduled; unset: no mail. */
+  SENDER_EMAIL: z.string().min(1).optional(),
 });
 export type ScheduleSyncEnvironment = z.infer<typeof ScheduleSyncEnvironmentSchema>;
 
@@ -66,6 +69,9 @@ function fromEnvironment(): ScheduleSyncHandler {
       env.MONITORS_TABLE,
       tracer.captureAWSv3Client(new DynamoDBClient({ requestHandler: boundedRequestHandler() })),
     ),
+    ...(env.SENDER_EMAIL
+      ? { notifier: new SesNotifier(env.SENDER_EMAIL, tracer.captureAWSv3Client(createSesClient())) }
+      : {}),
     logger,
     metrics: { count: (metric, value = 1) => metrics.addMetric(metric, MetricUnit.Count, value) },
     ...(env.DEFAULT_TIMEZONE ? { defaultTimezone: env.DEFAULT_TIMEZONE } : {}),

@@ -10,6 +10,8 @@ import {
   planReconcile,
   type ReconcilePlan,
   type ScheduleDefaults,
+  type ScheduleReader,
+  sameSchedule,
   scheduleDefinitionFor,
 } from "#core/schedule-sync.ts";
 import { CONFIG_RECORD } from "#core/schemas.ts";
@@ -26,7 +28,11 @@ import { CONFIG_RECORD } from "#core/schemas.ts";
  */
 
 export interface ReconcileDependencies {
-  scheduler: SchedulerPort;
+  /**
+   * With a ScheduleReader, a schedule that already matches its item is left alone: UpdateSchedule
+   * would restart a rate schedule's cadence from now.
+   */
+  scheduler: SchedulerPort | (SchedulerPort & ScheduleReader);
   status: ScheduleStatusPort;
   /** Every config item of the table (any other record may be yielded too; it is skipped). */
   configItems: () => AsyncIterable<Record<string, unknown>>;
@@ -57,6 +63,9 @@ export async function reconcile(
     if (item.record === CONFIG_RECORD) items.push(item);
   }
   const plan = planReconcile(items, schedules, options);
+  const existing = new Set(schedules);
+  const scheduler = dependencies.scheduler;
+  let unchanged = 0;
   const current = dependencies.currentConfig;
   const failures: ReconcileReport["failures"] = [];
   const step = async (monitorId: string, line: string, work: () => Promise<void>) => {
@@ -81,7 +90,17 @@ export async function reconcile(
         const fresh = latest ? scheduleDefinitionFor(definition.monitorId, latest, options) : undefined;
         if (fresh && !fresh.ok)
           return log(`  skipped: ${definition.monitorId} changed meanwhile (${fresh.reason})`);
-        await dependencies.scheduler.upsert(fresh?.definition ?? definition);
+        const wanted = fresh?.definition ?? definition;
+        const now =
+          existing.has(wanted.monitorId) && "describe" in scheduler
+            ? await scheduler.describe(wanted.monitorId)
+            : undefined;
+        if (now && sameSchedule(now, wanted)) {
+          unchanged++;
+          log(`  unchanged: ${wanted.monitorId} already runs ${wanted.expression} ${wanted.timezone}`);
+        } else {
+          await scheduler.upsert(wanted);
+        }
         await dependencies.status.clearError(definition.monitorId);
       },
     );
@@ -98,7 +117,7 @@ export async function reconcile(
     });
   }
   log(
-    `${plan.upserts.length} upserted, ${plan.invalid.length} invalid, ${plan.removals.length} removed, ${failures.length} failed`,
+    `${plan.upserts.length - unchanged} upserted, ${unchanged} unchanged, ${plan.invalid.length} invalid, ${plan.removals.length} removed, ${failures.length} failed`,
   );
   return { plan, failures };
 }

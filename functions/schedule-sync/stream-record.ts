@@ -38,9 +38,11 @@ export function toConfigChange(record: DynamoDBRecord): ConfigChange {
   const keys = record.dynamodb?.Keys;
   if (!keys) throw new MalformedStreamRecordError("stream record has no Keys");
   const newImage = record.dynamodb?.NewImage;
+  const oldImage = record.dynamodb?.OldImage;
   return {
     kind: kind as ConfigChangeKind,
     keys: fromImage(keys),
     ...(newImage ? { newImage: fromImage(newImage) } : {}),
+    ...(oldImage ? { oldImage: fromImage(oldImage) } : {}),
   };
 }

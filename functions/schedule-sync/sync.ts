@@ -1,7 +1,13 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
-import type { Logger, SchedulerPort, ScheduleStatusPort } from "#core/ports.ts";
+import type { Logger, Notifier, SchedulerPort, ScheduleStatusPort } from "#core/ports.ts";
 import { silentLogger } from "#core/ports.ts";
-import { decideScheduleAction, type ScheduleAction } from "#core/schedule-sync.ts";
+import { renderScheduleProblem } from "#core/render-schedule-problem.ts";
+import {
+  decideScheduleAction,
+  type ScheduleAction,
+  type ScheduleProblemOwners,
+  type ScheduleProblemStatus,
+} from "#core/schedule-sync.ts";
 import { toConfigChange } from "./stream-record.ts";
 
 /** Counters schedule-sync emits; the stack alarms on `InvalidSchedules`. */
@@ -9,6 +15,8 @@ export type ScheduleSyncMetric =
   | "SchedulesUpserted"
   | "SchedulesRemoved"
   | "InvalidSchedules"
+  | "ScheduleProblemsNotified"
+  | "ScheduleProblemNotificationFailures"
   | "ScheduleSyncFailures"
   | "MalformedStreamRecords";
 
@@ -18,7 +26,13 @@ export interface ScheduleSyncMetrics {
 
 export interface ScheduleSyncDependencies {
   scheduler: SchedulerPort;
-  status: ScheduleStatusPort;
+  /** A ScheduleProblemStatus lets schedule-sync tell a new problem from a repeated one. */
+  status: ScheduleStatusPort | ScheduleProblemStatus;
+  /**
+   * Mails a monitor's owners once per distinct schedule problem (needs a ScheduleProblemStatus).
+   * @default nobody is mailed
+   */
+  notifier?: Notifier;
   /** @default silentLogger */
   logger?: Logger;
   /** @default no metrics */
@@ -35,7 +49,7 @@ export type ScheduleSyncHandler = (event: DynamoDBStreamEvent) => Promise<Dynamo
 const noMetrics: ScheduleSyncMetrics = { count() {} };
 
 function monitorIdOf(action: ScheduleAction): string | undefined {
-  if (action.kind === "upsert") return action.definition.monitorId;
+  if (action.kind === "upsert" || action.kind === "keep") return action.definition.monitorId;
   return action.kind === "ignore" ? undefined : action.monitorId;
 }
 
@@ -55,6 +69,33 @@ export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies
   const defaults =
     dependencies.defaultTimezone === undefined ? {} : { defaultTimezone: dependencies.defaultTimezone };
 
+  /**
+   * Records the problem on the state item and, when it is a new one, tells the owners. At most
+   * once: the conditional write that recognises a new error comes first, so a failed send is
+   * logged and counted, not retried (a replay finds the error already recorded).
+   */
+  async function reportProblem(monitorId: string, reason: string, owners?: ScheduleProblemOwners) {
+    if (!("recordError" in status)) return status.reportError(monitorId, reason);
+    const isNew = await status.recordError(monitorId, reason);
+    const notifier = dependencies.notifier;
+    if (!isNew || !notifier || !owners || owners.peopleToNotify.length === 0) return;
+    try {
+      const email = renderScheduleProblem({ monitorId, reason, ...owners });
+      await notifier.send({ to: owners.peopleToNotify, ...email });
+      metrics.count("ScheduleProblemsNotified");
+      logger.info("owners told the monitor cannot be scheduled", {
+        monitorId,
+        recipients: owners.peopleToNotify.length,
+      });
+    } catch (error) {
+      metrics.count("ScheduleProblemNotificationFailures");
+      logger.error("could not tell the owners the monitor cannot be scheduled", {
+        monitorId,
+        error: (error as Error).message,
+      });
+    }
+  }
+
   async function apply(action: ScheduleAction): Promise<void> {
     switch (action.kind) {
       case "upsert":
@@ -68,11 +109,15 @@ export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies
             kind: "invalid",
             monitorId: action.definition.monitorId,
             reason: `EventBridge Scheduler rejected the schedule: ${(error as Error).message}`,
+            ...(action.owners ? { owners: action.owners } : {}),
           });
         }
         await status.clearError(action.definition.monitorId);
         metrics.count("SchedulesUpserted");
         logger.info("schedule upserted", { ...action.definition });
+        return;
+      case "keep":
+        logger.debug("schedule-relevant attributes unchanged; schedule left alone", { ...action.definition });
         return;
       case "remove":
         await scheduler.remove(action.monitorId);
@@ -83,12 +128,15 @@ export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies
         return;
       case "invalid":
         // Reported on the state item, never on the config item: writing there would loop the stream.
-        await status.reportError(action.monitorId, action.reason);
+        await reportProblem(action.monitorId, action.reason, action.owners);
         metrics.count("InvalidSchedules");
-        logger.warn("config item cannot be scheduled; existing schedule left as it was", {
-          monitorId: action.monitorId,
-          reason: action.reason,
-        });
+        logger.warn(
+          "monitor cannot be scheduled: its check does not run on this config (a schedule from an earlier valid config, if any, keeps running)",
+          {
+            monitorId: action.monitorId,
+            reason: action.reason,
+          },
+        );
         return;
       case "ignore":
         logger.debug("stream record ignored", { reason: action.reason });

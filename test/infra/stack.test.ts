@@ -191,6 +191,7 @@ describe("functions", () => {
       SCHEDULER_DLQ_ARN: arnOf(idOf("AWS::SQS::Queue", "ScheduleSync/SchedulerDeadLetterQueue")),
       MONITORS_TABLE: { Ref: idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table") },
       DEFAULT_TIMEZONE: "Europe/Paris",
+      SENDER_EMAIL: "alerts@example.org",
     });
   });
 
@@ -339,6 +340,10 @@ describe("IAM", () => {
     expect(actions(update)).toEqual(["dynamodb:UpdateItem"]);
     expect(update.Resource).toEqual(arnOf(idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table")));
     expect(statements.some((statement) => actions(statement).includes("dynamodb:PutItem"))).toBe(false);
+    // The one "cannot be scheduled" mail per problem: SendEmail from the sender address only.
+    const ses = statementWith(statements, "ses:SendEmail");
+    expect(actions(ses)).toEqual(["ses:SendEmail"]);
+    expect(ses.Condition).toEqual({ StringEquals: { "ses:FromAddress": "alerts@example.org" } });
   });
 
   it("the functions' roles write only their own log group (no AWSLambdaBasicExecutionRole)", () => {

@@ -178,6 +178,23 @@ describe("schedule-sync on DynamoDB Local stream records", () => {
     expect(await stateOf("feed")).toBeUndefined();
   });
 
+  it("leaves the schedule alone when an edit does not touch schedule, timezone or isActive", async () => {
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { monitorId: "feed", record: "config" },
+        UpdateExpression: "SET #name = :name",
+        ExpressionAttributeNames: { "#name": "name" },
+        ExpressionAttributeValues: { ":name": "Feed, renamed" },
+      }),
+    );
+    const records = await stream.next(1);
+    expect(records[0]?.dynamodb?.OldImage).toBeDefined();
+    const callsBefore = scheduler.calls.length;
+    expect(await sync({ Records: records })).toEqual({ batchItemFailures: [] });
+    expect(scheduler.calls.length).toBe(callsBefore);
+  });
+
   it("reports an invalid schedule on the state item, bumping its version, and ignores its own state write", async () => {
     await doc.send(
       new PutCommand({
@@ -269,7 +286,7 @@ describe("schedule-sync on DynamoDB Local stream records", () => {
       site: { monitorId: "site", expression: "rate(5 minutes)", timezone: "Europe/Paris", enabled: false },
     });
     expect((await stateOf("broken"))?.scheduleError).toMatch(/timezone "Mars\/Base"/);
-    expect(lines.at(-1)).toBe("2 upserted, 1 invalid, 1 removed, 0 failed");
+    expect(lines.at(-1)).toBe("2 upserted, 0 unchanged, 1 invalid, 1 removed, 0 failed");
   });
 
   it("a dry run changes nothing", async () => {

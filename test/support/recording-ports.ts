@@ -3,6 +3,7 @@ import type { ScheduleDefinition, SchedulerPort, ScheduleStatusPort } from "../.
 export type SchedulerCall =
   | { op: "upsert"; definition: ScheduleDefinition }
   | { op: "remove"; monitorId: string }
+  | { op: "describe"; monitorId: string }
   | { op: "list" };
 
 /**
@@ -36,6 +37,12 @@ export class RecordingScheduler implements SchedulerPort {
     this.schedules.delete(monitorId);
   }
 
+  /** ScheduleReader: the schedule as stored. */
+  async describe(monitorId: string): Promise<ScheduleDefinition | undefined> {
+    this.calls.push({ op: "describe", monitorId });
+    return this.schedules.get(monitorId);
+  }
+
   async list(): Promise<string[]> {
     this.calls.push({ op: "list" });
     return [...this.schedules.keys()].sort();
@@ -56,8 +63,15 @@ export class RecordingStatus implements ScheduleStatusPort {
   readonly errors = new Map<string, string>();
 
   async reportError(monitorId: string, message: string): Promise<void> {
+    await this.recordError(monitorId, message);
+  }
+
+  /** ScheduleProblemStatus: true when the error differs from the one stored. */
+  async recordError(monitorId: string, message: string): Promise<boolean> {
     this.calls.push({ op: "reportError", monitorId, message });
+    const isNew = this.errors.get(monitorId) !== message;
     this.errors.set(monitorId, message);
+    return isNew;
   }
 
   async clearError(monitorId: string): Promise<void> {

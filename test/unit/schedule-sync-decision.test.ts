@@ -80,7 +80,54 @@ describe("decideScheduleAction", () => {
         timezone: "America/Chicago",
         enabled: true,
       },
+      owners: { name: "web", peopleToNotify: [], schedule: "rate(1 minute)" },
     });
+  });
+
+  const modify = (before: Record<string, unknown>, after: Record<string, unknown>) =>
+    decideScheduleAction({
+      kind: "MODIFY",
+      keys: { monitorId: "web", record: "config" },
+      oldImage: config("web", before),
+      newImage: config("web", after),
+    });
+
+  it.each([
+    ["a rename", { name: "Web" }, { name: "Web site" }],
+    ["a new recipient", {}, { peopleToNotify: ["ops@example.com"] }],
+    ["a check parameter", { params: { url: "a" } }, { params: { url: "b" } }],
+    ["spelling out the default schedule", {}, { schedule: "rate(5 minutes)", timezone: "America/Chicago" }],
+  ])("%s keeps the schedule as it is (a rate keeps its phase)", (_, before, after) => {
+    expect(modify(before, after).kind).toBe("keep");
+  });
+
+  it.each([
+    ["the expression", { schedule: "rate(5 minutes)" }, { schedule: "rate(10 minutes)" }],
+    [
+      "the timezone",
+      { schedule: "cron(0 8 * * ? *)" },
+      { schedule: "cron(0 8 * * ? *)", timezone: "Europe/Paris" },
+    ],
+    ["isActive", {}, { isActive: false }],
+    ["an invalid schedule fixed", { schedule: "daily" }, { schedule: "rate(1 day)" }],
+  ])("a change of %s updates the schedule", (_, before, after) => {
+    expect(modify(before, after).kind).toBe("upsert");
+  });
+
+  it("keeps a valid IANA name as written: no rewrite to an old alias", () => {
+    for (const zone of ["Asia/Kolkata", "Europe/Kyiv"]) {
+      expect(scheduleDefinitionFor("m", { timezone: zone })).toMatchObject({
+        definition: { timezone: zone },
+      });
+    }
+    expect(scheduleDefinitionFor("m", { timezone: "america/chicago" })).toMatchObject({
+      definition: { timezone: "America/Chicago" },
+    });
+  });
+
+  it("refuses a cron that never fires again, saying so", () => {
+    const result = scheduleDefinitionFor("m", { schedule: "cron(0 8 * * ? 2020)" });
+    expect(result.ok ? "" : result.reason).toMatch(/never fires after/);
   });
 
   it("REMOVE of a config item removes the schedule", () => {
@@ -100,6 +147,7 @@ describe("decideScheduleAction", () => {
       kind: "invalid",
       monitorId: "web",
       reason: expect.stringContaining('timezone "Central"'),
+      owners: { name: "web", peopleToNotify: [], timezone: "Central" },
     });
   });
 
@@ -137,7 +185,13 @@ describe("planReconcile", () => {
       { monitorId: "a", expression: "rate(5 minutes)", timezone: "UTC", enabled: true },
       { monitorId: "b", expression: "rate(5 minutes)", timezone: "UTC", enabled: false },
     ]);
-    expect(plan.invalid).toEqual([{ monitorId: "broken", reason: expect.stringContaining('"daily"') }]);
+    expect(plan.invalid).toEqual([
+      {
+        monitorId: "broken",
+        reason: expect.stringContaining('"daily"'),
+        owners: { name: "broken", peopleToNotify: [], schedule: "daily" },
+      },
+    ]);
     // "broken" keeps its running schedule, as on the stream path.
     expect(plan.removals).toEqual(["another-zombie", "zombie"]);
   });

@@ -1,7 +1,7 @@
 import type { AttributeValue, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Logger } from "../../functions/core/ports.ts";
+import type { Email, Logger } from "../../functions/core/ports.ts";
 import {
   createScheduleSyncHandler,
   type ScheduleSyncDependencies,
@@ -15,6 +15,7 @@ function typed(value: unknown): AttributeValue {
   if (typeof value === "string") return { S: value };
   if (typeof value === "number") return { N: String(value) };
   if (typeof value === "boolean") return { BOOL: value };
+  if (Array.isArray(value)) return { L: value.map(typed) };
   throw new Error(`no test encoding for ${typeof value}`);
 }
 
@@ -67,6 +68,114 @@ function harness(overrides: Partial<ScheduleSyncDependencies> = {}) {
   });
   return { sync, scheduler, status, metrics, logs };
 }
+
+/** A MODIFY record carrying both images, as the table's NEW_AND_OLD_IMAGES stream delivers it. */
+function modifyRecord(monitorId: string, before: Record<string, unknown>, after: Record<string, unknown>) {
+  const record = streamRecord("MODIFY", monitorId, after);
+  const old = streamRecord("REMOVE", monitorId, before);
+  if (record.dynamodb && old.dynamodb?.OldImage) record.dynamodb.OldImage = old.dynamodb.OldImage;
+  return record;
+}
+
+class RecordingNotifier {
+  readonly sent: Email[] = [];
+  failing = false;
+  async send(email: Email) {
+    if (this.failing) throw new Error("MessageRejected");
+    this.sent.push(email);
+    return { messageId: `m-${this.sent.length}` };
+  }
+}
+
+describe("schedule-sync only touches a schedule on a schedule-relevant change", () => {
+  it("leaves the schedule alone when a MODIFY changes anything else (a rate keeps its phase)", async () => {
+    const { sync, scheduler, status } = harness();
+    const response = await sync(
+      event(
+        modifyRecord(
+          "web",
+          { name: "Web", schedule: "rate(5 minutes)" },
+          { name: "Web site", schedule: "rate(5 minutes)" },
+        ),
+      ),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(scheduler.calls).toEqual([]);
+    expect(status.calls).toEqual([]);
+  });
+
+  it("updates it when expression, timezone or isActive changed", async () => {
+    const { sync, scheduler } = harness();
+    await sync(
+      event(
+        modifyRecord("a", { schedule: "rate(5 minutes)" }, { schedule: "rate(10 minutes)" }),
+        modifyRecord("b", { timezone: "UTC" }, { timezone: "Europe/Paris" }),
+        modifyRecord("c", { isActive: true }, { isActive: false }),
+      ),
+    );
+    expect(
+      scheduler.calls.map((call) => (call.op === "upsert" ? call.definition.monitorId : call.op)),
+    ).toEqual(["a", "b", "c"]);
+  });
+});
+
+describe("owners of an unschedulable monitor are told once", () => {
+  const owners = { peopleToNotify: ["ops@example.com", "not-an-address"], name: "Nightly <export>" };
+
+  it("mails the valid recipients once per distinct problem, header-safe and escaped", async () => {
+    const notifier = new RecordingNotifier();
+    const { sync, metrics } = harness({ notifier });
+    const broken = streamRecord("INSERT", "web", { ...owners, schedule: "cron(0 8 31W * ? 2020)" });
+    await sync(event(broken));
+    await sync(event(broken)); // a stream replay: the same problem, already recorded
+    expect(notifier.sent).toHaveLength(1);
+    const [mail] = notifier.sent;
+    expect(mail?.to).toEqual(["ops@example.com"]);
+    expect(mail?.subject).toBe("[Monitor UNSCHEDULABLE] Nightly <export>");
+    expect(mail?.text).toMatch(/never fires after/);
+    expect(mail?.html).toContain("Nightly &lt;export&gt;");
+    expect(mail?.html).not.toContain("<export>");
+    expect(metrics.filter((metric) => metric === "ScheduleProblemsNotified")).toHaveLength(1);
+
+    // A different problem is news again.
+    await sync(
+      event(
+        modifyRecord(
+          "web",
+          { ...owners, schedule: "cron(0 8 31W * ? 2020)" },
+          { ...owners, schedule: "daily" },
+        ),
+      ),
+    );
+    expect(notifier.sent).toHaveLength(2);
+  });
+
+  it("tells nobody when the monitor has no recipients, and never fails the record over the mail", async () => {
+    const notifier = new RecordingNotifier();
+    const { sync, metrics, status } = harness({ notifier });
+    await sync(event(streamRecord("INSERT", "quiet", { schedule: "daily" })));
+    expect(notifier.sent).toEqual([]);
+    notifier.failing = true;
+    const response = await sync(event(streamRecord("INSERT", "loud", { ...owners, schedule: "daily" })));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(status.errors.get("loud")).toMatch(/"daily"/);
+    expect(metrics).toContain("ScheduleProblemNotificationFailures");
+  });
+
+  it("tells the owners when Scheduler itself refuses the definition", async () => {
+    const notifier = new RecordingNotifier();
+    const { sync, scheduler, status } = harness({ notifier });
+    scheduler.failNext(
+      "web",
+      Object.assign(new Error("Invalid Schedule Expression"), { name: "ValidationException" }),
+    );
+    await sync(event(streamRecord("INSERT", "web", { ...owners })));
+    expect(status.errors.get("web")).toMatch(
+      /EventBridge Scheduler rejected the schedule: Invalid Schedule Expression/,
+    );
+    expect(notifier.sent).toHaveLength(1);
+  });
+});
 
 describe("schedule-sync handler", () => {
   it("creates the schedule of an inserted config item and clears any reported error", async () => {
@@ -195,7 +304,7 @@ describe("schedule-sync handler", () => {
 
   it("fails the record when the status write fails, so that the error is not lost", async () => {
     const status = new RecordingStatus();
-    status.reportError = async () => {
+    status.recordError = async () => {
       throw new Error("ProvisionedThroughputExceeded");
     };
     const { sync } = harness({ status });

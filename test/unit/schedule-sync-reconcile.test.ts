@@ -8,6 +8,42 @@ const items = (...records: Array<Record<string, unknown>>) =>
   };
 
 describe("reconcile", () => {
+  it("updates only schedules that differ from their item, so rate schedules keep their phase", async () => {
+    const scheduler = new RecordingScheduler();
+    await scheduler.upsert({
+      monitorId: "same",
+      expression: "rate(5 minutes)",
+      timezone: "UTC",
+      enabled: true,
+    });
+    await scheduler.upsert({
+      monitorId: "moved",
+      expression: "rate(5 minutes)",
+      timezone: "UTC",
+      enabled: true,
+    });
+    scheduler.calls.length = 0;
+    const lines: string[] = [];
+    await reconcile(
+      {
+        scheduler,
+        status: new RecordingStatus(),
+        configItems: items(
+          { monitorId: "same", record: "config", schedule: "rate(5 minutes)" },
+          { monitorId: "moved", record: "config", schedule: "rate(10 minutes)" },
+          { monitorId: "missing", record: "config" },
+        ),
+        log: (line) => lines.push(line),
+      },
+      { defaultTimezone: "UTC" },
+    );
+    const upserted = scheduler.calls.flatMap((call) =>
+      call.op === "upsert" ? [call.definition.monitorId] : [],
+    );
+    expect(upserted).toEqual(["moved", "missing"]);
+    expect(lines.at(-1)).toBe("2 upserted, 1 unchanged, 0 invalid, 0 removed, 0 failed");
+  });
+
   it("upserts, reports and removes, and clears errors of items that are valid again", async () => {
     const scheduler = new RecordingScheduler();
     await scheduler.upsert({
@@ -49,7 +85,7 @@ describe("reconcile", () => {
     expect(report.failures).toEqual([{ monitorId: "a", error: "Rate exceeded" }]);
     expect(scheduler.schedules.has("b")).toBe(true);
     expect(lines).toContain("  failed: Rate exceeded");
-    expect(lines.at(-1)).toBe("2 upserted, 0 invalid, 0 removed, 1 failed");
+    expect(lines.at(-1)).toBe("2 upserted, 0 unchanged, 0 invalid, 0 removed, 1 failed");
   });
 
   it("changes nothing on a dry run", async () => {

@@ -2,6 +2,7 @@ import {
   ConflictException,
   CreateScheduleCommand,
   DeleteScheduleCommand,
+  GetScheduleCommand,
   ListSchedulesCommand,
   ResourceNotFoundException,
   SchedulerClient,
@@ -142,5 +143,25 @@ describe("EventBridgeScheduler", () => {
       .resolvesOnce({ Schedules: [{ Name: "c" }] });
     expect(await scheduler.list()).toEqual(["a", "b", "c"]);
     expect(mock.commandCalls(ListSchedulesCommand)[1]?.args[0].input).toMatchObject({ NextToken: "page-2" });
+  });
+});
+
+describe("EventBridgeScheduler.describe", () => {
+  beforeEach(() => mock.reset());
+
+  it("reads back expression, timezone and state, or nothing when the schedule does not exist", async () => {
+    mock.on(GetScheduleCommand, { Name: "compass-po", GroupName: "watchkeeper" }).resolves({
+      ScheduleExpression: "rate(5 minutes)",
+      ScheduleExpressionTimezone: "Asia/Kolkata",
+      State: "DISABLED",
+    });
+    expect(await scheduler.describe("compass-po")).toEqual({
+      monitorId: "compass-po",
+      expression: "rate(5 minutes)",
+      timezone: "Asia/Kolkata",
+      enabled: false,
+    });
+    mock.on(GetScheduleCommand, { Name: "gone" }).rejects(notFound());
+    expect(await scheduler.describe("gone")).toBeUndefined();
   });
 });

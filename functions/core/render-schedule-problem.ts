@@ -1,0 +1,61 @@
+import type { RenderedEmail } from "./render.ts";
+import { bodySafe, escapeHtml, headerSafe, truncateMessage } from "./text.ts";
+
+export interface ScheduleProblemContent {
+  monitorId: string;
+  name: string;
+  /** Why the monitor cannot be scheduled (schedule-sync's reason, or Scheduler's). */
+  reason: string;
+  /** The schedule and timezone attributes as written, for the reader to compare. */
+  schedule?: string;
+  timezone?: string;
+}
+
+/**
+ * The one email a monitor's owners get when its schedule cannot be created or updated: the check
+ * does not run (or keeps its previous schedule) until the config item is fixed. Subject
+ * `[Monitor UNSCHEDULABLE] <name>`; people's values are header-safe in the subject and escaped in HTML.
+ */
+export function renderScheduleProblem(content: ScheduleProblemContent): RenderedEmail {
+  const name = headerSafe(content.name);
+  const reason = bodySafe(truncateMessage(content.reason));
+  const headline = "A monitor cannot be scheduled: its check does not run on the schedule you wrote.";
+  const fields: Array<[string, string]> = [
+    ["Monitor", `${name} (${content.monitorId})`],
+    ...(content.schedule !== undefined
+      ? [["Schedule", headerSafe(content.schedule)] as [string, string]]
+      : []),
+    ...(content.timezone !== undefined
+      ? [["Timezone", headerSafe(content.timezone)] as [string, string]]
+      : []),
+  ];
+  const advice =
+    "Fix the schedule or timezone attribute of the monitor's config item; Watchkeeper applies it within seconds. " +
+    "If the monitor had a valid schedule before this edit, that schedule keeps running meanwhile.";
+  const text = [
+    headline,
+    "",
+    ...fields.map(([label, value]) => `${label}: ${value}`),
+    "",
+    "Why:",
+    reason,
+    "",
+    advice,
+    "",
+    "-- Watchkeeper",
+  ].join("\n");
+  const rows = fields
+    .map(
+      ([label, value]) => `<tr><th align="left">${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`,
+    )
+    .join("");
+  const html = [
+    "<!doctype html><html><body>",
+    `<p>${escapeHtml(headline)}</p>`,
+    `<table>${rows}</table>`,
+    `<p>Why:</p><pre style="white-space:pre-wrap">${escapeHtml(reason)}</pre>`,
+    `<p>${escapeHtml(advice)}</p>`,
+    "<p>-- Watchkeeper</p></body></html>",
+  ].join("");
+  return { subject: `[Monitor UNSCHEDULABLE] ${name}`, text, html };
+}
