@@ -66,7 +66,7 @@ function ago(target: Date, now: number): string {
 
 function stateCell(row: MonitorRow): string {
   if (!row.isActive) return pc.dim("inactive");
-  if (row.scheduleError) return pc.yellow("bad schedule");
+  if (row.scheduleError) return pc.yellow(row.schedule ? "bad schedule" : "unschedulable");
   if (row.state === "alert") return pc.red(pc.bold("ALERT"));
   if (row.state === "ok") return pc.green("OK");
   return pc.dim("waiting");
@@ -117,7 +117,7 @@ function mailCell(row: MonitorRow, now: number): string {
 
 function nextRunCell(row: MonitorRow, now: number): string {
   const schedule = row.schedule;
-  if (!schedule) return pc.dim("no schedule");
+  if (!schedule) return row.scheduleError ? pc.yellow("never") : pc.dim("no schedule");
   if (!schedule.enabled) return pc.dim("disabled");
   return schedule.nextRun ? relative(schedule.nextRun, now) : pc.dim("never");
 }
@@ -139,10 +139,16 @@ function renderTable(rows: MonitorRow[], width: number): string {
   });
   const now = Date.now();
   for (const row of rows) {
-    const schedule = row.schedule ? `${row.schedule.expression}` : pc.dim("-");
+    // Without a schedule, what the config item asks for (it cannot be scheduled, or not yet).
+    const written = row.configSchedule ?? "rate(5 minutes)";
+    const schedule = row.schedule
+      ? `${row.schedule.expression}\n${pc.dim(row.schedule.timezone)}`
+      : row.scheduleError
+        ? `${pc.yellow(written)}\n${pc.dim(row.configTimezone ?? "")}`
+        : pc.dim("-");
     table.push([
       `${row.monitorId}\n${pc.dim(row.check)}`,
-      row.schedule ? `${schedule}\n${pc.dim(row.schedule.timezone)}` : schedule,
+      schedule,
       stateCell(row),
       // Cell padding takes one character on each side.
       resultCell(row, resultWidth - 2),
@@ -168,6 +174,7 @@ export function startDashboard(options: DashboardOptions): Dashboard {
   const seenMail = new Set<string>();
   const lastRuns = new Map<string, string | undefined>();
   const lastStates = new Map<string, string | undefined>();
+  const lastErrors = new Map<string, string | undefined>();
   let rows: MonitorRow[] = [];
   let stopped = false;
   let readError: string | undefined;
@@ -220,12 +227,17 @@ export function startDashboard(options: DashboardOptions): Dashboard {
       if (!primed) {
         lastRuns.set(row.monitorId, row.lastRunDt);
         lastStates.set(row.monitorId, row.state);
+        lastErrors.set(row.monitorId, row.scheduleError);
         continue;
       }
       if (row.lastRunDt && lastRuns.get(row.monitorId) !== row.lastRunDt) {
         const mark = row.lastResultOk ? "ok  " : "FAIL";
         note(`run   ${row.monitorId} @ ${row.lastRunDt}: ${mark} ${row.lastResultMessage ?? ""}`);
       }
+      if (row.scheduleError && lastErrors.get(row.monitorId) !== row.scheduleError) {
+        note(`${pc.yellow("unschedulable")} ${row.monitorId}: ${row.scheduleError}`);
+      }
+      lastErrors.set(row.monitorId, row.scheduleError);
       if (lastStates.has(row.monitorId) && lastStates.get(row.monitorId) !== row.state && row.state) {
         note(`state ${row.monitorId}: ${lastStates.get(row.monitorId) ?? "new"} -> ${row.state}`);
       }

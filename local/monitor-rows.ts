@@ -15,6 +15,9 @@ export interface MonitorRow {
   lastNotificationType: string | undefined;
   lastNotificationDt: string | undefined;
   scheduleError: string | undefined;
+  /** The `schedule` and `timezone` attributes as written: shown when the monitor cannot be scheduled. */
+  configSchedule: string | undefined;
+  configTimezone: string | undefined;
   schedule: ScheduleView | undefined;
 }
 
@@ -60,6 +63,8 @@ export async function readMonitorRows(
         lastNotificationType: text(state.lastNotificationType),
         lastNotificationDt: text(state.lastNotificationDt),
         scheduleError: text(state.scheduleError),
+        configSchedule: text(config.schedule),
+        configTimezone: text(config.timezone),
         schedule: byId.get(monitorId),
       };
     });

@@ -15,13 +15,15 @@ import {
 } from "../format.ts";
 import type { Colors } from "../io.ts";
 import type { Item } from "../monitors-table.ts";
+import { scheduleProblem, writtenSchedule, writtenTimezone } from "../schedule-status.ts";
 
 /** `list` and `show`: what the monitors are and how they are doing. */
 
-const STATES = ["ok", "alert", "paused", "new"] as const;
+const STATES = ["ok", "alert", "paused", "new", "unschedulable"] as const;
 
 export function paintState(color: Colors, state: string): string {
   if (state === "alert") return color.red(color.bold(state));
+  if (state === "unschedulable") return color.yellow(color.bold(state));
   if (state === "ok") return color.green(state);
   if (state === "paused") return color.yellow(state);
   return color.dim(state);
@@ -49,22 +51,27 @@ async function list(context: CommandContext): Promise<void> {
   const { monitors } = await scanFleet(await context.table(), {});
   const wanted = options.state as string | undefined;
   const rows = monitors
-    .map((monitor) => ({ ...monitor, display: displayState(monitor) }))
+    .map((monitor) => {
+      const unschedulable = scheduleProblem(monitor, now);
+      // A monitor that cannot be scheduled never runs: that, not "ok" or "new", is its state.
+      return { ...monitor, unschedulable, display: unschedulable ? "unschedulable" : displayState(monitor) };
+    })
     .filter((monitor) => wanted === undefined || monitor.display === wanted);
   if (out.json) {
     out.data(
-      rows.map(({ monitorId, config, state, problems, display }) => ({
-        monitorId,
-        name: config.name,
-        check: config.check,
-        schedule: config.schedule,
-        timezone: config.timezone,
-        isActive: config.isActive,
-        state: display,
-        lastRunDt: state?.lastRunDt ?? null,
-        lastResultOk: state?.lastResultOk ?? null,
-        lastResultMessage: state?.lastResultMessage ?? null,
-        problems: problems.length + (state?.scheduleError ? 1 : 0),
+      rows.map((row) => ({
+        monitorId: row.monitorId,
+        name: row.config.name,
+        check: row.config.check,
+        schedule: writtenSchedule(row),
+        timezone: writtenTimezone(row),
+        isActive: row.config.isActive,
+        state: row.display,
+        scheduleProblem: row.unschedulable ?? null,
+        lastRunDt: row.state?.lastRunDt ?? null,
+        lastResultOk: row.state?.lastResultOk ?? null,
+        lastResultMessage: row.state?.lastResultMessage ?? null,
+        problems: row.problems.length + (row.state?.scheduleError ? 1 : 0),
       })),
     );
     return;
@@ -76,11 +83,13 @@ async function list(context: CommandContext): Promise<void> {
   const { color } = out;
   out.table(
     ["ID", "NAME", "CHECK", "SCHEDULE", "ACTIVE", "STATE", "LAST RUN", "LAST MESSAGE"],
-    rows.map(({ monitorId, config, state, problems, display }) => [
-      problems.length > 0 || state?.scheduleError ? `${monitorId} ${color.yellow("!")}` : monitorId,
+    rows.map(({ monitorId, raw, config, state, problems, display, unschedulable }) => [
+      problems.length > 0 || state?.scheduleError || unschedulable
+        ? `${monitorId} ${color.yellow("!")}`
+        : monitorId,
       truncate(config.name, 32),
       config.check,
-      config.schedule,
+      unschedulable ? color.yellow(writtenSchedule({ raw, config })) : writtenSchedule({ raw, config }),
       config.isActive ? "yes" : color.yellow("no"),
       paintState(color, display),
       formatAge(state?.lastRunDt as string | undefined, now),
@@ -90,13 +99,18 @@ async function list(context: CommandContext): Promise<void> {
     ]),
   );
   const count = (state: string) => rows.filter((row) => row.display === state).length;
-  const flagged = rows.filter((row) => row.problems.length > 0 || row.state?.scheduleError).length;
+  const flagged = rows.filter(
+    (row) => row.problems.length > 0 || row.state?.scheduleError || row.unschedulable,
+  ).length;
   out.line();
   out.line(
     [
       plural(rows.length, "monitor"),
       `${count("alert")} in alert`,
       `${count("paused")} paused`,
+      ...(count("unschedulable") > 0
+        ? [color.yellow(`${count("unschedulable")} unschedulable (never run)`)]
+        : []),
       ...(flagged > 0 ? [color.yellow(`${flagged} with problems (!): see \`watchkeeper show <id>\``)] : []),
     ].join(", "),
   );
@@ -108,7 +122,12 @@ async function list(context: CommandContext): Promise<void> {
  */
 export function upcomingRuns(config: MonitorConfig, state: Item | undefined, now: Date, count = 5): Date[] {
   if (!config.isActive) return [];
-  const schedule = parseSchedule(config.schedule);
+  let schedule: ReturnType<typeof parseSchedule>;
+  try {
+    schedule = parseSchedule(config.schedule, { now });
+  } catch {
+    return []; // e.g. a cron whose last year has passed: no run is coming
+  }
   const anchor = typeof state?.lastTickTime === "string" ? new Date(state.lastTickTime) : now;
   return nextRuns(schedule, config.timezone, now, count, anchor);
 }
@@ -126,7 +145,9 @@ async function show(context: CommandContext, monitorId: string): Promise<void> {
     table.runs(monitorId, { newestFirst: true, limit: runCount }),
     table.notifications(monitorId, { newestFirst: true, limit: 5 }),
   ]);
-  const upcoming = upcomingRuns(config, state as Item | undefined, now);
+  const unschedulable = scheduleProblem({ raw, config, problems, state: state as Item | undefined }, now);
+  // An unschedulable monitor has no next run: not even the default schedule's, which never comes.
+  const upcoming = unschedulable ? [] : upcomingRuns(config, state as Item | undefined, now);
   if (out.json) {
     out.data({
       monitorId,
@@ -134,6 +155,7 @@ async function show(context: CommandContext, monitorId: string): Promise<void> {
       defaults: Object.keys(config).filter((key) => key !== "monitorId" && raw[key] === undefined),
       problems,
       state: state ?? null,
+      scheduleProblem: unschedulable ?? null,
       nextRuns: upcoming.map((at) => at.toISOString()),
       recentRuns: runs,
       notifications,
@@ -141,23 +163,39 @@ async function show(context: CommandContext, monitorId: string): Promise<void> {
     return;
   }
   const { color } = out;
-  const display = displayState({ config, state: state as Item | undefined });
+  const display = unschedulable
+    ? "unschedulable"
+    : displayState({ config, state: state as Item | undefined });
   out.line(`${color.bold(monitorId)}  ${config.name}  ${paintState(color, display)}`);
   out.line();
   out.heading("Config");
   out.fields(
     Object.entries(config)
       .filter(([key]) => key !== "monitorId" && key !== "name")
-      .map(([key, value]) => [
-        key,
-        `${typeof value === "string" ? value : JSON.stringify(value)}${raw[key] === undefined ? color.dim(" (default)") : ""}`,
-      ]),
+      .map(([key, value]) => {
+        // An invalid attribute is shown as written, not as the default that stands in for it.
+        const invalid = problems.some((problem) => problem.attribute === key) && raw[key] !== undefined;
+        const shown = invalid ? raw[key] : value;
+        return [
+          key,
+          `${typeof shown === "string" ? shown : JSON.stringify(shown)}${invalid ? color.yellow(" (invalid)") : raw[key] === undefined ? color.dim(" (default)") : ""}`,
+        ];
+      }),
   );
   if (problems.length > 0 || state?.scheduleError) {
     out.line();
     out.heading(color.yellow("Problems"));
     for (const problem of problems) out.line(`  ${color.yellow(problem.attribute)} ${problem.message}`);
     if (state?.scheduleError) out.line(`  ${color.yellow("schedule")} ${state.scheduleError}`);
+  }
+  if (
+    unschedulable &&
+    !state?.scheduleError &&
+    !problems.some((p) => p.attribute === "schedule" || p.attribute === "timezone")
+  ) {
+    out.line();
+    out.heading(color.yellow("Problems"));
+    out.line(`  ${color.yellow("schedule")} ${unschedulable}`);
   }
   out.line();
   out.heading("State");
@@ -199,9 +237,17 @@ async function show(context: CommandContext, monitorId: string): Promise<void> {
     ]);
   }
   out.line();
-  out.heading(`Next runs (${config.timezone})`);
-  if (upcoming.length === 0) out.line(color.dim("  none: the monitor is paused"));
-  const approximate = parseSchedule(config.schedule).kind === "rate" ? "~" : "";
+  out.heading(`Next runs (${writtenTimezone({ raw, config })})`);
+  if (unschedulable) {
+    out.line(
+      color.yellow("  none: the monitor cannot be scheduled, so its check does not run (see Problems)"),
+    );
+  } else if (upcoming.length === 0) {
+    out.line(
+      color.dim(config.isActive ? "  none: the schedule has no run left" : "  none: the monitor is paused"),
+    );
+  }
+  const approximate = config.schedule.startsWith("rate(") ? "~" : "";
   for (const at of upcoming) {
     out.line(
       `  ${approximate}${formatInZone(at, config.timezone)}  ${color.dim(`${formatUtc(at.toISOString())}, ${formatAge(at.toISOString(), now)}`)}`,

@@ -14,6 +14,7 @@ import {
   truncate,
 } from "../format.ts";
 import type { Item } from "../monitors-table.ts";
+import { scheduleProblem, writtenSchedule } from "../schedule-status.ts";
 import { groupBy, type RunStats, runStats } from "../stats.ts";
 
 /** `health` and `performance`: the fleet at a glance. Both scan the table once, projected. */
@@ -53,8 +54,9 @@ export interface StaleMonitor {
  */
 export function staleness(monitor: FleetMonitor, now: Date): StaleMonitor | undefined {
   const lastRunDt = typeof monitor.state?.lastRunDt === "string" ? monitor.state.lastRunDt : undefined;
-  if (!monitor.config.isActive || !lastRunDt) return undefined;
-  const schedule = parseSchedule(monitor.config.schedule);
+  // An unschedulable monitor is reported as such, not judged against a schedule it does not have.
+  if (!monitor.config.isActive || !lastRunDt || scheduleProblem(monitor, now)) return undefined;
+  const schedule = parseSchedule(monitor.config.schedule, { now });
   const last = new Date(lastRunDt);
   const [, second] = nextRuns(schedule, monitor.config.timezone, last, 2, last);
   if (!second || second.getTime() > now.getTime()) return undefined;
@@ -79,8 +81,15 @@ async function health(context: CommandContext): Promise<void> {
   const inAlert = monitors.filter((monitor) => displayState(monitor) === "alert");
   const stale = monitors.map((monitor) => staleness(monitor, now)).filter((entry) => entry !== undefined);
   const neverRun = active.filter((monitor) => typeof monitor.state?.lastRunDt !== "string");
+  const unschedulable = monitors.flatMap((monitor) => {
+    const problem = scheduleProblem(monitor, now);
+    return problem ? [{ monitorId: monitor.monitorId, schedule: writtenSchedule(monitor), problem }] : [];
+  });
   const misconfigured = monitors.filter(
-    (monitor) => monitor.problems.length > 0 || monitor.state?.scheduleError,
+    (monitor) =>
+      monitor.problems.length > 0 ||
+      monitor.state?.scheduleError ||
+      unschedulable.some((entry) => entry.monitorId === monitor.monitorId),
   );
   const stats = runStats(
     runs.map((run) => ({ isOk: run.isOk === true, durationMs: run.durationMs as number })),
@@ -112,15 +121,18 @@ async function health(context: CommandContext): Promise<void> {
     notificationsAbandoned: abandoned.length,
     stale,
     neverRun: neverRun.map((monitor) => monitor.monitorId),
-    problems: misconfigured.map((monitor) => ({
-      monitorId: monitor.monitorId,
-      problems: [
+    unschedulable,
+    problems: misconfigured.map((monitor) => {
+      const listed = [
         ...monitor.problems.map((problem) => `${problem.attribute} ${problem.message}`),
         ...(monitor.state?.scheduleError ? [`schedule ${monitor.state.scheduleError}`] : []),
-      ],
-    })),
+      ];
+      const problem = unschedulable.find((entry) => entry.monitorId === monitor.monitorId)?.problem;
+      if (problem && !listed.some((line) => line.endsWith(problem))) listed.push(problem);
+      return { monitorId: monitor.monitorId, problems: listed };
+    }),
   };
-  const unhealthy = inAlert.length + stale.length + misconfigured.length > 0;
+  const unhealthy = inAlert.length + stale.length + misconfigured.length + unschedulable.length > 0;
   if (out.json) out.data(report);
   else printHealth(context, report, hours);
   if (options.strict && unhealthy) throw new CliError("unhealthy: see the report above", 1);
@@ -142,6 +154,7 @@ function printHealth(
     notificationsByType: Record<string, number>;
     stale: StaleMonitor[];
     neverRun: string[];
+    unschedulable: Array<{ monitorId: string; schedule: string; problem: string }>;
     problems: Array<{ monitorId: string; problems: string[] }>;
   },
   hours: number,
@@ -179,6 +192,14 @@ function printHealth(
       report.stale.length === 0
         ? color.green("none")
         : color.yellow(`${report.stale.length}: ${report.stale.map((entry) => entry.monitorId).join(", ")}`),
+    ],
+    [
+      "unschedulable",
+      report.unschedulable.length === 0
+        ? color.green("none")
+        : color.yellow(
+            `${report.unschedulable.length} (never run): ${report.unschedulable.map((entry) => entry.monitorId).join(", ")}`,
+          ),
     ],
     ...(report.neverRun.length > 0
       ? ([["not run yet", `${report.neverRun.length}: ${report.neverRun.join(", ")}`]] as Array<
