@@ -1,6 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ScheduleView } from "../../local/scheduler.ts";
+import { capturedEmails } from "../support/aws.ts";
 import { eventually, startTestRuntime, type TestRuntime } from "./support/runtime.ts";
 
 /**
@@ -133,5 +134,53 @@ describe("local schedules follow the config items", () => {
     );
     await env.runtime.streamDrained();
     expect(await env.runtime.scheduler.list()).not.toContain("e2e-state-only");
+  });
+});
+
+describe("a new monitor that cannot be scheduled", () => {
+  const monitorId = "e2e-unschedulable";
+
+  it("is recorded on the state item and its owners are mailed once; a rename keeps a rate's phase", async () => {
+    const put = (schedule: string, name: string) =>
+      env.doc.send(
+        new PutCommand({
+          TableName: table(),
+          Item: {
+            monitorId,
+            record: "config",
+            name,
+            check: "manual",
+            params: { isOk: true },
+            schedule,
+            timezone: "UTC",
+            peopleToNotify: ["owner@example.org"],
+          },
+        }),
+      );
+    await put("cron(0 8 31W * ? 2020)", "Expired");
+    const scheduleError = await eventually("scheduleError on the state item", async () => {
+      const { Item } = await env.doc.send(
+        new GetCommand({ TableName: table(), Key: { monitorId, record: "state" } }),
+      );
+      return Item?.scheduleError as string | undefined;
+    });
+    expect(scheduleError).toMatch(/never fires after/);
+    expect(env.runtime.scheduler.get(monitorId)).toBeUndefined();
+    // An edit that does not fix it is not news: still one mail.
+    await put("cron(0 8 31W * ? 2020)", "Expired, renamed");
+    await env.runtime.streamDrained();
+    const mails = (await capturedEmails(env.runtime.endpoints.ses)).filter((mail) =>
+      mail.subject.startsWith("[Monitor UNSCHEDULABLE]"),
+    );
+    expect(mails.map((mail) => [mail.subject, mail.destination.to])).toEqual([
+      ["[Monitor UNSCHEDULABLE] Expired", ["owner@example.org"]],
+    ]);
+
+    // Fixed: scheduled, the error cleared; a later rename does not restart the rate.
+    await put("rate(1 hour)", "Hourly");
+    const view = await scheduleMatching(monitorId, () => true);
+    await put("rate(1 hour)", "Hourly, renamed");
+    await env.runtime.streamDrained();
+    expect(env.runtime.scheduler.get(monitorId)?.nextRun).toEqual(view.nextRun);
   });
 });
