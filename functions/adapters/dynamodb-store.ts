@@ -8,10 +8,9 @@ import {
   DynamoDBDocumentClient,
   PutCommand,
   TransactWriteCommand,
-  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
-import type { DeliveryReceipt, MonitorStore, RunRecord, StoredMonitor } from "#core/ports.ts";
+import type { MonitorStore, StateRecords, StoredMonitor } from "#core/ports.ts";
 import { StaleStateError } from "#core/ports.ts";
 import { CONFIG_RECORD, type MonitorState, MonitorStateSchema, STATE_RECORD } from "#core/schemas.ts";
 
@@ -42,14 +41,26 @@ const isConditionFailure = (error: unknown) =>
 // default), so "version 0" must also match a missing attribute, or every tick would look stale.
 const versionIs = (expected: number) =>
   expected === 0 ? "attribute_not_exists(version) OR version = :expected" : "version = :expected";
-const BUMP_VERSION = "version = if_not_exists(version, :zero) + :one";
+
+/** Worth another try: conflicts with another transaction, throttling, 5xx, timeouts. */
+function isTransient(error: unknown): boolean {
+  if (isConditionFailure(error) || !(error instanceof Error)) return false;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return (
+    error instanceof TransactionCanceledException ||
+    /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded|InternalServerError|ServiceUnavailable|Timeout|ECONNRESET/i.test(
+      error.name,
+    ) ||
+    (status !== undefined && status >= 500)
+  );
+}
 
 async function withRetries<T>(write: () => Promise<T>, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await write();
     } catch (error) {
-      if (attempt >= attempts || isConditionFailure(error)) throw error;
+      if (attempt >= attempts || !isTransient(error)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 * 4 ** (attempt - 1)));
     }
   }
@@ -57,7 +68,8 @@ async function withRetries<T>(write: () => Promise<T>, attempts = 3): Promise<T>
 
 /**
  * The Monitors table (DESIGN.md §2): config and state items of a monitor share a partition.
- * Every state write is conditional on the version read and bumps it by exactly one.
+ * Every state write (decisions, outbox claims and clears) is a whole-item put conditional on the
+ * version read; the caller bumps the version by exactly one.
  */
 export class DynamoMonitorStore implements MonitorStore {
   constructor(
@@ -103,7 +115,7 @@ export class DynamoMonitorStore implements MonitorStore {
     monitorId: string,
     state: MonitorState,
     expectedVersion: number | undefined,
-    run?: RunRecord,
+    records: StateRecords = {},
   ): Promise<void> {
     const put = {
       TableName: this.tableName,
@@ -115,107 +127,39 @@ export class DynamoMonitorStore implements MonitorStore {
             ExpressionAttributeValues: { ":expected": expectedVersion },
           }),
     };
+    const logItems: Array<Record<string, unknown>> = [];
+    if (records.run) {
+      logItems.push({ ...records.run, monitorId, record: `run#${records.run.scheduledTime}` });
+    }
+    if (records.receipt) {
+      const { receipt } = records;
+      logItems.push({
+        ...receipt,
+        recipients: [...receipt.recipients],
+        monitorId,
+        record: `notification#${receipt.tickTime}#${receipt.type}`,
+      });
+    }
     try {
-      if (run) {
-        // One request for state and history keeps a steady tick at two DynamoDB requests.
-        await this.doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Put: put },
-              {
-                Put: {
-                  TableName: this.tableName,
-                  Item: { ...run, monitorId, record: `run#${run.scheduledTime}` },
-                },
-              },
-            ],
-          }),
-        );
-      } else {
-        await this.doc.send(new PutCommand(put));
-      }
+      // Conditional on the version, so a write that did land before a lost response fails its
+      // retry as stale and the caller re-reads: retrying throttling and conflicts here is safe.
+      await withRetries<unknown>(() =>
+        logItems.length > 0
+          ? // One request for state and log items keeps a steady tick at two DynamoDB requests.
+            this.doc.send(
+              new TransactWriteCommand({
+                TransactItems: [
+                  { Put: put },
+                  ...logItems.map((Item) => ({ Put: { TableName: this.tableName, Item } })),
+                ],
+              }),
+            )
+          : this.doc.send(new PutCommand(put)),
+      );
     } catch (error) {
       if (isConditionFailure(error))
         throw new StaleStateError(`state of ${monitorId} is no longer version ${expectedVersion}`);
       throw error;
-    }
-  }
-
-  async claimOutbox(monitorId: string, outboxId: string, expectedVersion: number, claimedUntil: number) {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { monitorId, record: STATE_RECORD },
-          UpdateExpression: `SET outbox.claimedUntil = :until, ${BUMP_VERSION}`,
-          ConditionExpression: `(${versionIs(expectedVersion)}) AND outbox.id = :id`,
-          ExpressionAttributeValues: {
-            ":until": claimedUntil,
-            ":one": 1,
-            ":zero": 0,
-            ":expected": expectedVersion,
-            ":id": outboxId,
-          },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error))
-        throw new StaleStateError(`outbox of ${monitorId} changed before it was claimed`);
-      throw error;
-    }
-  }
-
-  async completeOutbox(monitorId: string, outboxId: string, receipt: DeliveryReceipt) {
-    try {
-      // The mail is out: failing to clear now would send it again later. The condition on the
-      // outbox id makes the write idempotent, so retry transaction conflicts and throttling here.
-      await withRetries(() =>
-        this.doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: { monitorId, record: STATE_RECORD },
-                  UpdateExpression: `REMOVE outbox SET ${BUMP_VERSION}`,
-                  ConditionExpression: "outbox.id = :id",
-                  ExpressionAttributeValues: { ":one": 1, ":zero": 0, ":id": outboxId },
-                },
-              },
-              {
-                Put: {
-                  TableName: this.tableName,
-                  Item: {
-                    ...receipt,
-                    recipients: [...receipt.recipients],
-                    monitorId,
-                    record: `notification#${receipt.tickTime}#${receipt.type}`,
-                  },
-                },
-              },
-            ],
-          }),
-        ),
-      );
-    } catch (error) {
-      // Already cleared by whoever else delivered it: nothing left to do.
-      if (!isConditionFailure(error)) throw error;
-    }
-  }
-
-  async releaseOutbox(monitorId: string, outboxId: string, error: string) {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { monitorId, record: STATE_RECORD },
-          UpdateExpression: `REMOVE outbox.claimedUntil SET outbox.attempts = outbox.attempts + :one, outbox.lastError = :error, ${BUMP_VERSION}`,
-          ConditionExpression: "outbox.id = :id",
-          ExpressionAttributeValues: { ":one": 1, ":zero": 0, ":id": outboxId, ":error": error },
-        }),
-      );
-    } catch (failure) {
-      if (!isConditionFailure(failure)) throw failure;
     }
   }
 }

@@ -28,30 +28,29 @@ export interface RunRecord {
   [attribute: string]: unknown;
 }
 
+/** Log items written in the same transaction as a state item. */
+export interface StateRecords {
+  /** The tick's history item (`run#<scheduledTime>`). */
+  run?: RunRecord | undefined;
+  /** The notification log item (`notification#<tickTime>#<type>`), written when an outbox entry is cleared. */
+  receipt?: DeliveryReceipt | undefined;
+}
+
 export interface MonitorStore {
   /** Config + state in one round trip, strongly consistent. */
   load(monitorId: string): Promise<StoredMonitor>;
   /**
    * Writes the whole state item if its stored version is still `expectedVersion` (undefined: no
-   * state item yet), and the optional run record with it. Throws StaleStateError when it is not.
+   * state item yet), with the log items in the same transaction. Throws StaleStateError when it is
+   * not. Every change of state, outbox claims and clears included, goes through here, so the
+   * version alone orders all writers.
    */
   saveState(
     monitorId: string,
     state: MonitorState,
     expectedVersion: number | undefined,
-    run?: RunRecord,
+    records?: StateRecords,
   ): Promise<void>;
-  /** Takes ownership of a pending outbox for delivery; throws StaleStateError if the state moved on. */
-  claimOutbox(
-    monitorId: string,
-    outboxId: string,
-    expectedVersion: number,
-    claimedUntil: number,
-  ): Promise<void>;
-  /** Removes the delivered outbox (and bumps the version); a no-op if it is already gone. */
-  completeOutbox(monitorId: string, outboxId: string, delivery: DeliveryReceipt): Promise<void>;
-  /** Gives up a claim after a failed delivery so the next tick retries at once. No-op if gone. */
-  releaseOutbox(monitorId: string, outboxId: string, error: string): Promise<void>;
 }
 
 /** The conditional write lost a race: re-read and re-decide. */
@@ -75,9 +74,11 @@ export interface DeliveryReceipt {
   subject: string;
   deliveredAt: string;
   attempts: number;
+  /** Milliseconds between the decision and delivery (0 when the deciding tick delivered it). */
+  delayMs?: number;
   /** TTL of the log item, epoch seconds. */
   expiresAt: number;
-  /** `abandoned`: it could not be delivered (SES refused it, or too many attempts); `error` says why. */
+  /** `abandoned`: it could not be delivered (SES refused it, or its retry budget ran out); `error` says why. */
   outcome: "delivered" | "abandoned";
   error?: string;
 }
@@ -90,6 +91,14 @@ export class PermanentDeliveryError extends Error {
 export interface Notifier {
   /** Resolves once the mail service accepted the message; rejects after its own retries are spent. */
   send(email: Email): Promise<{ messageId: string }>;
+}
+
+/**
+ * Brings a pending notification back for another attempt on its own backoff, independent of the
+ * monitor's schedule (a `deliver` tick through the delivery-retry queue in AWS).
+ */
+export interface DeliveryRetryPort {
+  scheduleRetry(monitorId: string, tickTime: string, delayMs: number): Promise<void>;
 }
 
 /** Where rejected ticks go so that nothing is lost (the ticks DLQ in AWS). */

@@ -85,3 +85,34 @@ export function renderNotification(content: NotificationContent): RenderedEmail 
   ].join("");
   return { subject, text, html };
 }
+
+/** "2 h 5 min", "32 min", "45 s": how late a notification is, for people. */
+export function describeDelay(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 1) return `${Math.max(1, Math.round(ms / 1000))} s`;
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
+}
+
+/**
+ * Marks a notification that reaches people late (a mail-service outage held it back, or nobody was
+ * listed when it was decided): the first
+ * line says so, when it was decided and by how long it is late, so nobody reads a stale ALERT as
+ * news. The subject stays as it was, so that threads and filters keep working.
+ */
+export function withDeliveryDelay(
+  email: RenderedEmail,
+  delay: { type: NotificationType; decidedAt: string; delayMs: number; reason: string },
+): RenderedEmail {
+  const note =
+    `Delayed: this ${delay.type === "recovery" ? "RECOVERED" : delay.type.toUpperCase()} was decided at ` +
+    `${new Date(delay.decidedAt).toISOString()} and is delivered ${describeDelay(delay.delayMs)} late ` +
+    `(${delay.reason}).`;
+  return {
+    subject: email.subject,
+    text: `${note}\n\n${email.text}`,
+    html: email.html.replace("<body>", `<body><p><strong>${escapeHtml(note)}</strong></p>`),
+  };
+}

@@ -46,6 +46,21 @@ export const CONFIG_DEFAULTS = {
 } as const;
 
 /**
+ * People edit config items in the DynamoDB console, where a boolean typed as the string "true" or a
+ * number typed as a string are the most common slips: read them as meant (issue 10), and only them.
+ */
+const consoleBoolean = z.preprocess((value) => {
+  if (typeof value !== "string") return value;
+  const word = value.trim().toLowerCase();
+  return word === "true" ? true : word === "false" ? false : value;
+}, z.boolean());
+const consoleNumber = <T extends z.ZodType>(schema: T) =>
+  z.preprocess(
+    (value) => (typeof value === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
+    schema,
+  );
+
+/**
  * Field schemas of the config item, one per attribute, so that a bad attribute can be named and
  * replaced by its default without discarding the good ones.
  */
@@ -55,19 +70,18 @@ export const ConfigFieldSchemas = {
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be a check name like 'http' or 'sqs-queue-empty'"),
   params: z.record(z.string(), z.unknown()),
-  isActive: z.boolean(),
+  isActive: consoleBoolean,
   schedule: ScheduleSchema,
   timezone: TimezoneSchema,
-  requiredConsecutiveOks: z.number().int().min(1).max(100),
-  reminderFrequencyMinutes: z.number().int().min(0).max(525_600),
+  requiredConsecutiveOks: consoleNumber(z.number().int().min(1).max(100)),
+  reminderFrequencyMinutes: consoleNumber(z.number().int().min(0).max(525_600)),
   peopleToNotify: z.array(EmailAddressSchema).max(50, "at most 50 recipients (SES limit per message)"),
-  checkTimeoutSeconds: z
-    .number()
-    .positive()
-    .max(840, "must be at most 840 seconds (the orchestrator's budget)"),
-  skipSupersededTicks: z.boolean(),
-  historyRetentionDays: z.number().int().min(1).max(3650),
-  recordOnlyChanges: z.boolean(),
+  checkTimeoutSeconds: consoleNumber(
+    z.number().positive().max(840, "must be at most 840 seconds (the orchestrator's budget)"),
+  ),
+  skipSupersededTicks: consoleBoolean,
+  historyRetentionDays: consoleNumber(z.number().int().min(1).max(3650)),
+  recordOnlyChanges: consoleBoolean,
 } as const;
 
 /** A valid config item, with defaults applied (DESIGN.md §2). */
@@ -138,10 +152,15 @@ export function parseConfigLeniently(
     if (attribute === "peopleToNotify" && Array.isArray(value)) {
       // Keep the valid recipients: one typo must not silence everyone else.
       const valid: string[] = [];
+      const seen = new Set<string>();
       value.forEach((entry, index) => {
         const parsed = EmailAddressSchema.safeParse(entry);
-        if (parsed.success) valid.push(parsed.data);
-        else
+        if (parsed.success) {
+          // Mail systems treat addresses case-insensitively in practice: one person, one copy.
+          const key = parsed.data.toLowerCase();
+          if (!seen.has(key)) valid.push(parsed.data);
+          seen.add(key);
+        } else
           problems.push({
             attribute: `peopleToNotify[${index}]`,
             message: `${describe(entry)} is not a valid email address`,
@@ -188,7 +207,12 @@ export function formatProblems(problems: readonly ConfigProblem[]): string {
 export const TickMessageSchema = z.object({
   monitorId: MonitorIdSchema,
   scheduledTime: IsoInstantSchema,
-  reason: z.enum(["scheduled", "manual"]).optional(),
+  /**
+   * `manual`: a forced recheck (`watchkeeper run`), never deduplicated against scheduled ticks.
+   * `deliver`: another attempt at the pending notification decided by the tick at `scheduledTime`
+   * (the delivery retry queue); it never runs the check.
+   */
+  reason: z.enum(["scheduled", "manual", "deliver"]).optional(),
 });
 export type TickMessage = z.infer<typeof TickMessageSchema>;
 
@@ -209,8 +233,13 @@ export const OutboxSchema = z.object({
   createdAt: z.string(),
   /** Epoch ms until which the writer owns delivery: a concurrent handler must not send it too. */
   claimedUntil: z.number().optional(),
+  /** Who holds the claim: only the holder may release it. */
+  claimId: z.string().optional(),
+  /** Send attempts that failed so far (SQS redeliveries that did not try to send are not counted). */
   attempts: z.number().int().default(0),
   lastError: z.string().optional(),
+  /** Epoch ms of the retry the delivery-retry queue will bring; until then, scheduled ticks leave it alone. */
+  nextAttemptAt: z.number().optional(),
 });
 export type Outbox = z.infer<typeof OutboxSchema>;
 
@@ -226,7 +255,14 @@ export const MonitorStateSchema = z.object({
   lastNotificationType: NotificationTypeSchema.optional(),
   lastTickTime: z.string().optional(),
   version: z.number().int().min(0).default(0),
+  /** The notification being delivered (the head of the pending queue). */
   outbox: OutboxSchema.optional(),
+  /** Notifications decided while `outbox` was still undelivered, in decision order. */
+  outboxQueue: z.array(OutboxSchema).optional(),
+  /** The incident's ALERT reached nobody (no recipients then): sent once people are listed. */
+  unnotifiedAlert: z.object({ tickTime: z.string(), message: z.string() }).optional(),
+  /** `scheduledTime` of the last manual recheck applied: manual ticks never move `lastTickTime`. */
+  lastManualTickTime: z.string().optional(),
   /** Set by schedule-sync when the schedule could not be created; cleared when it could. */
   scheduleError: z.string().optional(),
   configProblems: z.string().optional(),

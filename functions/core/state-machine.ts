@@ -6,6 +6,11 @@ export interface MachineState {
   consecutiveOkCount: number;
   lastNotificationDt?: string | undefined;
   lastNotificationType?: NotificationType | undefined;
+  /**
+   * An earlier notification is decided but not delivered yet (mail service outage). The reminder
+   * clock starts at delivery, so no reminder is due meanwhile; alerts and recoveries still are.
+   */
+  notificationPending?: boolean | undefined;
 }
 
 export interface MachineConfig {
@@ -19,7 +24,8 @@ export type QuietReason =
   | "healthy"
   | "recovering" // alert, OK counted, threshold not reached
   | "reminder-window" // alert, failing, reminder not due yet
-  | "reminders-disabled";
+  | "reminders-disabled"
+  | "awaiting-delivery"; // alert, failing, the last notification is not delivered yet
 
 export interface Decision {
   next: MachineState;
@@ -66,6 +72,9 @@ export function decide(
   }
   if (config.reminderFrequencyMinutes <= 0) {
     return quiet({ state: "alert", consecutiveOkCount: 0 }, "reminders-disabled");
+  }
+  if (current.notificationPending) {
+    return quiet({ state: "alert", consecutiveOkCount: 0 }, "awaiting-delivery");
   }
   return reminderDue(current.lastNotificationDt, now, config.reminderFrequencyMinutes)
     ? notified("reminder", "alert")

@@ -1,6 +1,8 @@
+import { randomUUID } from "node:crypto";
 import type { CheckDefinition } from "../../monitors/types.ts";
 import type {
   DeliveryReceipt,
+  DeliveryRetryPort,
   Logger,
   MonitorStore,
   Notifier,
@@ -9,11 +11,12 @@ import type {
   StoredMonitor,
 } from "./ports.ts";
 import { PermanentDeliveryError, StaleStateError, silentLogger } from "./ports.ts";
-import { renderNotification } from "./render.ts";
+import { describeDelay, renderNotification, withDeliveryDelay } from "./render.ts";
 import { type CheckOutcome, runCheck } from "./run-check.ts";
 import { nextRun, parseSchedule } from "./schedule.ts";
 import {
   CONFIG_DEFAULTS,
+  type ConfigProblem,
   formatProblems,
   type MonitorConfig,
   type MonitorState,
@@ -34,7 +37,11 @@ import { describeThrown, redactSecrets, truncateMessage } from "./text.ts";
 export interface TickOptions {
   /** Ticks further ahead of the wall clock are rejected (DESIGN.md §3). @default 300_000 */
   maxFutureSkewMs: number;
-  /** How long a handler owns an outbox it is delivering. @default 60_000 */
+  /**
+   * How long a handler owns an outbox entry it is delivering. Longer than the mail client's whole
+   * bounded retry (4 attempts of at most 8 s) plus the clear, so a live sender is never overtaken.
+   * @default 120_000
+   */
   outboxLeaseMs: number;
   /** Slack after the next scheduled run before a tick counts as superseded. @default 60_000 */
   supersededGraceMs: number;
@@ -42,19 +49,40 @@ export interface TickOptions {
   maxRaceRetries: number;
   /** Tick bodies above this size are rejected unread. @default 4096 */
   maxBodyBytes: number;
-  /** Failed sends of one notification before it is abandoned (SES refusals abandon it at once). @default 10 */
-  maxDeliveryAttempts: number;
+  /**
+   * How long a notification that keeps failing transiently (throttling, 5xx, timeouts) is retried
+   * before it is abandoned; counted from its decision. Refusals abandon at once. @default 86_400_000 (24 h)
+   */
+  deliveryBudgetMs: number;
+  /** First delivery retry delay; each failure doubles it. @default 30_000 */
+  retryBaseMs: number;
+  /** Longest delivery retry delay (SQS DelaySeconds allows 15 minutes). @default 900_000 */
+  retryMaxMs: number;
+  /**
+   * A retry the queue should have brought by now (plus this) is presumed lost: the next tick
+   * delivers instead. @default 300_000
+   */
+  retryOverdueMs: number;
+  /**
+   * Notifications that may wait behind an undelivered one. Only a flapping monitor during a long
+   * outage gets near it; beyond it, the tick is retried through SQS. @default 10
+   */
+  maxQueuedNotifications: number;
   /** Timezone of monitors whose config item has none (the stack's `defaultTimezone`). @default "America/Chicago" */
   defaultTimezone: string;
 }
 
 export const DEFAULT_TICK_OPTIONS: TickOptions = {
   maxFutureSkewMs: 5 * 60_000,
-  outboxLeaseMs: 60_000,
+  outboxLeaseMs: 120_000,
   supersededGraceMs: 60_000,
   maxRaceRetries: 5,
   maxBodyBytes: 4_096,
-  maxDeliveryAttempts: 10,
+  deliveryBudgetMs: 24 * 3_600_000,
+  retryBaseMs: 30_000,
+  retryMaxMs: 900_000,
+  retryOverdueMs: 5 * 60_000,
+  maxQueuedNotifications: 10,
   defaultTimezone: CONFIG_DEFAULTS.timezone,
 };
 
@@ -63,9 +91,15 @@ export interface TickDependencies {
   notifier: Notifier;
   findCheck: (name: string) => CheckDefinition | undefined;
   rejected?: RejectedTickSink;
+  /** Retries a failed delivery on its own backoff; without it, the monitor's next tick retries. */
+  retries?: DeliveryRetryPort;
   logger?: Logger;
-  /** Wall clock: only for the future-skew guard, supersession and outbox leases, never for decisions. */
+  /** Wall clock: only for the future-skew guard, supersession, leases and delivery retries, never for decisions. */
   wallClock?: () => Date;
+  /** A unique id per processed tick, naming its outbox claims. @default crypto.randomUUID */
+  newClaimId?: () => string;
+  /** Uniform in [0, 1), for retry jitter. @default Math.random */
+  random?: () => number;
   options?: Partial<TickOptions>;
 }
 
@@ -75,8 +109,25 @@ export interface InvocationLimits {
 }
 
 export type DeliveryResult =
-  | { type: NotificationType; delivered: true; messageId: string; recipients: number }
-  | { type: NotificationType; delivered: false; error: string; abandoned?: true };
+  | {
+      type: NotificationType;
+      tickTime: string;
+      delivered: true;
+      messageId: string;
+      recipients: number;
+      /** How late it went out (0 when the deciding tick delivered it). */
+      delayMs: number;
+    }
+  | {
+      type: NotificationType;
+      tickTime: string;
+      delivered: false;
+      error: string;
+      /** It will never be sent: refused by the mail service, or its retry budget ran out. */
+      abandoned?: true;
+      /** When it is tried again (ms from now), if a retry was scheduled. */
+      retryInMs?: number;
+    };
 
 export type TickOutcome =
   | { status: "rejected"; reason: string }
@@ -86,22 +137,26 @@ export type TickOutcome =
       status: "duplicate";
       monitorId: string;
       lastTickTime: string;
-      /** A notification left pending by a crash, delivered by this redelivery. */
-      healed: DeliveryResult | null;
+      /** Notifications left pending by a crash or an outage, delivered (or tried) by this redelivery. */
+      healed: DeliveryResult[];
     }
-  | { status: "superseded"; monitorId: string; nextRun: string }
+  | { status: "superseded"; monitorId: string; nextRun: string; healed: DeliveryResult[] }
+  /** A `deliver` tick: another attempt at the pending notifications, nothing else. */
+  | { status: "delivery-retry"; monitorId: string; healed: DeliveryResult[] }
   | {
       status: "applied";
       monitorId: string;
       check: CheckOutcome;
       decision: Decision;
-      /** The notification decided by this tick, if any, and what became of it. */
+      /** The notification decided by this tick, if it was sent (or tried) in this invocation. */
       delivery: DeliveryResult | null;
-      /** Why no mail went out although one was decided: nobody to notify. */
-      unsentReason?: "no-recipients";
-      /** A notification left over from an earlier tick and delivered (or retried) first. */
-      healed: DeliveryResult | null;
+      /** Why no mail went out now although one was decided. */
+      unsentReason?: "no-recipients" | "queued";
+      /** Notifications left over from earlier ticks and delivered (or tried) first. */
+      healed: DeliveryResult[];
       configProblems: string | null;
+      /** The config problems differ from those already on the state item: report them (once). */
+      configProblemsChanged: boolean;
     };
 
 /** The tick cannot be applied now but will succeed later: the SQS message must be retried. */
@@ -131,14 +186,42 @@ export function parseTick(body: string, maxBodyBytes = DEFAULT_TICK_OPTIONS.maxB
 
 const iso = (time: string | number | Date) => new Date(time).toISOString();
 
+/** A notification this late (ms) carries a first line saying so. */
+const LATE_NOTE_MS = 60_000;
+/** SQS may bring a delayed message a little early by our clock: accept it this much ahead of its time. */
+const RETRY_CLOCK_SLACK_MS = 2_000;
+
+/** What one tick's processing knows across its re-reads. */
+interface TickContext {
+  tick: TickMessage;
+  /** The logical "now": scheduledTime, or for a manual recheck no later than the wall clock. */
+  tickTime: string;
+  /** Names this processing's outbox claims: only their holder may release them. */
+  claimId: string;
+  limits: InvocationLimits;
+  check?: CheckOutcome;
+}
+
+type Sent = { delivery: DeliveryResult; receipt?: DeliveryReceipt };
+
 export class TickProcessor {
-  readonly #deps: Required<Omit<TickDependencies, "rejected" | "options">> &
-    Pick<TickDependencies, "rejected">;
+  readonly #deps: Required<Omit<TickDependencies, "rejected" | "retries" | "options">> &
+    Pick<TickDependencies, "rejected" | "retries">;
   readonly #options: TickOptions;
 
   constructor(deps: TickDependencies) {
-    this.#deps = { logger: silentLogger, wallClock: () => new Date(), ...deps };
+    this.#deps = {
+      logger: silentLogger,
+      wallClock: () => new Date(),
+      newClaimId: randomUUID,
+      random: Math.random,
+      ...deps,
+    };
     this.#options = { ...DEFAULT_TICK_OPTIONS, ...deps.options };
+  }
+
+  #now(): number {
+    return this.#deps.wallClock().getTime();
   }
 
   /**
@@ -151,7 +234,7 @@ export class TickProcessor {
     const parsed = parseTick(body, this.#options.maxBodyBytes);
     if ("reason" in parsed) return this.#reject(body, parsed.reason);
     const { tick } = parsed;
-    const wallNow = this.#deps.wallClock().getTime();
+    const wallNow = this.#now();
     const ahead = Date.parse(tick.scheduledTime) - wallNow;
     if (ahead > this.#options.maxFutureSkewMs) {
       // Never applied: one such tick would make every later real tick look stale.
@@ -160,15 +243,16 @@ export class TickProcessor {
         `scheduledTime ${tick.scheduledTime} is ${Math.round(ahead / 1000)} s ahead of the clock (limit ${this.#options.maxFutureSkewMs / 1000} s)`,
       );
     }
-    const tickTime = iso(tick.scheduledTime);
-    let check: CheckOutcome | undefined;
+    // A manual recheck runs "now": a sender whose clock runs ahead must not date it in the future.
+    const tickTime =
+      tick.reason === "manual"
+        ? iso(Math.min(Date.parse(tick.scheduledTime), wallNow))
+        : iso(tick.scheduledTime);
+    const context: TickContext = { tick, tickTime, claimId: this.#deps.newClaimId(), limits };
     for (let attempt = 0; attempt <= this.#options.maxRaceRetries; attempt++) {
       const stored = await this.#deps.store.load(tick.monitorId);
       try {
-        const outcome = await this.#apply(tick, tickTime, stored, check, limits, (outcome) => {
-          check = outcome;
-        });
-        return outcome;
+        return await this.#apply(context, stored);
       } catch (error) {
         if (!(error instanceof StaleStateError)) throw error;
         this.#deps.logger.info("state changed under us; re-reading and re-deciding", {
@@ -188,14 +272,8 @@ export class TickProcessor {
     return { status: "rejected", reason };
   }
 
-  async #apply(
-    tick: TickMessage,
-    tickTime: string,
-    stored: StoredMonitor,
-    checkSoFar: CheckOutcome | undefined,
-    limits: InvocationLimits,
-    remember: (outcome: CheckOutcome) => void,
-  ): Promise<TickOutcome> {
+  async #apply(context: TickContext, stored: StoredMonitor): Promise<TickOutcome> {
+    const { tick, tickTime } = context;
     const { monitorId } = tick;
     const { logger } = this.#deps;
     if (!stored.config) {
@@ -205,7 +283,6 @@ export class TickProcessor {
     const { config, problems } = parseConfigLeniently(monitorId, stored.config, {
       defaultTimezone: this.#options.defaultTimezone,
     });
-    const configProblems = problems.length > 0 ? formatProblems(problems) : null;
 
     if (!config.isActive) {
       // Paused means silent: even a notification left pending waits until the monitor is resumed.
@@ -213,18 +290,20 @@ export class TickProcessor {
       return { status: "inactive", monitorId };
     }
     let state = stored.state;
-    let healed: DeliveryResult | null = null;
+    let healed: DeliveryResult[] = [];
     if (state?.outbox) {
-      ({ state, healed } = await this.#deliverPending(monitorId, state, config));
+      ({ state, results: healed } = await this.#drain(monitorId, state, config, context));
     }
+    if (tick.reason === "deliver") return { status: "delivery-retry", monitorId, healed };
 
-    if (state?.lastTickTime && Date.parse(tickTime) <= Date.parse(state.lastTickTime)) {
-      logger.info("duplicate or out-of-order tick ignored", {
-        monitorId,
-        tickTime,
-        lastTickTime: state.lastTickTime,
-      });
-      return { status: "duplicate", monitorId, lastTickTime: state.lastTickTime, healed };
+    const manual = tick.reason === "manual";
+    // Manual rechecks keep their own clock: wherever their sender's clock stands, they never make a
+    // scheduled tick look like a duplicate.
+    const lastSeen = manual ? state?.lastManualTickTime : state?.lastTickTime;
+    const stamp = manual ? iso(tick.scheduledTime) : tickTime;
+    if (lastSeen && Date.parse(stamp) <= Date.parse(lastSeen)) {
+      logger.info("duplicate or out-of-order tick ignored", { monitorId, tickTime, lastTickTime: lastSeen });
+      return { status: "duplicate", monitorId, lastTickTime: lastSeen, healed };
     }
     const supersededBy = this.#supersededBy(tick, tickTime, config);
     if (supersededBy) {
@@ -233,62 +312,114 @@ export class TickProcessor {
         tickTime,
         nextRun: supersededBy,
       });
-      return { status: "superseded", monitorId, nextRun: supersededBy };
+      return { status: "superseded", monitorId, nextRun: supersededBy, healed };
     }
 
-    let check = checkSoFar;
-    const timeoutMs = config.checkTimeoutSeconds * 1000;
-    const { deadline, budgetMs = Number.POSITIVE_INFINITY } = limits;
-    const tooLate = deadline !== undefined && this.#deps.wallClock().getTime() + timeoutMs > deadline;
-    if (!check && tooLate && timeoutMs <= budgetMs) {
-      // Starting now could let the invocation time out mid-tick; a fresh invocation will have time.
-      throw new RetryableTickError(
-        `not enough time left in this invocation for a ${config.checkTimeoutSeconds} s check`,
-      );
+    const allProblems = [...problems];
+    const blocking = this.#blockingProblems(config, allProblems);
+    const configProblems = allProblems.length > 0 ? formatProblems(allProblems) : null;
+    if (!context.check) {
+      const timeoutMs = config.checkTimeoutSeconds * 1000;
+      const { deadline, budgetMs = Number.POSITIVE_INFINITY } = context.limits;
+      const tooLate = deadline !== undefined && this.#now() + timeoutMs > deadline;
+      if (blocking.length === 0 && tooLate && timeoutMs <= budgetMs) {
+        // Starting now could let the invocation time out mid-tick; a fresh invocation will have time.
+        throw new RetryableTickError(
+          `not enough time left in this invocation for a ${config.checkTimeoutSeconds} s check`,
+        );
+      }
+      // Only a check that cannot run is replaced by a failure: any other bad attribute falls back
+      // to its default, so a typo never hides a real outage behind config noise.
+      if (blocking.length > 0) {
+        this.#deps.logger.debug("check not run: its configuration is invalid", {
+          monitorId,
+          check: config.check,
+          params: redactSecrets(config.params),
+          configProblems,
+        });
+      }
+      context.check =
+        blocking.length > 0
+          ? {
+              isOk: false,
+              message: truncateMessage(`Invalid monitor configuration: ${configProblems}`),
+              durationMs: 0,
+            }
+          : await this.#runCheck(monitorId, config, tickTime);
     }
-    if (!check) {
-      check = configProblems
-        ? {
-            isOk: false,
-            message: truncateMessage(`Invalid monitor configuration: ${configProblems}`),
-            durationMs: 0,
-          }
-        : await this.#runCheck(monitorId, config, tickTime);
-      remember(check);
-    }
+    const check = context.check;
 
-    const decision = decide(state, check.isOk, tickTime, config);
+    const pendingCount = (state?.outbox ? 1 : 0) + (state?.outboxQueue?.length ?? 0);
+    let decision = decide(
+      state ? { ...state, notificationPending: pendingCount > 0 } : undefined,
+      check.isOk,
+      tickTime,
+      config,
+    );
     const recipients = config.peopleToNotify;
-    const notify = decision.notification !== null && recipients.length > 0;
-    if (notify && state?.outbox) {
-      // An earlier notification is still undelivered and there is one slot: retry the tick later
-      // rather than drop either mail. The state did not move, so nothing is decided twice.
-      throw new RetryableTickError(`an earlier ${state.outbox.type} notification is still undelivered`);
+    let unnotifiedAlert = decision.next.state === "ok" ? undefined : state?.unnotifiedAlert;
+    let entry: Outbox | undefined;
+    if (unnotifiedAlert && recipients.length > 0 && decision.notification !== "recovery") {
+      // The incident's ALERT reached nobody; people are listed now, so they get that ALERT (once),
+      // instead of a first mail that says "still failing".
+      entry = this.#buildOutbox("alert", config, unnotifiedAlert.message, unnotifiedAlert.tickTime, {
+        decidedAt: unnotifiedAlert.tickTime,
+        reason: "nobody was listed to receive it then",
+      });
+      decision = {
+        next: { ...decision.next, lastNotificationDt: tickTime, lastNotificationType: "alert" },
+        notification: "alert",
+      };
+      unnotifiedAlert = undefined;
+    } else if (decision.notification && recipients.length > 0) {
+      entry = this.#buildOutbox(decision.notification, config, check.message, tickTime);
+    } else if (decision.notification === "alert") {
+      unnotifiedAlert = { tickTime, message: check.message };
     }
-    const outbox = notify
-      ? this.#buildOutbox(decision.notification as NotificationType, config, check, tickTime)
-      : undefined;
+
+    let outbox = state?.outbox;
+    let outboxQueue = state?.outboxQueue;
+    if (entry && outbox) {
+      if ((outboxQueue?.length ?? 0) >= this.#options.maxQueuedNotifications) {
+        throw new RetryableTickError(
+          `${pendingCount} notifications of ${monitorId} are already waiting for delivery`,
+        );
+      }
+      // In decision order behind the undelivered one: exactly once each, and the ALERT first.
+      outboxQueue = [...(outboxQueue ?? []), entry];
+    } else if (entry) {
+      // The writer owns delivery for a lease: a concurrent handler must not send it as well.
+      outbox = {
+        ...entry,
+        claimedUntil: this.#now() + this.#options.outboxLeaseMs,
+        claimId: context.claimId,
+      };
+    }
     const version = (state?.version ?? 0) + 1;
     const next: MonitorState = {
       ...decision.next,
       lastRunDt: tickTime,
       lastResultOk: check.isOk,
       lastResultMessage: check.message,
-      lastTickTime: tickTime,
+      lastTickTime: manual ? state?.lastTickTime : tickTime,
+      lastManualTickTime: manual ? stamp : state?.lastManualTickTime,
       version,
-      outbox: outbox ?? state?.outbox,
+      outbox,
+      outboxQueue,
+      unnotifiedAlert,
       scheduleError: state?.scheduleError,
       configProblems: configProblems ?? undefined,
     };
-    await this.#deps.store.saveState(
-      monitorId,
-      next,
-      state?.version,
-      this.#runRecord(config, tickTime, check, decision, outbox, state),
-    );
+    await this.#deps.store.saveState(monitorId, next, state?.version, {
+      run: this.#runRecord(config, tickTime, check, decision, entry !== undefined, state),
+    });
 
     let delivery: DeliveryResult | null = null;
-    if (outbox) delivery = await this.#deliver(monitorId, outbox, config);
+    if (entry && outbox?.id === entry.id) {
+      const drained = await this.#drain(monitorId, next, config, context);
+      delivery = drained.results.find((result) => result.tickTime === entry.tickTime) ?? null;
+      healed = [...healed, ...drained.results.filter((result) => result !== delivery)];
+    }
     // A quiet healthy tick is the common case and already on the state item: DEBUG keeps the log
     // bill proportional to what happened (failures, state changes and mail stay at INFO).
     const eventful = !check.isOk || decision.notification !== null || next.state !== (state?.state ?? "ok");
@@ -299,22 +430,65 @@ export class TickProcessor {
       state: next.state,
       notification: decision.notification,
       delivered: delivery?.delivered,
+      queued: entry !== undefined && delivery === null ? true : undefined,
       checkMs: check.durationMs,
     });
+    const configProblemsChanged =
+      configProblems !== null && configProblems !== (state?.configProblems ?? null);
+    if (configProblemsChanged) {
+      logger.warn("monitor configuration has problems", { monitorId, configProblems });
+    }
+    const unsentReason =
+      decision.notification && !entry ? "no-recipients" : entry && !delivery ? "queued" : undefined;
     return {
       status: "applied",
       monitorId,
       check,
       decision,
       delivery,
-      ...(decision.notification && !notify ? { unsentReason: "no-recipients" as const } : {}),
+      ...(unsentReason ? { unsentReason } : {}),
       healed,
       configProblems,
+      configProblemsChanged,
     };
+  }
+
+  /**
+   * The problems that keep the real check from running: no usable check name, a check nobody
+   * registered, or params its own schema refuses. Added to `problems` so that the failure names
+   * every bad attribute at once.
+   */
+  #blockingProblems(config: MonitorConfig, problems: ConfigProblem[]): ConfigProblem[] {
+    if (!problems.some((problem) => problem.attribute === "check")) {
+      const definition = this.#deps.findCheck(config.check);
+      if (!definition) {
+        problems.push({
+          attribute: "check",
+          message: `${JSON.stringify(config.check)} is not a registered check (monitors/index.ts)`,
+        });
+      } else if (definition.paramsSchema && !problems.some((problem) => problem.attribute === "params")) {
+        const parsed = definition.paramsSchema.safeParse(config.params);
+        if (!parsed.success) {
+          // Paths and zod's messages only: a params value may hold a credential.
+          const issues = parsed.error.issues.map(
+            (issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(params)"} ${issue.message}`,
+          );
+          problems.push({
+            attribute: "params",
+            message: `do not fit check "${config.check}": ${issues.join("; ")}`,
+          });
+        }
+      }
+    }
+    return problems.filter((problem) => problem.attribute === "check" || problem.attribute === "params");
   }
 
   #supersededBy(tick: TickMessage, tickTime: string, config: MonitorConfig): string | null {
     if (!config.skipSupersededTicks || tick.reason === "manual") return null;
+    const wallNow = this.#now();
+    // The next run comes after the tick, so a tick younger than the grace cannot be superseded:
+    // steady ticks never pay for the schedule computation.
+    if (wallNow - Date.parse(tickTime) <= this.#options.supersededGraceMs) return null;
     let schedule: ReturnType<typeof parseSchedule>;
     try {
       schedule = parseSchedule(config.schedule);
@@ -322,16 +496,24 @@ export class TickProcessor {
       return null;
     }
     const after = new Date(tickTime);
-    // Rate schedules are anchored where Scheduler created them, which we do not know: the tick
-    // itself is an occurrence, so the next one is one period later.
-    const next =
-      schedule.kind === "rate"
-        ? new Date(after.getTime() + schedule.everyMs)
-        : nextRun(schedule, config.timezone, after);
+    let next: Date | null;
+    try {
+      // Rate schedules are anchored where Scheduler created them, which we do not know: the tick
+      // itself is an occurrence, so the next one is one period later.
+      next =
+        schedule.kind === "rate"
+          ? new Date(after.getTime() + schedule.everyMs)
+          : nextRun(schedule, config.timezone, after);
+    } catch (error) {
+      // A schedule we cannot evaluate must never stop the check from running.
+      this.#deps.logger.warn("next run could not be computed; the tick is applied", {
+        monitorId: tick.monitorId,
+        error: describeThrown(error),
+      });
+      return null;
+    }
     if (!next) return null;
-    return next.getTime() + this.#options.supersededGraceMs < this.#deps.wallClock().getTime()
-      ? iso(next)
-      : null;
+    return next.getTime() + this.#options.supersededGraceMs < wallNow ? iso(next) : null;
   }
 
   async #runCheck(monitorId: string, config: MonitorConfig, tickTime: string): Promise<CheckOutcome> {
@@ -351,8 +533,14 @@ export class TickProcessor {
     });
   }
 
-  #buildOutbox(type: NotificationType, config: MonitorConfig, check: CheckOutcome, tickTime: string): Outbox {
-    const email = renderNotification({
+  #buildOutbox(
+    type: NotificationType,
+    config: MonitorConfig,
+    message: string,
+    tickTime: string,
+    late?: { decidedAt: string; reason: string },
+  ): Outbox {
+    let email = renderNotification({
       type,
       monitorId: config.monitorId,
       name: config.name,
@@ -360,8 +548,17 @@ export class TickProcessor {
       at: tickTime,
       timezone: config.timezone,
       check: config.check,
-      message: check.message,
+      message,
     });
+    const wallNow = this.#now();
+    if (late) {
+      email = withDeliveryDelay(email, {
+        type,
+        decidedAt: late.decidedAt,
+        delayMs: wallNow - Date.parse(late.decidedAt),
+        reason: late.reason,
+      });
+    }
     return {
       // Deterministic: the same tick deciding the same notification yields the same id.
       id: `${tickTime}#${type}`,
@@ -369,9 +566,7 @@ export class TickProcessor {
       tickTime,
       recipients: [...config.peopleToNotify],
       ...email,
-      createdAt: iso(this.#deps.wallClock()),
-      // The writer owns delivery for a lease: a concurrent handler must not send it as well.
-      claimedUntil: this.#deps.wallClock().getTime() + this.#options.outboxLeaseMs,
+      createdAt: iso(wallNow),
       attempts: 0,
     };
   }
@@ -381,14 +576,14 @@ export class TickProcessor {
     tickTime: string,
     check: CheckOutcome,
     decision: Decision,
-    outbox: Outbox | undefined,
+    hasOutbox: boolean,
     previous: MonitorState | undefined,
   ): RunRecord | undefined {
     const changed =
       decision.notification !== null || decision.next.state !== (previous?.state ?? "ok") || !check.isOk;
     if (config.recordOnlyChanges && !changed) return undefined;
     const quietReason: QuietReason | "no-recipients" | undefined =
-      decision.notification && !outbox ? "no-recipients" : decision.quietReason;
+      decision.notification && !hasOutbox ? "no-recipients" : decision.quietReason;
     return {
       scheduledTime: tickTime,
       isOk: check.isOk,
@@ -402,95 +597,256 @@ export class TickProcessor {
     };
   }
 
-  /** A notification left by an earlier tick (crash, SES outage) goes out before anything else. */
-  async #deliverPending(
+  /**
+   * Delivers the pending notifications in order, the head first, until one fails or none is left.
+   * Each send happens under a claim (a lease with this tick's claim id) written with the state's
+   * version, so no two senders ever send the same entry while a claim is live. An entry that
+   * waits for its retry is left to the delivery-retry queue, unless that retry is overdue.
+   */
+  async #drain(
     monitorId: string,
-    state: MonitorState,
+    initial: MonitorState,
     config: MonitorConfig,
-  ): Promise<{ state: MonitorState; healed: DeliveryResult }> {
-    const outbox = state.outbox as Outbox;
-    const wallNow = this.#deps.wallClock().getTime();
-    if (outbox.claimedUntil !== undefined && outbox.claimedUntil > wallNow) {
-      throw new RetryableTickError(
-        `the pending ${outbox.type} notification is being delivered by another invocation`,
-      );
+    context: TickContext,
+  ): Promise<{ state: MonitorState; results: DeliveryResult[] }> {
+    const results: DeliveryResult[] = [];
+    let state: MonitorState | undefined = initial;
+    for (let races = 0; state?.outbox && races <= this.#options.maxRaceRetries; ) {
+      const head: Outbox = state.outbox;
+      const wallNow = this.#now();
+      const mine = head.claimId === context.claimId && (head.claimedUntil ?? 0) > wallNow;
+      if (!mine) {
+        if ((head.claimedUntil ?? 0) > wallNow) {
+          this.#deps.logger.info("a pending notification is being delivered by another invocation", {
+            monitorId,
+            type: head.type,
+            tickTime: head.tickTime,
+          });
+          break;
+        }
+        if (head.nextAttemptAt !== undefined) {
+          const retry = context.tick.reason === "deliver";
+          // A retry message older than the entry's current retry belongs to a superseded chain;
+          // scheduled ticks leave the entry to its retry unless that retry is overdue (lost).
+          if (retry && wallNow < head.nextAttemptAt - RETRY_CLOCK_SLACK_MS) break;
+          if (!retry && wallNow < head.nextAttemptAt + this.#options.retryOverdueMs) break;
+        }
+        const { deadline } = context.limits;
+        if (deadline !== undefined && wallNow > deadline) {
+          // Only the safety margin of this invocation is left: let a fresh one deliver it.
+          await this.#scheduleRetry(monitorId, head, this.#options.retryBaseMs).catch(() => false);
+          break;
+        }
+        const claimed: MonitorState = {
+          ...state,
+          version: state.version + 1,
+          outbox: { ...head, claimedUntil: wallNow + this.#options.outboxLeaseMs, claimId: context.claimId },
+        };
+        try {
+          await this.#deps.store.saveState(monitorId, claimed, state.version);
+        } catch (error) {
+          if (!(error instanceof StaleStateError)) throw error;
+          races++;
+          state = (await this.#deps.store.load(monitorId)).state;
+          continue;
+        }
+        state = claimed;
+        if (head.attempts > 0 || head.nextAttemptAt !== undefined) {
+          this.#deps.logger.warn("delivering a notification left pending by an earlier attempt", {
+            monitorId,
+            type: head.type,
+            tickTime: head.tickTime,
+            attempts: head.attempts,
+          });
+        }
+      }
+      const sending = state.outbox as Outbox;
+      const sent = await this.#send(monitorId, sending, config);
+      results.push(sent.delivery);
+      state = await this.#settle(monitorId, state, sending, sent, context);
+      if (!sent.delivery.delivered && !sent.delivery.abandoned) break;
     }
-    const claimedUntil = wallNow + this.#options.outboxLeaseMs;
-    await this.#deps.store.claimOutbox(monitorId, outbox.id, state.version, claimedUntil);
-    this.#deps.logger.warn("delivering a notification left pending by an earlier tick", {
-      monitorId,
-      type: outbox.type,
-      tickTime: outbox.tickTime,
-      attempts: outbox.attempts,
-    });
-    // People may have fixed the recipient list since: mail whoever is listed now.
-    const recipients = config.peopleToNotify.length > 0 ? config.peopleToNotify : outbox.recipients;
-    const healed = await this.#deliver(monitorId, { ...outbox, recipients, claimedUntil }, config);
-    // Each store write bumps the version by one: claim, then complete or release.
-    const version = state.version + 2;
-    const remaining =
-      healed.delivered || healed.abandoned
-        ? undefined
-        : { ...outbox, claimedUntil: undefined, attempts: outbox.attempts + 1, lastError: healed.error };
-    return { state: { ...state, version, outbox: remaining }, healed };
+    return { state: state ?? initial, results };
   }
 
-  /**
-   * Sends the outbox, then clears it with a log item. A failure leaves it for the next tick, unless
-   * it can never succeed (SES refused the message itself) or has failed `maxDeliveryAttempts`
-   * times: then it is abandoned with its reason in the log item and a metric, so one undeliverable
-   * mail cannot hold the monitor's later notifications back for ever.
-   */
-  async #deliver(monitorId: string, outbox: Outbox, config: MonitorConfig): Promise<DeliveryResult> {
+  /** Sends one outbox entry to the recipients listed now. Never throws for mail-service errors. */
+  async #send(monitorId: string, outbox: Outbox, config: MonitorConfig): Promise<Sent> {
+    const wallNow = this.#now();
+    const sinceDecision = Math.max(0, wallNow - Date.parse(outbox.createdAt));
+    // Late means it did not go out with its decision (an outage, a crash, a retry): the mail says
+    // so, and the reminder clock starts at its delivery. Within a minute counts as on time.
+    const late = sinceDecision >= LATE_NOTE_MS;
+    const delayMs = late ? sinceDecision : 0;
+    // People may have fixed the recipient list since the decision: mail whoever is listed now.
+    const recipients = config.peopleToNotify.length > 0 ? config.peopleToNotify : outbox.recipients;
+    let email = { subject: outbox.subject, text: outbox.text, html: outbox.html };
+    if (late) {
+      email = withDeliveryDelay(email, {
+        type: outbox.type,
+        decidedAt: outbox.createdAt,
+        delayMs,
+        reason: "the mail service could not take it earlier",
+      });
+    }
     const attempts = outbox.attempts + 1;
     const receipt = (extra: { messageId: string; outcome: DeliveryReceipt["outcome"]; error?: string }) => {
-      const at = iso(this.#deps.wallClock());
+      const at = iso(this.#now());
       return {
         ...extra,
-        recipients: outbox.recipients,
+        recipients,
         type: outbox.type,
         tickTime: outbox.tickTime,
         subject: outbox.subject,
         deliveredAt: at,
         attempts,
+        delayMs,
         expiresAt: Math.floor(Date.parse(at) / 1000) + config.historyRetentionDays * 86_400,
       };
     };
-    let messageId: string;
+    const base = { type: outbox.type, tickTime: outbox.tickTime };
     try {
-      ({ messageId } = await this.#deps.notifier.send({
-        to: outbox.recipients,
-        subject: outbox.subject,
-        text: outbox.text,
-        html: outbox.html,
-      }));
+      const { messageId } = await this.#deps.notifier.send({ to: recipients, ...email });
+      return {
+        delivery: {
+          ...base,
+          delivered: true,
+          messageId,
+          recipients: recipients.length,
+          delayMs,
+        },
+        receipt: receipt({ messageId, outcome: "delivered" }),
+      };
     } catch (error) {
       const reason = truncateMessage(describeThrown(error), 1000);
-      const permanent = error instanceof PermanentDeliveryError;
-      if (permanent || attempts >= this.#options.maxDeliveryAttempts) {
+      const budgetLeft = this.#options.deliveryBudgetMs - sinceDecision;
+      if (error instanceof PermanentDeliveryError || budgetLeft <= 0) {
+        const why =
+          error instanceof PermanentDeliveryError
+            ? reason
+            : `still failing after ${attempts} attempts over ${describeDelay(sinceDecision)} (retry budget ${describeDelay(this.#options.deliveryBudgetMs)}): ${reason}`;
         this.#deps.logger.error("notification abandoned: it cannot be delivered", {
           monitorId,
           type: outbox.type,
+          tickTime: outbox.tickTime,
           attempts,
-          reason,
+          reason: why,
         });
-        await this.#deps.store.completeOutbox(
-          monitorId,
-          outbox.id,
-          receipt({ messageId: "", outcome: "abandoned", error: reason }),
-        );
-        return { type: outbox.type, delivered: false, abandoned: true, error: reason };
+        return {
+          delivery: { ...base, delivered: false, abandoned: true, error: why },
+          receipt: receipt({ messageId: "", outcome: "abandoned", error: why }),
+        };
       }
-      this.#deps.logger.error("notification delivery failed; it stays in the outbox for the next tick", {
+      const backoff = Math.min(this.#options.retryMaxMs, this.#options.retryBaseMs * 2 ** (attempts - 1));
+      // ±20% jitter: monitors that failed together during an outage do not all retry together.
+      const jittered = Math.round(backoff * (0.8 + 0.4 * this.#deps.random()));
+      const retryInMs = Math.max(1_000, Math.min(jittered, budgetLeft));
+      this.#deps.logger.error("notification delivery failed; it will be retried", {
         monitorId,
         type: outbox.type,
+        tickTime: outbox.tickTime,
         attempts,
+        retryInSeconds: Math.round(retryInMs / 1000),
         reason,
       });
-      await this.#deps.store.releaseOutbox(monitorId, outbox.id, reason);
-      return { type: outbox.type, delivered: false, error: reason };
+      return { delivery: { ...base, delivered: false, error: reason, retryInMs } };
     }
-    await this.#deps.store.completeOutbox(monitorId, outbox.id, receipt({ messageId, outcome: "delivered" }));
-    return { type: outbox.type, delivered: true, messageId, recipients: outbox.recipients.length };
+  }
+
+  /**
+   * Records what became of a send: a delivered or abandoned entry is cleared with its log item and
+   * the next queued one moves up; a failed one is released (only by its claim's holder) with its
+   * next attempt time. Conditional on the version like every write; a race re-reads and, if the
+   * entry is still there, writes again.
+   */
+  async #settle(
+    monitorId: string,
+    initial: MonitorState,
+    sending: Outbox,
+    sent: Sent,
+    context: TickContext,
+  ): Promise<MonitorState | undefined> {
+    const { delivery } = sent;
+    const done = delivery.delivered || delivery.abandoned === true;
+    let retryScheduled = false;
+    if (!done && delivery.retryInMs !== undefined) {
+      retryScheduled = await this.#scheduleRetry(monitorId, sending, delivery.retryInMs);
+    }
+    let state: MonitorState | undefined = initial;
+    for (let race = 0; ; race++) {
+      const head = state?.outbox;
+      // Cleared or replaced by someone else meanwhile: nothing of ours to record.
+      if (!state || !head || head.id !== sending.id) return state;
+      let next: MonitorState;
+      if (done) {
+        const [promoted, ...rest] = state.outboxQueue ?? [];
+        next = {
+          ...state,
+          version: state.version + 1,
+          outbox: promoted,
+          outboxQueue: rest.length > 0 ? rest : undefined,
+        };
+        if (
+          delivery.delivered &&
+          state.lastNotificationType === sending.type &&
+          state.lastNotificationDt === sending.tickTime
+        ) {
+          // The reminder clock starts when people got the mail, not when it was decided.
+          next.lastNotificationDt = iso(Date.parse(sending.tickTime) + delivery.delayMs);
+        }
+      } else {
+        // Our claim was taken over (our lease ran out): the new holder's claim is not ours to drop.
+        if (head.claimId !== context.claimId) return state;
+        const { claimedUntil: _until, claimId: _claim, nextAttemptAt: _next, ...rest } = head;
+        next = {
+          ...state,
+          version: state.version + 1,
+          outbox: {
+            ...rest,
+            attempts: head.attempts + 1,
+            lastError: delivery.error,
+            ...(retryScheduled && delivery.retryInMs !== undefined
+              ? { nextAttemptAt: this.#now() + delivery.retryInMs }
+              : {}),
+          },
+        };
+      }
+      try {
+        await this.#deps.store.saveState(
+          monitorId,
+          next,
+          state.version,
+          done ? { receipt: sent.receipt } : {},
+        );
+      } catch (error) {
+        // A delivered mail must be cleared, or it goes out again: keep at it longer than elsewhere.
+        const patience = done ? 4 * this.#options.maxRaceRetries : this.#options.maxRaceRetries;
+        if (!(error instanceof StaleStateError) || race >= patience) throw error;
+        state = (await this.#deps.store.load(monitorId)).state;
+        continue;
+      }
+      if (!done && this.#deps.retries && !retryScheduled) {
+        // No retry could be queued: fail this message so SQS brings it back, and the entry with it.
+        throw new RetryableTickError(
+          `the retry of the pending ${sending.type} notification could not be queued`,
+        );
+      }
+      return next;
+    }
+  }
+
+  /** Queues a `deliver` tick for the entry; false if there is no retry queue or it failed. */
+  async #scheduleRetry(monitorId: string, outbox: Outbox, delayMs: number): Promise<boolean> {
+    if (!this.#deps.retries) return false;
+    try {
+      await this.#deps.retries.scheduleRetry(monitorId, outbox.tickTime, delayMs);
+      return true;
+    } catch (error) {
+      this.#deps.logger.error("could not queue the delivery retry", {
+        monitorId,
+        tickTime: outbox.tickTime,
+        error: describeThrown(error),
+      });
+      return false;
+    }
   }
 }

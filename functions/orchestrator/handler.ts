@@ -7,14 +7,21 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { AWS_REQUEST_TIMEOUTS, boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
 import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
+import { SqsDeliveryRetries } from "#adapters/sqs-delivery-retries.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
 import { SqsRetryDelay } from "#adapters/sqs-retry-delay.ts";
 import { type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
 import { findCheck } from "#monitors/index.ts";
-import { NOTIFICATION_DELIVERY_FAILED, ORCHESTRATOR_METRICS_SERVICE } from "./metric-names.ts";
+import {
+  CONFIG_PROBLEMS_FOUND,
+  NOTIFICATION_ABANDONED,
+  NOTIFICATION_DELIVERY_FAILED,
+  ORCHESTRATOR_METRICS_SERVICE,
+} from "./metric-names.ts";
 
 /**
- * Orchestrator Lambda: SQS FIFO ticks in, partial batch failures out. Only wiring lives here; the
+ * Orchestrator Lambda: SQS FIFO ticks (and `deliver` ticks from the delivery-retry queue) in,
+ * partial batch failures out. Only wiring lives here; the
  * tick use case is functions/core/tick.ts. Endpoints, region and credentials come solely from the
  * AWS SDK's standard environment variables, so this file runs unchanged in Lambda and locally.
  */
@@ -32,17 +39,21 @@ function requiredEnv(name: string): string {
 export function recordOutcomeMetrics(outcome: TickOutcome, sink: Pick<Metrics, "addMetric"> = metrics): void {
   const count = (name: string) => sink.addMetric(name, MetricUnit.Count, 1);
   count(`Tick_${outcome.status}`);
-  const deliveries = outcome.status === "applied" ? [outcome.delivery, outcome.healed] : [];
-  if (outcome.status === "duplicate") deliveries.push(outcome.healed);
+  const deliveries = "healed" in outcome ? [...outcome.healed] : [];
+  if (outcome.status === "applied" && outcome.delivery) deliveries.push(outcome.delivery);
   for (const delivery of deliveries) {
-    if (!delivery) continue;
-    if (delivery.delivered) count(`NotificationSent_${delivery.type}`);
-    else count(NOTIFICATION_DELIVERY_FAILED);
-    if (!delivery.delivered && delivery.abandoned) count("NotificationAbandoned");
+    if (delivery.delivered) {
+      count(`NotificationSent_${delivery.type}`);
+      if (delivery.delayMs > 0)
+        sink.addMetric("NotificationDelay", MetricUnit.Milliseconds, delivery.delayMs);
+    } else count(NOTIFICATION_DELIVERY_FAILED);
+    if (!delivery.delivered && delivery.abandoned) count(NOTIFICATION_ABANDONED);
   }
   if (outcome.status !== "applied") return;
   if (!outcome.check.isOk) count("CheckFailed");
   if (outcome.configProblems) count("InvalidConfig");
+  // Once per new or changed problem, not per tick: the operators' alarm fires once for it.
+  if (outcome.configProblemsChanged) count(CONFIG_PROBLEMS_FOUND);
   sink.addMetric("CheckDuration", MetricUnit.Milliseconds, outcome.check.durationMs);
 }
 
@@ -131,6 +142,8 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
   const dynamo = new DynamoDBClient({ requestHandler });
   const deadLetterQueueUrl = process.env.TICKS_DLQ_URL;
   const retryBaseSeconds = Number(process.env.TICK_RETRY_BASE_SECONDS);
+  const deliveryRetryQueueUrl = process.env.DELIVERY_RETRY_QUEUE_URL;
+  const deliveryBudgetHours = Number(process.env.DELIVERY_BUDGET_HOURS);
   const sqs = new SQSClient({ requestHandler });
   return {
     store: new DynamoMonitorStore(requiredEnv("MONITORS_TABLE"), createDocumentClient(dynamo)),
@@ -144,9 +157,13 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
           rejected: new SqsRejectedTickSink(deadLetterQueueUrl, sqs),
         }
       : {}),
+    ...(deliveryRetryQueueUrl ? { retries: new SqsDeliveryRetries(deliveryRetryQueueUrl, sqs) } : {}),
     findCheck,
     ...(retryBaseSeconds > 0 ? { retryDelay: new SqsRetryDelay(retryBaseSeconds, sqs) } : {}),
-    ...(process.env.DEFAULT_TIMEZONE ? { options: { defaultTimezone: process.env.DEFAULT_TIMEZONE } } : {}),
+    options: {
+      ...(process.env.DEFAULT_TIMEZONE ? { defaultTimezone: process.env.DEFAULT_TIMEZONE } : {}),
+      ...(deliveryBudgetHours > 0 ? { deliveryBudgetMs: deliveryBudgetHours * 3_600_000 } : {}),
+    },
   };
 }
 

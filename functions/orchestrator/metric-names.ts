@@ -4,3 +4,7 @@
  */
 export const ORCHESTRATOR_METRICS_SERVICE = "orchestrator";
 export const NOTIFICATION_DELIVERY_FAILED = "NotificationDeliveryFailed";
+/** A notification that will never be sent: refused by SES, or its retry budget ran out. */
+export const NOTIFICATION_ABANDONED = "NotificationAbandoned";
+/** A monitor's config problems appeared or changed (emitted once per change, not per tick). */
+export const CONFIG_PROBLEMS_FOUND = "ConfigProblemsFound";

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { DeliveryReceipt, Email, MonitorStore, Notifier, RunRecord } from "#core/ports.ts";
+import type { DeliveryRetryPort, Email, MonitorStore, Notifier, StateRecords } from "#core/ports.ts";
 import type { MonitorState } from "#core/schemas.ts";
 
 /** A process death at a step boundary: the invocation ends with this error, nothing after it runs. */
@@ -14,7 +14,19 @@ export type FaultKind =
   | "crashBeforeOutboxClear"
   | "sesThrottled"
   | "sesOutage"
-  | "dynamoThrottled";
+  | "sesOutageWindow"
+  | "dynamoThrottled"
+  | "retryQueueFailed";
+
+/** FNV-1a: a stable 32-bit number for a string, to derive independent random streams. */
+function hash32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index++) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
 
 /** Deterministic PRNG (mulberry32) so a failing seed can be replayed. */
 export function random(seed: number): () => number {
@@ -28,12 +40,22 @@ export function random(seed: number): () => number {
   };
 }
 
+type RolledFault = Exclude<FaultKind, "sesOutage" | "sesOutageWindow">;
+
+interface InvocationScope {
+  dead: boolean;
+  number: number;
+  streams: Map<string, () => number>;
+}
+
 export interface FaultPlan {
   /** Probability of each fault at its boundary. */
-  probability: Partial<Record<Exclude<FaultKind, "sesOutage">, number>>;
-  /** Probability that a send starts an SES outage of `outageLength` consecutive failed sends. */
+  probability: Partial<Record<RolledFault, number>>;
+  /** Probability that a send starts a run of `outageLength` consecutive failed sends to its recipients. */
   outageStart: number;
   outageLength: number;
+  /** Wall-clock intervals [from, to) (epoch ms) during which SES fails every send. */
+  outageWindows?: Array<[number, number]>;
 }
 
 /**
@@ -48,19 +70,42 @@ export class FaultInjector {
     crashBeforeOutboxClear: 0,
     sesThrottled: 0,
     sesOutage: 0,
+    sesOutageWindow: 0,
     dynamoThrottled: 0,
+    retryQueueFailed: 0,
   };
   /** What each mail-duplicating crash left behind: "<monitorId>|<tickTime>|<type>" or the mail text. */
   readonly duplicatingCrashes: Array<{ key?: string; text?: string }> = [];
-  enabled = true;
-  #outageLeft = 0;
+  /** What happened, in order, for CHAOS_DEBUG: "<invocation> <event> <detail>". */
+  readonly trace: string[] = [];
+  #note(event: string, detail: string): void {
+    if (process.env.CHAOS_DEBUG) this.trace.push(`${this.#invocation.getStore()?.number} ${event} ${detail}`);
+  }
+  #enabled = true;
   // A crash must end the whole invocation, even inside the orchestrator's own try/catch: once an
   // invocation "died", every later adapter call of that invocation fails too.
-  readonly #invocation = new AsyncLocalStorage<{ dead: boolean }>();
+  readonly #invocation = new AsyncLocalStorage<InvocationScope>();
+  readonly #outageLeft = new Map<string, number>();
 
-  /** Runs one handler invocation in its own crash scope. */
-  invocation<T>(run: () => Promise<T>): Promise<T> {
-    return this.#invocation.run({ dead: false }, run);
+  /**
+   * Runs one handler invocation in its own crash scope. `number` must be assigned in a replayable
+   * order: every fault decision inside derives from the seed, this number and the monitor, so
+   * concurrent invocations interleaving differently do not change which faults happen.
+   */
+  invocation<T>(number: number, run: () => Promise<T>): Promise<T> {
+    return this.#invocation.run({ dead: false, number, streams: new Map() }, run);
+  }
+
+  /** The random stream of one monitor (or recipient) within the current invocation. */
+  #stream(key: string): () => number {
+    const scope = this.#invocation.getStore();
+    if (!scope) return this.rng;
+    let stream = scope.streams.get(key);
+    if (!stream) {
+      stream = random(hash32(`${this.seed}|${scope.number}|${key}`));
+      scope.streams.set(key, stream);
+    }
+    return stream;
   }
 
   #crash(where: string): never {
@@ -73,20 +118,36 @@ export class FaultInjector {
     if (this.#invocation.getStore()?.dead) throw new InjectedCrash("the process already died");
   }
 
+  private readonly rng: () => number;
+
   constructor(
     private readonly plan: FaultPlan,
-    private readonly rng: () => number,
-  ) {}
+    private readonly seed: number,
+    /** The harness's wall clock, for the outage windows. */
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.rng = random(seed);
+  }
 
-  #roll(kind: Exclude<FaultKind, "sesOutage">): boolean {
-    if (!this.enabled || this.rng() >= (this.plan.probability[kind] ?? 0)) return false;
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  /** Turning faults off also ends an outage in progress: nothing fails after this. */
+  set enabled(value: boolean) {
+    this.#enabled = value;
+    if (!value) this.#outageLeft.clear();
+  }
+
+  #roll(kind: RolledFault, key: string): boolean {
+    if (!this.#enabled || this.#stream(key)() >= (this.plan.probability[kind] ?? 0)) return false;
     this.injected[kind]++;
     return true;
   }
 
-  #throttle(): void {
+  #throttle(key: string): void {
     this.#assertAlive();
-    if (this.#roll("dynamoThrottled")) {
+    if (this.#roll("dynamoThrottled", key)) {
       throw Object.assign(new Error("Rate of requests exceeds the allowed throughput."), {
         name: "ProvisionedThroughputExceededException",
       });
@@ -96,41 +157,57 @@ export class FaultInjector {
   store(inner: MonitorStore): MonitorStore {
     return {
       load: async (monitorId) => {
-        this.#throttle();
+        this.#throttle(monitorId);
         const loaded = await inner.load(monitorId);
-        if (this.#roll("crashAfterRead")) this.#crash("crash after the read");
+        if (this.#roll("crashAfterRead", monitorId)) this.#crash("crash after the read");
         return loaded;
       },
       saveState: async (
         monitorId: string,
         state: MonitorState,
         expected: number | undefined,
-        run?: RunRecord,
+        records?: StateRecords,
       ) => {
-        this.#throttle();
-        await inner.saveState(monitorId, state, expected, run);
-        if (this.#roll("crashAfterStateWrite")) this.#crash("crash after the state write");
-      },
-      claimOutbox: async (monitorId, outboxId, expected, until) => {
-        this.#throttle();
-        await inner.claimOutbox(monitorId, outboxId, expected, until);
-      },
-      completeOutbox: async (monitorId: string, outboxId: string, receipt: DeliveryReceipt) => {
-        if (this.#invocation.getStore()?.dead) {
-          // Another group of the same invocation crashed while this mail was between SES
-          // accepting it and its outbox clear: the same window, reached by a different road.
-          this.duplicatingCrashes.push({ key: `${monitorId}|${receipt.tickTime}|${receipt.type}` });
+        const receipt = records?.receipt;
+        if (receipt) {
+          // The outbox clear: the mail is out, and a death now sends it again later.
+          const key = `${monitorId}|${receipt.tickTime}|${receipt.type}`;
+          if (this.#invocation.getStore()?.dead) {
+            // Another group of the same invocation crashed while this mail was between SES
+            // accepting it and its outbox clear: the same window, reached by a different road.
+            if (receipt.outcome === "delivered") this.duplicatingCrashes.push({ key });
+          }
+          this.#assertAlive();
+          if (this.#roll("crashBeforeOutboxClear", monitorId)) {
+            if (receipt.outcome === "delivered") this.duplicatingCrashes.push({ key });
+            this.#crash("crash before the outbox clear");
+          }
         }
-        this.#assertAlive();
-        if (this.#roll("crashBeforeOutboxClear")) {
-          this.duplicatingCrashes.push({ key: `${monitorId}|${receipt.tickTime}|${receipt.type}` });
-          this.#crash("crash before the outbox clear");
+        // Throttling of the clear is retried inside the store (and by the SDK) before it could
+        // fail the clear; the harness injects it only where such a failure reaches the tick.
+        if (receipt) this.#assertAlive();
+        else this.#throttle(monitorId);
+        await inner.saveState(monitorId, state, expected, records);
+        this.#note(
+          "saved",
+          `${monitorId} v${expected}->${state.version} head=${state.outbox?.id ?? "-"}/${state.outbox?.claimId?.slice(0, 8) ?? "-"} q=${state.outboxQueue?.length ?? 0} receipt=${receipt?.tickTime ?? "-"} last=${state.lastTickTime}`,
+        );
+        if (!receipt && this.#roll("crashAfterStateWrite", monitorId)) {
+          this.#crash("crash after the state write");
         }
-        await inner.completeOutbox(monitorId, outboxId, receipt);
       },
-      releaseOutbox: async (monitorId, outboxId, error) => {
+    };
+  }
+
+  /** A delivery-retry queue whose SendMessage sometimes fails. */
+  retries(inner: DeliveryRetryPort): DeliveryRetryPort {
+    return {
+      scheduleRetry: async (monitorId, tickTime, delayMs) => {
         this.#assertAlive();
-        await inner.releaseOutbox(monitorId, outboxId, error);
+        if (this.#roll("retryQueueFailed", monitorId)) {
+          throw Object.assign(new Error("SQS is unavailable"), { name: "ServiceUnavailable" });
+        }
+        await inner.scheduleRetry(monitorId, tickTime, delayMs);
       },
     };
   }
@@ -139,21 +216,30 @@ export class FaultInjector {
     return {
       send: async (email: Email) => {
         this.#assertAlive();
-        if (this.enabled && this.#outageLeft === 0 && this.rng() < this.plan.outageStart) {
-          this.#outageLeft = this.plan.outageLength;
+        const now = this.clock();
+        if (this.#enabled && (this.plan.outageWindows ?? []).some(([from, to]) => now >= from && now < to)) {
+          this.injected.sesOutageWindow++;
+          throw Object.assign(new Error("Service Unavailable"), { name: "ServiceUnavailableException" });
         }
-        if (this.#outageLeft > 0) {
-          this.#outageLeft--;
+        // A run of failed sends for one recipient (the mail service failing them in a row).
+        const key = email.to.join(",");
+        const left = this.#outageLeft.get(key) ?? 0;
+        if (this.#enabled && left === 0 && this.#stream(key)() < this.plan.outageStart) {
+          this.#outageLeft.set(key, this.plan.outageLength);
+        }
+        if ((this.#outageLeft.get(key) ?? 0) > 0) {
+          this.#outageLeft.set(key, (this.#outageLeft.get(key) ?? 1) - 1);
           this.injected.sesOutage++;
           throw Object.assign(new Error("Service Unavailable"), { name: "ServiceUnavailableException" });
         }
-        if (this.#roll("sesThrottled")) {
+        if (this.#roll("sesThrottled", key)) {
           throw Object.assign(new Error("Maximum sending rate exceeded."), {
             name: "TooManyRequestsException",
           });
         }
         const accepted = await inner.send(email);
-        if (this.#roll("crashAfterSesAccepted")) {
+        this.#note("ses-accepted", `${key} ${email.text.match(/Time \(UTC\): (\S+)/)?.[1]} ${email.subject}`);
+        if (this.#roll("crashAfterSesAccepted", key)) {
           this.duplicatingCrashes.push({ text: email.text });
           this.#crash("crash after SES accepted the mail");
         }

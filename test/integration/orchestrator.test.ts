@@ -203,7 +203,9 @@ describe("seed checklist", () => {
     await putConfig("unknown-check", { check: "ftp-feed" });
     await tickAt("unknown-check", 0);
     const [mail] = await mailFor("unknown-check");
-    expect(mail?.body.text).toContain('Unknown check "ftp-feed"');
+    expect(mail?.body.text).toContain(
+      'Invalid monitor configuration: check "ftp-feed" is not a registered check',
+    );
   });
 });
 

@@ -1,9 +1,11 @@
 import type {
   DeliveryReceipt,
+  DeliveryRetryPort,
   Email,
   MonitorStore,
   Notifier,
   RunRecord,
+  StateRecords,
   StoredMonitor,
 } from "#core/ports.ts";
 import { PermanentDeliveryError, StaleStateError } from "#core/ports.ts";
@@ -11,8 +13,8 @@ import type { MonitorState } from "#core/schemas.ts";
 import type { CheckDefinition } from "../../monitors/types.ts";
 
 /**
- * In-memory MonitorStore with the same conditional-write semantics as DynamoMonitorStore (version
- * check, +1 per write, outbox conditions), for fast unit tests of the tick use case. The real
+ * In-memory MonitorStore with the same conditional-write semantics as DynamoMonitorStore (every
+ * write conditional on the version read), for fast unit tests of the tick use case. The real
  * adapter is covered against DynamoDB Local in test/integration.
  */
 export class MemoryMonitorStore implements MonitorStore {
@@ -31,44 +33,17 @@ export class MemoryMonitorStore implements MonitorStore {
     monitorId: string,
     state: MonitorState,
     expectedVersion: number | undefined,
-    run?: RunRecord,
+    records: StateRecords = {},
   ) {
     const current = this.states.get(monitorId);
-    if (expectedVersion === undefined ? current !== undefined : current?.version !== expectedVersion) {
+    const currentVersion = current ? current.version : undefined;
+    if (expectedVersion === undefined ? current !== undefined : currentVersion !== expectedVersion) {
       throw new StaleStateError(`stale ${monitorId}`);
     }
     this.writes++;
     this.states.set(monitorId, structuredClone(state));
-    if (run) this.runs.push({ ...run, monitorId });
-  }
-
-  async claimOutbox(monitorId: string, outboxId: string, expectedVersion: number, claimedUntil: number) {
-    const current = this.states.get(monitorId);
-    if (!current || current.version !== expectedVersion || current.outbox?.id !== outboxId) {
-      throw new StaleStateError(`stale ${monitorId}`);
-    }
-    this.writes++;
-    current.outbox.claimedUntil = claimedUntil;
-    current.version++;
-  }
-
-  async completeOutbox(monitorId: string, outboxId: string, receipt: DeliveryReceipt) {
-    const current = this.states.get(monitorId);
-    if (current?.outbox?.id !== outboxId) return;
-    this.writes++;
-    delete current.outbox;
-    current.version++;
-    this.receipts.push({ ...receipt, monitorId });
-  }
-
-  async releaseOutbox(monitorId: string, outboxId: string, error: string) {
-    const current = this.states.get(monitorId);
-    if (current?.outbox?.id !== outboxId) return;
-    this.writes++;
-    delete current.outbox.claimedUntil;
-    current.outbox.attempts++;
-    current.outbox.lastError = error;
-    current.version++;
+    if (records.run) this.runs.push({ ...records.run, monitorId });
+    if (records.receipt) this.receipts.push({ ...records.receipt, monitorId });
   }
 }
 
@@ -107,4 +82,22 @@ export function scriptedCheck(outcomes: boolean[]): CheckDefinition & { calls: n
     },
   };
   return check;
+}
+
+/** Records the delivery retries the tick use case asks for; `fail` makes queuing them fail. */
+export class RecordingRetries implements DeliveryRetryPort {
+  readonly scheduled: Array<{ monitorId: string; tickTime: string; delayMs: number }> = [];
+  fail = false;
+
+  async scheduleRetry(monitorId: string, tickTime: string, delayMs: number) {
+    if (this.fail) throw new Error("SQS is unavailable");
+    this.scheduled.push({ monitorId, tickTime, delayMs });
+  }
+
+  /** The body of the last retry, as the delivery-retry queue would bring it. */
+  lastBody(): string {
+    const last = this.scheduled.at(-1);
+    if (!last) throw new Error("no retry was scheduled");
+    return JSON.stringify({ monitorId: last.monitorId, scheduledTime: last.tickTime, reason: "deliver" });
+  }
 }

@@ -179,7 +179,7 @@ describe("outcome metrics", () => {
         status: "duplicate",
         monitorId: "m",
         lastTickTime: at(0),
-        healed: { type: "alert", delivered: false, error: "throttled" },
+        healed: [{ type: "alert", tickTime: at(0), delivered: false, error: "throttled" }],
       },
       sink as never,
     );
@@ -188,7 +188,9 @@ describe("outcome metrics", () => {
         status: "duplicate",
         monitorId: "m",
         lastTickTime: at(0),
-        healed: { type: "alert", delivered: true, messageId: "x", recipients: 1 },
+        healed: [
+          { type: "alert", tickTime: at(0), delivered: true, messageId: "x", recipients: 1, delayMs: 0 },
+        ],
       },
       sink as never,
     );

@@ -30,7 +30,7 @@ describe("config validation", () => {
     ["name", ""],
     ["check", "Not A Check"],
     ["params", "url=x"],
-    ["isActive", "false"],
+    ["isActive", "paused"],
     ["schedule", "every 5 minutes"],
     ["schedule", "cron(0 8 * * * *)"],
     ["timezone", "Central"],

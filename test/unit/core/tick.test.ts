@@ -120,22 +120,60 @@ describe("TickProcessor", () => {
     expect(store.writes).toBe(0);
   });
 
-  it("turns an invalid config item into a failure naming every bad attribute, and alerts", async () => {
-    const check = configure([true], { requiredConsecutiveOks: "two", timezone: "Mars/Olympus" });
+  it("runs the real check when only optional attributes are bad: a typo never hides an outage", async () => {
+    const check = configure([false], {
+      requiredConsecutiveOks: "two",
+      timezone: "Mars/Olympus",
+      peopleToNotify: ["ops@example.com", "typo@@example.com"],
+    });
+    const outcome = applied(await processor().process(tick(at(0))));
+    expect(check.calls).toBe(1);
+    expect(outcome.check.message).toBe("feed missing");
+    expect(outcome.configProblems).toContain("requiredConsecutiveOks");
+    expect(outcome.configProblems).toContain("Mars/Olympus");
+    expect(outcome.configProblemsChanged).toBe(true);
+    // The valid recipient still hears about the real failure.
+    expect(notifier.sent.map((mail) => [mail.subject, mail.to])).toEqual([
+      ["[Monitor ALERT] Compass PO feed", ["ops@example.com"]],
+    ]);
+    expect(notifier.sent[0]?.text).toContain("feed missing");
+    expect(store.states.get(ID)?.configProblems).toContain("peopleToNotify[1]");
+  });
+
+  it("reports config problems once: unchanged problems on later ticks are not news", async () => {
+    configure([true, true, true], { reminderFrequencyMinutes: "hourly" });
+    const p = processor();
+    const changed = [];
+    for (const minute of [0, 5])
+      changed.push(applied(await p.process(tick(at(minute)))).configProblemsChanged);
+    const config = store.configs.get(ID) ?? {};
+    store.configs.set(ID, { ...config, reminderFrequencyMinutes: "daily" });
+    changed.push(applied(await p.process(tick(at(10)))).configProblemsChanged);
+    expect(changed).toEqual([true, false, true]);
+  });
+
+  it("names an unknown check together with every other bad attribute, and alerts", async () => {
+    const check = configure([true], { check: "does-not-exist", requiredConsecutiveOks: 0, isActive: "yes" });
     const outcome = applied(await processor().process(tick(at(0))));
     expect(check.calls).toBe(0);
     expect(outcome.check.isOk).toBe(false);
+    expect(outcome.check.message).toMatch(/^Invalid monitor configuration: /);
+    expect(outcome.check.message).toContain('check "does-not-exist" is not a registered check');
     expect(outcome.check.message).toContain("requiredConsecutiveOks");
-    expect(outcome.check.message).toContain("timezone");
+    expect(outcome.check.message).toContain('isActive "yes"');
+    expect(outcome.delivery?.type).toBe("alert");
     expect(notifier.sent[0]?.text).toContain("Invalid monitor configuration");
-    expect(store.states.get(ID)?.configProblems).toContain("Mars/Olympus");
   });
 
-  it("reports an unknown check as a failure", async () => {
-    configure([true], { check: "does-not-exist" });
+  it("does not run a check whose params its own schema refuses, and never echoes their values", async () => {
+    const { z } = await import("zod");
+    const check = configure([true], { params: { url: "not a url", token: "s3cr3t-token" } });
+    checks.set("scripted", { ...check, paramsSchema: z.object({ url: z.url() }) });
     const outcome = applied(await processor().process(tick(at(0))));
-    expect(outcome.check.message).toMatch(/Unknown check "does-not-exist"/);
-    expect(outcome.delivery?.type).toBe("alert");
+    expect(check.calls).toBe(0);
+    expect(outcome.check.message).toMatch(/params do not fit check "scripted": url /);
+    expect(JSON.stringify(outcome)).not.toContain("s3cr3t-token");
+    expect(JSON.stringify(outcome)).not.toContain("not a url");
   });
 
   it.each([
@@ -234,10 +272,14 @@ describe("TickProcessor", () => {
     expect(store.states.get(ID)?.outbox?.type).toBe("alert");
     expect(notifier.sent).toHaveLength(0);
 
-    // Redelivered before the writer's lease expired: someone may still be sending it.
-    await expect(processor().process(tick(at(0)))).rejects.toBeInstanceOf(RetryableTickError);
-    wallNow += 61_000;
-    expect((await processor().process(tick(at(0)))).status).toBe("duplicate");
+    // Redelivered before the writer's lease expired: someone may still be sending it, so not us.
+    expect(await processor().process(tick(at(0)))).toMatchObject({ status: "duplicate", healed: [] });
+    expect(notifier.sent).toHaveLength(0);
+    wallNow += 121_000;
+    expect(await processor().process(tick(at(0)))).toMatchObject({
+      status: "duplicate",
+      healed: [{ type: "alert", delivered: true }],
+    });
     expect(notifier.sent.map((mail) => mail.subject)).toEqual(["[Monitor ALERT] Compass PO feed"]);
     expect(store.states.get(ID)?.outbox).toBeUndefined();
     expect(store.receipts).toHaveLength(1);
@@ -256,37 +298,47 @@ describe("TickProcessor", () => {
     expect(store.states.get(ID)?.outbox?.claimedUntil).toBeUndefined();
 
     const second = applied(await p.process(tick(at(5))));
-    expect(second.healed).toMatchObject({ type: "alert", delivered: true });
+    expect(second.healed).toMatchObject([{ type: "alert", delivered: true }]);
     expect(second.delivery).toBeNull();
     expect(notifier.sent).toHaveLength(1);
     expect(store.states.get(ID)?.outbox).toBeUndefined();
     expect(store.states.get(ID)?.lastTickTime).toBe(at(5));
   });
 
-  it("retries a tick that decides a new notification while the previous one is still undelivered", async () => {
+  it("queues a notification decided while the previous one is undelivered, and sends both in order", async () => {
     configure([false, true, true], { requiredConsecutiveOks: 1 });
     notifier.failNext = 2;
     const p = processor();
     await p.process(tick(at(0)));
-    await expect(p.process(tick(at(5)))).rejects.toBeInstanceOf(RetryableTickError);
+    const second = applied(await p.process(tick(at(5))));
+    expect(second.decision.notification).toBe("recovery");
+    expect(second.unsentReason).toBe("queued");
     expect(store.states.get(ID)).toMatchObject({
-      state: "alert",
-      lastTickTime: at(0),
-      outbox: { type: "alert" },
+      state: "ok",
+      lastTickTime: at(5),
+      outbox: { type: "alert", attempts: 2 },
+      outboxQueue: [{ type: "recovery" }],
     });
-    // SES is back: the retried tick delivers the alert, then decides and sends the recovery.
-    await p.process(tick(at(5)));
+    // SES is back: the next tick delivers the alert, then the recovery, exactly once each.
+    const third = applied(await p.process(tick(at(10))));
+    expect(third.healed.map((result) => [result.type, result.delivered])).toEqual([
+      ["alert", true],
+      ["recovery", true],
+    ]);
     expect(notifier.sent.map((mail) => mail.subject)).toEqual([
       "[Monitor ALERT] Compass PO feed",
       "[Monitor RECOVERED] Compass PO feed",
     ]);
+    expect(store.states.get(ID)?.outbox).toBeUndefined();
+    expect(store.states.get(ID)?.outboxQueue).toBeUndefined();
+    expect(store.receipts.map((receipt) => receipt.type)).toEqual(["alert", "recovery"]);
   });
 
   it("re-reads and re-decides after losing a conditional-write race, running the check once", async () => {
     const check = configure([false]);
     const original = store.saveState.bind(store);
     let raced = false;
-    store.saveState = async (monitorId, state, expected, run) => {
+    store.saveState = async (monitorId, state, expected, records) => {
       if (!raced) {
         raced = true;
         // Another invocation applied an earlier tick in between.
@@ -296,7 +348,7 @@ describe("TickProcessor", () => {
           undefined,
         );
       }
-      return original(monitorId, state, expected, run);
+      return original(monitorId, state, expected, records);
     };
     const outcome = applied(await processor().process(tick(at(2))));
     expect(check.calls).toBe(1);
@@ -363,15 +415,24 @@ describe("undeliverable notifications", () => {
     expect(second.delivery).toMatchObject({ type: "recovery", delivered: true });
   });
 
-  it("abandons a mail after maxDeliveryAttempts transient failures", async () => {
-    configure([false, false, false]);
-    notifier.failNext = 10;
-    const p = processor({ maxDeliveryAttempts: 3 });
-    await p.process(tick(at(0)));
-    await p.process(tick(at(5)));
-    expect(store.states.get(ID)?.outbox).toMatchObject({ attempts: 2 });
-    const third = applied(await p.process(tick(at(10))));
-    expect(third.healed).toMatchObject({ delivered: false, abandoned: true });
+  it("abandons a mail that keeps failing transiently only once its time budget is spent", async () => {
+    configure([false, false, false, false]);
+    notifier.failNext = 100;
+    const p = processor({ deliveryBudgetMs: 60 * 60_000 });
+    for (const minute of [0, 5, 10]) {
+      await p.process(tick(at(minute)));
+      wallNow += 20 * 60_000;
+    }
+    // Three failures in 40 minutes: far more than a count would allow for a fast schedule, still kept.
+    expect(store.states.get(ID)?.outbox).toMatchObject({ attempts: 3 });
+    const fourth = applied(await p.process(tick(at(15))));
+    expect(fourth.healed).toMatchObject([
+      {
+        delivered: false,
+        abandoned: true,
+        error: expect.stringMatching(/still failing after 4 attempts over 1 h/),
+      },
+    ]);
     expect(store.states.get(ID)?.outbox).toBeUndefined();
     expect(store.receipts.map((receipt) => receipt.outcome)).toEqual(["abandoned"]);
   });
