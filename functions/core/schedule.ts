@@ -464,25 +464,17 @@ export function timezoneAsWritten(timezone: string): string {
   return properCase.get(timezone.toLowerCase()) ?? timezone;
 }
 
-/** True when `instant` is a run time of the cron `schedule` in `timezone` (whole minute, fields match). */
-export function cronMatches(schedule: ScheduleExpression, timezone: string, instant: Date): boolean {
-  if (schedule.kind !== "cron" || instant.getTime() % MINUTE_MS !== 0) return false;
-  const zone = zoneOf(timezone);
-  const wall = instant.getTime() + zone.offsetAt(instant.getTime());
-  return (
-    nextWallMatch(specOf(schedule.fields), wall) === wall && earliestInstant(zone, wall) === instant.getTime()
-  );
-}
-
 /**
  * The first run strictly after `after`. Rate schedules are anchored at `anchor` (the time the
  * schedule was created), as EventBridge Scheduler anchors them at creation.
  *
- * Daylight saving follows Scheduler's documented rule (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#daylist-savings-time):
- * "When time shifts forward in the Spring, if a cron expression falls on a non-existent date and
- * time, your schedule invocation is skipped. When time shifts backwards in the Fall, your schedule
- * runs only once and does not repeat its invocation." A wall time in the gap is skipped (not moved);
- * a repeated wall time runs at its first occurrence only.
+ * Daylight saving follows Scheduler's documented rule (Scheduler User Guide, "Schedule types",
+ * daylight saving time: https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html,
+ * and AWS's knowledge-center article https://repost.aws/knowledge-center/eventbridge-scheduler-adjust-dst):
+ * "When the time shifts forward in Spring, your schedule invocation gets skipped if the cron
+ * expression falls on a non-existent date and time. When the time shifts back in the Fall, your
+ * schedule runs only once and doesn't repeat its invocation." So a wall time in the gap is skipped
+ * (not moved to after it), and a repeated wall time runs at its first occurrence only.
  */
 export function nextRun(
   schedule: ScheduleExpression,
