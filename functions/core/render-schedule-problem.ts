@@ -9,6 +9,8 @@ export interface ScheduleProblemContent {
   /** The schedule and timezone attributes as written, for the reader to compare. */
   schedule?: string;
   timezone?: string;
+  /** True: the schedule of the previous, valid config keeps running; false: there is none. */
+  previousSchedule?: boolean;
 }
 
 /**
@@ -29,9 +31,13 @@ export function renderScheduleProblem(content: ScheduleProblemContent): Rendered
       ? [["Timezone", headerSafe(content.timezone)] as [string, string]]
       : []),
   ];
-  const advice =
-    "Fix the schedule or timezone attribute of the monitor's config item; Watchkeeper applies it within seconds. " +
-    "If the monitor had a valid schedule before this edit, that schedule keeps running meanwhile.";
+  const meanwhile =
+    content.previousSchedule === true
+      ? "Until then the schedule of its previous, valid config keeps running."
+      : content.previousSchedule === false
+        ? "Until then it has no schedule: its check never runs."
+        : "If the monitor had a valid schedule before this edit, that schedule keeps running meanwhile.";
+  const advice = `Fix the schedule or timezone attribute of the monitor's config item; Watchkeeper applies it within seconds. ${meanwhile}`;
   const text = [
     headline,
     "",

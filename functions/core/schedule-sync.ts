@@ -49,7 +49,17 @@ export type ScheduleAction =
   | { kind: "keep"; definition: ScheduleDefinition }
   | { kind: "remove"; monitorId: string }
   /** The item cannot be scheduled: report why on the state item and leave any existing schedule alone. */
-  | { kind: "invalid"; monitorId: string; reason: string; owners?: ScheduleProblemOwners }
+  | {
+      kind: "invalid";
+      monitorId: string;
+      reason: string;
+      owners?: ScheduleProblemOwners;
+      /**
+       * Whether a schedule from an earlier, valid item should still be running (true), cannot exist
+       * (false: a new item, or the item was not schedulable before either), or is unknown (absent).
+       */
+      previousSchedule?: boolean;
+    }
   /** Nothing to do (not a config item, or no usable key). */
   | { kind: "ignore"; reason: string };
 
@@ -159,11 +169,18 @@ export function decideScheduleAction(change: ConfigChange, defaults: ScheduleDef
   }
   const result = scheduleDefinitionFor(monitorId, change.newImage, defaults);
   if (!result.ok) {
+    const previousSchedule =
+      change.kind === "INSERT"
+        ? false
+        : change.oldImage
+          ? scheduleDefinitionFor(monitorId, change.oldImage, defaults).ok
+          : undefined;
     return {
       kind: "invalid",
       monitorId,
       reason: result.reason,
       owners: ownersOf(monitorId, change.newImage, defaults),
+      ...(previousSchedule === undefined ? {} : { previousSchedule }),
     };
   }
   // Only a schedule-relevant change touches the schedule (a rename must not restart a rate).

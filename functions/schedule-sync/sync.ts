@@ -74,13 +74,23 @@ export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies
    * once: the conditional write that recognises a new error comes first, so a failed send is
    * logged and counted, not retried (a replay finds the error already recorded).
    */
-  async function reportProblem(monitorId: string, reason: string, owners?: ScheduleProblemOwners) {
+  async function reportProblem(
+    monitorId: string,
+    reason: string,
+    owners?: ScheduleProblemOwners,
+    previousSchedule?: boolean,
+  ) {
     if (!("recordError" in status)) return status.reportError(monitorId, reason);
     const isNew = await status.recordError(monitorId, reason);
     const notifier = dependencies.notifier;
     if (!isNew || !notifier || !owners || owners.peopleToNotify.length === 0) return;
     try {
-      const email = renderScheduleProblem({ monitorId, reason, ...owners });
+      const email = renderScheduleProblem({
+        monitorId,
+        reason,
+        ...owners,
+        ...(previousSchedule === undefined ? {} : { previousSchedule }),
+      });
       await notifier.send({ to: owners.peopleToNotify, ...email });
       metrics.count("ScheduleProblemsNotified");
       logger.info("owners told the monitor cannot be scheduled", {
@@ -128,14 +138,15 @@ export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies
         return;
       case "invalid":
         // Reported on the state item, never on the config item: writing there would loop the stream.
-        await reportProblem(action.monitorId, action.reason, action.owners);
+        await reportProblem(action.monitorId, action.reason, action.owners, action.previousSchedule);
         metrics.count("InvalidSchedules");
         logger.warn(
-          "monitor cannot be scheduled: its check does not run on this config (a schedule from an earlier valid config, if any, keeps running)",
-          {
-            monitorId: action.monitorId,
-            reason: action.reason,
-          },
+          action.previousSchedule === true
+            ? "monitor cannot be scheduled as edited; its previous schedule is left running"
+            : action.previousSchedule === false
+              ? "monitor cannot be scheduled: it has no schedule, so its check never runs"
+              : "monitor cannot be scheduled; a schedule from an earlier valid config, if any, is left running",
+          { monitorId: action.monitorId, reason: action.reason },
         );
         return;
       case "ignore":

@@ -114,6 +114,20 @@ describe("decideScheduleAction", () => {
     expect(modify(before, after).kind).toBe("upsert");
   });
 
+  it("says whether a schedule from the previous item keeps running when the new one is invalid", () => {
+    const invalid = (change: Parameters<typeof decideScheduleAction>[0]) => {
+      const action = decideScheduleAction(change);
+      return action.kind === "invalid" ? action.previousSchedule : "not invalid";
+    };
+    const keys = { monitorId: "web", record: "config" };
+    expect(invalid({ kind: "INSERT", keys, newImage: config("web", { schedule: "daily" }) })).toBe(false);
+    expect(modify({ schedule: "rate(1 hour)" }, { schedule: "daily" })).toMatchObject({
+      previousSchedule: true,
+    });
+    expect(modify({ schedule: "hourly" }, { schedule: "daily" })).toMatchObject({ previousSchedule: false });
+    expect(invalid({ kind: "MODIFY", keys, newImage: config("web", { schedule: "daily" }) })).toBeUndefined();
+  });
+
   it("keeps a valid IANA name as written: no rewrite to an old alias", () => {
     for (const zone of ["Asia/Kolkata", "Europe/Kyiv"]) {
       expect(scheduleDefinitionFor("m", { timezone: zone })).toMatchObject({

@@ -133,6 +133,7 @@ describe("owners of an unschedulable monitor are told once", () => {
     expect(mail?.to).toEqual(["ops@example.com"]);
     expect(mail?.subject).toBe("[Monitor UNSCHEDULABLE] Nightly <export>");
     expect(mail?.text).toMatch(/never fires after/);
+    expect(mail?.text).toContain("Until then it has no schedule: its check never runs.");
     expect(mail?.html).toContain("Nightly &lt;export&gt;");
     expect(mail?.html).not.toContain("<export>");
     expect(metrics.filter((metric) => metric === "ScheduleProblemsNotified")).toHaveLength(1);
