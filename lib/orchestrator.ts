@@ -20,6 +20,10 @@ export interface OrchestratorProps {
   table: TableV2;
   ticks: Queue;
   ticksDeadLetterQueue: Queue;
+  /** Where failed deliveries are retried on their own backoff (DeliveryRetryQueue). */
+  deliveryRetries: Queue;
+  /** WatchkeeperSettings.deliveryBudgetHours. */
+  deliveryBudgetHours: number;
   sender: SenderIdentity;
   defaultTimezone: string;
   logRetention: RetentionDays;
@@ -58,10 +62,23 @@ export class Orchestrator extends Construct {
     this.useTable(props.table);
     this.sendFrom(props.sender);
     this.rejectTicksTo(props.ticksDeadLetterQueue);
+    this.retryDeliveriesThrough(props.deliveryRetries, props.deliveryBudgetHours);
     this.allowChecksToRead(props.checkReadArns);
     fn.addEventSource(
       new SqsEventSource(props.ticks, { batchSize: props.batchSize ?? 10, reportBatchItemFailures: true }),
     );
+  }
+
+  /**
+   * A failed delivery queues a `deliver` tick with a delay, and the orchestrator takes those ticks
+   * back like any other: send on the queue, consume from it, and the budget it retries within.
+   */
+  private retryDeliveriesThrough(queue: Queue, budgetHours: number): void {
+    const fn = this.lambda.function;
+    fn.addToRolePolicy(new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [queue.queueArn] }));
+    fn.addEnvironment("DELIVERY_RETRY_QUEUE_URL", queue.queueUrl);
+    fn.addEnvironment("DELIVERY_BUDGET_HOURS", String(budgetHours));
+    fn.addEventSource(new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true }));
   }
 
   /** Config + state reads and conditional state writes, on the Monitors table only; never deletes. */
@@ -70,7 +87,8 @@ export class Orchestrator extends Construct {
     fn.addToRolePolicy(
       new PolicyStatement({
         // Exactly what functions/adapters/dynamodb-store.ts calls (transactions need the item actions).
-        actions: ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        // Every state change is a conditional PutItem (alone or in a transaction with log items).
+        actions: ["dynamodb:BatchGetItem", "dynamodb:PutItem"],
         resources: [table.tableArn],
       }),
     );

@@ -20,6 +20,7 @@ export const CONTEXT_KEYS = [
   "logRetentionDays",
   "namePrefix",
   "checkReadArns",
+  "deliveryBudgetHours",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -71,6 +72,12 @@ const ContextSchema = z
         ),
       )
       .default([]),
+    deliveryBudgetHours: z.coerce
+      .number({ message: "must be a number of hours" })
+      .int("must be a whole number of hours")
+      .min(1, "must be at least 1 hour")
+      .max(168, "must be at most 168 hours (7 days)")
+      .default(24),
   })
   .superRefine((context, ctx) => {
     const { senderEmail, senderDomain } = context;
@@ -105,6 +112,12 @@ export interface WatchkeeperSettings {
    * @default []
    */
   checkReadArns: string[];
+  /**
+   * How long a notification that keeps failing transiently (SES throttling, 5xx, timeouts) is
+   * retried before it is abandoned and the operators are alarmed. Refusals abandon at once.
+   * @default 24
+   */
+  deliveryBudgetHours: number;
   /** Context keys that were missing and replaced by synth-only placeholders. */
   placeholders: ContextKey[];
 }
@@ -148,6 +161,7 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     logRetentionDays: context.logRetentionDays as RetentionDays,
     namePrefix: context.namePrefix,
     checkReadArns: context.checkReadArns,
+    deliveryBudgetHours: context.deliveryBudgetHours,
     placeholders,
   };
 }

@@ -1,9 +1,12 @@
 import { Annotations, CfnOutput, Duration, Stack, type StackProps, Tags } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import {
+  CONFIG_PROBLEMS_FOUND,
+  NOTIFICATION_ABANDONED,
   NOTIFICATION_DELIVERY_FAILED,
   ORCHESTRATOR_METRICS_SERVICE,
 } from "../functions/orchestrator/metric-names.ts";
+import { DeliveryRetryQueue } from "./delivery-retry-queue.ts";
 import { MonitorsTable } from "./monitors-table.ts";
 import { OperatorAlarms } from "./operator-alarms.ts";
 import { ORCHESTRATOR_TIMEOUT, Orchestrator } from "./orchestrator.ts";
@@ -27,6 +30,7 @@ export const TICKS_VISIBILITY_TIMEOUT = ORCHESTRATOR_TIMEOUT.plus(Duration.minut
 export class WatchkeeperStack extends Stack {
   readonly table: MonitorsTable;
   readonly ticks: TicksQueue;
+  readonly deliveryRetries: DeliveryRetryQueue;
   readonly sender: SenderIdentity;
   readonly orchestrator: Orchestrator;
   readonly scheduleSync: ScheduleSync;
@@ -43,11 +47,16 @@ export class WatchkeeperStack extends Stack {
 
     this.table = new MonitorsTable(this, "Monitors");
     this.ticks = new TicksQueue(this, "Ticks", { visibilityTimeout: TICKS_VISIBILITY_TIMEOUT });
+    this.deliveryRetries = new DeliveryRetryQueue(this, "DeliveryRetries", {
+      visibilityTimeout: TICKS_VISIBILITY_TIMEOUT,
+    });
     this.sender = new SenderIdentity(this, "Sender", settings);
     this.orchestrator = new Orchestrator(this, "Orchestrator", {
       table: this.table.table,
       ticks: this.ticks.queue,
       ticksDeadLetterQueue: this.ticks.deadLetterQueue,
+      deliveryRetries: this.deliveryRetries.queue,
+      deliveryBudgetHours: settings.deliveryBudgetHours,
       sender: this.sender,
       defaultTimezone: settings.defaultTimezone,
       logRetention: settings.logRetentionDays,
@@ -70,7 +79,7 @@ export class WatchkeeperStack extends Stack {
   }
 
   private watch(): void {
-    const { alarms, ticks, scheduleSync, orchestrator } = this;
+    const { alarms, ticks, scheduleSync, orchestrator, deliveryRetries } = this;
     const orchestratorFn = orchestrator.lambda.function;
     const syncFn = scheduleSync.lambda.function;
     alarms.whenQueueHoldsMessages(
@@ -112,9 +121,31 @@ export class WatchkeeperStack extends Stack {
       "NotificationDeliveryFailures",
       ORCHESTRATOR_METRICS_SERVICE,
       NOTIFICATION_DELIVERY_FAILED,
-      "SES refused or failed to send a notification (unverified sender, sandbox recipient, quota). " +
-        "A transient failure stays in the monitor's outbox and is retried on the next tick; a message SES " +
-        "refuses outright, or one that failed 10 times, is abandoned with SES's reason in its notification# item.",
+      "SES refused or failed to send a notification (unverified sender, sandbox recipient, quota, outage). " +
+        "A transient failure stays in the monitor's outbox and is retried on its own backoff (30 s doubling " +
+        "to 15 min) for up to the delivery budget; see NotificationsAbandoned for mail that was given up.",
+    );
+    alarms.whenCounted(
+      "NotificationsAbandoned",
+      ORCHESTRATOR_METRICS_SERVICE,
+      NOTIFICATION_ABANDONED,
+      "A notification will never be sent: SES refused it outright (unverified sender or sandbox recipient, " +
+        "no permission), or it kept failing for the whole delivery budget. People did not hear about an " +
+        "incident: `watchkeeper health` lists it; its notification# item holds the reason.",
+    );
+    alarms.whenCounted(
+      "MonitorConfigProblems",
+      ORCHESTRATOR_METRICS_SERVICE,
+      CONFIG_PROBLEMS_FOUND,
+      "A monitor's config item has a new problem (a bad attribute fell back to its default, or its check or " +
+        "params are invalid and it reports a failure instead of running). Counted once per new problem, not " +
+        "per tick: `watchkeeper health` lists every monitor with problems.",
+    );
+    alarms.whenQueueHoldsMessages(
+      "DeliveryRetryDeadLetters",
+      deliveryRetries.deadLetterQueue,
+      "Delivery retries the orchestrator failed on repeatedly. The notifications stay in their monitors' " +
+        "outboxes and the next tick of each monitor retries them; inspect the orchestrator's logs.",
     );
     alarms.whenFunctionErrors(
       "ScheduleSyncErrors",
@@ -160,6 +191,7 @@ export class WatchkeeperStack extends Stack {
       MonitorsTableName: [table.table.tableName, "Put monitor config items here (docs/deploy.md)"],
       TicksQueueUrl: [ticks.queue.queueUrl, "Send a tick here to force a recheck"],
       TicksDeadLetterQueueUrl: [ticks.deadLetterQueue.queueUrl, "Rejected and failed ticks"],
+      DeliveryRetryQueueUrl: [this.deliveryRetries.queue.queueUrl, "Delayed retries of failed notifications"],
       SchedulerDeadLetterQueueUrl: [
         scheduleSync.schedulerDeadLetterQueue.queueUrl,
         "Ticks Scheduler could not send",

@@ -97,6 +97,42 @@ export async function createTickQueues(
   return { queueUrl, queueArn: await queueArn(client, queueUrl), dlqUrl, dlqArn };
 }
 
+export interface RetryQueue {
+  queueUrl: string;
+  queueArn: string;
+  dlqUrl: string;
+}
+
+/** The standard delivery-retry queue (per-message delays) and its DLQ, as lib/delivery-retry-queue.ts. */
+export async function createDeliveryRetryQueue(
+  client: SQSClient,
+  baseName: string,
+  options: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number } = {},
+): Promise<RetryQueue> {
+  const dlq = await client.send(
+    new CreateQueueCommand({
+      QueueName: `${baseName}-dlq`,
+      Attributes: { MessageRetentionPeriod: "1209600" },
+    }),
+  );
+  const dlqUrl = dlq.QueueUrl ?? "";
+  const dlqArn = await queueArn(client, dlqUrl);
+  const queue = await client.send(
+    new CreateQueueCommand({
+      QueueName: baseName,
+      Attributes: {
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: options.maxReceiveCount ?? MAX_RECEIVE_COUNT,
+        }),
+      },
+    }),
+  );
+  const queueUrl = queue.QueueUrl ?? "";
+  return { queueUrl, queueArn: await queueArn(client, queueUrl), dlqUrl };
+}
+
 async function queueArn(client: SQSClient, queueUrl: string): Promise<string> {
   const attributes = await client.send(
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),

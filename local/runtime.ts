@@ -16,7 +16,12 @@ import { createScheduleSyncHandler } from "../functions/schedule-sync/handler.ts
 import { type DemoSite, startDemoSite } from "./demo-site.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import { jsonLinesLogger, type LogEntry, type LogLevel } from "./log.ts";
-import { createMonitorsTable, createTickQueues, MAX_RECEIVE_COUNT } from "./resources.ts";
+import {
+  createDeliveryRetryQueue,
+  createMonitorsTable,
+  createTickQueues,
+  MAX_RECEIVE_COUNT,
+} from "./resources.ts";
 import { LocalScheduler } from "./scheduler.ts";
 import { DEFAULT_SEED_FILE, loadSeedMonitors, seedMonitors, tableIsEmpty } from "./seed.ts";
 import {
@@ -87,6 +92,8 @@ export interface LocalEndpoints {
   queueUrl: string;
   queueArn: string;
   dlqUrl: string;
+  /** The delivery-retry queue: failed notifications come back through it on their own backoff. */
+  deliveryRetryQueueUrl: string;
   inboxUrl: string;
   senderEmail: string;
   demoSiteUrl: string;
@@ -287,6 +294,11 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     visibilityTimeoutSeconds,
     maxReceiveCount: options.maxReceiveCount ?? MAX_RECEIVE_COUNT,
   });
+  const retryQueue = await createDeliveryRetryQueue(
+    sqs,
+    `${options.queueName ?? "watchkeeper-ticks"}-delivery-retries`,
+    { visibilityTimeoutSeconds, maxReceiveCount: options.maxReceiveCount ?? MAX_RECEIVE_COUNT },
+  );
   const demoSite: DemoSite = await startDemoSite(options.ports?.demoSite ?? 0);
   shutdown.add(() => demoSite.stop());
 
@@ -300,6 +312,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     queueUrl: queues.queueUrl,
     queueArn: queues.queueArn,
     dlqUrl: queues.dlqUrl,
+    deliveryRetryQueueUrl: retryQueue.queueUrl,
     inboxUrl: servers.ses.inboxUrl,
     senderEmail: options.senderEmail ?? "watchkeeper@example.com",
     demoSiteUrl: demoSite.url,
@@ -320,6 +333,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
       MONITORS_TABLE: tableName,
       SENDER_EMAIL: endpoints.senderEmail,
       TICKS_DLQ_URL: endpoints.dlqUrl,
+      DELIVERY_RETRY_QUEUE_URL: retryQueue.queueUrl,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
@@ -392,6 +406,20 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   sqsPoller.start();
   // Before the orchestrator stops: a batch being processed finishes and is deleted.
   shutdown.add(() => sqsPoller.stop());
+  // The stack's second event source on the orchestrator: delayed `deliver` ticks.
+  const retryPoller = new SqsPoller({
+    sqs,
+    queueUrl: retryQueue.queueUrl,
+    queueArn: retryQueue.queueArn,
+    region: LOCAL_REGION,
+    concurrency: 1,
+    batchSize: TICKS_BATCH_SIZE,
+    invoke: (event: SQSEvent) => orchestrator.invoke(event),
+    logger: loggerFor("sqs-event-source"),
+    ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+  });
+  retryPoller.start();
+  shutdown.add(() => retryPoller.stop());
 
   let seeded: string[] = [];
   if (options.seed !== false && (await tableIsEmpty(doc, tableName))) {

@@ -26,8 +26,22 @@ describe("context validation", () => {
       logRetentionDays: 30,
       namePrefix: "watchkeeper",
       checkReadArns: [],
+      deliveryBudgetHours: 24,
       placeholders: [],
     });
+  });
+
+  it.each([
+    ["0", /at least 1 hour/],
+    ["200", /at most 168 hours/],
+    ["1.5", /whole number/],
+    ["a day", /number of hours/],
+  ])("refuses deliveryBudgetHours %j", (value, message) => {
+    expect(() => parseSettings({ deliveryBudgetHours: value })).toThrow(message);
+  });
+
+  it("takes deliveryBudgetHours from context strings", () => {
+    expect(parseSettings({ deliveryBudgetHours: "48" }).deliveryBudgetHours).toBe(48);
   });
 
   it("derives the sender from senderDomain and verifies the domain", () => {
