@@ -188,6 +188,9 @@ const iso = (time: string | number | Date) => new Date(time).toISOString();
 
 /** A notification this late (ms) carries a first line saying so. */
 const LATE_NOTE_MS = 60_000;
+/** First pause before another try at clearing a delivered mail after a store error. */
+const CLEAR_BACKOFF_MS = 50;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** SQS may bring a delayed message a little early by our clock: accept it this much ahead of its time. */
 const RETRY_CLOCK_SLACK_MS = 2_000;
 
@@ -772,6 +775,7 @@ export class TickProcessor {
       retryScheduled = await this.#scheduleRetry(monitorId, sending, delivery.retryInMs);
     }
     let state: MonitorState | undefined = initial;
+    let storeErrors = 0;
     for (let race = 0; ; race++) {
       const head = state?.outbox;
       // Cleared or replaced by someone else meanwhile: nothing of ours to record.
@@ -818,10 +822,13 @@ export class TickProcessor {
           done ? { receipt: sent.receipt } : {},
         );
       } catch (error) {
-        // A delivered mail must be cleared, or it goes out again: keep at it longer than elsewhere.
+        // A delivered mail must be cleared, or it goes out again: keep at it longer than elsewhere,
+        // and ride out a passing store error (throttling) rather than give up the clear.
         const patience = done ? 4 * this.#options.maxRaceRetries : this.#options.maxRaceRetries;
-        if (!(error instanceof StaleStateError) || race >= patience) throw error;
-        state = (await this.#deps.store.load(monitorId)).state;
+        const stale = error instanceof StaleStateError;
+        if (race >= patience || (!stale && (!done || ++storeErrors > 3))) throw error;
+        if (!stale) await sleep(CLEAR_BACKOFF_MS * 2 ** storeErrors);
+        state = await this.#reload(monitorId, done);
         continue;
       }
       if (!done && this.#deps.retries && !retryScheduled) {
@@ -831,6 +838,18 @@ export class TickProcessor {
         );
       }
       return next;
+    }
+  }
+
+  /** The state item again; after a delivered mail, a failed read is retried a few times too. */
+  async #reload(monitorId: string, persistent: boolean): Promise<MonitorState | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.#deps.store.load(monitorId)).state;
+      } catch (error) {
+        if (!persistent || attempt >= 3) throw error;
+        await sleep(CLEAR_BACKOFF_MS * 2 ** attempt);
+      }
     }
   }
 

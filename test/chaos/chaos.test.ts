@@ -9,7 +9,7 @@ import { type SesServer, startSes } from "#local/servers.ts";
 import type { CheckDefinition } from "../../monitors/types.ts";
 import { capturedEmails, freshTable, localDynamo, localSes, setAwsEnvironment } from "../support/aws.ts";
 import { fifoRecord, lambdaContext, tickBody } from "../support/sqs-event.ts";
-import { FaultInjector, type FaultPlan, random } from "./fault-injection.ts";
+import { FaultInjector, type FaultPlan, mailKey, random } from "./fault-injection.ts";
 
 /**
  * Model-based chaos test (issues 5 and 10): the real orchestrator handler and adapters against
@@ -127,12 +127,6 @@ function deliveries(monitor: MonitorPlan): Delivery[] {
   for (const entry of late.filter((e) => e.at >= monitor.outcomes.length)) queue.push(entry.delivery);
   return queue;
 }
-
-const SUBJECT_TYPE: Record<string, NotificationType> = {
-  ALERT: "alert",
-  REMINDER: "reminder",
-  RECOVERED: "recovery",
-};
 
 let ses: SesServer;
 let tableName: string;
@@ -310,7 +304,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
     const delivered = new Map<string, number>();
     const arrivals = new Map<string, string[]>(); // monitorId -> keys in arrival order
     for (const mail of mails) {
-      const key = notificationKey(mail.body.text ?? "", mail.subject);
+      const key = mailKey(mail.body.text ?? "", mail.subject);
       delivered.set(key, (delivered.get(key) ?? 0) + 1);
       const monitorId = key.split("|")[0] ?? "";
       arrivals.set(monitorId, [...(arrivals.get(monitorId) ?? []), key]);
@@ -368,7 +362,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
     // outbox clear, at most one duplicate per such crash.
     const crashesPerKey = new Map<string, number>();
     for (const crash of faults.duplicatingCrashes) {
-      const key = crash.key ?? notificationKey(crash.text ?? "", "");
+      const key = crash.key;
       crashesPerKey.set(key, (crashesPerKey.get(key) ?? 0) + 1);
     }
     const unexplainedDuplicates = [...delivered.entries()]
@@ -568,15 +562,6 @@ function standardRecord(body: string): SQSRecord {
   };
 }
 
-/** "<monitorId>|<tickTime>|<type>" of a rendered mail (the type from the subject, else the body). */
-function notificationKey(text: string, subject: string): string {
-  const id = /\((chaos-\d{4})\)/.exec(text)?.[1];
-  const time = /Time \(UTC\): (\S+)/.exec(text)?.[1];
-  const word = /^\[Monitor (\w+)\]/.exec(subject)?.[1] ?? /Notification: (\w+)/.exec(text)?.[1] ?? "";
-  const type = SUBJECT_TYPE[word] ?? (word.toLowerCase() as NotificationType);
-  return `${id}|${time}|${type}`;
-}
-
 async function putConfig(monitor: MonitorPlan) {
   await doc.send(
     new PutCommand({
@@ -590,7 +575,7 @@ async function putConfig(monitor: MonitorPlan) {
         reminderFrequencyMinutes: monitor.reminderFrequencyMinutes,
         peopleToNotify: monitor.recipients,
         skipSupersededTicks: false,
-        recordOnlyChanges: !process.env.CHAOS_DEBUG,
+        recordOnlyChanges: true,
       },
     }),
   );

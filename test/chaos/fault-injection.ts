@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { DeliveryRetryPort, Email, MonitorStore, Notifier, StateRecords } from "#core/ports.ts";
-import type { MonitorState } from "#core/schemas.ts";
+import type { MonitorState, NotificationType } from "#core/schemas.ts";
 
 /** A process death at a step boundary: the invocation ends with this error, nothing after it runs. */
 export class InjectedCrash extends Error {
@@ -46,6 +46,23 @@ interface InvocationScope {
   dead: boolean;
   number: number;
   streams: Map<string, () => number>;
+  /** Keys of mails accepted by SES whose outbox entry this invocation has not cleared yet. */
+  unsettled: string[];
+}
+
+const SUBJECT_TYPE: Record<string, NotificationType> = {
+  ALERT: "alert",
+  REMINDER: "reminder",
+  RECOVERED: "recovery",
+};
+
+/** "<monitorId>|<tickTime>|<type>" of a rendered mail (the type from the subject, else the body). */
+export function mailKey(text: string, subject: string): string {
+  const id = /\((chaos-\d{4})\)/.exec(text)?.[1];
+  const time = /Time \(UTC\): (\S+)/.exec(text)?.[1];
+  const word = /^\[Monitor (\w+)\]/.exec(subject)?.[1] ?? /Notification: (\w+)/.exec(text)?.[1] ?? "";
+  const type = SUBJECT_TYPE[word] ?? (word.toLowerCase() as NotificationType);
+  return `${id}|${time}|${type}`;
 }
 
 export interface FaultPlan {
@@ -74,8 +91,8 @@ export class FaultInjector {
     dynamoThrottled: 0,
     retryQueueFailed: 0,
   };
-  /** What each mail-duplicating crash left behind: "<monitorId>|<tickTime>|<type>" or the mail text. */
-  readonly duplicatingCrashes: Array<{ key?: string; text?: string }> = [];
+  /** Mails SES accepted whose invocation ended before clearing them: "<monitorId>|<tickTime>|<type>". */
+  readonly duplicatingCrashes: Array<{ key: string }> = [];
   /** What happened, in order, for CHAOS_DEBUG: "<invocation> <event> <detail>". */
   readonly trace: string[] = [];
   #note(event: string, detail: string): void {
@@ -92,8 +109,15 @@ export class FaultInjector {
    * order: every fault decision inside derives from the seed, this number and the monitor, so
    * concurrent invocations interleaving differently do not change which faults happen.
    */
-  invocation<T>(number: number, run: () => Promise<T>): Promise<T> {
-    return this.#invocation.run({ dead: false, number, streams: new Map() }, run);
+  async invocation<T>(number: number, run: () => Promise<T>): Promise<T> {
+    const scope: InvocationScope = { dead: false, number, streams: new Map(), unsettled: [] };
+    try {
+      return await this.#invocation.run(scope, run);
+    } finally {
+      // Mail SES accepted that this invocation never cleared (it crashed, or a later step failed):
+      // the next delivery sends it again, which is the one duplicate the design allows.
+      for (const key of scope.unsettled) this.duplicatingCrashes.push({ key });
+    }
   }
 
   /** The random stream of one monitor (or recipient) within the current invocation. */
@@ -171,23 +195,19 @@ export class FaultInjector {
         const receipt = records?.receipt;
         if (receipt) {
           // The outbox clear: the mail is out, and a death now sends it again later.
-          const key = `${monitorId}|${receipt.tickTime}|${receipt.type}`;
-          if (this.#invocation.getStore()?.dead) {
-            // Another group of the same invocation crashed while this mail was between SES
-            // accepting it and its outbox clear: the same window, reached by a different road.
-            if (receipt.outcome === "delivered") this.duplicatingCrashes.push({ key });
-          }
           this.#assertAlive();
-          if (this.#roll("crashBeforeOutboxClear", monitorId)) {
-            if (receipt.outcome === "delivered") this.duplicatingCrashes.push({ key });
-            this.#crash("crash before the outbox clear");
-          }
+          if (this.#roll("crashBeforeOutboxClear", monitorId)) this.#crash("crash before the outbox clear");
         }
         // Throttling of the clear is retried inside the store (and by the SDK) before it could
         // fail the clear; the harness injects it only where such a failure reaches the tick.
         if (receipt) this.#assertAlive();
         else this.#throttle(monitorId);
         await inner.saveState(monitorId, state, expected, records);
+        if (receipt) {
+          const unsettled = this.#invocation.getStore()?.unsettled ?? [];
+          const index = unsettled.indexOf(`${monitorId}|${receipt.tickTime}|${receipt.type}`);
+          if (index >= 0) unsettled.splice(index, 1);
+        }
         this.#note(
           "saved",
           `${monitorId} v${expected}->${state.version} head=${state.outbox?.id ?? "-"}/${state.outbox?.claimId?.slice(0, 8) ?? "-"} q=${state.outboxQueue?.length ?? 0} receipt=${receipt?.tickTime ?? "-"} last=${state.lastTickTime}`,
@@ -238,11 +258,10 @@ export class FaultInjector {
           });
         }
         const accepted = await inner.send(email);
+        // Accepted, not yet cleared: if this invocation ends before the clear, a resend is expected.
+        this.#invocation.getStore()?.unsettled.push(mailKey(email.text, email.subject));
         this.#note("ses-accepted", `${key} ${email.text.match(/Time \(UTC\): (\S+)/)?.[1]} ${email.subject}`);
-        if (this.#roll("crashAfterSesAccepted", key)) {
-          this.duplicatingCrashes.push({ text: email.text });
-          this.#crash("crash after SES accepted the mail");
-        }
+        if (this.#roll("crashAfterSesAccepted", key)) this.#crash("crash after SES accepted the mail");
         return accepted;
       },
     };
