@@ -156,10 +156,16 @@ export class ScheduleSync extends Construct {
     this.lambda.function.addEnvironment("SENDER_EMAIL", sender.senderEmail);
   }
 
-  /** `scheduleError` on state items: an UpdateItem, nothing else. */
+  /**
+   * `scheduleError` on state items (UpdateItem), and deleting the state item of a monitor whose
+   * config item was deleted (DeleteItem), so a new monitor under the same id starts afresh.
+   */
   private grantStatusReports(table: TableV2): void {
     this.lambda.function.addToRolePolicy(
-      new PolicyStatement({ actions: ["dynamodb:UpdateItem"], resources: [table.tableArn] }),
+      new PolicyStatement({
+        actions: ["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        resources: [table.tableArn],
+      }),
     );
   }
 }

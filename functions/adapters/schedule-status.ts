@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import type { ScheduleProblemStatus } from "#core/schedule-sync.ts";
 import { STATE_RECORD } from "#core/schemas.ts";
@@ -49,6 +49,13 @@ export class DynamoDbScheduleStatus implements ScheduleProblemStatus {
         ConditionExpression: "attribute_exists(scheduleError)",
         ExpressionAttributeValues: { ":zero": 0, ":one": 1 },
       }),
+    );
+  }
+
+  /** Deletes the state item (idempotent): its monitor's config item is gone. */
+  async forgetState(monitorId: string): Promise<void> {
+    await this.doc.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { monitorId, record: STATE_RECORD } }),
     );
   }
 

@@ -132,4 +132,9 @@ export interface ScheduleStatusPort {
   reportError(monitorId: string, message: string): Promise<void>;
   /** Clears a previously reported error; a no-op when there is none. */
   clearError(monitorId: string): Promise<void>;
+  /**
+   * The monitor's config item was deleted: delete its state item too, so that a new config item
+   * under the same id starts a new monitor instead of inheriting the old one's incident.
+   */
+  forgetState?(monitorId: string): Promise<void>;
 }

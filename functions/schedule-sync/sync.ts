@@ -131,8 +131,11 @@ export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies
         return;
       case "remove":
         await scheduler.remove(action.monitorId);
-        // A leftover error would describe a config item that no longer exists.
-        await status.clearError(action.monitorId);
+        // The state belongs to the deleted config item: a config item created later under the same
+        // id must not inherit its incident, counters or pending mail (issue 10). Without that
+        // capability, at least drop an error that would describe a config item no longer there.
+        if (status.forgetState) await status.forgetState(action.monitorId);
+        else await status.clearError(action.monitorId);
         metrics.count("SchedulesRemoved");
         logger.info("schedule removed", { monitorId: action.monitorId });
         return;

@@ -144,6 +144,13 @@ describe("schedule-sync on DynamoDB Local stream records", () => {
       new PutCommand({ TableName: tableName, Item: config("site", { timezone: "Europe/Paris" }) }),
     );
     await doc.send(new PutCommand({ TableName: tableName, Item: config("old") }));
+    // The old monitor was in an incident; its state must not outlive its config item.
+    await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { monitorId: "old", record: "state", state: "alert", consecutiveOkCount: 1, version: 7 },
+      }),
+    );
     await doc.send(
       new UpdateCommand({
         TableName: tableName,
@@ -154,15 +161,20 @@ describe("schedule-sync on DynamoDB Local stream records", () => {
     );
     await doc.send(new DeleteCommand({ TableName: tableName, Key: { monitorId: "old", record: "config" } }));
 
-    const records = await stream.next(5);
-    expect(records.map((record) => record.eventName)).toEqual([
-      "INSERT",
-      "INSERT",
-      "INSERT",
-      "MODIFY",
-      "REMOVE",
+    const records = await stream.next(6);
+    expect(records.map((record) => `${record.eventName} ${record.dynamodb?.Keys?.record?.S}`)).toEqual([
+      "INSERT config",
+      "INSERT config",
+      "INSERT config",
+      "INSERT state",
+      "MODIFY config",
+      "REMOVE config",
     ]);
     expect(await sync({ Records: records })).toEqual({ batchItemFailures: [] });
+    // schedule-sync's own deletion of the old state item (the Lambda filter keeps such records out).
+    expect(
+      (await stream.next(1)).map((record) => `${record.eventName} ${record.dynamodb?.Keys?.record?.S}`),
+    ).toEqual(["REMOVE state"]);
 
     expect(Object.fromEntries(scheduler.schedules)).toEqual({
       feed: {
@@ -176,6 +188,8 @@ describe("schedule-sync on DynamoDB Local stream records", () => {
     expect(scheduler.calls).toContainEqual({ op: "remove", monitorId: "old" });
     // Nothing to report, so no state item was created for any of them.
     expect(await stateOf("feed")).toBeUndefined();
+    // A config item created again under "old" starts a new monitor: no inherited incident.
+    expect(await stateOf("old")).toBeUndefined();
   });
 
   it("leaves the schedule alone when an edit does not touch schedule, timezone or isActive", async () => {
