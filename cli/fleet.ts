@@ -41,6 +41,9 @@ export const MONITOR_ATTRIBUTES = [
   "lastTickTime",
   "scheduleError",
   "configProblems",
+  // Present only while mail is undelivered: health reports it.
+  "outbox",
+  "outboxQueue",
 ] as const;
 
 const RUN_ATTRIBUTES = [
@@ -60,6 +63,7 @@ const NOTIFICATION_ATTRIBUTES = [
   "messageId",
   "subject",
   "outcome",
+  "error",
 ];
 
 export interface FleetQuery {

@@ -229,7 +229,7 @@ async function show(context: CommandContext, monitorId: string): Promise<void> {
             [
               "pending mail",
               color.yellow(
-                `${state.outbox.type} to ${state.outbox.recipients.length} recipient(s), ${state.outbox.attempts} failed attempt(s)${state.outbox.lastError ? `: ${state.outbox.lastError}` : ""}`,
+                `${state.outbox.type} to ${state.outbox.recipients.length} recipient(s), ${state.outbox.attempts} failed attempt(s)${state.outbox.lastError ? `: ${state.outbox.lastError}` : ""}${state.outbox.nextAttemptAt === undefined ? "" : `; next try ${formatAge(new Date(state.outbox.nextAttemptAt).toISOString(), now)}`}${state.outboxQueue?.length ? `; ${state.outboxQueue.length} more queued behind it (${state.outboxQueue.map((entry) => entry.type).join(", ")})` : ""}`,
               ),
             ],
           ] as Array<[string, string]>)

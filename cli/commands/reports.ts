@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { nextRuns, nominalPeriodMs, parseSchedule } from "#core/schedule.ts";
+import type { Outbox } from "#core/schemas.ts";
 import type { CommandContext, Runner } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { displayState, type FleetMonitor, scanFleet } from "../fleet.ts";
@@ -97,6 +98,23 @@ async function health(context: CommandContext): Promise<void> {
   // Abandoned mails (SES refused them) were never sent: count them apart.
   const abandoned = notifications.filter((item) => item.outcome === "abandoned");
   const sent = notifications.filter((item) => item.outcome !== "abandoned");
+  // Mail decided but not delivered yet (an SES outage, a retry waiting): people have not heard.
+  const undelivered = monitors.flatMap((monitor) => {
+    const outbox = monitor.state?.outbox as Outbox | undefined;
+    if (!outbox) return [];
+    return [
+      {
+        monitorId: monitor.monitorId,
+        type: outbox.type,
+        tickTime: outbox.tickTime,
+        attempts: outbox.attempts,
+        lastError: outbox.lastError ?? null,
+        nextAttemptAt:
+          outbox.nextAttemptAt === undefined ? null : new Date(outbox.nextAttemptAt).toISOString(),
+        queuedBehind: (monitor.state?.outboxQueue as Outbox[] | undefined)?.length ?? 0,
+      },
+    ];
+  });
   const byType = Object.fromEntries(
     [...groupBy(sent, (item) => String(item.type))].map(([type, items]) => [type, items.length]),
   );
@@ -119,6 +137,13 @@ async function health(context: CommandContext): Promise<void> {
     notificationsSent: sent.length,
     notificationsByType: byType,
     notificationsAbandoned: abandoned.length,
+    abandoned: abandoned.map((item) => ({
+      monitorId: String(item.monitorId),
+      type: String(item.type),
+      tickTime: String(item.tickTime),
+      error: String(item.error ?? ""),
+    })),
+    undelivered,
     stale,
     neverRun: neverRun.map((monitor) => monitor.monitorId),
     unschedulable,
@@ -132,7 +157,14 @@ async function health(context: CommandContext): Promise<void> {
       return { monitorId: monitor.monitorId, problems: listed };
     }),
   };
-  const unhealthy = inAlert.length + stale.length + misconfigured.length + unschedulable.length > 0;
+  const unhealthy =
+    inAlert.length +
+      stale.length +
+      misconfigured.length +
+      unschedulable.length +
+      undelivered.length +
+      abandoned.length >
+    0;
   if (out.json) out.data(report);
   else printHealth(context, report, hours);
   if (options.strict && unhealthy) throw new CliError("unhealthy: see the report above", 1);
@@ -151,6 +183,16 @@ function printHealth(
     successRate: number | null;
     notificationsSent: number;
     notificationsAbandoned: number;
+    abandoned: Array<{ monitorId: string; type: string; tickTime: string; error: string }>;
+    undelivered: Array<{
+      monitorId: string;
+      type: string;
+      tickTime: string;
+      attempts: number;
+      lastError: string | null;
+      nextAttemptAt: string | null;
+      queuedBehind: number;
+    }>;
     notificationsByType: Record<string, number>;
     stale: StaleMonitor[];
     neverRun: string[];
@@ -183,9 +225,17 @@ function printHealth(
       "notifications",
       `${report.notificationsSent} sent${types ? ` (${types})` : ""}${
         report.notificationsAbandoned > 0
-          ? `, ${report.notificationsAbandoned} abandoned (see show <id>)`
+          ? color.red(`, ${report.notificationsAbandoned} abandoned (never delivered: see below)`)
           : ""
       }`,
+    ],
+    [
+      "undelivered",
+      report.undelivered.length === 0
+        ? color.green("none")
+        : color.red(
+            `${report.undelivered.length}: ${report.undelivered.map((entry) => entry.monitorId).join(", ")} (being retried)`,
+          ),
     ],
     [
       "stale",
@@ -227,6 +277,30 @@ function printHealth(
         truncate(entry.lastResultMessage as string | undefined, 60),
       ]),
     );
+  }
+  if (report.undelivered.length > 0) {
+    out.line();
+    out.heading(color.red("Undelivered notifications (retried on their own backoff)"));
+    out.table(
+      ["ID", "PENDING", "DECIDED", "ATTEMPTS", "NEXT TRY", "LAST ERROR"],
+      report.undelivered.map((entry) => [
+        entry.monitorId,
+        `${entry.type}${entry.queuedBehind > 0 ? ` +${entry.queuedBehind} queued` : ""}`,
+        formatAge(entry.tickTime, now),
+        String(entry.attempts),
+        entry.nextAttemptAt ? formatAge(entry.nextAttemptAt, now) : "next tick",
+        truncate(entry.lastError ?? "-", 50),
+      ]),
+    );
+  }
+  if (report.abandoned.length > 0) {
+    out.line();
+    out.heading(color.red("Abandoned notifications (nobody received them)"));
+    for (const entry of report.abandoned) {
+      out.line(
+        `  ${entry.monitorId}: ${entry.type.toUpperCase()} of ${formatUtc(entry.tickTime)}: ${entry.error}`,
+      );
+    }
   }
   if (report.stale.length > 0) {
     out.line();

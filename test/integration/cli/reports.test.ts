@@ -306,10 +306,85 @@ describe("abandoned notifications", () => {
       error: "SES refused the message: MessageRejected: Email address is not verified.",
     });
     const health = JSON.parse((await cli.run(["health", "--hours", "2", "--json"], { now })).stdout);
-    expect(health).toMatchObject({ notificationsSent: 2, notificationsAbandoned: 1 });
+    expect(health).toMatchObject({
+      notificationsSent: 2,
+      notificationsAbandoned: 1,
+      abandoned: [
+        {
+          monitorId: "web",
+          type: "reminder",
+          tickTime: at(10),
+          error: "SES refused the message: MessageRejected: Email address is not verified.",
+        },
+      ],
+    });
+    const text = await cli.run(["health", "--hours", "2"], { now });
+    expect(text.stdout).toContain("Abandoned notifications (nobody received them)");
+    expect(text.stdout).toContain("web: REMINDER of");
+    // An abandoned mail is an incident nobody heard of: --strict fails on it.
+    expect((await cli.run(["health", "--hours", "2", "--strict"], { now })).code).toBe(1);
     const history = await cli.run(["history", "web", "--since", "1h"], { now });
     expect(history.stdout).toContain("2 notifications delivered");
     const show = await cli.run(["show", "web"], { now });
     expect(show.stdout).toMatch(/reminder \(abandoned: SES refused/);
+  });
+});
+
+describe("undelivered notifications", () => {
+  it("are listed by health, with the next try, and shown on the monitor", async () => {
+    await cli.put({
+      monitorId: "web",
+      record: "state",
+      state: "alert",
+      consecutiveOkCount: 0,
+      version: 9,
+      lastTickTime: at(3),
+      lastRunDt: at(3),
+      outbox: {
+        id: `${at(20)}#alert`,
+        type: "alert",
+        tickTime: at(20),
+        recipients: ["ops@example.org"],
+        subject: "[Monitor ALERT] Web",
+        text: "…",
+        html: "…",
+        createdAt: at(20),
+        attempts: 6,
+        lastError: "ServiceUnavailableException: Service Unavailable",
+        nextAttemptAt: now.getTime() + 5 * 60_000,
+      },
+      outboxQueue: [
+        {
+          id: `${at(5)}#recovery`,
+          type: "recovery",
+          tickTime: at(5),
+          recipients: ["ops@example.org"],
+          subject: "[Monitor RECOVERED] Web",
+          text: "…",
+          html: "…",
+          createdAt: at(5),
+          attempts: 0,
+        },
+      ],
+    });
+    const health = JSON.parse((await cli.run(["health", "--json"], { now })).stdout);
+    expect(health.undelivered).toEqual([
+      {
+        monitorId: "web",
+        type: "alert",
+        tickTime: at(20),
+        attempts: 6,
+        lastError: "ServiceUnavailableException: Service Unavailable",
+        nextAttemptAt: new Date(now.getTime() + 5 * 60_000).toISOString(),
+        queuedBehind: 1,
+      },
+    ]);
+    const text = (await cli.run(["health"], { now })).stdout;
+    expect(text).toMatch(/undelivered\s+1: web \(being retried\)/);
+    expect(text).toMatch(/web\s+alert \+1 queued\s+20m ago\s+6\s+in 5m\s+ServiceUnavailableException/);
+    const show = (await cli.run(["show", "web"], { now })).stdout;
+    expect(show).toMatch(
+      /pending mail\s+alert to 1 recipient\(s\), 6 failed attempt\(s\): .*; next try in 5m; 1 more queued behind it \(recovery\)/,
+    );
   });
 });
