@@ -123,7 +123,7 @@ export class WatchkeeperStack extends Stack {
       NOTIFICATION_DELIVERY_FAILED,
       "SES refused or failed to send a notification (unverified sender, sandbox recipient, quota, outage). " +
         "A transient failure stays in the monitor's outbox and is retried on its own backoff (30 s doubling " +
-        "to 15 min) for up to the delivery budget; see NotificationsAbandoned for mail that was given up.",
+        "to 5 min) for up to the delivery budget; see NotificationsAbandoned for mail that was given up.",
     );
     alarms.whenCounted(
       "NotificationsAbandoned",

@@ -201,4 +201,49 @@ describe("outcome metrics", () => {
       "NotificationSent_alert",
     ]);
   });
+
+  it("counts abandoned mail, late delivery and new config problems once, under the names the alarms watch", async () => {
+    const { recordOutcomeMetrics } = await import("../../functions/orchestrator/handler.ts");
+    const { NOTIFICATION_ABANDONED, CONFIG_PROBLEMS_FOUND } = await import(
+      "../../functions/orchestrator/metric-names.ts"
+    );
+    const counted: Array<[string, number]> = [];
+    const sink = {
+      addMetric: (name: string, _unit: string, value: number) => void counted.push([name, value]),
+    };
+    const applied = (configProblemsChanged: boolean) => ({
+      status: "applied" as const,
+      monitorId: "m",
+      check: { isOk: false, message: "down", durationMs: 12 },
+      decision: { next: { state: "alert" as const, consecutiveOkCount: 0 }, notification: null },
+      delivery: null,
+      healed: [
+        {
+          type: "alert" as const,
+          tickTime: at(0),
+          delivered: true as const,
+          messageId: "x",
+          recipients: 1,
+          delayMs: 1_800_000,
+        },
+        {
+          type: "recovery" as const,
+          tickTime: at(5),
+          delivered: false as const,
+          abandoned: true as const,
+          error: "refused",
+        },
+      ],
+      configProblems: "timezone is not an IANA timezone",
+      configProblemsChanged,
+    });
+    recordOutcomeMetrics(applied(true), sink as never);
+    expect(counted).toContainEqual(["NotificationDelay", 1_800_000]);
+    expect(counted).toContainEqual([NOTIFICATION_ABANDONED, 1]);
+    expect(counted).toContainEqual([CONFIG_PROBLEMS_FOUND, 1]);
+    counted.length = 0;
+    recordOutcomeMetrics(applied(false), sink as never);
+    expect(counted.map(([name]) => name)).not.toContain(CONFIG_PROBLEMS_FOUND);
+    expect(counted.map(([name]) => name)).toContain("InvalidConfig");
+  });
 });

@@ -105,13 +105,13 @@ describe("delivery retries on their own backoff", () => {
     expect(notifier.sent[0]?.html).toContain("<p><strong>Delayed: this ALERT");
   });
 
-  it("caps the delay at SQS's 15 minutes and spreads retries by ±20% jitter", async () => {
+  it("caps the delay at 5 minutes and spreads retries by ±20% jitter", async () => {
     configure([false]);
     notifier.failNext = 100;
     await scheduledTick(0);
     for (let retry = 0; retry < 7; retry++) await dueRetry();
     expect(retries.scheduled.map((entry) => entry.delayMs / 1000)).toEqual([
-      30, 60, 120, 240, 480, 900, 900, 900,
+      30, 60, 120, 240, 300, 300, 300, 300,
     ]);
     // With the jitter at its top, the first delay is 20% longer.
     const store2 = new MemoryMonitorStore();

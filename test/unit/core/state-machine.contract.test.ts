@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { NotificationType } from "#core/schemas.ts";
 import { decide, type MachineState } from "#core/state-machine.ts";
@@ -15,7 +15,10 @@ interface ContractCase {
   config?: { requiredConsecutiveOks?: number; reminderFrequencyMinutes?: number };
   ticks: ContractTick[];
 }
-const contractUrl = new URL("../../../../shared/contract/state-machine.json", import.meta.url);
+// The project's own copy, so that a plain clone tests alone; it must equal the shared contract
+// whenever that sits beside the repository (../shared, as in CI and development).
+const contractUrl = new URL("../../../contract/state-machine.json", import.meta.url);
+const sharedUrl = new URL("../../../../shared/contract/state-machine.json", import.meta.url);
 const contract = JSON.parse(readFileSync(contractUrl, "utf8")) as {
   defaults: { requiredConsecutiveOks: number; reminderFrequencyMinutes: number };
   cases: ContractCase[];
@@ -24,6 +27,12 @@ const contract = JSON.parse(readFileSync(contractUrl, "utf8")) as {
 describe("state machine contract vectors (shared/contract/state-machine.json)", () => {
   it("has vectors to run", () => {
     expect(contract.cases.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it.runIf(existsSync(sharedUrl))("keeps its copy equal to ../shared/contract/state-machine.json", () => {
+    expect(JSON.parse(readFileSync(contractUrl, "utf8"))).toEqual(
+      JSON.parse(readFileSync(sharedUrl, "utf8")),
+    );
   });
 
   it.each(contract.cases.map((contractCase) => [contractCase.name, contractCase] as const))(
