@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { MAX_RECEIVE_COUNT } from "../local/resources.ts";
+import { MAX_RECEIVE_COUNT } from "./constants.ts";
 
 export interface DeliveryRetryQueueProps {
   /** Must exceed the orchestrator's timeout, or a retry still being processed is delivered again. */

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from "aws-cdk-lib";
 import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
-import { TTL_ATTRIBUTE } from "../local/resources.ts";
+import { TTL_ATTRIBUTE } from "./constants.ts";
 
 /**
  * The Monitors table (DESIGN.md §2): config items owned by people, state and history items owned

@@ -6,15 +6,14 @@ import {
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { MAX_RECEIVE_COUNT, TTL_ATTRIBUTE } from "../lib/constants.ts";
 
 /**
  * Creates the same resources the CDK stack declares (lib/), on the local servers. Keep the two in
  * step: key schema, stream view, TTL attribute, FIFO + content dedup, redrive.
  */
 
-export const TTL_ATTRIBUTE = "expiresAt";
-/** Receives before a tick moves to the DLQ; the CDK stack uses the same number. */
-export const MAX_RECEIVE_COUNT = 5;
+export { MAX_RECEIVE_COUNT, TTL_ATTRIBUTE };
 
 export async function createMonitorsTable(
   client: DynamoDBClient,

@@ -1,4 +1,4 @@
-import type { CheckDefinition } from "../../monitors/types.ts";
+import type { CheckDefinition } from "./check.ts";
 import type { Logger } from "./ports.ts";
 import { describeThrown, truncateMessage } from "./text.ts";
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { CheckDefinition } from "../../monitors/types.ts";
+import type { CheckDefinition } from "./check.ts";
 import type {
   DeliveryReceipt,
   DeliveryRetryPort,

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ScheduleSyncEnvironmentSchema } from "../../functions/schedule-sync/handler.ts";
-import { MAX_RECEIVE_COUNT } from "../../local/resources.ts";
+import { MAX_RECEIVE_COUNT } from "../../lib/constants.ts";
 import { type SynthesizedWatchkeeper, synthWatchkeeper, validationReport } from "../support/cdk.ts";
 
 type Resource = {

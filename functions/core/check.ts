@@ -1,0 +1,38 @@
+import type { ZodType } from "zod";
+import type { Logger } from "./ports.ts";
+import type { CheckResult } from "./schemas.ts";
+
+export type { CheckResult };
+
+/*
+ * The contract between the orchestrator and its child checks. It lives in the core, which depends
+ * on nothing outside it; monitors/ imports it (DESIGN.md §8, layers point one way).
+ */
+
+/** What the orchestrator hands a child check. */
+export interface CheckContext {
+  monitorId: string;
+  /** The monitor's `params` map, unvalidated: each check validates its own with zod. */
+  params: Record<string, unknown>;
+  /** Aborted when `checkTimeoutSeconds` elapses: pass it to fetch and SDK calls. */
+  signal: AbortSignal;
+  logger: Logger;
+  /** The tick's scheduledTime: the logical "now" for freshness checks. */
+  now: Date;
+}
+
+/**
+ * A child check: dumb and light. It answers "is X healthy?" and nothing else; state, escalation
+ * and mail belong to the orchestrator.
+ */
+export interface CheckDefinition {
+  /** The name config items use in `check`. */
+  name: string;
+  description: string;
+  /**
+   * The zod schema of `params`, so that tools (the CLI's add/edit/import) refuse bad params before
+   * the first run. The check still validates its params itself when it runs.
+   */
+  paramsSchema?: ZodType;
+  run(ctx: CheckContext): Promise<CheckResult>;
+}
