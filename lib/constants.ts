@@ -7,3 +7,5 @@
 export const TTL_ATTRIBUTE = "expiresAt";
 /** Receives before a tick (or a delivery retry) moves to its DLQ. */
 export const MAX_RECEIVE_COUNT = 5;
+/** Invocations the delivery-retry queue's event source may run at once (2 is SQS's minimum). */
+export const DELIVERY_RETRY_MAX_CONCURRENCY = 2;

@@ -5,6 +5,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { DELIVERY_RETRY_MAX_CONCURRENCY } from "./constants.ts";
 import type { SenderIdentity } from "./sender-identity.ts";
 import { WatchkeeperFunction } from "./watchkeeper-function.ts";
 
@@ -36,6 +37,10 @@ export interface OrchestratorProps {
    * @default 10
    */
   batchSize?: number;
+  /** WatchkeeperSettings.orchestratorMaxConcurrency: invocations the ticks queue may run at once. */
+  maxConcurrency: number;
+  /** WatchkeeperSettings.orchestratorReservedConcurrency (0: none). */
+  reservedConcurrency: number;
 }
 
 /** The orchestrator Lambda (functions/orchestrator/handler.ts) and its ticks-queue trigger. */
@@ -52,6 +57,7 @@ export class Orchestrator extends Construct {
       timeout: ORCHESTRATOR_TIMEOUT,
       memorySize: 512,
       logRetention: props.logRetention,
+      reservedConcurrentExecutions: props.reservedConcurrency > 0 ? props.reservedConcurrency : undefined,
       environment: {
         DEFAULT_TIMEZONE: props.defaultTimezone,
         // A failed tick comes back after 30 s, 60 s, 120 s… instead of the queue's visibility timeout.
@@ -65,7 +71,13 @@ export class Orchestrator extends Construct {
     this.retryDeliveriesThrough(props.deliveryRetries, props.deliveryBudgetHours);
     this.allowChecksToRead(props.checkReadArns);
     fn.addEventSource(
-      new SqsEventSource(props.ticks, { batchSize: props.batchSize ?? 10, reportBatchItemFailures: true }),
+      new SqsEventSource(props.ticks, {
+        batchSize: props.batchSize ?? 10,
+        reportBatchItemFailures: true,
+        // Hanging checks across a large fleet wait in the queue instead of taking every Lambda
+        // execution in the account (the ticks-backlog alarm says when the queue falls behind).
+        maxConcurrency: props.maxConcurrency,
+      }),
     );
   }
 
@@ -78,7 +90,13 @@ export class Orchestrator extends Construct {
     fn.addToRolePolicy(new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [queue.queueArn] }));
     fn.addEnvironment("DELIVERY_RETRY_QUEUE_URL", queue.queueUrl);
     fn.addEnvironment("DELIVERY_BUDGET_HOURS", String(budgetHours));
-    fn.addEventSource(new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true }));
+    fn.addEventSource(
+      new SqsEventSource(queue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: DELIVERY_RETRY_MAX_CONCURRENCY,
+      }),
+    );
   }
 
   /** Config + state reads and conditional state writes, on the Monitors table only; never deletes. */

@@ -3,6 +3,7 @@ import type { Node } from "constructs";
 import * as z from "zod";
 import { isValidTimezone } from "../functions/core/schedule.ts";
 import { CONFIG_DEFAULTS } from "../functions/core/schemas.ts";
+import { DELIVERY_RETRY_MAX_CONCURRENCY } from "./constants.ts";
 
 /**
  * Deployment settings, read from CDK context (`-c key=value` or cdk.json) and validated at synth
@@ -21,6 +22,8 @@ export const CONTEXT_KEYS = [
   "namePrefix",
   "checkReadArns",
   "deliveryBudgetHours",
+  "orchestratorMaxConcurrency",
+  "orchestratorReservedConcurrency",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -78,6 +81,29 @@ const ContextSchema = z
       .min(1, "must be at least 1 hour")
       .max(168, "must be at most 168 hours (7 days)")
       .default(24),
+    orchestratorMaxConcurrency: z.coerce
+      .number({ message: "must be a number of concurrent invocations" })
+      .int("must be a whole number")
+      .min(2, "must be at least 2 (the SQS event source's minimum)")
+      .max(1000, "must be at most 1000 (the SQS event source's maximum)")
+      .default(50),
+    orchestratorReservedConcurrency: z.coerce
+      .number({ message: "must be a number of concurrent executions" })
+      .int("must be a whole number")
+      .min(0, "must be 0 (none) or more")
+      .default(0),
+  })
+  .superRefine((context, ctx) => {
+    const reserved = context.orchestratorReservedConcurrency;
+    // Both event sources (ticks, delivery retries) must fit, or the function throttles its own polls.
+    const needed = context.orchestratorMaxConcurrency + DELIVERY_RETRY_MAX_CONCURRENCY;
+    if (reserved > 0 && reserved < needed) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["orchestratorReservedConcurrency"],
+        message: `must be 0 (none) or at least ${needed}: orchestratorMaxConcurrency (${context.orchestratorMaxConcurrency}) plus ${DELIVERY_RETRY_MAX_CONCURRENCY} for delivery retries`,
+      });
+    }
   })
   .superRefine((context, ctx) => {
     const { senderEmail, senderDomain } = context;
@@ -118,6 +144,17 @@ export interface WatchkeeperSettings {
    * @default 24
    */
   deliveryBudgetHours: number;
+  /**
+   * The most orchestrator invocations the ticks queue's event source runs at once (SQS event
+   * source `maxConcurrency`): a fleet of hanging checks then waits in the queue instead of taking
+   * the account's whole Lambda concurrency. @default 50
+   */
+  orchestratorMaxConcurrency: number;
+  /**
+   * Concurrency reserved for the orchestrator (0: none). Reserving guarantees it capacity and caps
+   * it; it needs an account whose unreserved concurrency stays at 100 or more. @default 0
+   */
+  orchestratorReservedConcurrency: number;
   /** Context keys that were missing and replaced by synth-only placeholders. */
   placeholders: ContextKey[];
 }
@@ -162,6 +199,8 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     namePrefix: context.namePrefix,
     checkReadArns: context.checkReadArns,
     deliveryBudgetHours: context.deliveryBudgetHours,
+    orchestratorMaxConcurrency: context.orchestratorMaxConcurrency,
+    orchestratorReservedConcurrency: context.orchestratorReservedConcurrency,
     placeholders,
   };
 }

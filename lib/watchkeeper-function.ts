@@ -23,6 +23,8 @@ export interface WatchkeeperFunctionProps {
   memorySize?: number;
   logRetention: RetentionDays;
   environment: Record<string, string>;
+  /** Reserved concurrent executions; undefined: none. */
+  reservedConcurrentExecutions?: number | undefined;
 }
 
 /**
@@ -55,6 +57,9 @@ export class WatchkeeperFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout,
+      ...(props.reservedConcurrentExecutions
+        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
+        : {}),
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,

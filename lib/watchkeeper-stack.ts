@@ -57,6 +57,8 @@ export class WatchkeeperStack extends Stack {
       ticksDeadLetterQueue: this.ticks.deadLetterQueue,
       deliveryRetries: this.deliveryRetries.queue,
       deliveryBudgetHours: settings.deliveryBudgetHours,
+      maxConcurrency: settings.orchestratorMaxConcurrency,
+      reservedConcurrency: settings.orchestratorReservedConcurrency,
       sender: this.sender,
       defaultTimezone: settings.defaultTimezone,
       logRetention: settings.logRetentionDays,

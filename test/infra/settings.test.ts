@@ -27,6 +27,8 @@ describe("context validation", () => {
       namePrefix: "watchkeeper",
       checkReadArns: [],
       deliveryBudgetHours: 24,
+      orchestratorMaxConcurrency: 50,
+      orchestratorReservedConcurrency: 0,
       placeholders: [],
     });
   });
@@ -38,6 +40,17 @@ describe("context validation", () => {
     ["a day", /number of hours/],
   ])("refuses deliveryBudgetHours %j", (value, message) => {
     expect(() => parseSettings({ deliveryBudgetHours: value })).toThrow(message);
+  });
+
+  it("bounds the orchestrator's concurrency, and refuses a reservation its event sources do not fit in", () => {
+    expect(
+      parseSettings({ orchestratorMaxConcurrency: "100", orchestratorReservedConcurrency: "102" }),
+    ).toMatchObject({ orchestratorMaxConcurrency: 100, orchestratorReservedConcurrency: 102 });
+    expect(() => parseSettings({ orchestratorMaxConcurrency: "1" })).toThrow(/at least 2/);
+    expect(() => parseSettings({ orchestratorMaxConcurrency: "5000" })).toThrow(/at most 1000/);
+    expect(() => parseSettings({ orchestratorReservedConcurrency: "20" })).toThrow(
+      /at least 52: orchestratorMaxConcurrency \(50\) plus 2 for delivery retries/,
+    );
   });
 
   it("takes deliveryBudgetHours from context strings", () => {

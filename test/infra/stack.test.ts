@@ -188,6 +188,36 @@ describe("functions", () => {
     );
   });
 
+  it("orchestrator: bounded concurrency on both event sources, no reservation unless asked", () => {
+    const mappings = Object.values(template.findResources("AWS::Lambda::EventSourceMapping"));
+    const concurrencyOf = (path: string) =>
+      mappings.find(
+        (mapping) =>
+          JSON.stringify(mapping.Properties.EventSourceArn) ===
+          JSON.stringify(arnOf(idOf("AWS::SQS::Queue", path))),
+      )?.Properties.ScalingConfig;
+    expect(concurrencyOf("Ticks/Queue/")).toEqual({ MaximumConcurrency: 50 });
+    expect(concurrencyOf("DeliveryRetries/Queue/")).toEqual({ MaximumConcurrency: 2 });
+    const fn = resource("AWS::Lambda::Function", "Orchestrator/Lambda/Function").Properties;
+    expect(fn.ReservedConcurrentExecutions).toBeUndefined();
+    const reserved = synthWatchkeeper({
+      ...CONTEXT,
+      orchestratorMaxConcurrency: "200",
+      orchestratorReservedConcurrency: "250",
+    });
+    try {
+      const functions = Object.values(reserved.template.findResources("AWS::Lambda::Function"));
+      expect(functions.map((entry) => entry.Properties.ReservedConcurrentExecutions).filter(Boolean)).toEqual(
+        [250],
+      );
+      reserved.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+        ScalingConfig: { MaximumConcurrency: 200 },
+      });
+    } finally {
+      reserved.cleanup();
+    }
+  });
+
   it("orchestrator: retries failed deliveries through the delivery-retry queue, within the budget", () => {
     const variables = resource("AWS::Lambda::Function", "Orchestrator/Lambda/Function").Properties.Environment
       .Variables as Record<string, unknown>;
