@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CheckDefinition } from "./check.ts";
+import { type DeliveryResult, OutboxDelivery, RetryableTickError } from "./outbox-delivery.ts";
 import type {
-  DeliveryReceipt,
   DeliveryRetryPort,
   Logger,
   MonitorStore,
@@ -10,8 +10,8 @@ import type {
   RunRecord,
   StoredMonitor,
 } from "./ports.ts";
-import { PermanentDeliveryError, StaleStateError, silentLogger } from "./ports.ts";
-import { describeDelay, renderNotification, withDeliveryDelay } from "./render.ts";
+import { StaleStateError, silentLogger } from "./ports.ts";
+import { renderNotification, withDeliveryDelay } from "./render.ts";
 import { type CheckOutcome, runCheck } from "./run-check.ts";
 import { nextRun, parseSchedule } from "./schedule.ts";
 import {
@@ -28,6 +28,8 @@ import {
 } from "./schemas.ts";
 import { type Decision, decide, type QuietReason } from "./state-machine.ts";
 import { describeThrown, redactSecrets, truncateMessage } from "./text.ts";
+
+export { type DeliveryResult, RetryableTickError };
 
 /**
  * The tick use case (DESIGN.md §1 steps 1-5, §5): load, guard, check, decide, persist state and
@@ -112,27 +114,6 @@ export interface InvocationLimits {
   budgetMs?: number;
 }
 
-export type DeliveryResult =
-  | {
-      type: NotificationType;
-      tickTime: string;
-      delivered: true;
-      messageId: string;
-      recipients: number;
-      /** How late it went out (0 when the deciding tick delivered it). */
-      delayMs: number;
-    }
-  | {
-      type: NotificationType;
-      tickTime: string;
-      delivered: false;
-      error: string;
-      /** It will never be sent: refused by the mail service, or its retry budget ran out. */
-      abandoned?: true;
-      /** When it is tried again (ms from now), if a retry was scheduled. */
-      retryInMs?: number;
-    };
-
 export type TickOutcome =
   | { status: "rejected"; reason: string }
   | { status: "not-found"; monitorId: string }
@@ -163,11 +144,6 @@ export type TickOutcome =
       configProblemsChanged: boolean;
     };
 
-/** The tick cannot be applied now but will succeed later: the SQS message must be retried. */
-export class RetryableTickError extends Error {
-  override name = "RetryableTickError";
-}
-
 type ParsedTick = { tick: TickMessage } | { reason: string };
 
 export function parseTick(body: string, maxBodyBytes = DEFAULT_TICK_OPTIONS.maxBodyBytes): ParsedTick {
@@ -190,14 +166,6 @@ export function parseTick(body: string, maxBodyBytes = DEFAULT_TICK_OPTIONS.maxB
 
 const iso = (time: string | number | Date) => new Date(time).toISOString();
 
-/** A notification this late (ms) carries a first line saying so. */
-const LATE_NOTE_MS = 60_000;
-/** First pause before another try at clearing a delivered mail after a store error. */
-const CLEAR_BACKOFF_MS = 50;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** SQS may bring a delayed message a little early by our clock: accept it this much ahead of its time. */
-const RETRY_CLOCK_SLACK_MS = 2_000;
-
 /** What one tick's processing knows across its re-reads. */
 interface TickContext {
   tick: TickMessage;
@@ -209,12 +177,11 @@ interface TickContext {
   check?: CheckOutcome;
 }
 
-type Sent = { delivery: DeliveryResult; receipt?: DeliveryReceipt };
-
 export class TickProcessor {
   readonly #deps: Required<Omit<TickDependencies, "rejected" | "retries" | "options">> &
     Pick<TickDependencies, "rejected" | "retries">;
   readonly #options: TickOptions;
+  readonly #delivery: OutboxDelivery;
 
   constructor(deps: TickDependencies) {
     this.#deps = {
@@ -225,6 +192,16 @@ export class TickProcessor {
       ...deps,
     };
     this.#options = { ...DEFAULT_TICK_OPTIONS, ...deps.options };
+    this.#delivery = new OutboxDelivery(this.#deps, this.#options);
+  }
+
+  /** Delivers what is pending in the outbox, in order, as this tick's claim. */
+  #drain(monitorId: string, state: MonitorState, config: MonitorConfig, context: TickContext) {
+    return this.#delivery.drain(monitorId, state, config, {
+      claimId: context.claimId,
+      retry: context.tick.reason === "deliver",
+      deadline: context.limits.deadline,
+    });
   }
 
   #now(): number {
@@ -279,6 +256,11 @@ export class TickProcessor {
     return { status: "rejected", reason };
   }
 
+  /**
+   * One attempt at the tick on what was just read: (1) guard, delivering anything pending first;
+   * (2) check; (3) decide; (4) persist state, outbox and history in one conditional write;
+   * (5) deliver. A lost write race throws StaleStateError, and `process` reads again.
+   */
   async #apply(context: TickContext, stored: StoredMonitor): Promise<TickOutcome> {
     const { tick, tickTime } = context;
     const { monitorId } = tick;
@@ -322,86 +304,9 @@ export class TickProcessor {
       return { status: "superseded", monitorId, nextRun: supersededBy, healed };
     }
 
-    const allProblems = [...problems];
-    const blocking = this.#blockingProblems(config, allProblems);
-    const configProblems = allProblems.length > 0 ? formatProblems(allProblems) : null;
-    if (!context.check) {
-      const timeoutMs = config.checkTimeoutSeconds * 1000;
-      const { deadline, budgetMs = Number.POSITIVE_INFINITY } = context.limits;
-      const tooLate = deadline !== undefined && this.#now() + timeoutMs > deadline;
-      if (blocking.length === 0 && tooLate && timeoutMs <= budgetMs) {
-        // Starting now could let the invocation time out mid-tick; a fresh invocation will have time.
-        throw new RetryableTickError(
-          `not enough time left in this invocation for a ${config.checkTimeoutSeconds} s check`,
-        );
-      }
-      // Only a check that cannot run is replaced by a failure: any other bad attribute falls back
-      // to its default, so a typo never hides a real outage behind config noise.
-      if (blocking.length > 0) {
-        this.#deps.logger.debug("check not run: its configuration is invalid", {
-          monitorId,
-          check: config.check,
-          params: redactSecrets(config.params),
-          configProblems,
-        });
-      }
-      context.check =
-        blocking.length > 0
-          ? {
-              isOk: false,
-              message: truncateMessage(`Invalid monitor configuration: ${configProblems}`),
-              durationMs: 0,
-            }
-          : await this.#runCheck(monitorId, config, tickTime);
-    }
-    const check = context.check;
-
-    const pendingCount = (state?.outbox ? 1 : 0) + (state?.outboxQueue?.length ?? 0);
-    let decision = decide(
-      state ? { ...state, notificationPending: pendingCount > 0 } : undefined,
-      check.isOk,
-      tickTime,
-      config,
-    );
-    const recipients = config.peopleToNotify;
-    let unnotifiedAlert = decision.next.state === "ok" ? undefined : state?.unnotifiedAlert;
-    let entry: Outbox | undefined;
-    if (unnotifiedAlert && recipients.length > 0 && decision.notification !== "recovery") {
-      // The incident's ALERT reached nobody; people are listed now, so they get that ALERT (once),
-      // instead of a first mail that says "still failing".
-      entry = this.#buildOutbox("alert", config, unnotifiedAlert.message, unnotifiedAlert.tickTime, {
-        decidedAt: unnotifiedAlert.tickTime,
-        reason: "nobody was listed to receive it then",
-      });
-      decision = {
-        next: { ...decision.next, lastNotificationDt: tickTime, lastNotificationType: "alert" },
-        notification: "alert",
-      };
-      unnotifiedAlert = undefined;
-    } else if (decision.notification && recipients.length > 0) {
-      entry = this.#buildOutbox(decision.notification, config, check.message, tickTime);
-    } else if (decision.notification === "alert") {
-      unnotifiedAlert = { tickTime, message: check.message };
-    }
-
-    let outbox = state?.outbox;
-    let outboxQueue = state?.outboxQueue;
-    if (entry && outbox) {
-      if ((outboxQueue?.length ?? 0) >= this.#options.maxQueuedNotifications) {
-        throw new RetryableTickError(
-          `${pendingCount} notifications of ${monitorId} are already waiting for delivery`,
-        );
-      }
-      // In decision order behind the undelivered one: exactly once each, and the ALERT first.
-      outboxQueue = [...(outboxQueue ?? []), entry];
-    } else if (entry) {
-      // The writer owns delivery for a lease: a concurrent handler must not send it as well.
-      outbox = {
-        ...entry,
-        claimedUntil: this.#now() + this.#options.outboxLeaseMs,
-        claimId: context.claimId,
-      };
-    }
+    const { check, configProblems } = await this.#check(context, config, problems);
+    const { decision, entry, unnotifiedAlert } = this.#decide(context, state, config, check);
+    const { outbox, outboxQueue } = this.#enqueue(context, state, entry);
     const version = (state?.version ?? 0) + 1;
     const next: MonitorState = {
       ...decision.next,
@@ -421,6 +326,7 @@ export class TickProcessor {
       run: this.#runRecord(config, tickTime, check, decision, entry !== undefined, state),
     });
 
+    // Step 5: this tick's own notification, if it heads the outbox (else it waits in the queue).
     let delivery: DeliveryResult | null = null;
     if (entry && outbox?.id === entry.id) {
       const drained = await this.#drain(monitorId, next, config, context);
@@ -458,6 +364,114 @@ export class TickProcessor {
       configProblems,
       configProblemsChanged,
     };
+  }
+
+  /**
+   * Step 2: the check's outcome. Only a check that cannot run (no usable check, an unknown one,
+   * params its schema refuses) is replaced by a failure naming every problem; any other bad
+   * attribute falls back to its default, so a typo never hides a real outage behind config noise.
+   * A check already run by an earlier attempt of this tick (a lost write race) is not run again.
+   */
+  async #check(
+    context: TickContext,
+    config: MonitorConfig,
+    problems: ConfigProblem[],
+  ): Promise<{ check: CheckOutcome; configProblems: string | null }> {
+    const { monitorId } = context.tick;
+    const allProblems = [...problems];
+    const blocking = this.#blockingProblems(config, allProblems);
+    const configProblems = allProblems.length > 0 ? formatProblems(allProblems) : null;
+    if (context.check) return { check: context.check, configProblems };
+    const timeoutMs = config.checkTimeoutSeconds * 1000;
+    const { deadline, budgetMs = Number.POSITIVE_INFINITY } = context.limits;
+    const tooLate = deadline !== undefined && this.#now() + timeoutMs > deadline;
+    if (blocking.length === 0 && tooLate && timeoutMs <= budgetMs) {
+      // Starting now could let the invocation time out mid-tick; a fresh invocation will have time.
+      throw new RetryableTickError(
+        `not enough time left in this invocation for a ${config.checkTimeoutSeconds} s check`,
+      );
+    }
+    if (blocking.length > 0) {
+      this.#deps.logger.debug("check not run: its configuration is invalid", {
+        monitorId,
+        check: config.check,
+        params: redactSecrets(config.params),
+        configProblems,
+      });
+    }
+    context.check =
+      blocking.length > 0
+        ? {
+            isOk: false,
+            message: truncateMessage(`Invalid monitor configuration: ${configProblems}`),
+            durationMs: 0,
+          }
+        : await this.#runCheck(monitorId, config, context.tickTime);
+    return { check: context.check, configProblems };
+  }
+
+  /**
+   * Step 3: the state machine's decision, and the notification it puts in the outbox. No reminder
+   * is due while a mail is pending (its clock starts at delivery). An incident's ALERT that reached
+   * nobody goes to people listed since, once, instead of a first mail that says "still failing".
+   */
+  #decide(
+    context: TickContext,
+    state: MonitorState | undefined,
+    config: MonitorConfig,
+    check: CheckOutcome,
+  ): { decision: Decision; entry: Outbox | undefined; unnotifiedAlert: MonitorState["unnotifiedAlert"] } {
+    const { tickTime } = context;
+    const pending = state?.outbox !== undefined || (state?.outboxQueue?.length ?? 0) > 0;
+    const decision = decide(
+      state ? { ...state, notificationPending: pending } : undefined,
+      check.isOk,
+      tickTime,
+      config,
+    );
+    const listed = config.peopleToNotify.length > 0;
+    const unnotified = decision.next.state === "ok" ? undefined : state?.unnotifiedAlert;
+    if (unnotified && listed && decision.notification !== "recovery") {
+      const entry = this.#buildOutbox("alert", config, unnotified.message, unnotified.tickTime, {
+        decidedAt: unnotified.tickTime,
+        reason: "nobody was listed to receive it then",
+      });
+      const next = { ...decision.next, lastNotificationDt: tickTime, lastNotificationType: "alert" as const };
+      return { decision: { next, notification: "alert" }, entry, unnotifiedAlert: undefined };
+    }
+    if (decision.notification && listed) {
+      const entry = this.#buildOutbox(decision.notification, config, check.message, tickTime);
+      return { decision, entry, unnotifiedAlert: unnotified };
+    }
+    const unnotifiedAlert =
+      decision.notification === "alert" ? { tickTime, message: check.message } : unnotified;
+    return { decision, entry: undefined, unnotifiedAlert };
+  }
+
+  /**
+   * Step 4 (before the write): where a new notification goes. With nothing pending it becomes the
+   * outbox head, claimed by this tick for a lease so that no concurrent handler sends it too;
+   * otherwise it queues in decision order behind the undelivered one: exactly once each, the ALERT
+   * first.
+   */
+  #enqueue(
+    context: TickContext,
+    state: MonitorState | undefined,
+    entry: Outbox | undefined,
+  ): Pick<MonitorState, "outbox" | "outboxQueue"> {
+    const outbox = state?.outbox;
+    const outboxQueue = state?.outboxQueue;
+    if (!entry) return { outbox, outboxQueue };
+    if (!outbox) {
+      const claimedUntil = this.#now() + this.#options.outboxLeaseMs;
+      return { outbox: { ...entry, claimedUntil, claimId: context.claimId }, outboxQueue };
+    }
+    if ((outboxQueue?.length ?? 0) >= this.#options.maxQueuedNotifications) {
+      throw new RetryableTickError(
+        `${1 + (outboxQueue?.length ?? 0)} notifications of ${context.tick.monitorId} are already waiting for delivery`,
+      );
+    }
+    return { outbox, outboxQueue: [...(outboxQueue ?? []), entry] };
   }
 
   /**
@@ -602,274 +616,5 @@ export class TickProcessor {
       quietReason,
       expiresAt: Math.floor(Date.parse(tickTime) / 1000) + config.historyRetentionDays * 86_400,
     };
-  }
-
-  /**
-   * Delivers the pending notifications in order, the head first, until one fails or none is left.
-   * Each send happens under a claim (a lease with this tick's claim id) written with the state's
-   * version, so no two senders ever send the same entry while a claim is live. An entry that
-   * waits for its retry is left to the delivery-retry queue, unless that retry is overdue.
-   */
-  async #drain(
-    monitorId: string,
-    initial: MonitorState,
-    config: MonitorConfig,
-    context: TickContext,
-  ): Promise<{ state: MonitorState; results: DeliveryResult[] }> {
-    const results: DeliveryResult[] = [];
-    let state: MonitorState | undefined = initial;
-    for (let races = 0; state?.outbox && races <= this.#options.maxRaceRetries; ) {
-      const head: Outbox = state.outbox;
-      const wallNow = this.#now();
-      const mine = head.claimId === context.claimId && (head.claimedUntil ?? 0) > wallNow;
-      if (!mine) {
-        if ((head.claimedUntil ?? 0) > wallNow) {
-          this.#deps.logger.info("a pending notification is being delivered by another invocation", {
-            monitorId,
-            type: head.type,
-            tickTime: head.tickTime,
-          });
-          break;
-        }
-        if (head.nextAttemptAt !== undefined) {
-          const retry = context.tick.reason === "deliver";
-          // A retry message older than the entry's current retry belongs to a superseded chain;
-          // scheduled ticks leave the entry to its retry unless that retry is overdue (lost).
-          if (retry && wallNow < head.nextAttemptAt - RETRY_CLOCK_SLACK_MS) break;
-          if (!retry && wallNow < head.nextAttemptAt + this.#options.retryOverdueMs) break;
-        }
-        const { deadline } = context.limits;
-        if (deadline !== undefined && wallNow > deadline) {
-          // Only the safety margin of this invocation is left: let a fresh one deliver it.
-          await this.#scheduleRetry(monitorId, head, this.#options.retryBaseMs).catch(() => false);
-          break;
-        }
-        const claimed: MonitorState = {
-          ...state,
-          version: state.version + 1,
-          outbox: { ...head, claimedUntil: wallNow + this.#options.outboxLeaseMs, claimId: context.claimId },
-        };
-        try {
-          await this.#deps.store.saveState(monitorId, claimed, state.version);
-        } catch (error) {
-          if (!(error instanceof StaleStateError)) throw error;
-          races++;
-          state = (await this.#deps.store.load(monitorId)).state;
-          continue;
-        }
-        state = claimed;
-        if (head.attempts > 0 || head.nextAttemptAt !== undefined) {
-          this.#deps.logger.warn("delivering a notification left pending by an earlier attempt", {
-            monitorId,
-            type: head.type,
-            tickTime: head.tickTime,
-            attempts: head.attempts,
-          });
-        }
-      }
-      const sending = state.outbox as Outbox;
-      const sent = await this.#send(monitorId, sending, config);
-      results.push(sent.delivery);
-      state = await this.#settle(monitorId, state, sending, sent, context);
-      if (!sent.delivery.delivered && !sent.delivery.abandoned) break;
-    }
-    return { state: state ?? initial, results };
-  }
-
-  /** Sends one outbox entry to the recipients listed now. Never throws for mail-service errors. */
-  async #send(monitorId: string, outbox: Outbox, config: MonitorConfig): Promise<Sent> {
-    const wallNow = this.#now();
-    const sinceDecision = Math.max(0, wallNow - Date.parse(outbox.createdAt));
-    // Late means it did not go out with its decision (an outage, a crash, a retry): the mail says
-    // so, and the reminder clock starts at its delivery. Within a minute counts as on time.
-    const late = sinceDecision >= LATE_NOTE_MS;
-    const delayMs = late ? sinceDecision : 0;
-    // People may have fixed the recipient list since the decision: mail whoever is listed now.
-    const recipients = config.peopleToNotify.length > 0 ? config.peopleToNotify : outbox.recipients;
-    let email = { subject: outbox.subject, text: outbox.text, html: outbox.html };
-    if (late) {
-      email = withDeliveryDelay(email, {
-        type: outbox.type,
-        decidedAt: outbox.createdAt,
-        delayMs,
-        reason: "the mail service could not take it earlier",
-      });
-    }
-    const attempts = outbox.attempts + 1;
-    const receipt = (extra: { messageId: string; outcome: DeliveryReceipt["outcome"]; error?: string }) => {
-      const at = iso(this.#now());
-      return {
-        ...extra,
-        recipients,
-        type: outbox.type,
-        tickTime: outbox.tickTime,
-        subject: outbox.subject,
-        deliveredAt: at,
-        attempts,
-        delayMs,
-        expiresAt: Math.floor(Date.parse(at) / 1000) + config.historyRetentionDays * 86_400,
-      };
-    };
-    const base = { type: outbox.type, tickTime: outbox.tickTime };
-    try {
-      const { messageId } = await this.#deps.notifier.send({ to: recipients, ...email });
-      return {
-        delivery: {
-          ...base,
-          delivered: true,
-          messageId,
-          recipients: recipients.length,
-          delayMs,
-        },
-        receipt: receipt({ messageId, outcome: "delivered" }),
-      };
-    } catch (error) {
-      const reason = truncateMessage(describeThrown(error), 1000);
-      const budgetLeft = this.#options.deliveryBudgetMs - sinceDecision;
-      if (error instanceof PermanentDeliveryError || budgetLeft <= 0) {
-        const why =
-          error instanceof PermanentDeliveryError
-            ? reason
-            : `still failing after ${attempts} attempts over ${describeDelay(sinceDecision)} (retry budget ${describeDelay(this.#options.deliveryBudgetMs)}): ${reason}`;
-        this.#deps.logger.error("notification abandoned: it cannot be delivered", {
-          monitorId,
-          type: outbox.type,
-          tickTime: outbox.tickTime,
-          attempts,
-          reason: why,
-        });
-        return {
-          delivery: { ...base, delivered: false, abandoned: true, error: why },
-          receipt: receipt({ messageId: "", outcome: "abandoned", error: why }),
-        };
-      }
-      const backoff = Math.min(this.#options.retryMaxMs, this.#options.retryBaseMs * 2 ** (attempts - 1));
-      // ±20% jitter: monitors that failed together during an outage do not all retry together.
-      const jittered = Math.round(backoff * (0.8 + 0.4 * this.#deps.random()));
-      const retryInMs = Math.max(1_000, Math.min(jittered, budgetLeft));
-      this.#deps.logger.error("notification delivery failed; it will be retried", {
-        monitorId,
-        type: outbox.type,
-        tickTime: outbox.tickTime,
-        attempts,
-        retryInSeconds: Math.round(retryInMs / 1000),
-        reason,
-      });
-      return { delivery: { ...base, delivered: false, error: reason, retryInMs } };
-    }
-  }
-
-  /**
-   * Records what became of a send: a delivered or abandoned entry is cleared with its log item and
-   * the next queued one moves up; a failed one is released (only by its claim's holder) with its
-   * next attempt time. Conditional on the version like every write; a race re-reads and, if the
-   * entry is still there, writes again.
-   */
-  async #settle(
-    monitorId: string,
-    initial: MonitorState,
-    sending: Outbox,
-    sent: Sent,
-    context: TickContext,
-  ): Promise<MonitorState | undefined> {
-    const { delivery } = sent;
-    const done = delivery.delivered || delivery.abandoned === true;
-    let retryScheduled = false;
-    if (!done && delivery.retryInMs !== undefined) {
-      retryScheduled = await this.#scheduleRetry(monitorId, sending, delivery.retryInMs);
-    }
-    let state: MonitorState | undefined = initial;
-    let storeErrors = 0;
-    for (let race = 0; ; race++) {
-      const head = state?.outbox;
-      // Cleared or replaced by someone else meanwhile: nothing of ours to record.
-      if (!state || !head || head.id !== sending.id) return state;
-      let next: MonitorState;
-      if (done) {
-        const [promoted, ...rest] = state.outboxQueue ?? [];
-        next = {
-          ...state,
-          version: state.version + 1,
-          outbox: promoted,
-          outboxQueue: rest.length > 0 ? rest : undefined,
-        };
-        if (
-          delivery.delivered &&
-          state.lastNotificationType === sending.type &&
-          state.lastNotificationDt === sending.tickTime
-        ) {
-          // The reminder clock starts when people got the mail, not when it was decided.
-          next.lastNotificationDt = iso(Date.parse(sending.tickTime) + delivery.delayMs);
-        }
-      } else {
-        // Our claim was taken over (our lease ran out): the new holder's claim is not ours to drop.
-        if (head.claimId !== context.claimId) return state;
-        const { claimedUntil: _until, claimId: _claim, nextAttemptAt: _next, ...rest } = head;
-        next = {
-          ...state,
-          version: state.version + 1,
-          outbox: {
-            ...rest,
-            attempts: head.attempts + 1,
-            lastError: delivery.error,
-            ...(retryScheduled && delivery.retryInMs !== undefined
-              ? { nextAttemptAt: this.#now() + delivery.retryInMs }
-              : {}),
-          },
-        };
-      }
-      try {
-        await this.#deps.store.saveState(
-          monitorId,
-          next,
-          state.version,
-          done ? { receipt: sent.receipt } : {},
-        );
-      } catch (error) {
-        // A delivered mail must be cleared, or it goes out again: keep at it longer than elsewhere,
-        // and ride out a passing store error (throttling) rather than give up the clear.
-        const patience = done ? 4 * this.#options.maxRaceRetries : this.#options.maxRaceRetries;
-        const stale = error instanceof StaleStateError;
-        if (race >= patience || (!stale && (!done || ++storeErrors > 3))) throw error;
-        if (!stale) await sleep(CLEAR_BACKOFF_MS * 2 ** storeErrors);
-        state = await this.#reload(monitorId, done);
-        continue;
-      }
-      if (!done && this.#deps.retries && !retryScheduled) {
-        // No retry could be queued: fail this message so SQS brings it back, and the entry with it.
-        throw new RetryableTickError(
-          `the retry of the pending ${sending.type} notification could not be queued`,
-        );
-      }
-      return next;
-    }
-  }
-
-  /** The state item again; after a delivered mail, a failed read is retried a few times too. */
-  async #reload(monitorId: string, persistent: boolean): Promise<MonitorState | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return (await this.#deps.store.load(monitorId)).state;
-      } catch (error) {
-        if (!persistent || attempt >= 3) throw error;
-        await sleep(CLEAR_BACKOFF_MS * 2 ** attempt);
-      }
-    }
-  }
-
-  /** Queues a `deliver` tick for the entry; false if there is no retry queue or it failed. */
-  async #scheduleRetry(monitorId: string, outbox: Outbox, delayMs: number): Promise<boolean> {
-    if (!this.#deps.retries) return false;
-    try {
-      await this.#deps.retries.scheduleRetry(monitorId, outbox.tickTime, delayMs);
-      return true;
-    } catch (error) {
-      this.#deps.logger.error("could not queue the delivery retry", {
-        monitorId,
-        tickTime: outbox.tickTime,
-        error: describeThrown(error),
-      });
-      return false;
-    }
   }
 }
