@@ -1,5 +1,5 @@
-import type { RenderedEmail } from "./render.ts";
-import { bodySafe, escapeHtml, headerSafe, truncateMessage } from "./text.ts";
+import { type RenderedEmail, renderEmailBody } from "./render.ts";
+import { bodySafe, headerSafe, truncateMessage } from "./text.ts";
 
 export interface ScheduleProblemContent {
   monitorId: string;
@@ -38,30 +38,9 @@ export function renderScheduleProblem(content: ScheduleProblemContent): Rendered
         ? "Until then it has no schedule: its check never runs."
         : "If the monitor had a valid schedule before this edit, that schedule keeps running meanwhile.";
   const advice = `Fix the schedule or timezone attribute of the monitor's config item; Watchkeeper applies it within seconds. ${meanwhile}`;
-  const text = [
-    headline,
-    "",
-    ...fields.map(([label, value]) => `${label}: ${value}`),
-    "",
-    "Why:",
-    reason,
-    "",
-    advice,
-    "",
-    "-- Watchkeeper",
-  ].join("\n");
-  const rows = fields
-    .map(
-      ([label, value]) => `<tr><th align="left">${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`,
-    )
-    .join("");
-  const html = [
-    "<!doctype html><html><body>",
-    `<p>${escapeHtml(headline)}</p>`,
-    `<table>${rows}</table>`,
-    `<p>Why:</p><pre style="white-space:pre-wrap">${escapeHtml(reason)}</pre>`,
-    `<p>${escapeHtml(advice)}</p>`,
-    "<p>-- Watchkeeper</p></body></html>",
-  ].join("");
+  const { text, html } = renderEmailBody(headline, fields, [
+    { label: "Why:", body: reason },
+    { body: advice },
+  ]);
   return { subject: `[Monitor UNSCHEDULABLE] ${name}`, text, html };
 }

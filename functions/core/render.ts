@@ -43,6 +43,48 @@ function inTimezone(at: string, timezone: string): string {
   }
 }
 
+/** A part of a mail after its fields: a labelled block kept as written, or a plain paragraph. */
+export interface EmailSection {
+  label?: string;
+  body: string;
+}
+
+/**
+ * The text and HTML parts every Watchkeeper mail shares: a headline, a table of fields, sections,
+ * and the signature. Values are escaped in the HTML part; callers make them body-safe first.
+ */
+export function renderEmailBody(
+  headline: string,
+  fields: ReadonlyArray<readonly [string, string]>,
+  sections: readonly EmailSection[],
+): { text: string; html: string } {
+  const text = [
+    headline,
+    "",
+    ...fields.map(([label, value]) => `${label}: ${value}`),
+    "",
+    ...sections.flatMap((section) => [...(section.label ? [section.label] : []), section.body, ""]),
+    "-- Watchkeeper",
+  ].join("\n");
+  const rows = fields
+    .map(
+      ([label, value]) => `<tr><th align="left">${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`,
+    )
+    .join("");
+  const html = [
+    "<!doctype html><html><body>",
+    `<p>${escapeHtml(headline)}</p>`,
+    `<table>${rows}</table>`,
+    ...sections.map((section) =>
+      section.label
+        ? `<p>${escapeHtml(section.label)}</p><pre style="white-space:pre-wrap">${escapeHtml(section.body)}</pre>`
+        : `<p>${escapeHtml(section.body)}</p>`,
+    ),
+    "<p>-- Watchkeeper</p></body></html>",
+  ].join("");
+  return { text, html };
+}
+
 /**
  * The three notification emails. Subjects are exactly `[Monitor ALERT] <name>` etc. Every value
  * that comes from people or checks is made header-safe (subject) or HTML-escaped (HTML part).
@@ -61,28 +103,9 @@ export function renderNotification(content: NotificationContent): RenderedEmail 
     ["Time (UTC)", utc],
     ["Time (local)", local],
   ];
-  const text = [
-    HEADLINE[content.type],
-    "",
-    ...fields.map(([label, value]) => `${label}: ${value}`),
-    "",
-    "Message from the check:",
-    message,
-    "",
-    "-- Watchkeeper",
-  ].join("\n");
-  const rows = fields
-    .map(
-      ([label, value]) => `<tr><th align="left">${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`,
-    )
-    .join("");
-  const html = [
-    "<!doctype html><html><body>",
-    `<p>${escapeHtml(HEADLINE[content.type])}</p>`,
-    `<table>${rows}</table>`,
-    `<p>Message from the check:</p><pre style="white-space:pre-wrap">${escapeHtml(message)}</pre>`,
-    "<p>-- Watchkeeper</p></body></html>",
-  ].join("");
+  const { text, html } = renderEmailBody(HEADLINE[content.type], fields, [
+    { label: "Message from the check:", body: message },
+  ]);
   return { subject, text, html };
 }
 
