@@ -108,16 +108,47 @@ export class OperatorAlarms extends Construct {
     });
   }
 
-  private alarm(id: string, options: { metric: IMetric; threshold: number; description: string }): Alarm {
+  /**
+   * The dead-man's switch: fires when a counter the functions emit on a fixed cadence falls below
+   * one over `window`. The one alarm where silence is the failure (missing data breaches).
+   */
+  whenNotCounted(id: string, service: string, metricName: string, window: Duration, meaning: string): Alarm {
+    return this.alarm(id, {
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service },
+        period: window,
+        statistic: "Sum",
+      }),
+      threshold: 1,
+      description: meaning,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.BREACHING,
+    });
+  }
+
+  private alarm(
+    id: string,
+    options: {
+      metric: IMetric;
+      threshold: number;
+      description: string;
+      /** @default GREATER_THAN_OR_EQUAL_TO_THRESHOLD */
+      comparisonOperator?: ComparisonOperator;
+      /** @default NOT_BREACHING */
+      treatMissingData?: TreatMissingData;
+    },
+  ): Alarm {
     const alarm = new Alarm(this, id, {
       alarmName: `${this.props.namePrefix}-${id.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase()}`,
       alarmDescription: options.description,
       metric: options.metric,
       threshold: options.threshold,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      comparisonOperator: options.comparisonOperator ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
-      // Idle queues and functions publish nothing: silence is health here.
-      treatMissingData: TreatMissingData.NOT_BREACHING,
+      // Idle queues and functions publish nothing: silence is health here (but for the heartbeat).
+      treatMissingData: options.treatMissingData ?? TreatMissingData.NOT_BREACHING,
     });
     const action = new SnsAction(this.topic);
     alarm.addAlarmAction(action);

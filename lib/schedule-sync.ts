@@ -4,9 +4,15 @@ import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
-import { ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
+import { CfnSchedule, ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
 import { type Queue, QueueEncryption, Queue as SqsQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import {
+  HEARTBEAT_ID,
+  HEARTBEAT_PERIOD_MINUTES,
+  HEARTBEAT_SCHEDULE_EXPRESSION,
+  heartbeatTickBody,
+} from "../functions/core/heartbeat.ts";
 import { CONFIG_RECORD } from "../functions/core/schemas.ts";
 import { nagArn } from "./nag.ts";
 import type { SenderIdentity } from "./sender-identity.ts";
@@ -36,6 +42,11 @@ export class ScheduleSync extends Construct {
   /** Stream records the function still failed on after its retries; reconcile repairs what they missed. */
   readonly failedRecordsQueue: SqsQueue;
   readonly lambda: WatchkeeperFunction;
+  /**
+   * The dead-man's switch: a heartbeat tick every HEARTBEAT_PERIOD_MINUTES through the monitors'
+   * own path (this group, this role, the ticks queue), whether or not any monitor exists.
+   */
+  readonly heartbeat: CfnSchedule;
 
   constructor(scope: Construct, id: string, props: ScheduleSyncProps) {
     super(scope, id);
@@ -47,6 +58,7 @@ export class ScheduleSync extends Construct {
     this.schedulerDeadLetterQueue = this.deadLetterQueue("SchedulerDeadLetterQueue");
     this.failedRecordsQueue = this.deadLetterQueue("FailedRecordsQueue");
     this.schedulerRole = this.createSchedulerRole(props.ticks);
+    this.heartbeat = this.createHeartbeat(props.ticks);
 
     this.lambda = new WatchkeeperFunction(this, "Lambda", {
       entry: "functions/schedule-sync/handler.ts",
@@ -121,6 +133,38 @@ export class ScheduleSync extends Construct {
       }),
     );
     return role;
+  }
+
+  /**
+   * Built like a monitor's schedule (functions/adapters/scheduler.ts): same group, role, message
+   * group rule, retry policy and DLQ, so it fails whenever their ticks would. Its name carries the
+   * reserved prefix: no monitor can take it and reconcile never deletes it.
+   */
+  private createHeartbeat(ticks: Queue): CfnSchedule {
+    const heartbeat = new CfnSchedule(this, "Heartbeat", {
+      name: HEARTBEAT_ID,
+      groupName: this.group.scheduleGroupName,
+      description: `Watchkeeper heartbeat: proves Scheduler, the ticks queue and the orchestrator work (every ${HEARTBEAT_PERIOD_MINUTES} min)`,
+      scheduleExpression: HEARTBEAT_SCHEDULE_EXPRESSION,
+      scheduleExpressionTimezone: "UTC",
+      state: "ENABLED",
+      flexibleTimeWindow: { mode: "OFF" },
+      target: {
+        arn: ticks.queueArn,
+        roleArn: this.schedulerRole.roleArn,
+        input: heartbeatTickBody(),
+        sqsParameters: { messageGroupId: HEARTBEAT_ID },
+        // As a monitor's schedule (DEFAULT_RETRY_POLICY): an undeliverable heartbeat ends in
+        // Scheduler's DLQ, whose alarm then fires alongside the heartbeat's own.
+        retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 185 },
+        deadLetterConfig: { arn: this.schedulerDeadLetterQueue.queueArn },
+      },
+    });
+    // The group is named by a literal, not a reference; and the first heartbeat must find the
+    // role's policy in place (RoleArn already orders the role itself).
+    const policy = this.schedulerRole.node.tryFindChild("DefaultPolicy");
+    heartbeat.node.addDependency(this.group, ...(policy ? [policy] : []));
+    return heartbeat;
   }
 
   private grantScheduleManagement(groupName: string): void {

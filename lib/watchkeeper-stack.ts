@@ -1,7 +1,9 @@
 import { Annotations, CfnOutput, Duration, Stack, type StackProps, Tags } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES } from "../functions/core/heartbeat.ts";
 import {
   CONFIG_PROBLEMS_FOUND,
+  HEARTBEAT,
   NOTIFICATION_ABANDONED,
   NOTIFICATION_DELIVERY_FAILED,
   ORCHESTRATOR_METRICS_SERVICE,
@@ -160,6 +162,18 @@ export class WatchkeeperStack extends Stack {
       Duration.minutes(15),
       "Config changes are more than 15 minutes old when schedule-sync reads them: it keeps failing on a " +
         "record (see its logs). Schedules lag behind the table.",
+    );
+    alarms.whenNotCounted(
+      "HeartbeatMissing",
+      ORCHESTRATOR_METRICS_SERVICE,
+      HEARTBEAT,
+      Duration.minutes(HEARTBEAT_PERIOD_MINUTES * 3),
+      `No heartbeat reached the orchestrator for ${HEARTBEAT_PERIOD_MINUTES * 3} minutes (one is sent every ` +
+        `${HEARTBEAT_PERIOD_MINUTES}): no monitor is running either. Check, in order: the schedule ` +
+        `${HEARTBEAT_ID} in the schedule group is ENABLED; SchedulerDeadLetters (Scheduler cannot send ` +
+        "to the ticks queue: role, queue policy, KMS); the orchestrator's SQS event source mapping is " +
+        "enabled; OrchestratorErrors and TicksBacklog. Missing data breaches: silence is the failure. " +
+        "It may fire once right after the first deploy, before the first heartbeat.",
     );
     alarms.whenCounted(
       "InvalidSchedules",

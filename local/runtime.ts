@@ -359,6 +359,8 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     dispatch: options.scheduler !== false,
   });
   shutdown.add(() => scheduler.stop());
+  // As the stack's heartbeat schedule; a no-op when ticks are left to the caller.
+  scheduler.startHeartbeat();
 
   // Schedule-sync runs in this thread: its factory takes the scheduler port, and here that is the
   // local scheduler rather than EventBridge. Everything else about it is the deployed code.

@@ -1,4 +1,5 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES, heartbeatTickBody } from "#core/heartbeat.ts";
 import type { Logger, ScheduleDefinition, SchedulerPort } from "#core/ports.ts";
 import { silentLogger } from "#core/ports.ts";
 import {
@@ -71,6 +72,7 @@ export class LocalScheduler implements SchedulerPort {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #options: LocalSchedulerOptions;
   readonly #logger: Logger;
+  #heartbeat: NodeJS.Timeout | undefined;
   #stopped = false;
 
   constructor(options: LocalSchedulerOptions) {
@@ -146,9 +148,31 @@ export class LocalScheduler implements SchedulerPort {
     return entry && this.#view(entry);
   }
 
+  /**
+   * The stack's heartbeat schedule (functions/core/heartbeat.ts): the same heartbeat tick every
+   * period, outside the monitors' schedules (not listed, so reconcile never sees it). The first one
+   * leaves after one period rather than at once, so a short run sees only its monitors' ticks.
+   * Does nothing without dispatch or when already started.
+   */
+  startHeartbeat(periodMs: number = HEARTBEAT_PERIOD_MINUTES * 60_000): void {
+    if (this.#stopped || this.#heartbeat || this.#options.dispatch === false) return;
+    this.#heartbeat = setInterval(() => {
+      if (this.#stopped) return;
+      const scheduledTime = schedulerTime(new Date());
+      this.#track(
+        this.#deliver(heartbeatTickBody(scheduledTime), HEARTBEAT_ID, {
+          monitorId: HEARTBEAT_ID,
+          scheduledTime,
+        }),
+      );
+    }, periodMs);
+    this.#heartbeat.unref();
+  }
+
   /** Cancels every timer and waits for ticks being sent; nothing fires afterwards. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#heartbeat);
     for (const entry of this.#entries.values()) clearTimeout(entry.timer);
     await Promise.allSettled([...this.#inFlight]);
   }
@@ -185,9 +209,7 @@ export class LocalScheduler implements SchedulerPort {
     // The entry may have been replaced or removed while its timer was pending.
     if (this.#stopped || this.#entries.get(entry.definition.monitorId) !== entry) return;
     entry.lastTick = planned;
-    const send = this.#send({ monitorId: entry.definition.monitorId, scheduledTime: schedulerTime(planned) });
-    this.#inFlight.add(send);
-    void send.finally(() => this.#inFlight.delete(send));
+    this.#track(this.#send({ monitorId: entry.definition.monitorId, scheduledTime: schedulerTime(planned) }));
 
     const { schedule, definition, anchor } = entry;
     let next = nextRun(schedule, definition.timezone, planned, anchor);
@@ -198,8 +220,22 @@ export class LocalScheduler implements SchedulerPort {
     this.#arm(entry, next);
   }
 
+  #track(send: Promise<void>): void {
+    this.#inFlight.add(send);
+    void send.finally(() => this.#inFlight.delete(send));
+  }
+
   async #send(tick: TickMessage): Promise<void> {
     const body = JSON.stringify({ monitorId: tick.monitorId, scheduledTime: tick.scheduledTime });
+    await this.#deliver(body, tick.monitorId, tick, () => this.#options.onTick?.(tick));
+  }
+
+  async #deliver(
+    body: string,
+    messageGroupId: string,
+    tick: { monitorId: string; scheduledTime: string },
+    onSent?: () => void,
+  ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#options.sqs.send(
@@ -207,11 +243,11 @@ export class LocalScheduler implements SchedulerPort {
             QueueUrl: this.#options.queueUrl,
             MessageBody: body,
             // As the AWS schedule's SqsParameters: one FIFO group per monitor, dedup by content.
-            MessageGroupId: tick.monitorId,
+            MessageGroupId: messageGroupId,
           }),
         );
         this.#logger.debug("tick sent", { ...tick });
-        this.#options.onTick?.(tick);
+        onSent?.();
         return;
       } catch (error) {
         if (attempt >= SEND_ATTEMPTS || this.#stopped) {

@@ -4,6 +4,7 @@ import {
   CONFIG_DEFAULTS,
   CONFIG_RECORD,
   ConfigFieldSchemas,
+  isReservedId,
   MonitorIdSchema,
   parseConfigLeniently,
 } from "./schemas.ts";
@@ -200,7 +201,7 @@ export function decideScheduleAction(change: ConfigChange, defaults: ScheduleDef
 export interface ReconcilePlan {
   upserts: ScheduleDefinition[];
   invalid: Array<{ monitorId: string; reason: string; owners?: ScheduleProblemOwners }>;
-  /** Schedules in the group whose monitor has no config item any more. */
+  /** Schedules in the group whose monitor has no config item any more (never a reserved one: the heartbeat). */
   removals: string[];
 }
 
@@ -230,7 +231,8 @@ export function planReconcile(
     }
   }
   for (const name of existingSchedules) {
-    if (!monitorIds.has(name)) plan.removals.push(name);
+    // The stack's own schedules (the heartbeat) share the group but have no config item.
+    if (!monitorIds.has(name) && !isReservedId(name)) plan.removals.push(name);
   }
   plan.removals.sort();
   return plan;

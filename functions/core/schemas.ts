@@ -1,10 +1,25 @@
 import * as z from "zod";
 import { isValidTimezone, parseSchedule } from "./schedule.ts";
 
+/**
+ * Ids with this prefix name Watchkeeper's own schedules in the monitors' schedule group (the
+ * heartbeat, functions/core/heartbeat.ts): no monitor may take one, and reconcile never deletes one.
+ */
+export const RESERVED_ID_PREFIX = "__";
+
+/** Whether a schedule name belongs to Watchkeeper itself rather than to a monitor. */
+export function isReservedId(id: string): boolean {
+  return id.startsWith(RESERVED_ID_PREFIX);
+}
+
 /** Partition key: also the EventBridge schedule name, hence the schedule-name alphabet. */
 export const MonitorIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 . _ -")
+  .refine(
+    (id) => !isReservedId(id),
+    `must not start with "${RESERVED_ID_PREFIX}" (reserved for Watchkeeper)`,
+  );
 export type MonitorId = z.infer<typeof MonitorIdSchema>;
 
 export const CONFIG_RECORD = "config";

@@ -10,10 +10,12 @@ import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsDeliveryRetries } from "#adapters/sqs-delivery-retries.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
 import { SqsRetryDelay } from "#adapters/sqs-retry-delay.ts";
+import { parseHeartbeat } from "#core/heartbeat.ts";
 import { type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
 import { findCheck } from "#monitors/index.ts";
 import {
   CONFIG_PROBLEMS_FOUND,
+  HEARTBEAT,
   NOTIFICATION_ABANDONED,
   NOTIFICATION_DELIVERY_FAILED,
   ORCHESTRATOR_METRICS_SERVICE,
@@ -80,6 +82,11 @@ function byMessageGroup(records: SQSRecord[]): SQSRecord[][] {
 export function createOrchestratorHandler(deps: OrchestratorDependencies) {
   const ticks = new TickProcessor({ ...deps, logger });
   const processRecordBefore = (deadline: number, budgetMs: number) => async (record: SQSRecord) => {
+    // The dead-man's switch: counted and acknowledged before any table access, never rejected.
+    if (parseHeartbeat(record.body)) {
+      metrics.addMetric(HEARTBEAT, MetricUnit.Count, 1);
+      return "heartbeat";
+    }
     try {
       const outcome = await ticks.process(record.body, { deadline, budgetMs });
       recordOutcomeMetrics(outcome);

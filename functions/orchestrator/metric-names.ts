@@ -8,3 +8,5 @@ export const NOTIFICATION_DELIVERY_FAILED = "NotificationDeliveryFailed";
 export const NOTIFICATION_ABANDONED = "NotificationAbandoned";
 /** A monitor's config problems appeared or changed (emitted once per change, not per tick). */
 export const CONFIG_PROBLEMS_FOUND = "ConfigProblemsFound";
+/** One per heartbeat tick processed (functions/core/heartbeat.ts): the dead-man's switch alarm counts them. */
+export const HEARTBEAT = "Heartbeat";

@@ -1,5 +1,6 @@
 import { ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { HEARTBEAT_ID, heartbeatTickBody } from "../../functions/core/heartbeat.ts";
 import { createTickQueues, type TickQueues } from "../../local/resources.ts";
 import { LocalScheduler } from "../../local/scheduler.ts";
 import { type SqsServer, startSqs } from "../../local/servers.ts";
@@ -37,6 +38,37 @@ async function receiveTicks() {
 }
 
 describe("LocalScheduler", () => {
+  it("emulates the stack's heartbeat schedule: the heartbeat tick in its own message group, outside the monitors' schedules", async () => {
+    const scheduler = new LocalScheduler({ sqs, queueUrl: q.queueUrl });
+    try {
+      scheduler.startHeartbeat(200);
+      const [tick] = await receiveTicks();
+      expect(tick?.Attributes?.MessageGroupId).toBe(HEARTBEAT_ID);
+      const body = JSON.parse(tick?.Body ?? "{}") as Record<string, string>;
+      expect(body).toEqual({
+        monitorId: HEARTBEAT_ID,
+        scheduledTime: expect.any(String),
+        reason: "heartbeat",
+      });
+      expect(tick?.Body).toBe(heartbeatTickBody(body.scheduledTime));
+      expect(body.scheduledTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      // Not a monitor's schedule: reconcile and the dashboard never see it.
+      expect(await scheduler.list()).toEqual([]);
+    } finally {
+      await scheduler.stop();
+    }
+  });
+
+  it("sends no heartbeat without dispatch", async () => {
+    const scheduler = new LocalScheduler({ sqs, queueUrl: q.queueUrl, dispatch: false });
+    try {
+      scheduler.startHeartbeat(100);
+      expect(await receiveTicks()).toEqual([]);
+    } finally {
+      await scheduler.stop();
+    }
+  });
+
   it("fires a rate schedule at once with the exact tick message, then every period", async () => {
     const scheduler = new LocalScheduler({ sqs, queueUrl: q.queueUrl });
     try {

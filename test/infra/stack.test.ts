@@ -3,6 +3,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_RETRY_POLICY, EventBridgeScheduler } from "../../functions/adapters/scheduler.ts";
+import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES, heartbeatTickBody } from "../../functions/core/heartbeat.ts";
+import { MonitorIdSchema } from "../../functions/core/schemas.ts";
+import { HEARTBEAT } from "../../functions/orchestrator/metric-names.ts";
 import { ScheduleSyncEnvironmentSchema } from "../../functions/schedule-sync/handler.ts";
 import { MAX_RECEIVE_COUNT } from "../../lib/constants.ts";
 import { type SynthesizedWatchkeeper, synthWatchkeeper, validationReport } from "../support/cdk.ts";
@@ -13,6 +17,7 @@ type Resource = {
   Properties: Record<string, any>;
   DeletionPolicy?: string;
   UpdateReplacePolicy?: string;
+  DependsOn?: string[];
 };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
 
@@ -432,6 +437,7 @@ describe("SES, schedule group, alarms", () => {
     const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
     expect(alarms.map((alarm) => alarm.Properties.AlarmName).sort()).toEqual([
       "wk-test-delivery-retry-dead-letters",
+      "wk-test-heartbeat-missing",
       "wk-test-invalid-schedules",
       "wk-test-monitor-config-problems",
       "wk-test-notification-delivery-failures",
@@ -445,14 +451,29 @@ describe("SES, schedule group, alarms", () => {
       "wk-test-ticks-backlog",
       "wk-test-ticks-dead-letters",
     ]);
+    const byName = (name: string) =>
+      alarms.find((alarm) => alarm.Properties.AlarmName === `wk-test-${name}`)?.Properties;
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([topic]);
       expect(alarm.Properties.OKActions).toEqual([topic]);
-      expect(alarm.Properties.TreatMissingData).toBe("notBreaching");
+      // Silence is health for every alarm but the dead-man's switch, asserted below.
+      if (alarm.Properties.AlarmName !== "wk-test-heartbeat-missing")
+        expect(alarm.Properties.TreatMissingData).toBe("notBreaching");
       expect(alarm.Properties.AlarmDescription.length).toBeGreaterThan(40);
     }
-    const byName = (name: string) =>
-      alarms.find((alarm) => alarm.Properties.AlarmName === `wk-test-${name}`)?.Properties;
+    // The dead-man's switch: fewer than one heartbeat in 15 minutes, and no data at all, both fire it.
+    expect(byName("heartbeat-missing")).toMatchObject({
+      Namespace: "Watchkeeper",
+      MetricName: HEARTBEAT,
+      Dimensions: [{ Name: "service", Value: "orchestrator" }],
+      Statistic: "Sum",
+      Period: 900,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: "LessThanThreshold",
+      TreatMissingData: "breaching",
+    });
+    expect(byName("heartbeat-missing")?.AlarmDescription).toContain(HEARTBEAT_ID);
     const queueName = (path: string) => ({ "Fn::GetAtt": [idOf("AWS::SQS::Queue", path), "QueueName"] });
     expect(byName("ticks-dead-letters")).toMatchObject({
       MetricName: "ApproximateNumberOfMessagesVisible",
@@ -484,6 +505,55 @@ describe("SES, schedule group, alarms", () => {
       MetricName: "InvalidSchedules",
       Dimensions: [{ Name: "service", Value: "schedule-sync" }],
     });
+  });
+
+  it("the heartbeat schedule sends its tick like a monitor's schedule: same group, role, queue, message group rule and DLQ", () => {
+    const schedules = template.findResources("AWS::Scheduler::Schedule");
+    expect(Object.keys(schedules)).toHaveLength(1);
+    const schedule = resource("AWS::Scheduler::Schedule", "ScheduleSync/Heartbeat");
+    expect(schedule.Properties).toEqual({
+      Name: HEARTBEAT_ID,
+      GroupName: "wk-test",
+      Description: expect.stringContaining("heartbeat"),
+      ScheduleExpression: `rate(${HEARTBEAT_PERIOD_MINUTES} minutes)`,
+      ScheduleExpressionTimezone: "UTC",
+      State: "ENABLED",
+      FlexibleTimeWindow: { Mode: "OFF" },
+      Target: {
+        Arn: arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")),
+        RoleArn: arnOf(idOf("AWS::IAM::Role", "ScheduleSync/SchedulerRole")),
+        Input: heartbeatTickBody(),
+        SqsParameters: { MessageGroupId: HEARTBEAT_ID },
+        RetryPolicy: {
+          MaximumEventAgeInSeconds: DEFAULT_RETRY_POLICY.maximumEventAgeSeconds,
+          MaximumRetryAttempts: DEFAULT_RETRY_POLICY.maximumRetryAttempts,
+        },
+        DeadLetterConfig: { Arn: arnOf(idOf("AWS::SQS::Queue", "ScheduleSync/SchedulerDeadLetterQueue")) },
+      },
+    });
+    // Created after its group (named by a literal) and after the role's policy.
+    expect(schedule.DependsOn).toEqual(
+      expect.arrayContaining([
+        idOf("AWS::Scheduler::ScheduleGroup", "ScheduleSync/Group"),
+        idOf("AWS::IAM::Policy", "ScheduleSync/SchedulerRole/DefaultPolicy"),
+      ]),
+    );
+    expect(JSON.parse(schedule.Properties.Target.Input)).toEqual({
+      monitorId: HEARTBEAT_ID,
+      scheduledTime: "<aws.scheduler.scheduled-time>",
+      reason: "heartbeat",
+    });
+    // No monitor can take its name; a monitor's schedule is targeted the same way by the adapter.
+    expect(MonitorIdSchema.safeParse(HEARTBEAT_ID).success).toBe(false);
+    const monitorRequest = new EventBridgeScheduler({
+      groupName: "wk-test",
+      ticksQueueArn: "ticks",
+      roleArn: "role",
+      deadLetterQueueArn: "dlq",
+    }).scheduleRequest({ monitorId: "m", expression: "rate(1 minute)", timezone: "UTC", enabled: true });
+    expect(Object.keys(monitorRequest.Target ?? {}).sort()).toEqual(
+      Object.keys(schedule.Properties.Target).sort(),
+    );
   });
 
   it("prints a ready-to-run reconcile command", () => {

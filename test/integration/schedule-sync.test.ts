@@ -9,6 +9,7 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/l
 import type { AttributeValue, DynamoDBRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DynamoDbScheduleStatus } from "../../functions/adapters/schedule-status.ts";
+import { HEARTBEAT_ID } from "../../functions/core/heartbeat.ts";
 import { reconcile, scanConfigItems } from "../../functions/schedule-sync/reconcile.ts";
 import { createScheduleSyncHandler } from "../../functions/schedule-sync/sync.ts";
 import { freshTable, localClientConfig, localDynamo } from "../support/aws.ts";
@@ -276,6 +277,14 @@ describe("schedule-sync on DynamoDB Local stream records", () => {
       enabled: true,
     });
     await fresh.upsert({ monitorId: "site", expression: "rate(1 hour)", timezone: "UTC", enabled: true });
+    // The stack's own schedule in the group: no config item, and never removed.
+    const heartbeat = {
+      monitorId: HEARTBEAT_ID,
+      expression: "rate(5 minutes)",
+      timezone: "UTC",
+      enabled: true,
+    };
+    await fresh.upsert(heartbeat);
     await doc.send(
       new PutCommand({ TableName: tableName, Item: config("broken", { timezone: "Mars/Base" }) }),
     );
@@ -291,6 +300,7 @@ describe("schedule-sync on DynamoDB Local stream records", () => {
     );
     expect(report.failures).toEqual([]);
     expect(Object.fromEntries(fresh.schedules)).toEqual({
+      [HEARTBEAT_ID]: heartbeat,
       feed: {
         monitorId: "feed",
         expression: "cron(0 8 ? * * *)",

@@ -132,3 +132,46 @@ describe("reconcile", () => {
     expect(scheduler.schedules.has("gone")).toBe(false);
   });
 });
+
+describe("reconcile and the heartbeat schedule", () => {
+  it("never deletes the stack's heartbeat schedule, which has no config item, nor lets an item claim its name", async () => {
+    const { HEARTBEAT_ID } = await import("../../functions/core/heartbeat.ts");
+    const { planReconcile } = await import("../../functions/core/schedule-sync.ts");
+    const scheduler = new RecordingScheduler();
+    const heartbeat = {
+      monitorId: HEARTBEAT_ID,
+      expression: "rate(5 minutes)",
+      timezone: "UTC",
+      enabled: true,
+    };
+    await scheduler.upsert(heartbeat);
+    await scheduler.upsert({
+      monitorId: "orphan",
+      expression: "rate(1 hour)",
+      timezone: "UTC",
+      enabled: true,
+    });
+    scheduler.calls.length = 0;
+    const status = new RecordingStatus();
+    const report = await reconcile(
+      {
+        scheduler,
+        status,
+        configItems: items(
+          { monitorId: "site", record: "config" },
+          // A person writing an item under the reserved id: refused, and the schedule stays the stack's.
+          { monitorId: HEARTBEAT_ID, record: "config", schedule: "rate(1 day)" },
+        ),
+      },
+      { defaultTimezone: "UTC" },
+    );
+    expect(report.plan.removals).toEqual(["orphan"]);
+    expect(scheduler.calls.filter((call) => call.op === "remove")).toEqual([
+      { op: "remove", monitorId: "orphan" },
+    ]);
+    expect(scheduler.schedules.get(HEARTBEAT_ID)).toEqual(heartbeat);
+    expect(status.errors.get(HEARTBEAT_ID)).toMatch(/reserved/);
+    // The pure plan too, with no config item at all.
+    expect(planReconcile([], [HEARTBEAT_ID, "gone"]).removals).toEqual(["gone"]);
+  });
+});

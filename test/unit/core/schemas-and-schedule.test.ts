@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { HEARTBEAT_ID } from "#core/heartbeat.ts";
 import {
   InvalidScheduleError,
   isValidTimezone,
@@ -6,9 +7,26 @@ import {
   nominalPeriodMs,
   parseSchedule,
 } from "#core/schedule.ts";
-import { CONFIG_DEFAULTS, formatProblems, MonitorConfigSchema, parseConfigLeniently } from "#core/schemas.ts";
+import {
+  CONFIG_DEFAULTS,
+  formatProblems,
+  MonitorConfigSchema,
+  MonitorIdSchema,
+  parseConfigLeniently,
+  TickMessageSchema,
+} from "#core/schemas.ts";
 
 describe("config validation", () => {
+  it("refuses monitor ids with the reserved prefix: they name Watchkeeper's own schedules (the heartbeat)", () => {
+    expect(MonitorIdSchema.safeParse(HEARTBEAT_ID).success).toBe(false);
+    expect(MonitorIdSchema.safeParse("__anything").success).toBe(false);
+    expect(
+      TickMessageSchema.safeParse({ monitorId: "__x", scheduledTime: "2026-03-01T06:00:00Z" }).success,
+    ).toBe(false);
+    for (const id of ["_leading-underscore", "a__b", "site.health_check"])
+      expect(MonitorIdSchema.safeParse(id).success, id).toBe(true);
+  });
+
   it("applies the DESIGN.md §2 defaults", () => {
     const config = MonitorConfigSchema.parse({ monitorId: "m", name: "M", check: "manual" });
     expect(config).toMatchObject({
