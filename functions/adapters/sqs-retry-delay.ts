@@ -1,6 +1,7 @@
-import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
+import { byQueueArn, inBatchesOfTen, SqsQueueUrls } from "#adapters/sqs-queue-urls.ts";
 
 /** The longest delay SQS allows between a message's receives is 12 h; a tick has no use for more than 15 min. */
 const MAX_DELAY_SECONDS = 900;
@@ -21,26 +22,24 @@ export function retryDelaySeconds(receiveCount: number, baseSeconds: number): nu
  * 20 minutes. With it the retry comes after 30 s, 60 s, 120 s…
  */
 export class SqsRetryDelay {
-  readonly #queueUrls = new Map<string, Promise<string>>();
+  readonly #queueUrls: SqsQueueUrls;
 
   constructor(
     private readonly baseSeconds: number,
     private readonly client: SQSClient = new SQSClient({ requestHandler: boundedRequestHandler() }),
-  ) {}
+  ) {
+    this.#queueUrls = new SqsQueueUrls(client);
+  }
 
   async delay(records: readonly SQSRecord[]): Promise<void> {
-    const byQueue = new Map<string, SQSRecord[]>();
-    for (const record of records) {
-      byQueue.set(record.eventSourceARN, [...(byQueue.get(record.eventSourceARN) ?? []), record]);
-    }
-    for (const [arn, queued] of byQueue) {
-      const queueUrl = await this.#queueUrl(arn);
-      for (let start = 0; start < queued.length; start += 10) {
+    for (const [arn, queued] of byQueueArn(records)) {
+      const queueUrl = await this.#queueUrls.urlOf(arn);
+      for (const batch of inBatchesOfTen(queued)) {
         await this.client.send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl: queueUrl,
-            Entries: queued.slice(start, start + 10).map((record, index) => ({
-              Id: String(start + index),
+            Entries: batch.map((record, index) => ({
+              Id: String(index),
               ReceiptHandle: record.receiptHandle,
               VisibilityTimeout: retryDelaySeconds(
                 Number(record.attributes.ApproximateReceiveCount),
@@ -51,22 +50,5 @@ export class SqsRetryDelay {
         );
       }
     }
-  }
-
-  /** The queue URL from the event's ARN, looked up once per queue (it works the same on emulators). */
-  #queueUrl(arn: string): Promise<string> {
-    let url = this.#queueUrls.get(arn);
-    if (!url) {
-      const [, , , , account, name] = arn.split(":");
-      url = this.client
-        .send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))
-        .then((response) => {
-          if (!response.QueueUrl) throw new Error(`no URL for queue ${arn}`);
-          return response.QueueUrl;
-        });
-      url.catch(() => this.#queueUrls.delete(arn));
-      this.#queueUrls.set(arn, url);
-    }
-    return url;
   }
 }

@@ -8,6 +8,7 @@ import { AWS_REQUEST_TIMEOUTS, boundedRequestHandler } from "#adapters/aws-reque
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
 import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsDeliveryRetries } from "#adapters/sqs-delivery-retries.ts";
+import { SqsEarlyAck } from "#adapters/sqs-early-ack.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
 import { SqsRetryDelay } from "#adapters/sqs-retry-delay.ts";
 import { parseHeartbeat } from "#core/heartbeat.ts";
@@ -62,6 +63,11 @@ export function recordOutcomeMetrics(outcome: TickOutcome, sink: Pick<Metrics, "
 export interface OrchestratorDependencies extends Omit<TickDependencies, "logger"> {
   /** Brings failed ticks back sooner than the queue's visibility timeout (best effort). */
   retryDelay?: Pick<SqsRetryDelay, "delay">;
+  /**
+   * Deletes a message group's processed records as soon as the group is done, so that the
+   * monitor's next tick is not held back by slower groups of the same batch (best effort).
+   */
+  earlyAck?: Pick<SqsEarlyAck, "ack">;
 }
 
 /** Time kept back at the end of an invocation for persisting, mailing and the batch response. */
@@ -76,6 +82,32 @@ function byMessageGroup(records: SQSRecord[]): SQSRecord[][] {
     groups.set(group, [...(groups.get(group) ?? []), record]);
   }
   return [...groups.values()];
+}
+
+/**
+ * Deletes a finished group's processed records now rather than when the invocation returns:
+ * SQS FIFO hands out nothing more of a group while one of its messages is in flight, so until then
+ * the monitor's next tick would wait for the slowest check of the batch. Failed records stay for
+ * the batch response. Best effort: if this fails, the event source deletes them at the end as
+ * usual; it never fails a tick.
+ */
+async function acknowledgeEarly(
+  earlyAck: OrchestratorDependencies["earlyAck"],
+  records: readonly SQSRecord[],
+  failures: readonly { itemIdentifier: string }[],
+): Promise<void> {
+  if (!earlyAck) return;
+  const failed = new Set(failures.map((failure) => failure.itemIdentifier));
+  const succeeded = records.filter((record) => !failed.has(record.messageId));
+  if (succeeded.length === 0) return;
+  try {
+    await earlyAck.ack(succeeded);
+  } catch (error) {
+    logger.warn("could not delete processed ticks early; the event source deletes them at the end", {
+      messageIds: succeeded.map((record) => record.messageId),
+      error: error as Error,
+    });
+  }
 }
 
 /** Builds a handler around any adapters: the Lambda entry point below, the local runtime, tests. */
@@ -109,17 +141,30 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
       // Monitors are independent: each message group (one monitor) runs in parallel with the
       // others, so a slow check never delays another monitor's tick; a group's own ticks run in
       // order through Powertools' FIFO processor (one per group, since a processor holds a batch).
+      // A finished group's processed records are deleted at once, so a slow check does not delay
+      // another monitor's next tick either (see acknowledgeEarly).
       // skipGroupOnError: a failing tick holds back only its own monitor's later ticks.
       // throwOnFullBatchFailure off: the response names every failed message; a thrown error
       // would hide which monitors failed from the logs and metrics.
+      const groups = byMessageGroup(event.Records);
+      let running = groups.length;
       const responses = await Promise.all(
-        byMessageGroup(event.Records).map((Records) =>
-          processPartialResponse({ Records }, processRecord, new SqsFifoPartialProcessorAsync(), {
-            context,
-            skipGroupOnError: true,
-            throwOnFullBatchFailure: false,
-          }),
-        ),
+        groups.map(async (Records) => {
+          const response = await processPartialResponse(
+            { Records },
+            processRecord,
+            new SqsFifoPartialProcessorAsync(),
+            {
+              context,
+              skipGroupOnError: true,
+              throwOnFullBatchFailure: false,
+            },
+          );
+          running -= 1;
+          // The last group to finish is not worth a request: the invocation returns right after.
+          if (running > 0) await acknowledgeEarly(deps.earlyAck, Records, response.batchItemFailures);
+          return response;
+        }),
       );
       const batchItemFailures = responses.flatMap((response) => response.batchItemFailures);
       if (batchItemFailures.length > 0 && deps.retryDelay) {
@@ -167,6 +212,7 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
     ...(deliveryRetryQueueUrl ? { retries: new SqsDeliveryRetries(deliveryRetryQueueUrl, sqs) } : {}),
     findCheck,
     ...(retryBaseSeconds > 0 ? { retryDelay: new SqsRetryDelay(retryBaseSeconds, sqs) } : {}),
+    earlyAck: new SqsEarlyAck(sqs),
     options: {
       ...(process.env.DEFAULT_TIMEZONE ? { defaultTimezone: process.env.DEFAULT_TIMEZONE } : {}),
       ...(deliveryBudgetHours > 0 ? { deliveryBudgetMs: deliveryBudgetHours * 3_600_000 } : {}),

@@ -6,9 +6,10 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SqsEarlyAck } from "../../functions/adapters/sqs-early-ack.ts";
 import { createTickQueues, type TickQueues } from "../../local/resources.ts";
 import { LOCAL_REGION, type SqsServer, startSqs } from "../../local/servers.ts";
-import { SqsPoller } from "../../local/sqs-poller.ts";
+import { type BatchOutcome, SqsPoller } from "../../local/sqs-poller.ts";
 import { localSqs } from "../support/aws.ts";
 import { eventually } from "./support/runtime.ts";
 
@@ -158,6 +159,47 @@ describe("the local SQS event source", () => {
     } finally {
       await source.stop();
     }
+    expect(await dlqBodies(q.dlqUrl)).toEqual([]);
+  });
+
+  it("tolerates a function that deleted its processed messages itself", async () => {
+    // The orchestrator deletes a finished monitor's ticks early; the event source deletes them
+    // again at the end of the invocation, with receipt handles that are used by then.
+    const q = await queues();
+    const earlyAck = new SqsEarlyAck(sqs);
+    const outcomes: BatchOutcome[] = [];
+    let receives = 0;
+    const source = new SqsPoller({
+      sqs,
+      queueUrl: q.queueUrl,
+      queueArn: q.queueArn,
+      region: LOCAL_REGION,
+      waitTimeSeconds: 1,
+      onBatch: (outcome) => outcomes.push(outcome),
+      invoke: async (event) => {
+        receives += event.Records.length;
+        await earlyAck.ack(event.Records);
+        return { batchItemFailures: [] } satisfies SQSBatchResponse;
+      },
+    });
+    await send(q.queueUrl, "a", "group-a");
+    await send(q.queueUrl, "b", "group-b");
+    source.start();
+    try {
+      await eventually("both batches' ends", () =>
+        outcomes.reduce((sum, outcome) => sum + outcome.received, 0) === 2 ? true : undefined,
+      );
+      // Past the 1 s visibility timeout: had anything been left, it would be back.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+    } finally {
+      await source.stop();
+    }
+    expect(outcomes.every((outcome) => outcome.failed.length === 0 && outcome.error === undefined)).toBe(
+      true,
+    );
+    expect(outcomes.reduce((sum, outcome) => sum + outcome.deleted, 0)).toBe(2);
+    expect(receives).toBe(2);
+    expect(await remaining(q.queueUrl)).toBe(0);
     expect(await dlqBodies(q.dlqUrl)).toEqual([]);
   });
 

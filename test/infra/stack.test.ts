@@ -193,6 +193,20 @@ describe("functions", () => {
     );
   });
 
+  it("orchestrator: may delete processed messages early on the queues it consumes (and only there)", () => {
+    // DeleteMessageBatch is authorized by sqs:DeleteMessage; the queue URL comes from GetQueueUrl.
+    const deletes = statementsOfRole("Orchestrator/Lambda/Role").filter((statement) =>
+      actions(statement).includes("sqs:DeleteMessage"),
+    );
+    for (const statement of deletes) expect(actions(statement)).toContain("sqs:GetQueueUrl");
+    expect(sortedJson(deletes.flatMap((statement) => statement.Resource))).toEqual(
+      sortedJson([
+        arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")),
+        arnOf(idOf("AWS::SQS::Queue", "DeliveryRetries/Queue/")),
+      ]),
+    );
+  });
+
   it("orchestrator: bounded concurrency on both event sources, no reservation unless asked", () => {
     const mappings = Object.values(template.findResources("AWS::Lambda::EventSourceMapping"));
     const concurrencyOf = (path: string) =>
