@@ -19,8 +19,8 @@ export class SqsDeliveryRetries implements DeliveryRetryPort {
     private readonly client: SQSClient = new SQSClient({ requestHandler: boundedRequestHandler() }),
   ) {}
 
-  async scheduleRetry(monitorId: string, tickTime: string, delayMs: number): Promise<void> {
-    const tick: TickMessage = { monitorId, scheduledTime: tickTime, reason: "deliver" };
+  async scheduleRetry(monitorId: string, tickTime: string, delayMs: number, attempt: number): Promise<void> {
+    const tick: TickMessage = { monitorId, scheduledTime: tickTime, reason: "deliver", attempt };
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,

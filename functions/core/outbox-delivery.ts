@@ -41,6 +41,14 @@ export interface DeliveryClaim {
   claimId: string;
   /** A `deliver` tick from the retry queue (true), or a scheduled or redelivered tick. */
   retry: boolean;
+  /** The `attempt` a deliver tick carries: the failed attempts of the entry when it was queued. */
+  retryAttempt?: number | undefined;
+  /**
+   * A failed send whose retry cannot be queued fails the message (so SQS brings it back). Only
+   * where that message is this delivery's last hope: its own decision, or a deliver tick. A
+   * scheduled tick delivering a leftover must still get to run its check.
+   */
+  failIfRetryLost: boolean;
   /** Wall-clock epoch ms after which no new claim is taken (the invocation's deadline). */
   deadline?: number | undefined;
 }
@@ -109,32 +117,19 @@ export class OutboxDelivery {
   ): Promise<{ state: MonitorState; results: DeliveryResult[] }> {
     const results: DeliveryResult[] = [];
     let state: MonitorState | undefined = initial;
-    for (let races = 0; state?.outbox && races <= this.#options.maxRaceRetries; ) {
+    for (let races = 0; state?.outbox; ) {
       const head: Outbox = state.outbox;
       const wallNow = this.#now();
       const mine = head.claimId === claim.claimId && (head.claimedUntil ?? 0) > wallNow;
+      if (!mine && !(await this.#mayClaim(monitorId, head, claim, wallNow))) break;
+      if (claim.deadline !== undefined && wallNow > claim.deadline) {
+        // Only the safety margin of this invocation is left (a send can take most of a minute):
+        // let a fresh invocation deliver it, soon.
+        if (mine) state = await this.#releaseUnsent(monitorId, state, claim);
+        await this.#scheduleRetry(monitorId, head, this.#options.retryBaseMs, head.attempts);
+        break;
+      }
       if (!mine) {
-        if ((head.claimedUntil ?? 0) > wallNow) {
-          this.#deps.logger.info("a pending notification is being delivered by another invocation", {
-            monitorId,
-            type: head.type,
-            tickTime: head.tickTime,
-          });
-          break;
-        }
-        if (head.nextAttemptAt !== undefined) {
-          const retry = claim.retry;
-          // A retry message older than the entry's current retry belongs to a superseded chain;
-          // scheduled ticks leave the entry to its retry unless that retry is overdue (lost).
-          if (retry && wallNow < head.nextAttemptAt - RETRY_CLOCK_SLACK_MS) break;
-          if (!retry && wallNow < head.nextAttemptAt + this.#options.retryOverdueMs) break;
-        }
-        const { deadline } = claim;
-        if (deadline !== undefined && wallNow > deadline) {
-          // Only the safety margin of this invocation is left: let a fresh one deliver it.
-          await this.#scheduleRetry(monitorId, head, this.#options.retryBaseMs).catch(() => false);
-          break;
-        }
         const claimed: MonitorState = {
           ...state,
           version: state.version + 1,
@@ -144,7 +139,11 @@ export class OutboxDelivery {
           await this.#deps.store.saveState(monitorId, claimed, state.version);
         } catch (error) {
           if (!(error instanceof StaleStateError)) throw error;
-          races++;
+          if (++races > this.#options.maxRaceRetries) {
+            // Others keep writing: one of them will deliver it, or the follow-up below will.
+            await this.#scheduleRetry(monitorId, head, this.#options.retryBaseMs, head.attempts);
+            break;
+          }
           state = (await this.#deps.store.load(monitorId)).state;
           continue;
         }
@@ -167,10 +166,62 @@ export class OutboxDelivery {
     return { state: state ?? initial, results };
   }
 
+  /**
+   * Whether this processing may claim a head entry someone else left. Not while another sender's
+   * claim is live: that sender settles it, and a follow-up retry queued for when its lease ends
+   * covers the case where it died. Not a deliver tick of a superseded retry chain (its attempt
+   * is behind the entry's), and not one that came early by this machine's clock (it is queued
+   * again for the rest of its wait). A scheduled tick leaves the entry to its queued retry
+   * unless that retry is overdue (presumed lost).
+   */
+  async #mayClaim(monitorId: string, head: Outbox, claim: DeliveryClaim, wallNow: number): Promise<boolean> {
+    const claimedUntil = head.claimedUntil ?? 0;
+    if (claimedUntil > wallNow) {
+      this.#deps.logger.info("a pending notification is being delivered by another invocation", {
+        monitorId,
+        type: head.type,
+        tickTime: head.tickTime,
+      });
+      await this.#scheduleRetry(
+        monitorId,
+        head,
+        claimedUntil - wallNow + RETRY_CLOCK_SLACK_MS,
+        head.attempts,
+      );
+      return false;
+    }
+    if (claim.retry) {
+      if (claim.retryAttempt !== undefined && claim.retryAttempt < head.attempts) return false;
+      if (head.nextAttemptAt !== undefined && wallNow < head.nextAttemptAt - RETRY_CLOCK_SLACK_MS) {
+        await this.#scheduleRetry(monitorId, head, head.nextAttemptAt - wallNow, head.attempts);
+        return false;
+      }
+      return true;
+    }
+    return head.nextAttemptAt === undefined || wallNow >= head.nextAttemptAt + this.#options.retryOverdueMs;
+  }
+
+  /** Gives up a claim on an entry this processing will not send after all (best effort). */
+  async #releaseUnsent(monitorId: string, state: MonitorState, claim: DeliveryClaim): Promise<MonitorState> {
+    const head = state.outbox;
+    if (!head || head.claimId !== claim.claimId) return state;
+    const { claimedUntil: _until, claimId: _claim, ...rest } = head;
+    const next = { ...state, version: state.version + 1, outbox: rest };
+    try {
+      await this.#deps.store.saveState(monitorId, next, state.version);
+      return next;
+    } catch {
+      // The lease runs out on its own; the retry queued by the caller comes after it.
+      return state;
+    }
+  }
+
   /** Sends one outbox entry to the recipients listed now. Never throws for mail-service errors. */
   async #send(monitorId: string, outbox: Outbox, config: MonitorConfig): Promise<Sent> {
     const wallNow = this.#now();
-    const sinceDecision = Math.max(0, wallNow - Date.parse(outbox.createdAt));
+    // A hand-edited, unreadable createdAt counts as "just decided" rather than poisoning the maths.
+    const decidedAt = Date.parse(outbox.createdAt);
+    const sinceDecision = Number.isFinite(decidedAt) ? Math.max(0, wallNow - decidedAt) : 0;
     // Late means it did not go out with its decision (an outage, a crash, a retry): the mail says
     // so, and the reminder clock starts at its delivery. Within a minute counts as on time.
     const late = sinceDecision >= LATE_NOTE_MS;
@@ -266,8 +317,13 @@ export class OutboxDelivery {
     const { delivery } = sent;
     const done = delivery.delivered || delivery.abandoned === true;
     let retryScheduled = false;
-    if (!done && delivery.retryInMs !== undefined) {
-      retryScheduled = await this.#scheduleRetry(monitorId, sending, delivery.retryInMs);
+    // Computed once, before the message is queued: the entry's next attempt and the message's
+    // delay must agree, or an early-looking message would be taken for a stale one.
+    const retryInMs = delivery.delivered ? undefined : delivery.retryInMs;
+    const retryDueAt = retryInMs === undefined ? undefined : this.#now() + retryInMs;
+    if (!done && retryInMs !== undefined) {
+      // The message carries the attempts the entry will have once released: its chain's token.
+      retryScheduled = await this.#scheduleRetry(monitorId, sending, retryInMs, sending.attempts + 1);
     }
     let state: MonitorState | undefined = initial;
     let storeErrors = 0;
@@ -284,13 +340,14 @@ export class OutboxDelivery {
           outbox: promoted,
           outboxQueue: rest.length > 0 ? rest : undefined,
         };
+        const clock = sending.reminderClockFrom ?? sending.tickTime;
         if (
           delivery.delivered &&
           state.lastNotificationType === sending.type &&
-          state.lastNotificationDt === sending.tickTime
+          state.lastNotificationDt === clock
         ) {
           // The reminder clock starts when people got the mail, not when it was decided.
-          next.lastNotificationDt = iso(Date.parse(sending.tickTime) + delivery.delayMs);
+          next.lastNotificationDt = iso(Date.parse(clock) + delivery.delayMs);
         }
       } else {
         // Our claim was taken over (our lease ran out): the new holder's claim is not ours to drop.
@@ -303,9 +360,7 @@ export class OutboxDelivery {
             ...rest,
             attempts: head.attempts + 1,
             lastError: delivery.error,
-            ...(retryScheduled && delivery.retryInMs !== undefined
-              ? { nextAttemptAt: this.#now() + delivery.retryInMs }
-              : {}),
+            ...(retryScheduled && retryDueAt !== undefined ? { nextAttemptAt: retryDueAt } : {}),
           },
         };
       }
@@ -317,16 +372,22 @@ export class OutboxDelivery {
           done ? { receipt: sent.receipt } : {},
         );
       } catch (error) {
-        // A delivered mail must be cleared, or it goes out again: keep at it longer than elsewhere,
-        // and ride out a passing store error (throttling) rather than give up the clear.
+        // A delivered mail must be cleared, or it goes out again, and a release that never lands
+        // leaves the entry claimed by nobody alive: keep at it, and ride out passing store errors
+        // (throttling) rather than give up.
         const patience = done ? 4 * this.#options.maxRaceRetries : this.#options.maxRaceRetries;
         const stale = error instanceof StaleStateError;
-        if (race >= patience || (!stale && (!done || ++storeErrors > 3))) throw error;
+        if (race >= patience) {
+          // Never a StaleStateError from here: the caller would re-read, find its own live claim
+          // and send again. SQS brings the message back once the lease has run out instead.
+          throw new RetryableTickError(`the outbox of ${monitorId} kept changing while it was being settled`);
+        }
+        if (!stale && ++storeErrors > 3) throw error;
         if (!stale) await sleep(CLEAR_BACKOFF_MS * 2 ** storeErrors);
-        state = await this.#reload(monitorId, done);
+        state = await this.#reload(monitorId);
         continue;
       }
-      if (!done && this.#deps.retries && !retryScheduled) {
+      if (!done && this.#deps.retries && !retryScheduled && claim.failIfRetryLost) {
         // No retry could be queued: fail this message so SQS brings it back, and the entry with it.
         throw new RetryableTickError(
           `the retry of the pending ${sending.type} notification could not be queued`,
@@ -336,23 +397,31 @@ export class OutboxDelivery {
     }
   }
 
-  /** The state item again; after a delivered mail, a failed read is retried a few times too. */
-  async #reload(monitorId: string, persistent: boolean): Promise<MonitorState | undefined> {
+  /** The state item again, riding out a few passing read errors: something was sent or failed. */
+  async #reload(monitorId: string): Promise<MonitorState | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
         return (await this.#deps.store.load(monitorId)).state;
       } catch (error) {
-        if (!persistent || attempt >= 3) throw error;
+        if (attempt >= 3) throw error;
         await sleep(CLEAR_BACKOFF_MS * 2 ** attempt);
       }
     }
   }
 
-  /** Queues a `deliver` tick for the entry; false if there is no retry queue or it failed. */
-  async #scheduleRetry(monitorId: string, outbox: Outbox, delayMs: number): Promise<boolean> {
+  /**
+   * Queues a `deliver` tick for the entry, tagged with `attempt` (its chain's token); false if
+   * there is no retry queue or it failed.
+   */
+  async #scheduleRetry(
+    monitorId: string,
+    outbox: Outbox,
+    delayMs: number,
+    attempt: number,
+  ): Promise<boolean> {
     if (!this.#deps.retries) return false;
     try {
-      await this.#deps.retries.scheduleRetry(monitorId, outbox.tickTime, delayMs);
+      await this.#deps.retries.scheduleRetry(monitorId, outbox.tickTime, Math.max(0, delayMs), attempt);
       return true;
     } catch (error) {
       this.#deps.logger.error("could not queue the delivery retry", {

@@ -98,7 +98,11 @@ export interface Notifier {
  * monitor's schedule (a `deliver` tick through the delivery-retry queue in AWS).
  */
 export interface DeliveryRetryPort {
-  scheduleRetry(monitorId: string, tickTime: string, delayMs: number): Promise<void>;
+  /**
+   * Brings back the pending notification decided by the tick at `tickTime` after `delayMs`.
+   * `attempt` (its failed attempts when queued) lets a superseded retry recognise itself.
+   */
+  scheduleRetry(monitorId: string, tickTime: string, delayMs: number, attempt: number): Promise<void>;
 }
 
 /** Where rejected ticks go so that nothing is lost (the ticks DLQ in AWS). */

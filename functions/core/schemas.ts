@@ -228,6 +228,8 @@ export const TickMessageSchema = z.object({
    * (the delivery retry queue); it never runs the check.
    */
   reason: z.enum(["scheduled", "manual", "deliver"]).optional(),
+  /** On a `deliver` tick: the entry's failed attempts when it was queued (its retry chain's token). */
+  attempt: z.number().int().min(0).optional(),
 });
 export type TickMessage = z.infer<typeof TickMessageSchema>;
 
@@ -237,7 +239,10 @@ export const MonitorStatusSchema = z.enum(["ok", "alert"]);
 export type MonitorStatus = z.infer<typeof MonitorStatusSchema>;
 
 /** A notification decided and written with the state, not yet confirmed delivered (DESIGN.md §5). */
-export const OutboxSchema = z.object({
+// Loose objects (unknown attributes kept): every state write is a whole-item put, so a version
+// that does not know an attribute yet (a rollback, an old invocation during a deploy) must carry
+// it over rather than erase it.
+export const OutboxSchema = z.looseObject({
   id: z.string(),
   type: NotificationTypeSchema,
   tickTime: z.string(),
@@ -255,11 +260,16 @@ export const OutboxSchema = z.object({
   lastError: z.string().optional(),
   /** Epoch ms of the retry the delivery-retry queue will bring; until then, scheduled ticks leave it alone. */
   nextAttemptAt: z.number().optional(),
+  /**
+   * The logical time the reminder clock counts from if this is the latest notification (when not
+   * `tickTime`: an ALERT sent late to people listed during its incident).
+   */
+  reminderClockFrom: z.string().optional(),
 });
 export type Outbox = z.infer<typeof OutboxSchema>;
 
 /** The state item (DESIGN.md §2), owned by the orchestrator. */
-export const MonitorStateSchema = z.object({
+export const MonitorStateSchema = z.looseObject({
   // Defaults cover a state item that schedule-sync created only to report a schedule error.
   state: MonitorStatusSchema.default("ok"),
   consecutiveOkCount: z.number().int().min(0).default(0),

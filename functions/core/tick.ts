@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { CheckDefinition } from "./check.ts";
 import { type DeliveryResult, OutboxDelivery, RetryableTickError } from "./outbox-delivery.ts";
 import type {
+  DeliveryReceipt,
   DeliveryRetryPort,
   Logger,
   MonitorStore,
@@ -41,8 +42,8 @@ export interface TickOptions {
   maxFutureSkewMs: number;
   /**
    * How long a handler owns an outbox entry it is delivering. Longer than the mail client's whole
-   * bounded retry (4 attempts of at most 8 s) plus the clear, so a live sender is never overtaken.
-   * @default 120_000
+   * bounded retries (SES: 4 attempts of up to 11 s; the clear: a few store attempts of up to
+   * 8 s each), so a live sender is never overtaken. @default 300_000
    */
   outboxLeaseMs: number;
   /** Slack after the next scheduled run before a tick counts as superseded. @default 60_000 */
@@ -71,7 +72,8 @@ export interface TickOptions {
   retryOverdueMs: number;
   /**
    * Notifications that may wait behind an undelivered one. Only a flapping monitor during a long
-   * outage gets near it; beyond it, the tick is retried through SQS. @default 10
+   * outage gets near it; beyond it, a new notification is abandoned with that reason (and the
+   * operators' alarm) rather than block the monitor. @default 20
    */
   maxQueuedNotifications: number;
   /** Timezone of monitors whose config item has none (the stack's `defaultTimezone`). @default "America/Chicago" */
@@ -80,7 +82,7 @@ export interface TickOptions {
 
 export const DEFAULT_TICK_OPTIONS: TickOptions = {
   maxFutureSkewMs: 5 * 60_000,
-  outboxLeaseMs: 120_000,
+  outboxLeaseMs: 300_000,
   supersededGraceMs: 60_000,
   maxRaceRetries: 5,
   maxBodyBytes: 4_096,
@@ -88,7 +90,7 @@ export const DEFAULT_TICK_OPTIONS: TickOptions = {
   retryBaseMs: 30_000,
   retryMaxMs: 300_000,
   retryOverdueMs: 5 * 60_000,
-  maxQueuedNotifications: 10,
+  maxQueuedNotifications: 20,
   defaultTimezone: CONFIG_DEFAULTS.timezone,
 };
 
@@ -195,11 +197,17 @@ export class TickProcessor {
     this.#delivery = new OutboxDelivery(this.#deps, this.#options);
   }
 
-  /** Delivers what is pending in the outbox, in order, as this tick's claim. */
-  #drain(monitorId: string, state: MonitorState, config: MonitorConfig, context: TickContext) {
+  /**
+   * Delivers what is pending in the outbox, in order, as this tick's claim. `own`: the entry this
+   * tick just decided (its message is then the delivery's last hope if no retry can be queued).
+   */
+  #drain(monitorId: string, state: MonitorState, config: MonitorConfig, context: TickContext, own = false) {
+    const retry = context.tick.reason === "deliver";
     return this.#delivery.drain(monitorId, state, config, {
       claimId: context.claimId,
-      retry: context.tick.reason === "deliver",
+      retry,
+      retryAttempt: context.tick.attempt,
+      failIfRetryLost: own || retry,
       deadline: context.limits.deadline,
     });
   }
@@ -306,7 +314,7 @@ export class TickProcessor {
 
     const { check, configProblems } = await this.#check(context, config, problems);
     const { decision, entry, unnotifiedAlert } = this.#decide(context, state, config, check);
-    const { outbox, outboxQueue } = this.#enqueue(context, state, entry);
+    const { outbox, outboxQueue, overflow } = this.#enqueue(context, state, entry);
     const version = (state?.version ?? 0) + 1;
     const next: MonitorState = {
       ...decision.next,
@@ -322,14 +330,31 @@ export class TickProcessor {
       scheduleError: state?.scheduleError,
       configProblems: configProblems ?? undefined,
     };
+    const abandoned = entry && overflow ? this.#abandonedReceipt(entry, config, overflow) : undefined;
     await this.#deps.store.saveState(monitorId, next, state?.version, {
       run: this.#runRecord(config, tickTime, check, decision, entry !== undefined, state),
+      receipt: abandoned,
     });
 
     // Step 5: this tick's own notification, if it heads the outbox (else it waits in the queue).
     let delivery: DeliveryResult | null = null;
+    if (entry && abandoned) {
+      this.#deps.logger.error("notification abandoned: too many are waiting for delivery", {
+        monitorId,
+        type: entry.type,
+        tickTime: entry.tickTime,
+        reason: overflow,
+      });
+      delivery = {
+        type: entry.type,
+        tickTime: entry.tickTime,
+        delivered: false,
+        abandoned: true,
+        error: overflow ?? "",
+      };
+    }
     if (entry && outbox?.id === entry.id) {
-      const drained = await this.#drain(monitorId, next, config, context);
+      const drained = await this.#drain(monitorId, next, config, context, true);
       delivery = drained.results.find((result) => result.tickTime === entry.tickTime) ?? null;
       healed = [...healed, ...drained.results.filter((result) => result !== delivery)];
     }
@@ -432,10 +457,14 @@ export class TickProcessor {
     const listed = config.peopleToNotify.length > 0;
     const unnotified = decision.next.state === "ok" ? undefined : state?.unnotifiedAlert;
     if (unnotified && listed && decision.notification !== "recovery") {
-      const entry = this.#buildOutbox("alert", config, unnotified.message, unnotified.tickTime, {
-        decidedAt: unnotified.tickTime,
-        reason: "nobody was listed to receive it then",
-      });
+      const entry: Outbox = {
+        ...this.#buildOutbox("alert", config, unnotified.message, unnotified.tickTime, {
+          decidedAt: unnotified.tickTime,
+          reason: "nobody was listed to receive it then",
+        }),
+        // Its reminders count from now (when it is delivered), not from the old decision.
+        reminderClockFrom: tickTime,
+      };
       const next = { ...decision.next, lastNotificationDt: tickTime, lastNotificationType: "alert" as const };
       return { decision: { next, notification: "alert" }, entry, unnotifiedAlert: undefined };
     }
@@ -458,7 +487,7 @@ export class TickProcessor {
     context: TickContext,
     state: MonitorState | undefined,
     entry: Outbox | undefined,
-  ): Pick<MonitorState, "outbox" | "outboxQueue"> {
+  ): Pick<MonitorState, "outbox" | "outboxQueue"> & { overflow?: string } {
     const outbox = state?.outbox;
     const outboxQueue = state?.outboxQueue;
     if (!entry) return { outbox, outboxQueue };
@@ -466,12 +495,35 @@ export class TickProcessor {
       const claimedUntil = this.#now() + this.#options.outboxLeaseMs;
       return { outbox: { ...entry, claimedUntil, claimId: context.claimId }, outboxQueue };
     }
-    if ((outboxQueue?.length ?? 0) >= this.#options.maxQueuedNotifications) {
-      throw new RetryableTickError(
-        `${1 + (outboxQueue?.length ?? 0)} notifications of ${context.tick.monitorId} are already waiting for delivery`,
-      );
+    const waiting = 1 + (outboxQueue?.length ?? 0);
+    if (waiting > this.#options.maxQueuedNotifications) {
+      // Never throw after the check: the decision would be lost with the tick. Give up this one
+      // mail, on the record, rather than grow the state item without bound.
+      return {
+        outbox,
+        outboxQueue,
+        overflow: `${waiting} earlier notifications were still waiting for delivery (limit ${this.#options.maxQueuedNotifications})`,
+      };
     }
     return { outbox, outboxQueue: [...(outboxQueue ?? []), entry] };
+  }
+
+  /** The notification log item of an entry given up before any attempt. */
+  #abandonedReceipt(entry: Outbox, config: MonitorConfig, reason: string): DeliveryReceipt {
+    const at = iso(this.#now());
+    return {
+      messageId: "",
+      recipients: entry.recipients,
+      type: entry.type,
+      tickTime: entry.tickTime,
+      subject: entry.subject,
+      deliveredAt: at,
+      attempts: 0,
+      delayMs: 0,
+      expiresAt: Math.floor(Date.parse(at) / 1000) + config.historyRetentionDays * 86_400,
+      outcome: "abandoned",
+      error: reason,
+    };
   }
 
   /**

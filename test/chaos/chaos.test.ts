@@ -175,10 +175,10 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
     // The delivery-retry queue (standard SQS with a per-message delay), held by the harness.
     const retryQueue: Array<{ monitorId: string; body: string; dueAt: number }> = [];
     const retries = faults.retries({
-      scheduleRetry: async (monitorId, tickTime, delayMs) => {
+      scheduleRetry: async (monitorId, tickTime, delayMs, attempt) => {
         retryQueue.push({
           monitorId,
-          body: tickBody(monitorId, tickTime, { reason: "deliver" }),
+          body: tickBody(monitorId, tickTime, { reason: "deliver", attempt }),
           dueAt: wallNow + Math.min(900_000, delayMs),
         });
       },

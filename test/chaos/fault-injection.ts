@@ -222,12 +222,12 @@ export class FaultInjector {
   /** A delivery-retry queue whose SendMessage sometimes fails. */
   retries(inner: DeliveryRetryPort): DeliveryRetryPort {
     return {
-      scheduleRetry: async (monitorId, tickTime, delayMs) => {
+      scheduleRetry: async (monitorId, tickTime, delayMs, attempt) => {
         this.#assertAlive();
         if (this.#roll("retryQueueFailed", monitorId)) {
           throw Object.assign(new Error("SQS is unavailable"), { name: "ServiceUnavailable" });
         }
-        await inner.scheduleRetry(monitorId, tickTime, delayMs);
+        await inner.scheduleRetry(monitorId, tickTime, delayMs, attempt);
       },
     };
   }

@@ -86,18 +86,23 @@ export function scriptedCheck(outcomes: boolean[]): CheckDefinition & { calls: n
 
 /** Records the delivery retries the tick use case asks for; `fail` makes queuing them fail. */
 export class RecordingRetries implements DeliveryRetryPort {
-  readonly scheduled: Array<{ monitorId: string; tickTime: string; delayMs: number }> = [];
+  readonly scheduled: Array<{ monitorId: string; tickTime: string; delayMs: number; attempt: number }> = [];
   fail = false;
 
-  async scheduleRetry(monitorId: string, tickTime: string, delayMs: number) {
+  async scheduleRetry(monitorId: string, tickTime: string, delayMs: number, attempt: number) {
     if (this.fail) throw new Error("SQS is unavailable");
-    this.scheduled.push({ monitorId, tickTime, delayMs });
+    this.scheduled.push({ monitorId, tickTime, delayMs, attempt });
   }
 
   /** The body of the last retry, as the delivery-retry queue would bring it. */
   lastBody(): string {
     const last = this.scheduled.at(-1);
     if (!last) throw new Error("no retry was scheduled");
-    return JSON.stringify({ monitorId: last.monitorId, scheduledTime: last.tickTime, reason: "deliver" });
+    return JSON.stringify({
+      monitorId: last.monitorId,
+      scheduledTime: last.tickTime,
+      reason: "deliver",
+      attempt: last.attempt,
+    });
   }
 }

@@ -259,11 +259,105 @@ describe("incidents reach people in order", () => {
     expect(store.receipts.map((receipt) => receipt.tickTime)).toEqual([at(0), at(5), at(10)]);
   });
 
-  it("retries the tick through SQS rather than queue more than the limit", async () => {
+  it("abandons, on the record, a notification beyond the queue's limit instead of losing the tick", async () => {
     configure([false, true, false, true], { requiredConsecutiveOks: 1 });
     notifier.failNext = 100;
     for (const minute of [0, 5, 10]) await scheduledTick(minute, { maxQueuedNotifications: 2 });
-    await expect(scheduledTick(15, { maxQueuedNotifications: 2 })).rejects.toBeInstanceOf(RetryableTickError);
+    const fourth = (await scheduledTick(15, { maxQueuedNotifications: 2 })) as Extract<
+      TickOutcome,
+      { status: "applied" }
+    >;
+    expect(fourth.decision.notification).toBe("recovery");
+    expect(fourth.delivery).toMatchObject({
+      type: "recovery",
+      abandoned: true,
+      error: expect.stringMatching(/3 earlier notifications were still waiting/),
+    });
+    // The tick itself was applied: state and check result are not lost with it.
+    expect(store.states.get(ID)).toMatchObject({ state: "ok", lastTickTime: at(15) });
+    expect(store.receipts).toMatchObject([{ type: "recovery", tickTime: at(15), outcome: "abandoned" }]);
+  });
+
+  it("queues an early deliver tick again for the rest of its wait instead of dropping its chain", async () => {
+    configure([false], { schedule: "cron(0 8 * * ? *)" });
+    notifier.failNext = 1;
+    await scheduledTick(0);
+    const body = retries.lastBody();
+    // This instance's clock is 5 s behind the one that queued the retry.
+    wallNow += 30_000 - 5_000;
+    expect(await processor().process(body)).toMatchObject({ status: "delivery-retry", healed: [] });
+    expect(retries.scheduled.at(-1)).toMatchObject({ delayMs: 5_000, attempt: 1 });
+    expect(notifier.sent).toHaveLength(0);
+    wallNow += 5_000;
+    expect(await processor().process(retries.lastBody())).toMatchObject({ healed: [{ delivered: true }] });
+  });
+
+  it("comes back for an entry whose sender died holding its claim", async () => {
+    configure([false], { schedule: "cron(0 8 * * ? *)" });
+    const crashing = processor();
+    const original = store.saveState.bind(store);
+    store.saveState = async (...args) => {
+      await original(...args);
+      throw new Error("Lambda crashed after the state write");
+    };
+    await expect(crashing.process(tick(at(0)))).rejects.toThrow(/crashed/);
+    store.saveState = original;
+    // SQS redelivers the tick while the dead sender's lease is live: nothing to send yet, but a
+    // retry is queued for the lease's end, so a daily monitor does not wait a day.
+    wallNow += 30_000;
+    expect(await processor().process(tick(at(0)))).toMatchObject({ status: "duplicate", healed: [] });
+    const followUp = retries.scheduled.at(-1);
+    expect(followUp?.delayMs).toBe(270_000 + 2_000);
+    expect(await dueRetry()).toMatchObject({ status: "delivery-retry", healed: [{ delivered: true }] });
+  });
+
+  it("rides out a throttled release, so a failed entry is never left claimed by nobody", async () => {
+    configure([false]);
+    notifier.failNext = 1;
+    const original = store.saveState.bind(store);
+    let throttles = 2;
+    store.saveState = async (monitorId, state, expected, records) => {
+      if (state.outbox?.attempts === 1 && throttles-- > 0) {
+        throw Object.assign(new Error("Rate of requests exceeds"), { name: "ThrottlingException" });
+      }
+      return original(monitorId, state, expected, records);
+    };
+    await scheduledTick(0);
+    expect(store.states.get(ID)?.outbox).toMatchObject({ attempts: 1, nextAttemptAt: expect.any(Number) });
+    expect(store.states.get(ID)?.outbox?.claimId).toBeUndefined();
+  });
+
+  it("never sends again from a live process when the clear keeps losing races", async () => {
+    configure([false]);
+    const original = store.saveState.bind(store);
+    store.saveState = async (monitorId, state, expected, records) => {
+      if (records?.receipt) throw new (await import("#core/ports.ts")).StaleStateError("always stale");
+      return original(monitorId, state, expected, records);
+    };
+    await expect(scheduledTick(0)).rejects.toBeInstanceOf(RetryableTickError);
+    expect(notifier.sent).toHaveLength(1);
+  });
+
+  it("still runs the check when a leftover cannot be retried because the retry queue is down", async () => {
+    const check = configure([false, false]);
+    notifier.failNext = 2;
+    await scheduledTick(0);
+    retries.fail = true;
+    wallNow += 30_000 + 5 * 60_000;
+    const next = (await scheduledTick(5)) as Extract<TickOutcome, { status: "applied" }>;
+    expect(next.status).toBe("applied");
+    expect(check.calls).toBe(2);
+    expect(store.states.get(ID)?.outbox?.nextAttemptAt).toBeUndefined();
+  });
+
+  it("treats an unreadable createdAt as just decided instead of never abandoning", async () => {
+    configure([false]);
+    notifier.failNext = 1;
+    await scheduledTick(0);
+    const state = store.states.get(ID);
+    if (state?.outbox) state.outbox.createdAt = "yesterday-ish";
+    notifier.failNext = 1;
+    expect(await dueRetry()).toMatchObject({ healed: [{ delivered: false, retryInMs: 60_000 }] });
   });
 
   it("sends the ALERT that reached nobody to people added during the incident", async () => {
@@ -282,6 +376,22 @@ describe("incidents reach people in order", () => {
     await scheduledTick(15);
     await scheduledTick(20);
     expect(subjects()).toEqual(["[Monitor ALERT]", "[Monitor RECOVERED]"]);
+  });
+
+  it("counts reminders of a late ALERT for newly listed people from its delivery", async () => {
+    configure(Array(20).fill(false), { peopleToNotify: [], reminderFrequencyMinutes: 30 });
+    await scheduledTick(0);
+    const config = store.configs.get(ID) ?? {};
+    store.configs.set(ID, { ...config, peopleToNotify: ["oncall@example.com"] });
+    notifier.failNext = 1;
+    await scheduledTick(10); // the late ALERT is decided at minute 10, and its first send fails
+    wallNow = T0 + 15 * MINUTE; // delivered 5 minutes later by its retry
+    await processor().process(retries.lastBody());
+    expect(store.states.get(ID)?.lastNotificationDt).toBe(at(15));
+    for (const minute of [20, 40]) await scheduledTick(minute);
+    expect(subjects()).toEqual(["[Monitor ALERT]"]);
+    await scheduledTick(45);
+    expect(subjects()).toEqual(["[Monitor ALERT]", "[Monitor REMINDER]"]);
   });
 
   it("does not send a stale ALERT when the incident ends before anyone is listed", async () => {
@@ -315,12 +425,13 @@ describe("outbox claims", () => {
     const slow = scheduledTick(0);
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(store.states.get(ID)?.outbox?.claimId).toBe("claim-1");
-    // Within the lease, a redelivery leaves it alone.
+    // Within the lease, a redelivery leaves it alone, and queues a follow-up for the lease's end.
     wallNow += 60_000;
     await processor().process(tick(at(0)));
     expect(calls).toBe(1);
+    expect(retries.scheduled.at(-1)).toMatchObject({ delayMs: 240_000 + 2_000, attempt: 0 });
     // After the lease, another sender claims it and delivers.
-    wallNow += 61_000;
+    wallNow += 241_000;
     expect(await processor().process(tick(at(0)))).toMatchObject({ healed: [{ delivered: true }] });
     expect(calls).toBe(2);
     releaseSend();
@@ -343,7 +454,7 @@ describe("outbox claims", () => {
     const first = scheduledTick(0);
     await new Promise((resolve) => setTimeout(resolve, 10));
     const firstRelease = releaseSend;
-    wallNow += 121_000;
+    wallNow += 301_000;
     const second = processor().process(tick(at(0)));
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(store.states.get(ID)?.outbox?.claimId).toBe("claim-2");
