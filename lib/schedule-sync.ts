@@ -207,7 +207,8 @@ export class ScheduleSync extends Construct {
   private grantStatusReports(table: TableV2): void {
     this.lambda.function.addToRolePolicy(
       new PolicyStatement({
-        actions: ["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        // DeleteItem inside a transaction with a ConditionCheck that the config item is still gone.
+        actions: ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
         resources: [table.tableArn],
       }),
     );

@@ -1,8 +1,12 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import type { ScheduleProblemStatus } from "#core/schedule-sync.ts";
-import { STATE_RECORD } from "#core/schemas.ts";
+import { CONFIG_RECORD, STATE_RECORD } from "#core/schemas.ts";
 
 /**
  * ScheduleStatusPort on the monitor's state item. Every effective write bumps `version`, because
@@ -52,11 +56,32 @@ export class DynamoDbScheduleStatus implements ScheduleProblemStatus {
     );
   }
 
-  /** Deletes the state item (idempotent): its monitor's config item is gone. */
+  /**
+   * Deletes the state item (idempotent), only while the config item is still gone: a REMOVE record
+   * processed late, after the monitor was created again, must not wipe the new monitor's state.
+   */
   async forgetState(monitorId: string): Promise<void> {
-    await this.doc.send(
-      new DeleteCommand({ TableName: this.tableName, Key: { monitorId, record: STATE_RECORD } }),
-    );
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: { monitorId, record: CONFIG_RECORD },
+                ConditionExpression: "attribute_not_exists(monitorId)",
+              },
+            },
+            { Delete: { TableName: this.tableName, Key: { monitorId, record: STATE_RECORD } } },
+          ],
+        }),
+      );
+    } catch (error) {
+      const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
+      // The monitor exists again: its state is the new monitor's, keep it.
+      if (reasons[0]?.Code === "ConditionalCheckFailed") return;
+      throw error;
+    }
   }
 
   /** Resolves true when the update was applied, false when its condition did not hold. */

@@ -413,7 +413,11 @@ describe("IAM", () => {
       Condition: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
     });
     const update = statementWith(statements, "dynamodb:UpdateItem");
-    expect(actions(update).sort()).toEqual(["dynamodb:DeleteItem", "dynamodb:UpdateItem"]);
+    expect(actions(update).sort()).toEqual([
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:UpdateItem",
+    ]);
     expect(update.Resource).toEqual(arnOf(idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table")));
     expect(statements.some((statement) => actions(statement).includes("dynamodb:PutItem"))).toBe(false);
     // The one "cannot be scheduled" mail per problem: SendEmail from the sender address only.

@@ -243,6 +243,26 @@ describe("schedule-sync on DynamoDB Local stream records", () => {
     expect(scheduler.calls.length).toBe(callsBefore);
   });
 
+  it("keeps the state of a monitor created again before its old REMOVE record was processed", async () => {
+    const status = new DynamoDbScheduleStatus(tableName, client);
+    await doc.send(new PutCommand({ TableName: tableName, Item: config("reborn") }));
+    await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { monitorId: "reborn", record: "state", state: "alert", consecutiveOkCount: 0, version: 3 },
+      }),
+    );
+    // The REMOVE of an earlier config item arrives late: the monitor exists again, keep its state.
+    await status.forgetState("reborn");
+    expect(await stateOf("reborn")).toMatchObject({ state: "alert", version: 3 });
+    // Once its config item is really gone, the state goes too.
+    await doc.send(new DeleteCommand({ TableName: tableName, Key: { monitorId: "reborn", record: "config" } }));
+    await status.forgetState("reborn");
+    expect(await stateOf("reborn")).toBeUndefined();
+    await status.forgetState("reborn"); // idempotent
+    await stream.next(4); // this test's own writes, kept out of the next test's way
+  });
+
   it("is idempotent when Lambda delivers the same records again", async () => {
     await sync({ Records: invalidChange });
     await sync({ Records: invalidChange });
