@@ -156,11 +156,15 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
       await Promise.all(monitors.slice(start, start + 25).map(putConfig));
     }
 
+    let wallNow = WALL_START;
+    const checkWall = new Map<string, number>();
     const check: CheckDefinition = {
       name: "chaos",
       description: "outcome scripted per monitor and logical time",
       async run(ctx) {
         const index = Math.round((ctx.now.getTime() - START) / STEP_MS);
+        // When (by the harness's clock) this tick's check last ran: the decision persisted for it.
+        checkWall.set(`${ctx.monitorId}|${index}`, wallNow);
         const isOk = byId.get(ctx.monitorId)?.outcomes[index];
         if (isOk === undefined)
           throw new Error(`no scripted outcome for ${ctx.monitorId} at ${ctx.now.toISOString()}`);
@@ -170,7 +174,6 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
 
     // Lease expiry, SQS visibility and retry delays are wall-clock matters: a fake clock that moves
     // on between rounds, as the queues' timers would, keeps the run fast and deterministic.
-    let wallNow = WALL_START;
     const faults = new FaultInjector(PLAN, SEED, () => wallNow);
     // The delivery-retry queue (standard SQS with a per-message delay), held by the harness.
     const retryQueue: Array<{ monitorId: string; body: string; dueAt: number }> = [];
@@ -309,7 +312,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
       const monitorId = key.split("|")[0] ?? "";
       arrivals.set(monitorId, [...(arrivals.get(monitorId) ?? []), key]);
     }
-    const receipts = await notificationReceipts();
+    const { receipts, runs } = await historyItems();
     const expected = new Set<string>();
     const stateMismatches: string[] = [];
     const reminderViolations: string[] = [];
@@ -328,10 +331,12 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
         expected.add(`${monitor.id}|${notification.tickTime}|${notification.type}`);
       }
       if (delayed) {
-        for (const receipt of mine) {
-          if (receipt.type === "reminder") expected.add(`${monitor.id}|${receipt.tickTime}|reminder`);
+        // Every reminder the orchestrator decided must reach people, and each decision (reminder
+        // or not) must be the state machine's, given when earlier mail really reached people.
+        for (const run of runs.get(monitor.id) ?? []) {
+          if (run.notification === "reminder") expected.add(`${monitor.id}|${run.scheduledTime}|reminder`);
         }
-        reminderViolations.push(...checkReminderRule(monitor, mine));
+        reminderViolations.push(...replayReminders(monitor, mine, runs.get(monitor.id) ?? [], checkWall));
       }
       firstMailNotAlert.push(
         ...checkIncidentsStartWithAlert(monitor, reference, arrivals.get(monitor.id) ?? []),
@@ -474,54 +479,109 @@ interface Receipt {
   deliveredAt: string;
 }
 
-/** Every notification# log item, per monitor, in logical order. */
-async function notificationReceipts(): Promise<Map<string, Receipt[]>> {
+interface RunItem {
+  scheduledTime: string;
+  isOk: boolean;
+  notification?: NotificationType;
+  quietReason?: string;
+}
+
+/** Every notification# and run# item, per monitor, in logical order. */
+async function historyItems(): Promise<{ receipts: Map<string, Receipt[]>; runs: Map<string, RunItem[]> }> {
   const { paginateScan } = await import("@aws-sdk/lib-dynamodb");
-  const byMonitor = new Map<string, Receipt[]>();
+  const receipts = new Map<string, Receipt[]>();
+  const runs = new Map<string, RunItem[]>();
   const pages = paginateScan(
     { client: doc },
     {
       TableName: tableName,
-      FilterExpression: "begins_with(#record, :prefix)",
+      FilterExpression: "begins_with(#record, :notification) OR begins_with(#record, :run)",
       ExpressionAttributeNames: { "#record": "record" },
-      ExpressionAttributeValues: { ":prefix": "notification#" },
+      ExpressionAttributeValues: { ":notification": "notification#", ":run": "run#" },
     },
   );
   for await (const page of pages) {
     for (const item of page.Items ?? []) {
       const monitorId = String(item.monitorId);
-      byMonitor.set(monitorId, [...(byMonitor.get(monitorId) ?? []), item as unknown as Receipt]);
+      if (String(item.record).startsWith("run#")) {
+        runs.set(monitorId, [...(runs.get(monitorId) ?? []), item as unknown as RunItem]);
+      } else {
+        receipts.set(monitorId, [...(receipts.get(monitorId) ?? []), item as unknown as Receipt]);
+      }
     }
   }
-  for (const list of byMonitor.values()) list.sort((a, b) => a.tickTime.localeCompare(b.tickTime));
-  return byMonitor;
+  for (const list of receipts.values()) list.sort((a, b) => a.tickTime.localeCompare(b.tickTime));
+  for (const list of runs.values()) list.sort((a, b) => a.scheduledTime.localeCompare(b.scheduledTime));
+  return { receipts, runs };
 }
 
 /**
- * The reminder rule where mail was late: a reminder is decided only at a failing tick of an
- * incident, and only once the reminder interval has passed since the previous notification of
- * that incident reached people (its tick time plus its delivery delay).
+ * Replays a monitor whose mail went out late, tick by tick, and checks every decision the
+ * orchestrator recorded on a failing tick against the state machine given what people had really
+ * received by then: a notification counts as pending while its delivery (the receipt's wall time)
+ * came after the tick's check ran, and a late one moves the reminder clock to its tick time plus
+ * its delay. Where a delivery and the check fall in the same harness round (same wall time), both
+ * readings are allowed. A missing run item, a reminder decided early, one withheld although due,
+ * or "awaiting delivery" with nothing pending is a violation.
  */
-function checkReminderRule(monitor: MonitorPlan, receipts: Receipt[]): string[] {
+function replayReminders(
+  monitor: MonitorPlan,
+  receipts: Receipt[],
+  runs: RunItem[],
+  checkWall: Map<string, number>,
+): string[] {
   const violations: string[] = [];
-  let previous: Receipt | undefined;
-  for (const receipt of receipts) {
-    if (receipt.type === "reminder") {
-      const index = Math.round((Date.parse(receipt.tickTime) - START) / STEP_MS);
-      const since = previous ? Date.parse(previous.tickTime) + (previous.delayMs ?? 0) : Number.NaN;
-      if (monitor.outcomes[index] !== false || !previous || previous.type === "recovery") {
-        violations.push(`${monitor.id} reminder at ${receipt.tickTime} outside a failing incident tick`);
-      } else if (
-        monitor.reminderFrequencyMinutes === 0 ||
-        Date.parse(receipt.tickTime) - since < monitor.reminderFrequencyMinutes * 60_000
-      ) {
-        violations.push(
-          `${monitor.id} reminder at ${receipt.tickTime} before its interval since ${previous.tickTime}`,
-        );
-      }
+  const runAt = new Map(runs.map((run) => [run.scheduledTime, run]));
+  let state: MachineState | undefined;
+  monitor.outcomes.forEach((isOk, index) => {
+    const at = tickTime(index);
+    if (isOk || state?.state !== "alert" || monitor.reminderFrequencyMinutes === 0) {
+      state = decide(state, isOk, at, monitor).next;
+      return;
     }
-    previous = receipt;
-  }
+    const run = runAt.get(at);
+    const wall = checkWall.get(`${monitor.id}|${index}`);
+    if (!run || wall === undefined) {
+      violations.push(`${monitor.id}: failing tick ${at} has no run record or check time`);
+      return;
+    }
+    const decided = receipts.filter((receipt) => receipt.tickTime < at);
+    const deliveredAt = (receipt: Receipt) => Date.parse(receipt.deliveredAt);
+    const pendingReadings = new Set<boolean>();
+    if (decided.some((receipt) => deliveredAt(receipt) > wall)) pendingReadings.add(true);
+    else {
+      pendingReadings.add(false);
+      if (decided.some((receipt) => deliveredAt(receipt) === wall)) pendingReadings.add(true);
+    }
+    const latest = receipts.find(
+      (receipt) =>
+        receipt.tickTime === state?.lastNotificationDt && receipt.type === state?.lastNotificationType,
+    );
+    const clocks = new Set<string | undefined>([state.lastNotificationDt]);
+    if (latest && (latest.delayMs ?? 0) > 0 && deliveredAt(latest) <= wall) {
+      const moved = new Date(Date.parse(latest.tickTime) + (latest.delayMs ?? 0)).toISOString();
+      if (deliveredAt(latest) < wall) clocks.clear();
+      clocks.add(moved);
+    }
+    const readings = [...pendingReadings].flatMap((notificationPending) =>
+      [...clocks].map((lastNotificationDt) =>
+        decide({ ...state, lastNotificationDt, notificationPending } as MachineState, false, at, monitor),
+      ),
+    );
+    const match = readings.find(
+      (reading) =>
+        (reading.notification ?? undefined) === run.notification &&
+        (reading.notification !== null || reading.quietReason === run.quietReason),
+    );
+    if (!match) {
+      violations.push(
+        `${monitor.id}: at ${at} decided ${run.notification ?? run.quietReason}, the state machine allows ${readings.map((reading) => reading.notification ?? reading.quietReason).join(" or ")}`,
+      );
+      state = decide(state, false, at, monitor).next;
+      return;
+    }
+    state = { ...match.next, lastNotificationDt: match.notification ? at : state.lastNotificationDt };
+  });
   return violations;
 }
 

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { DeliveryRetryPort, Email, MonitorStore, Notifier, StateRecords } from "#core/ports.ts";
+import { StaleStateError } from "#core/ports.ts";
 import type { MonitorState, NotificationType } from "#core/schemas.ts";
 
 /** A process death at a step boundary: the invocation ends with this error, nothing after it runs. */
@@ -44,6 +45,8 @@ type RolledFault = Exclude<FaultKind, "sesOutage" | "sesOutageWindow">;
 
 interface InvocationScope {
   dead: boolean;
+  /** A store call of this invocation failed (injected throttling or crash), not a lost race. */
+  storeFailed: boolean;
   number: number;
   streams: Map<string, () => number>;
   /** Keys of mails accepted by SES whose outbox entry this invocation has not cleared yet. */
@@ -110,13 +113,22 @@ export class FaultInjector {
    * concurrent invocations interleaving differently do not change which faults happen.
    */
   async invocation<T>(number: number, run: () => Promise<T>): Promise<T> {
-    const scope: InvocationScope = { dead: false, number, streams: new Map(), unsettled: [] };
+    const scope: InvocationScope = {
+      dead: false,
+      storeFailed: false,
+      number,
+      streams: new Map(),
+      unsettled: [],
+    };
     try {
       return await this.#invocation.run(scope, run);
     } finally {
-      // Mail SES accepted that this invocation never cleared (it crashed, or a later step failed):
-      // the next delivery sends it again, which is the one duplicate the design allows.
-      for (const key of scope.unsettled) this.duplicatingCrashes.push({ key });
+      // Mail SES accepted that this invocation never cleared, because it died or a store call
+      // failed on the way: the next delivery sends it again, the one duplicate the design allows.
+      // A live invocation whose store calls all worked has no excuse: its duplicates are bugs.
+      if (scope.dead || scope.storeFailed) {
+        for (const key of scope.unsettled) this.duplicatingCrashes.push({ key });
+      }
     }
   }
 
@@ -178,7 +190,28 @@ export class FaultInjector {
     }
   }
 
+  /** Runs a store call, noting a failure in the invocation's scope. */
+  async #storeCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      // A lost conditional-write race is normal operation, not a failure that excuses a resend.
+      const scope = this.#invocation.getStore();
+      if (scope && !(error instanceof StaleStateError)) scope.storeFailed = true;
+      throw error;
+    }
+  }
+
   store(inner: MonitorStore): MonitorStore {
+    const wrapped = this.#rawStore(inner);
+    return {
+      load: (monitorId) => this.#storeCall(() => wrapped.load(monitorId)),
+      saveState: (monitorId, state, expected, records) =>
+        this.#storeCall(() => wrapped.saveState(monitorId, state, expected, records)),
+    };
+  }
+
+  #rawStore(inner: MonitorStore): MonitorStore {
     return {
       load: async (monitorId) => {
         this.#throttle(monitorId);
