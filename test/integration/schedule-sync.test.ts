@@ -256,7 +256,9 @@ describe("schedule-sync on DynamoDB Local stream records", () => {
     await status.forgetState("reborn");
     expect(await stateOf("reborn")).toMatchObject({ state: "alert", version: 3 });
     // Once its config item is really gone, the state goes too.
-    await doc.send(new DeleteCommand({ TableName: tableName, Key: { monitorId: "reborn", record: "config" } }));
+    await doc.send(
+      new DeleteCommand({ TableName: tableName, Key: { monitorId: "reborn", record: "config" } }),
+    );
     await status.forgetState("reborn");
     expect(await stateOf("reborn")).toBeUndefined();
     await status.forgetState("reborn"); // idempotent
