@@ -127,6 +127,8 @@ describe("delivery retries through the delivery-retry queue", () => {
       monitorId,
       scheduledTime: new Date(scheduledTime).toISOString(),
       reason: "deliver",
+      // The entry's failed attempts when the retry was queued: the retry chain's token.
+      attempt: 1,
     });
     const event: SQSEvent = {
       Records: (received.Messages ?? []).map((entry) => toSqsRecord(entry, retryQueue.queueArn, "us-east-1")),
