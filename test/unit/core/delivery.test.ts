@@ -182,7 +182,7 @@ describe("delivery retries on their own backoff", () => {
     });
   });
 
-  it("abandons a refused mail at once, and one that fails transiently only at the end of its budget", async () => {
+  it("abandons a mail that keeps failing transiently only at the end of its 24 h budget", async () => {
     configure([false]);
     notifier.failNext = 1_000;
     await scheduledTick(0, { deliveryBudgetMs: 24 * 60 * MINUTE });
