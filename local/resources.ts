@@ -84,6 +84,9 @@ export async function createTickQueues(
       Attributes: {
         FifoQueue: "true",
         ContentBasedDeduplication: "true",
+        // High-throughput FIFO, as lib/ticks-queue.ts.
+        DeduplicationScope: "messageGroup",
+        FifoThroughputLimit: "perMessageGroupId",
         VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
         RedrivePolicy: JSON.stringify({
           deadLetterTargetArn: dlqArn,

@@ -100,6 +100,15 @@ describe("Monitors table", () => {
 });
 
 describe("ticks queue", () => {
+  it("is a high-throughput FIFO queue: quota and deduplication per message group (monitor)", () => {
+    const queue = resource("AWS::SQS::Queue", "Ticks/Queue/").Properties;
+    expect(queue).toMatchObject({
+      FifoQueue: true,
+      DeduplicationScope: "messageGroup",
+      FifoThroughputLimit: "perMessageGroupId",
+    });
+  });
+
   it("is FIFO with content-based dedup, SSE, and a FIFO DLQ after MAX_RECEIVE_COUNT receives", () => {
     const dlq = idOf("AWS::SQS::Queue", "Ticks/DeadLetterQueue");
     const queue = resource("AWS::SQS::Queue", "Ticks/Queue/");
