@@ -374,6 +374,9 @@ function wallMinuteAfter(zone: Zone, instant: number): number {
   return Math.floor(wall / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
 }
 
+/** The span of Scheduler's year field, 1970 to 2199: no longer period can ever fire twice. */
+const MAX_RATE_MS = Date.UTC(2200, 0, 1) - Date.UTC(1970, 0, 1);
+
 /** Parses and validates an EventBridge Scheduler expression; throws InvalidScheduleError with the reason. */
 export function parseSchedule(expression: string, options: { now?: Date } = {}): ScheduleExpression {
   const rate = RATE.exec(expression);
@@ -387,7 +390,15 @@ export function parseSchedule(expression: string, options: { now?: Date } = {}):
     if (value > 1 && !rate[2]?.endsWith("s")) {
       throw new InvalidScheduleError(`use the plural unit for values above 1: "rate(${value} ${unit}s)"`);
     }
-    return { kind: "rate", everyMs: value * UNIT_MS[unit], expression };
+    const everyMs = value * UNIT_MS[unit];
+    // A period longer than the years Scheduler runs schedules in (1970-2199) could never come
+    // round, and would overflow the date arithmetic of every next-run computation.
+    if (everyMs > MAX_RATE_MS) {
+      throw new InvalidScheduleError(
+        `rate "${expression}" is longer than Scheduler's 1970-2199 range of years`,
+      );
+    }
+    return { kind: "rate", everyMs, expression };
   }
   const cron = /^cron\((.*)\)$/.exec(expression);
   if (!cron) {
@@ -523,7 +534,7 @@ export function nextRuns(
   return runs;
 }
 
-/** A nominal period, used for stall detection and superseded-tick grace: rate period, or gap between the next two cron runs. */
+/** A nominal period, shown by the CLI's stall report: the rate period, or the gap between the next two cron runs. */
 export function nominalPeriodMs(schedule: ScheduleExpression, timezone: string, from: Date): number | null {
   if (schedule.kind === "rate") return schedule.everyMs;
   const [first, second] = nextRuns(schedule, timezone, from, 2);

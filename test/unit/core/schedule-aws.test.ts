@@ -413,6 +413,7 @@ describe("validation matches AWS", () => {
     ["rate(1 minutes)", /singular/],
     ["rate(2 minute)", /plural/],
     ["rate(0 minutes)", /at least 1/],
+    ["rate(100000000 days)", /longer than Scheduler's 1970-2199 range of years/],
     ["rate(-1 minutes)", /neither/],
     ["rate(1 week)", /neither/],
   ])("rejects %s, saying why", (expression, reason) => {
