@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
 import { checkClientConfig, REGION_PATTERN, regionalClients } from "./support/clients.ts";
-import { errorText, formatDuration, quote } from "./support/format.ts";
+import { errorText, formatDuration } from "./support/format.ts";
 import { must, mustBe, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
 
@@ -12,6 +12,8 @@ import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
  * and fails when its newest item is older than `maxAgeMinutes`. Age is measured against the
  * tick's logical time, so a replayed tick judges the data as it was then. An empty partition is
  * a failed check; a missing table or an unreadable timestamp throws: the check could not look.
+ * Messages name attributes, ages and limits, never an item's attribute values (those may be
+ * customer data or secrets): an unreadable timestamp is described by its type and length.
  */
 
 export const DYNAMODB_FRESHNESS_CHECK = "dynamodb-freshness";
@@ -105,18 +107,41 @@ export function parseTimestamp(value: unknown): ParsedTimestamp {
     const parsed = Date.parse(time ? `${date}T${time}${normalizeZone(zone)}` : `${date}T00:00:00Z`);
     if (!Number.isNaN(parsed)) return { ok: true, date: new Date(parsed) };
   }
-  return { ok: false, problem: `is ${quote(value, 40)}, not an ISO-8601 time or epoch seconds/milliseconds` };
+  // Never the value itself: the attribute may hold customer data or a secret, and the message
+  // ends up in alert emails, the state item and the logs.
+  return {
+    ok: false,
+    problem: `is ${describeString(value)}, not an ISO-8601 time or epoch seconds/milliseconds`,
+  };
+}
+
+/** A string attribute described without its content: `a string of 32 characters`. */
+function describeString(value: string): string {
+  if (value.length === 0) return "an empty string";
+  const characters = [...value].length;
+  return `a string of ${characters} character${characters === 1 ? "" : "s"}`;
 }
 
 export interface DynamodbFreshnessOptions {
-  /** Document client for a region (undefined: the SDK's default). @default cached client per region */
+  /**
+   * Document client for a region (undefined: the SDK's default); give it the default's
+   * `unmarshallOptions.wrapNumbers` so that an odd number cannot put its digits into an error.
+   * @default cached client per region
+   */
   clientFor?: (region: string | undefined) => DynamoDBDocumentClient;
 }
 
 export function createDynamodbFreshnessCheck(options: DynamodbFreshnessOptions = {}): CheckDefinition {
   const clientFor =
     options.clientFor ??
-    regionalClients((region) => DynamoDBDocumentClient.from(new DynamoDBClient(checkClientConfig(region))));
+    regionalClients((region) =>
+      DynamoDBDocumentClient.from(new DynamoDBClient(checkClientConfig(region)), {
+        // The SDK's default throws on a number beyond 2^53 that BigInt cannot hold, with the number
+        // in its message (which would reach the check's message): read every number as a plain
+        // double instead. Precision beyond 2^53 does not matter for a timestamp.
+        unmarshallOptions: { wrapNumbers: (digits: string) => Number(digits) },
+      }),
+    );
 
   async function run(ctx: CheckContext): Promise<CheckResult> {
     const params = parseParams(DYNAMODB_FRESHNESS_CHECK, DynamodbFreshnessParamsSchema, ctx.params);

@@ -8,7 +8,7 @@ import {
   type KeySchemaElement,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
-import { BatchWriteCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, type DynamoDBDocumentClient, NumberValue } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { silentLogger } from "#core/ports.ts";
 import { DYNAMODB_FRESHNESS_CHECK, dynamodbFreshnessCheck } from "#monitors/dynamodb-freshness.ts";
@@ -24,6 +24,10 @@ const ENV_KEYS = [
   "AWS_ENDPOINT_URL_DYNAMODB",
 ] as const;
 const savedEnv = Object.fromEntries(ENV_KEYS.map((key) => [key, process.env[key]]));
+
+/** Secret-looking attribute values: no message, thrown or returned, may contain them. */
+const PLANTED_SECRET = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+const PLANTED_DIGITS = "41111111111111111111111.4242";
 
 /** The tick's logical time: every age below is measured against it, never the wall clock. */
 const NOW = new Date("2026-11-21T14:05:00.000Z");
@@ -130,6 +134,8 @@ beforeAll(async () => {
     { feedId: "future", arrivedAt: new Date(NOW.getTime() + 5 * 60_000).toISOString() },
     // junk: a sort key that is not a time.
     { feedId: "junk", arrivedAt: "batch-0042" },
+    // leaky: a misconfigured attribute holding a secret; its value must never reach a message.
+    { feedId: "leaky", arrivedAt: PLANTED_SECRET },
   ]);
   await put(epochTable, [
     { feedId: "prices", day: Math.floor(minutesBefore(30).getTime() / 1000) },
@@ -141,6 +147,8 @@ beforeAll(async () => {
     { shard: 7, seq: 2, loadedAt: minutesBefore(20).getTime(), timestamp: "2026-11-21T13:45:00Z" },
     { shard: 8, seq: 1 }, // no time attribute at all
     { shard: 9, seq: 1, loadedAt: true },
+    // A number the SDK's default unmarshalling refuses, with the digits in its error message.
+    { shard: 10, seq: 1, loadedAt: NumberValue.from(PLANTED_DIGITS) },
   ]);
 });
 
@@ -318,9 +326,9 @@ describe("dynamodb-freshness check (DynamoDB Local)", () => {
     );
   });
 
-  it("throws a clear error when the timestamp cannot be read", async () => {
+  it("throws a clear error when the timestamp cannot be read, without echoing the value", async () => {
     await expect(run(isoFeed("junk"))).rejects.toThrow(
-      `newest item in table ${isoTable} where feedId = "junk": attribute "arrivedAt" is "batch-0042", not an ISO-8601 time or epoch seconds/milliseconds`,
+      `newest item in table ${isoTable} where feedId = "junk": attribute "arrivedAt" is a string of 10 characters, not an ISO-8601 time or epoch seconds/milliseconds`,
     );
     const boolean = {
       tableName: seqTable,
@@ -332,6 +340,33 @@ describe("dynamodb-freshness check (DynamoDB Local)", () => {
     await expect(run(boolean)).rejects.toThrow(
       /attribute "loadedAt" is boolean, not an ISO-8601 string or epoch number/,
     );
+  });
+
+  it("never puts an attribute's value into its message", async () => {
+    const error = (await run(isoFeed("leaky")).catch((caught: unknown) => caught)) as Error;
+    expect(error).toBeInstanceOf(Error);
+    expect(error.message).toBe(
+      `newest item in table ${isoTable} where feedId = "leaky": attribute "arrivedAt" is a string of ${PLANTED_SECRET.length} characters, not an ISO-8601 time or epoch seconds/milliseconds`,
+    );
+    expect(error.message).not.toContain("sk_live");
+    expect(error.message).not.toContain(PLANTED_SECRET.slice(-12));
+  });
+
+  it("never puts the digits of a number beyond 2^53 into its message", async () => {
+    const params = {
+      tableName: seqTable,
+      partitionKey: { name: "shard", value: 10 },
+      sortKey: "seq",
+      timestampAttribute: "loadedAt",
+      maxAgeMinutes: 30,
+    };
+    const error = (await run(params).catch((caught: unknown) => caught)) as Error;
+    expect(error).toBeInstanceOf(Error);
+    expect(error.message).toMatch(
+      /attribute "loadedAt" is not a plausible epoch time in seconds or milliseconds$/,
+    );
+    expect(error.message).not.toContain("4111111111");
+    expect(error.message).not.toContain("4242");
   });
 
   it("throws a clear error for a missing table", async () => {

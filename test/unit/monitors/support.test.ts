@@ -100,7 +100,9 @@ describe("parseTimestamp", () => {
   });
 
   it.each([
-    ["yesterday", 'is "yesterday", not an ISO-8601 time or epoch seconds/milliseconds'],
+    ["yesterday", "is a string of 9 characters, not an ISO-8601 time or epoch seconds/milliseconds"],
+    ["", "is an empty string"],
+    ["x", "is a string of 1 character,"],
     ["2026-13-45T99:99Z", "not an ISO-8601 time"],
     [true, "is boolean, not an ISO-8601 string or epoch number"],
     [null, "is null"],
@@ -109,6 +111,18 @@ describe("parseTimestamp", () => {
     [1e15, "is not a plausible epoch time in seconds or milliseconds"],
   ])("rejects %j", (value, expected) => {
     expect(iso(value)).toContain(expected);
+  });
+
+  it.each([
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    "password=hunter2",
+    "2026-13-45T99:99Z", // looks like a time, is not one: still not echoed
+    "\u001b]0;pwned\u0007",
+  ])("never echoes the rejected value %j", (value) => {
+    const problem = iso(value);
+    expect(problem).toMatch(/^is a string of \d+ characters?, not an ISO-8601 time/);
+    expect(problem).not.toContain(value);
+    expect(problem).not.toContain(value.slice(0, 6));
   });
 });
 
