@@ -116,6 +116,7 @@ export class Orchestrator extends Construct {
   private sendFrom(sender: SenderIdentity): void {
     sender.grantSendEmail(this.lambda.role);
     this.lambda.function.addEnvironment("SENDER_EMAIL", sender.senderEmail);
+    sender.configure(this.lambda.function);
   }
 
   /** The read each built-in check performs, on exactly the resources the deployer listed. */

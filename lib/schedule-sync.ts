@@ -198,6 +198,7 @@ export class ScheduleSync extends Construct {
   private sendFrom(sender: SenderIdentity): void {
     sender.grantSendEmail(this.lambda.role);
     this.lambda.function.addEnvironment("SENDER_EMAIL", sender.senderEmail);
+    sender.configure(this.lambda.function);
   }
 
   /**

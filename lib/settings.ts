@@ -24,6 +24,7 @@ export const CONTEXT_KEYS = [
   "deliveryBudgetHours",
   "orchestratorMaxConcurrency",
   "orchestratorReservedConcurrency",
+  "sesConfigurationSet",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -92,6 +93,14 @@ const ContextSchema = z
       .int("must be a whole number")
       .min(0, "must be 0 (none) or more")
       .default(0),
+    // SES's rule for configuration set names (CreateConfigurationSet).
+    sesConfigurationSet: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_-]{1,64}$/,
+        "must be an SES configuration set name: at most 64 letters, digits, hyphens and underscores",
+      )
+      .optional(),
   })
   .superRefine((context, ctx) => {
     const reserved = context.orchestratorReservedConcurrency;
@@ -155,6 +164,11 @@ export interface WatchkeeperSettings {
    * it; it needs an account whose unreserved concurrency stays at 100 or more. @default 0
    */
   orchestratorReservedConcurrency: number;
+  /**
+   * The SES configuration set every notification is sent through (event publishing, suppression,
+   * dedicated IPs). It must exist in the account and region; none: SES's defaults.
+   */
+  sesConfigurationSet: string | undefined;
   /** Context keys that were missing and replaced by synth-only placeholders. */
   placeholders: ContextKey[];
 }
@@ -173,12 +187,75 @@ function normalise(raw: Record<string, unknown>): Record<string, unknown> {
   );
 }
 
+/**
+ * Keys the CDK, its CLI and its context providers put in the context themselves: feature flags
+ * (`@aws-cdk/...`, as in cdk.json), `aws:cdk:*` and `cdk-*` toggles, context-provider lookups
+ * cached in cdk.context.json (`availability-zones:account=...`), and the CLI's own records.
+ */
+function isCdkKey(key: string): boolean {
+  return (
+    /^(@aws-cdk|aws:|aws-cdk:|cdk[-:])/.test(key) ||
+    key.includes(":account=") ||
+    key === "acknowledged-issue-numbers" ||
+    key === "cli-telemetry"
+  );
+}
+
+/** Optimal string alignment distance: edits, with a swap of neighbours counting as one. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[];
+      const above = d[i - 1] as number[];
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(above[j] as number, row[j - 1] as number, above[j - 1] as number) + 1;
+      row[j] = Math.min(row[j] as number, (above[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
+      }
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/** The setting a mistyped key most likely meant (case, separators and up to two edits apart). */
+export function closestContextKey(key: string): ContextKey | undefined {
+  const fold = (value: string) => value.toLowerCase().replace(/[^a-z0-9]/g, "");
+  const ranked = CONTEXT_KEYS.map((known) => ({ known, distance: editDistance(fold(key), fold(known)) }))
+    .filter(({ distance }) => distance <= 2)
+    .sort((a, b) => a.distance - b.distance);
+  return ranked[0]?.known;
+}
+
+/**
+ * Every context key that is neither a Watchkeeper setting nor the CDK's own: a misspelled setting
+ * (`-c senderEmial=...`) would otherwise be ignored and its default deployed.
+ */
+function unknownKeyIssues(raw: Record<string, unknown>): string[] {
+  const known = new Set<string>(CONTEXT_KEYS);
+  return Object.keys(raw)
+    .filter((key) => !known.has(key) && !isCdkKey(key))
+    .map((key) => {
+      const meant = closestContextKey(key);
+      return meant
+        ? `  -c ${key}: not a Watchkeeper setting; did you mean ${meant}?`
+        : `  -c ${key}: not a Watchkeeper setting (settings: ${CONTEXT_KEYS.join(", ")})`;
+    });
+}
+
 export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings {
   const parsed = ContextSchema.safeParse(normalise(raw));
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (issue) => `  -c ${issue.path.join(".") || "(context)"}: ${issue.message}`,
-    );
+  const unknown = unknownKeyIssues(raw);
+  if (!parsed.success || unknown.length > 0) {
+    const lines = [
+      ...unknown,
+      ...(parsed.success ? [] : parsed.error.issues).map(
+        (issue) => `  -c ${issue.path.join(".") || "(context)"}: ${issue.message}`,
+      ),
+    ];
     throw new WatchkeeperConfigError(`Invalid Watchkeeper context:\n${lines.join("\n")}`);
   }
   const context = parsed.data;
@@ -201,10 +278,12 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     deliveryBudgetHours: context.deliveryBudgetHours,
     orchestratorMaxConcurrency: context.orchestratorMaxConcurrency,
     orchestratorReservedConcurrency: context.orchestratorReservedConcurrency,
+    sesConfigurationSet: context.sesConfigurationSet,
     placeholders,
   };
 }
 
+/** Every context key the app sees (cdk.json, cdk.context.json, `-c`), unknown ones included. */
 export function settingsFromContext(node: Node): WatchkeeperSettings {
-  return parseSettings(Object.fromEntries(CONTEXT_KEYS.map((key) => [key, node.tryGetContext(key)])));
+  return parseSettings(node.getAllContext() as Record<string, unknown>);
 }

@@ -1,4 +1,14 @@
-import { Annotations, CfnOutput, Duration, Stack, type StackProps, Tags } from "aws-cdk-lib";
+import {
+  Annotations,
+  CfnOutput,
+  CfnParameter,
+  CfnRule,
+  Duration,
+  Fn,
+  Stack,
+  type StackProps,
+  Tags,
+} from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES } from "../functions/core/heartbeat.ts";
 import {
@@ -16,6 +26,12 @@ import { ScheduleSync } from "./schedule-sync.ts";
 import { SenderIdentity } from "./sender-identity.ts";
 import { PLACEHOLDER_SENDER_EMAIL, type WatchkeeperSettings } from "./settings.ts";
 import { TicksQueue } from "./ticks-queue.ts";
+
+/**
+ * The parameter a deployer must set to `true` to deploy a stack synthesized with the placeholder
+ * sender (`npx cdk deploy --parameters AllowPlaceholderSender=true`).
+ */
+export const ALLOW_PLACEHOLDER_SENDER = "AllowPlaceholderSender";
 
 export interface WatchkeeperStackProps extends StackProps {
   settings: WatchkeeperSettings;
@@ -46,6 +62,7 @@ export class WatchkeeperStack extends Stack {
     const { settings } = props;
     Tags.of(this).add("app", "watchkeeper");
     this.warnAboutPlaceholders(settings);
+    if (settings.placeholders.includes("senderEmail")) this.refusePlaceholderSender();
 
     this.table = new MonitorsTable(this, "Monitors");
     this.ticks = new TicksQueue(this, "Ticks", { visibilityTimeout: TICKS_VISIBILITY_TIMEOUT });
@@ -189,7 +206,8 @@ export class WatchkeeperStack extends Stack {
       Annotations.of(this).addWarningV2(
         "watchkeeper:placeholder-sender",
         `No senderEmail or senderDomain in context: using the placeholder ${PLACEHOLDER_SENDER_EMAIL}, which ` +
-          "can never be verified, so no notification would be delivered. Deploy with -c senderEmail=you@example.org.",
+          "can never be verified, so no notification would be delivered. Deploy with -c senderEmail=you@example.org " +
+          `(CloudFormation refuses this template unless --parameters ${ALLOW_PLACEHOLDER_SENDER}=true).`,
       );
     }
     if (settings.placeholders.includes("operatorEmail")) {
@@ -199,6 +217,32 @@ export class WatchkeeperStack extends Stack {
           "Deploy with -c operatorEmail=ops@example.org.",
       );
     }
+  }
+
+  /**
+   * Synth must work without context (CI, tests, `cdk diff`), so the refusal travels with the
+   * template: a Rules assertion that CloudFormation checks before it creates or changes anything,
+   * whoever deploys the template and however it was synthesized. The CDK's own bootstrap-version
+   * check works the same way.
+   */
+  private refusePlaceholderSender(): void {
+    const allow = new CfnParameter(this, ALLOW_PLACEHOLDER_SENDER, {
+      type: "String",
+      allowedValues: ["false", "true"],
+      default: "false",
+      description: `true deploys with the placeholder sender ${PLACEHOLDER_SENDER_EMAIL}, which can never send (tests only)`,
+    });
+    new CfnRule(this, "RefusePlaceholderSender", {
+      assertions: [
+        {
+          assert: Fn.conditionEquals(allow.valueAsString, "true"),
+          assertDescription:
+            `Synthesized without senderEmail or senderDomain: the sender is the placeholder ${PLACEHOLDER_SENDER_EMAIL}, ` +
+            `which can never be verified. Deploy with -c senderEmail=... (or -c senderDomain=...), or pass ` +
+            `--parameters ${ALLOW_PLACEHOLDER_SENDER}=true to deploy it anyway.`,
+        },
+      ],
+    });
   }
 
   private output(settings: WatchkeeperSettings): void {

@@ -39,6 +39,8 @@ export const ScheduleSyncEnvironmentSchema = z.object({
   DEFAULT_TIMEZONE: z.string().min(1).optional(),
   /** Sender of the one mail owners get when their monitor cannot be scheduled; unset: no mail. */
   SENDER_EMAIL: z.string().min(1).optional(),
+  /** The SES configuration set that mail is sent through (stack setting sesConfigurationSet); unset: none. */
+  SES_CONFIGURATION_SET: z.string().min(1).optional(),
 });
 export type ScheduleSyncEnvironment = z.infer<typeof ScheduleSyncEnvironmentSchema>;
 
@@ -70,7 +72,13 @@ function fromEnvironment(): ScheduleSyncHandler {
       tracer.captureAWSv3Client(new DynamoDBClient({ requestHandler: boundedRequestHandler() })),
     ),
     ...(env.SENDER_EMAIL
-      ? { notifier: new SesNotifier(env.SENDER_EMAIL, tracer.captureAWSv3Client(createSesClient())) }
+      ? {
+          notifier: new SesNotifier(
+            env.SENDER_EMAIL,
+            tracer.captureAWSv3Client(createSesClient()),
+            env.SES_CONFIGURATION_SET,
+          ),
+        }
       : {}),
     logger,
     metrics: { count: (metric, value = 1) => metrics.addMetric(metric, MetricUnit.Count, value) },

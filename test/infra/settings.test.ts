@@ -4,7 +4,13 @@ import { Annotations, Match } from "aws-cdk-lib/assertions";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addWatchkeeper } from "../../lib/app.ts";
-import { PLACEHOLDER_SENDER_EMAIL, parseSettings, WatchkeeperConfigError } from "../../lib/settings.ts";
+import {
+  CONTEXT_KEYS,
+  PLACEHOLDER_SENDER_EMAIL,
+  parseSettings,
+  WatchkeeperConfigError,
+} from "../../lib/settings.ts";
+import { ALLOW_PLACEHOLDER_SENDER } from "../../lib/watchkeeper-stack.ts";
 import { type SynthesizedWatchkeeper, synthWatchkeeper } from "../support/cdk.ts";
 
 // CloudFormation schema validation of the full template is slow and runs in stack.test.ts; these
@@ -29,6 +35,7 @@ describe("context validation", () => {
       deliveryBudgetHours: 24,
       orchestratorMaxConcurrency: 50,
       orchestratorReservedConcurrency: 0,
+      sesConfigurationSet: undefined,
       placeholders: [],
     });
   });
@@ -92,9 +99,60 @@ describe("context validation", () => {
       { checkReadArns: "arn:aws:s3:::bucket" },
       "-c checkReadArns.0: must list SQS queue or DynamoDB table ARNs",
     ],
+    [{ sesConfigurationSet: "my events" }, "-c sesConfigurationSet: must be an SES configuration set name"],
+    [{ sesConfigurationSet: "x".repeat(65) }, "at most 64 letters, digits, hyphens and underscores"],
   ])("rejects %j with a clear message", (context, message) => {
     expect(() => parseSettings(context)).toThrow(WatchkeeperConfigError);
     expect(() => parseSettings(context)).toThrow(message);
+  });
+
+  it("accepts SES configuration set names by SES's rules", () => {
+    expect(parseSettings({ sesConfigurationSet: "Watchkeeper_events-1" }).sesConfigurationSet).toBe(
+      "Watchkeeper_events-1",
+    );
+    expect(parseSettings({ sesConfigurationSet: "x".repeat(64) }).sesConfigurationSet).toHaveLength(64);
+  });
+
+  it.each([
+    ["senderEmial", "senderEmail"],
+    ["SenderEmail", "senderEmail"],
+    ["sender-email", "senderEmail"],
+    ["operatorMail", "operatorEmail"],
+    ["namePrefx", "namePrefix"],
+    ["sesConfigSet", undefined],
+    ["allowPlaceholderSender", undefined],
+  ])("refuses the unknown context key %j, naming the likely setting", (key, meant) => {
+    const attempt = () => parseSettings({ [key]: "alerts@example.org" });
+    expect(attempt).toThrow(WatchkeeperConfigError);
+    expect(attempt).toThrow(
+      meant
+        ? `-c ${key}: not a Watchkeeper setting; did you mean ${meant}?`
+        : `-c ${key}: not a Watchkeeper setting (settings: ${CONTEXT_KEYS.join(", ")})`,
+    );
+  });
+
+  it("accepts the CDK's own context keys: cdk.json's feature flags, CLI toggles, lookups", () => {
+    const cdkJson = JSON.parse(readFileSync(new URL("../../cdk.json", import.meta.url), "utf8"));
+    expect(() =>
+      parseSettings({
+        ...cdkJson.context,
+        "aws:cdk:enable-path-metadata": true,
+        "aws:cdk:bundling-stacks": [],
+        "aws-cdk:enableDiffNoFail": true,
+        "cdk-migrate": true,
+        "availability-zones:account=123456789012:region=eu-west-1": ["eu-west-1a"],
+        "acknowledged-issue-numbers": [32775],
+        senderEmail: "alerts@example.org",
+      }),
+    ).not.toThrow();
+  });
+
+  it("fails the app on a misspelled key given with -c", () => {
+    const app = new App({ context: { senderEmial: "alerts@example.org" } });
+    expect(() => addWatchkeeper(app)).toThrow(
+      /senderEmial: not a Watchkeeper setting; did you mean senderEmail/,
+    );
+    expect(app.node.children).toHaveLength(0);
   });
 
   it("lists every problem at once", () => {
@@ -133,6 +191,23 @@ describe("synth with no context (what CI runs)", () => {
     annotations.hasWarning("/Watchkeeper", Match.stringLikeRegexp("No operatorEmail"));
   });
 
+  it("makes CloudFormation refuse the template unless the deployer passes AllowPlaceholderSender=true", () => {
+    const { template } = synthesized;
+    template.hasParameter(ALLOW_PLACEHOLDER_SENDER, {
+      Type: "String",
+      Default: "false",
+      AllowedValues: ["false", "true"],
+    });
+    expect(template.toJSON().Rules.RefusePlaceholderSender).toEqual({
+      Assertions: [
+        {
+          Assert: { "Fn::Equals": [{ Ref: ALLOW_PLACEHOLDER_SENDER }, "true"] },
+          AssertDescription: expect.stringContaining(`placeholder ${PLACEHOLDER_SENDER_EMAIL}`),
+        },
+      ],
+    });
+  });
+
   it("subscribes nobody rather than a made-up address", () => {
     const { template } = synthesized;
     template.resourceCountIs("AWS::SNS::Subscription", 0);
@@ -156,6 +231,55 @@ describe("synth with a sender domain", () => {
     });
     Annotations.fromStack(synthesized.stack).hasNoWarning("*", Match.stringLikeRegexp("placeholder"));
   });
+
+  it("deploys without the placeholder parameter or its rule", () => {
+    const json = synthesized.template.toJSON();
+    expect(Object.keys(json.Parameters ?? {})).not.toContain(ALLOW_PLACEHOLDER_SENDER);
+    expect(Object.keys(json.Rules ?? {})).not.toContain("RefusePlaceholderSender");
+  });
+});
+
+describe("synth with an SES configuration set", () => {
+  let synthesized: SynthesizedWatchkeeper;
+  beforeAll(() => {
+    synthesized = synthWatchkeeper({
+      senderEmail: "alerts@example.org",
+      sesConfigurationSet: "watchkeeper-events",
+    });
+  });
+  afterAll(() => synthesized?.cleanup());
+
+  /** arn:<partition>:ses:<region>:<account>:configuration-set/<name>, as the template spells it. */
+  const configurationSetArn = () =>
+    synthesized.stack.resolve(
+      synthesized.stack.formatArn({
+        service: "ses",
+        resource: "configuration-set",
+        resourceName: "watchkeeper-events",
+      }),
+    );
+
+  it.each(["Orchestrator", "ScheduleSync"])(
+    "%s: sends through it (SES_CONFIGURATION_SET) and may use exactly that configuration set",
+    (name) => {
+      const { template } = synthesized;
+      const [fn] = Object.values(template.findResources("AWS::Lambda::Function")).filter((resource) =>
+        String(resource.Metadata?.["aws:cdk:path"]).includes(`${name}/Lambda/Function`),
+      );
+      expect(fn?.Properties.Environment.Variables.SES_CONFIGURATION_SET).toBe("watchkeeper-events");
+      const roleId = fn?.Properties.Role["Fn::GetAtt"][0];
+      const statements = Object.values(template.findResources("AWS::IAM::Policy"))
+        .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+        .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+        .filter((statement) => [statement.Action].flat().includes("ses:SendEmail"));
+      expect(JSON.stringify(configurationSetArn())).toMatch(
+        /:ses:".*"AWS::Region".*"AWS::AccountId".*":configuration-set\/watchkeeper-events"/,
+      );
+      expect(
+        statements.filter((statement) => JSON.stringify(statement.Resource).includes("configuration-set")),
+      ).toEqual([{ Action: "ses:SendEmail", Effect: "Allow", Resource: configurationSetArn() }]);
+    },
+  );
 });
 
 describe("cdk-nag wiring", () => {

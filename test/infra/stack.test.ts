@@ -182,6 +182,10 @@ describe("functions", () => {
       DEFAULT_TIMEZONE: "Europe/Paris",
       TICK_RETRY_BASE_SECONDS: "30",
     });
+    // No sesConfigurationSet: SES's defaults, and no grant on any configuration set.
+    expect(fn.Properties.Environment.Variables).not.toHaveProperty("SES_CONFIGURATION_SET");
+    expect(JSON.stringify(statementsOfRole("Orchestrator/Lambda/Role"))).not.toContain("configuration-set");
+    expect(JSON.stringify(statementsOfRole("ScheduleSync/Lambda/Role"))).not.toContain("configuration-set");
   });
 
   it("orchestrator: may shorten a failed message's retry delay on the queues it consumes (and only there)", () => {
@@ -270,8 +274,12 @@ describe("functions", () => {
   it("schedule-sync: sets exactly what its handler's environment schema requires", () => {
     const variables = resource("AWS::Lambda::Function", "ScheduleSync/Lambda/Function").Properties.Environment
       .Variables as Record<string, unknown>;
-    for (const name of Object.keys(ScheduleSyncEnvironmentSchema.shape))
+    // SES_CONFIGURATION_SET only with the sesConfigurationSet setting (settings.test.ts).
+    for (const name of Object.keys(ScheduleSyncEnvironmentSchema.shape).filter(
+      (name) => name !== "SES_CONFIGURATION_SET",
+    ))
       expect(variables).toHaveProperty(name);
+    expect(variables).not.toHaveProperty("SES_CONFIGURATION_SET");
     expect(variables).toMatchObject({
       SCHEDULE_GROUP_NAME: "wk-test",
       TICKS_QUEUE_ARN: arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")),
