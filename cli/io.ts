@@ -1,7 +1,9 @@
 import { createInterface } from "node:readline/promises";
 import Table from "cli-table3";
-import pc from "picocolors";
 import { CliError } from "./errors.ts";
+import { type Colors, jsonSafe, terminalSafe, trusted, trustedColors } from "./terminal.ts";
+
+export type { Colors } from "./terminal.ts";
 
 /** A stream the CLI writes to; `isTTY` decides colour and progress. */
 export interface OutputStream {
@@ -41,14 +43,13 @@ async function terminalConfirm(question: string): Promise<boolean> {
   }
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await prompt.question(`${question} [y/N] `);
+    // readline writes the prompt itself, past the sanitizing streams of runCli.
+    const answer = await prompt.question(`${terminalSafe(question)} [y/N] `);
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     prompt.close();
   }
 }
-
-export type Colors = ReturnType<typeof pc.createColors>;
 
 /** Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
 export function wantsColor(stream: OutputStream, env: CliIo["env"]): boolean {
@@ -57,14 +58,18 @@ export function wantsColor(stream: OutputStream, env: CliIo["env"]): boolean {
   return stream.isTTY === true;
 }
 
-/** Human output (tables, colour) or machine output (`--json`), never a mix on stdout. */
+/**
+ * Human output (tables, colour) or machine output (`--json`), never a mix on stdout. Whatever it
+ * writes passes through terminalSafe in the streams runCli wraps (cli/terminal.ts); its colours
+ * are trustedColors, the only escape codes that survive that.
+ */
 export class Output {
   readonly color: Colors;
   constructor(
     readonly io: CliIo,
     readonly json: boolean,
   ) {
-    this.color = pc.createColors(!json && wantsColor(io.stdout, io.env));
+    this.color = trustedColors(!json && wantsColor(io.stdout, io.env));
   }
 
   line(text = ""): void {
@@ -73,17 +78,19 @@ export class Output {
 
   /** Notes and warnings go to stderr so that stdout stays pipeable. */
   note(text: string): void {
-    const stderrColor = pc.createColors(wantsColor(this.io.stderr, this.io.env));
+    const stderrColor = trustedColors(wantsColor(this.io.stderr, this.io.env));
     this.io.stderr.write(`${stderrColor.yellow("warning:")} ${text}\n`);
   }
 
   data(value: unknown): void {
-    this.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    this.io.stdout.write(`${jsonSafe(JSON.stringify(value, null, 2))}\n`);
   }
 
   table(head: readonly string[], rows: ReadonlyArray<ReadonlyArray<string>>): void {
+    // cli-table3 measures cells without their colour codes only when those are real escapes:
+    // cells are cleaned (their own colours restored) before layout, and the result marked trusted.
     const table = new Table({
-      head: head.map((title) => this.color.bold(title)),
+      head: head.map((title) => terminalSafe(this.color.bold(title))),
       // Borderless, aligned columns: readable in a terminal and greppable in a pipe.
       chars: {
         top: "",
@@ -104,13 +111,13 @@ export class Output {
       },
       style: { head: [], border: [], "padding-left": 0, "padding-right": 0 },
     });
-    for (const row of rows) table.push([...row]);
+    for (const row of rows) table.push(row.map(terminalSafe));
     const rendered = table
       .toString()
       .split("\n")
       .map((line) => line.trimEnd())
       .join("\n");
-    this.line(rendered);
+    this.line(trusted(rendered));
   }
 
   /** Label/value pairs, aligned. */
@@ -143,10 +150,10 @@ export class Progress {
 
   tick(count = 1): void {
     this.#done += count;
-    if (this.#enabled) this.stream.write(`\r${this.label} ${this.#done}/${this.total}`);
+    if (this.#enabled) this.stream.write(`${trusted("\r")}${this.label} ${this.#done}/${this.total}`);
   }
 
   finish(): void {
-    if (this.#enabled) this.stream.write("\r\x1b[2K");
+    if (this.#enabled) this.stream.write(trusted("\r\x1b[2K"));
   }
 }

@@ -1,7 +1,6 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, Option } from "commander";
-import pc from "picocolors";
 import { registerHistoryCommands } from "./commands/history.ts";
 import { registerManageCommands } from "./commands/manage.ts";
 import { registerMonitorCommands } from "./commands/monitors.ts";
@@ -11,6 +10,7 @@ import { createRunner } from "./context.ts";
 import { CliError, describeError, type ErrorContext } from "./errors.ts";
 import { type CliIo, processIo, wantsColor } from "./io.ts";
 import type { CliClients } from "./target.ts";
+import { terminalStream, trustedColors } from "./terminal.ts";
 
 /**
  * `watchkeeper`: the operator CLI (issue 7). runCli is the one entry point, used by the launcher
@@ -52,7 +52,7 @@ function buildProgram(
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
-      outputError: (text, write) => write(pc.createColors(wantsColor(io.stderr, io.env)).red(text)),
+      outputError: (text, write) => write(trustedColors(wantsColor(io.stderr, io.env)).red(text)),
     })
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .showSuggestionAfterError()
@@ -85,7 +85,14 @@ export async function runCli(
   io: Partial<CliIo> = {},
   clients: CliClients = {},
 ): Promise<number> {
-  const fullIo: CliIo = { ...processIo(), ...io };
+  const given: CliIo = { ...processIo(), ...io };
+  // Everything printed passes through one sanitizer (cli/terminal.ts): values from the table
+  // cannot put escape sequences, control characters or bidi controls on the operator's terminal.
+  const fullIo: CliIo = {
+    ...given,
+    stdout: terminalStream(given.stdout),
+    stderr: terminalStream(given.stderr),
+  };
   let errorContext: () => ErrorContext = () => ({});
   const program = buildProgram(fullIo, clients, (context) => {
     errorContext = context;
@@ -102,7 +109,7 @@ export async function runCli(
       // Commander printed its message (or the help) already.
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
-    const color = pc.createColors(wantsColor(fullIo.stderr, fullIo.env));
+    const color = trustedColors(wantsColor(fullIo.stderr, fullIo.env));
     const lines = [describeError(error, errorContext()), ...(error instanceof CliError ? error.details : [])];
     for (const line of lines) fullIo.stderr.write(`${color.red("error:")} ${line}\n`);
     if (argv.includes("--debug") && error instanceof Error && error.stack)

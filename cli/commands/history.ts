@@ -119,7 +119,10 @@ async function failures(context: CommandContext): Promise<void> {
     latest.map((run) => [
       formatUtc(run.scheduledTime as string),
       String(run.monitorId),
-      truncate(names.get(String(run.monitorId)) ?? color.dim("(removed)"), 28),
+      // Truncated before colouring: a painted value's length counts its colour codes.
+      names.has(String(run.monitorId))
+        ? truncate(names.get(String(run.monitorId)), 28)
+        : color.dim("(removed)"),
       formatMs(run.durationMs as number | undefined),
       typeof run.notification === "string"
         ? String(run.notification)

@@ -10,6 +10,10 @@ export const MAX_MESSAGE_CHARS = 4_000;
 const ALL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const CONTROLS_EXCEPT_NEWLINE_TAB = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+// Unicode bidi controls (embeddings, overrides, isolates, marks): a monitor name or message with
+// U+202E can show a mail client's reader text in another order than it was written ("Trojan
+// source"). Removed, not replaced: they are invisible, and a space would split words.
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Cuts at `end` without leaving half of a surrogate pair (DynamoDB and SQS reject lone surrogates). */
 function cut(value: string, end: number): string {
@@ -17,15 +21,18 @@ function cut(value: string, end: number): string {
   return value.slice(0, code >= 0xd800 && code <= 0xdbff ? end - 1 : end);
 }
 
-/** One line, safe in a mail header: control characters (CR/LF above all) become spaces. */
+/**
+ * One line, safe in a mail header: control characters (CR/LF above all) become spaces, bidi
+ * controls go.
+ */
 export function headerSafe(value: string, maxLength = 200): string {
-  const flat = value.replace(ALL_CONTROLS, " ").replace(/\s+/g, " ").trim();
+  const flat = value.replace(BIDI_CONTROLS, "").replace(ALL_CONTROLS, " ").replace(/\s+/g, " ").trim();
   return flat.length > maxLength ? `${cut(flat, maxLength - 1)}…` : flat;
 }
 
-/** Multi-line text with stray control characters removed and newlines normalised. */
+/** Multi-line text with stray control characters and bidi controls removed, newlines normalised. */
 export function bodySafe(value: string): string {
-  return value.replace(/\r\n?/g, "\n").replace(CONTROLS_EXCEPT_NEWLINE_TAB, "");
+  return value.replace(/\r\n?/g, "\n").replace(CONTROLS_EXCEPT_NEWLINE_TAB, "").replace(BIDI_CONTROLS, "");
 }
 
 /** Caps a check message, saying so visibly so nobody mistakes a cut message for the whole story. */

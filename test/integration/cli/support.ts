@@ -18,7 +18,10 @@ export interface CliResult {
 }
 
 export interface CliHarness {
-  run(args: string[], options?: { now?: Date; confirm?: boolean }): Promise<CliResult>;
+  run(
+    args: string[],
+    options?: { now?: Date; confirm?: boolean; env?: Record<string, string | undefined> },
+  ): Promise<CliResult>;
   put(item: Record<string, unknown>): Promise<void>;
   writeFile(name: string, content: string): Promise<string>;
   dir: string;
@@ -42,7 +45,7 @@ export async function cliHarness(
         {
           stdout: { write: (text: string) => (stdout += text) },
           stderr: { write: (text: string) => (stderr += text) },
-          env: {},
+          env: options.env ?? {},
           cwd: dir,
           now: () => options.now ?? new Date(),
           confirm: async (question) => {

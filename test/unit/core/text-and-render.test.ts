@@ -76,6 +76,22 @@ describe("text hygiene", () => {
     expect(headerSafe("x".repeat(500))).toHaveLength(200);
   });
 
+  const BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c";
+
+  it("headerSafe removes every bidi control, without splitting words", () => {
+    expect(headerSafe(`[Monitor ALERT] pay\u202eroll\u202c ${BIDI_CONTROLS}api`)).toBe(
+      "[Monitor ALERT] payroll api",
+    );
+    expect(headerSafe(`a${BIDI_CONTROLS}b`)).toBe("ab");
+    expect(headerSafe("\u2066\u202e  \u2069")).toBe("");
+    expect(headerSafe("Réseau — 東京 — עברית — العربية")).toBe("Réseau — 東京 — עברית — العربية");
+  });
+
+  it("bodySafe removes every bidi control and keeps the text", () => {
+    expect(bodySafe(`line\u202e 1\n${BIDI_CONTROLS}line 2`)).toBe("line 1\nline 2");
+    expect(bodySafe("עברית\nالعربية")).toBe("עברית\nالعربية");
+  });
+
   it("bodySafe keeps newlines and tabs, drops other controls", () => {
     expect(bodySafe("a\r\nb\tc\u0007d\u001be")).toBe("a\nb\tcde");
   });
