@@ -1,16 +1,22 @@
-import { CfnOutput, Stack, Validations } from "aws-cdk-lib";
+import { CfnOutput, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
-import { EmailIdentity, Identity } from "aws-cdk-lib/aws-ses";
+import { EmailIdentity, Identity, type IEmailIdentity } from "aws-cdk-lib/aws-ses";
 import { Construct, type IConstruct } from "constructs";
 import { nagArn } from "./nag.ts";
 import type { WatchkeeperSettings } from "./settings.ts";
 
 /**
- * The SES identity notifications are sent from. An email identity is verified by clicking the link
- * SES mails to it; a domain identity by publishing the DKIM records printed as stack outputs.
+ * The SES identity notifications are sent from. By default it already exists in the account and
+ * region (verified beforehand, possibly shared with other applications): the stack only refers to
+ * it and never creates, changes or deletes it. SES identities cannot be looked up at synth, so
+ * creating one is the explicit `createSenderIdentity` setting; the stack then retains it on
+ * destroy (other applications may have started sending from it) and, for a domain, prints the DKIM
+ * records to publish. An email identity is verified by clicking the link SES mails to it.
  */
 export class SenderIdentity extends Construct {
-  readonly identity: EmailIdentity;
+  /** The identity, whether this stack created it (`created`) or only refers to it. */
+  readonly identity: IEmailIdentity;
+  readonly created: boolean;
   readonly senderEmail: string;
   /** WatchkeeperSettings.sesConfigurationSet: every SendEmail names it (SES_CONFIGURATION_SET). */
   readonly configurationSet: string | undefined;
@@ -18,20 +24,36 @@ export class SenderIdentity extends Construct {
   constructor(
     scope: Construct,
     id: string,
-    settings: Pick<WatchkeeperSettings, "senderEmail" | "senderIdentity" | "sesConfigurationSet">,
+    settings: Pick<
+      WatchkeeperSettings,
+      "senderEmail" | "senderIdentity" | "sesConfigurationSet" | "createSenderIdentity"
+    >,
   ) {
     super(scope, id);
     this.senderEmail = settings.senderEmail;
     this.configurationSet = settings.sesConfigurationSet;
+    this.created = settings.createSenderIdentity;
     const sender = settings.senderIdentity;
-    this.identity = new EmailIdentity(this, "Identity", {
+    const identityName = sender.kind === "domain" ? sender.domain : sender.email;
+    if (!this.created) {
+      this.identity = EmailIdentity.fromEmailIdentityName(this, "Identity", identityName);
+      return;
+    }
+    // Same construct id as before this setting existed: a stack that already created its identity
+    // keeps the same logical id, so deploying with createSenderIdentity=true only adds the Retain.
+    const identity = new EmailIdentity(this, "Identity", {
       identity: sender.kind === "domain" ? Identity.domain(sender.domain) : Identity.email(sender.email),
     });
+    // Retained on destroy, on removal from the template and on replacement; deleted only when the
+    // deploy that created it rolls back, so a failed first deploy leaves no identity in the way of
+    // the next (DeletionPolicy RetainExceptOnCreate).
+    identity.applyRemovalPolicy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
+    this.identity = identity;
     if (sender.kind === "domain") {
       const tokens = [
-        [this.identity.dkimDnsTokenName1, this.identity.dkimDnsTokenValue1],
-        [this.identity.dkimDnsTokenName2, this.identity.dkimDnsTokenValue2],
-        [this.identity.dkimDnsTokenName3, this.identity.dkimDnsTokenValue3],
+        [identity.dkimDnsTokenName1, identity.dkimDnsTokenValue1],
+        [identity.dkimDnsTokenName2, identity.dkimDnsTokenValue2],
+        [identity.dkimDnsTokenName3, identity.dkimDnsTokenValue3],
       ] as const;
       tokens.forEach(([name, value], index) => {
         new CfnOutput(this, `DkimRecord${index + 1}`, {

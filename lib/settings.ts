@@ -25,6 +25,7 @@ export const CONTEXT_KEYS = [
   "orchestratorMaxConcurrency",
   "orchestratorReservedConcurrency",
   "sesConfigurationSet",
+  "createSenderIdentity",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -101,6 +102,11 @@ const ContextSchema = z
         "must be an SES configuration set name: at most 64 letters, digits, hyphens and underscores",
       )
       .optional(),
+    // `-c createSenderIdentity=true` arrives as a string, cdk.json may hold a boolean; "false" is false.
+    createSenderIdentity: z
+      .union([z.boolean(), z.enum(["true", "false"])], "must be true or false")
+      .transform((value) => value === true || value === "true")
+      .default(false),
   })
   .superRefine((context, ctx) => {
     const reserved = context.orchestratorReservedConcurrency;
@@ -131,7 +137,7 @@ const ContextSchema = z
 export interface WatchkeeperSettings {
   /** The From address of every notification. */
   senderEmail: string;
-  /** The SES identity to create and verify: the domain when `senderDomain` is set, else the address. */
+  /** The SES identity the sender belongs to: the domain when `senderDomain` is set, else the address. */
   senderIdentity: { kind: "email"; email: string } | { kind: "domain"; domain: string };
   /** Subscribed to the operator alarms topic; none means alarms go to the topic only. */
   operatorEmail: string | undefined;
@@ -169,6 +175,12 @@ export interface WatchkeeperSettings {
    * dedicated IPs). It must exist in the account and region; none: SES's defaults.
    */
   sesConfigurationSet: string | undefined;
+  /**
+   * Whether the stack creates `senderIdentity` (retained on destroy) instead of using the one that
+   * already exists in the account and region. SES identities cannot be looked up at synth, so the
+   * default is the one that never creates, replaces or deletes anything. @default false
+   */
+  createSenderIdentity: boolean;
   /** Context keys that were missing and replaced by synth-only placeholders. */
   placeholders: ContextKey[];
 }
@@ -279,6 +291,7 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     orchestratorMaxConcurrency: context.orchestratorMaxConcurrency,
     orchestratorReservedConcurrency: context.orchestratorReservedConcurrency,
     sesConfigurationSet: context.sesConfigurationSet,
+    createSenderIdentity: context.createSenderIdentity,
     placeholders,
   };
 }

@@ -36,8 +36,20 @@ describe("context validation", () => {
       orchestratorMaxConcurrency: 50,
       orchestratorReservedConcurrency: 0,
       sesConfigurationSet: undefined,
+      createSenderIdentity: false,
       placeholders: [],
     });
+  });
+
+  it("creates the sender identity only when told to, from CLI strings or cdk.json booleans", () => {
+    expect(parseSettings({}).createSenderIdentity).toBe(false);
+    expect(parseSettings({ createSenderIdentity: "true" }).createSenderIdentity).toBe(true);
+    expect(parseSettings({ createSenderIdentity: true }).createSenderIdentity).toBe(true);
+    expect(parseSettings({ createSenderIdentity: "false" }).createSenderIdentity).toBe(false);
+    expect(parseSettings({ createSenderIdentity: false }).createSenderIdentity).toBe(false);
+    expect(() => parseSettings({ createSenderIdentity: "yes" })).toThrow(
+      "-c createSenderIdentity: must be true or false",
+    );
   });
 
   it.each([
@@ -208,10 +220,10 @@ describe("synth with no context (what CI runs)", () => {
     });
   });
 
-  it("subscribes nobody rather than a made-up address", () => {
+  it("subscribes nobody and creates no identity for a made-up address", () => {
     const { template } = synthesized;
     template.resourceCountIs("AWS::SNS::Subscription", 0);
-    template.hasResourceProperties("AWS::SES::EmailIdentity", { EmailIdentity: PLACEHOLDER_SENDER_EMAIL });
+    template.resourceCountIs("AWS::SES::EmailIdentity", 0);
   });
 });
 
@@ -222,10 +234,10 @@ describe("synth with a sender domain", () => {
   });
   afterAll(() => synthesized?.cleanup());
 
-  it("creates a domain identity, prints its DKIM records, and sends from watchkeeper@<domain>", () => {
+  it("uses the existing domain identity (no resource, no DKIM outputs) and sends from watchkeeper@<domain>", () => {
     const { template } = synthesized;
-    template.hasResourceProperties("AWS::SES::EmailIdentity", { EmailIdentity: "example.org" });
-    expect(Object.keys(template.findOutputs("*")).filter((id) => id.includes("DkimRecord"))).toHaveLength(3);
+    template.resourceCountIs("AWS::SES::EmailIdentity", 0);
+    expect(Object.keys(template.findOutputs("*")).filter((id) => id.includes("DkimRecord"))).toEqual([]);
     template.hasResourceProperties("AWS::Lambda::Function", {
       Environment: { Variables: Match.objectLike({ SENDER_EMAIL: "watchkeeper@example.org" }) },
     });
@@ -236,6 +248,51 @@ describe("synth with a sender domain", () => {
     const json = synthesized.template.toJSON();
     expect(Object.keys(json.Parameters ?? {})).not.toContain(ALLOW_PLACEHOLDER_SENDER);
     expect(Object.keys(json.Rules ?? {})).not.toContain("RefusePlaceholderSender");
+  });
+});
+
+describe("synth creating the sender identity (createSenderIdentity=true)", () => {
+  let synthesized: SynthesizedWatchkeeper;
+  beforeAll(() => {
+    synthesized = synthWatchkeeper({ senderDomain: "example.org", createSenderIdentity: "true" });
+  });
+  afterAll(() => synthesized?.cleanup());
+
+  it("creates the domain identity, retained unless its own creation rolls back, and prints its DKIM records", () => {
+    const { template } = synthesized;
+    const identities = Object.values(template.findResources("AWS::SES::EmailIdentity"));
+    expect(identities).toHaveLength(1);
+    expect(identities[0]).toMatchObject({
+      Properties: { EmailIdentity: "example.org" },
+      DeletionPolicy: "RetainExceptOnCreate",
+      UpdateReplacePolicy: "Retain",
+    });
+    const dkim = Object.entries(template.findOutputs("*")).filter(([id]) => id.includes("DkimRecord"));
+    expect(dkim).toHaveLength(3);
+    for (const [, output] of dkim) expect(JSON.stringify(output.Value)).toContain("CNAME");
+  });
+
+  it("keeps the logical id identity-creating stacks had before the setting existed", () => {
+    // A stack deployed before createSenderIdentity created Sender/Identity under this id; the same
+    // id is what lets `-c createSenderIdentity=true` adopt it (adding the Retain) instead of replacing it.
+    expect(Object.keys(synthesized.template.findResources("AWS::SES::EmailIdentity"))).toEqual([
+      "SenderIdentity814F01AC",
+    ]);
+  });
+
+  it("creates an email identity for senderEmail, also retained", () => {
+    const email = synthWatchkeeper({ senderEmail: "alerts@example.org", createSenderIdentity: true });
+    try {
+      email.template.hasResource("AWS::SES::EmailIdentity", {
+        Properties: Match.objectLike({ EmailIdentity: "alerts@example.org" }),
+        DeletionPolicy: "RetainExceptOnCreate",
+      });
+      expect(Object.keys(email.template.findOutputs("*")).filter((id) => id.includes("DkimRecord"))).toEqual(
+        [],
+      );
+    } finally {
+      email.cleanup();
+    }
   });
 });
 
