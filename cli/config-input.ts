@@ -4,9 +4,11 @@ import {
   type ConfigProblem,
   MonitorIdSchema,
   parseConfigLeniently,
+  parseRecipientDomains,
 } from "#core/schemas.ts";
 import { type CheckDefinition, checks, findCheck } from "#monitors/index.ts";
 import { InvalidParamsError, parseParams as validateCheckParams } from "#monitors/support/params.ts";
+import { CliError } from "./errors.ts";
 
 /**
  * Turns what an operator types (`--set attr=value`, `--param k=v`, a JSON/YAML file) into a config
@@ -197,7 +199,11 @@ const KEY_ATTRIBUTES = new Set(["monitorId", "record"]);
  * All problems of a config item: its id, attributes the orchestrator would ignore (a typo there
  * silently means "default"), the orchestrator's own validation, and an unregistered check.
  */
-export function validateConfigItem(monitorId: string, raw: Record<string, unknown>): ConfigProblem[] {
+export function validateConfigItem(
+  monitorId: string,
+  raw: Record<string, unknown>,
+  defaults: { allowedRecipientDomains?: readonly string[] } = {},
+): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const id = MonitorIdSchema.safeParse(monitorId);
   if (!id.success) {
@@ -212,7 +218,7 @@ export function validateConfigItem(monitorId: string, raw: Record<string, unknow
     }
   }
   // parseConfigLeniently parses the id strictly; its attribute problems do not depend on the id.
-  problems.push(...parseConfigLeniently(id.success ? monitorId : "invalid-id", raw).problems);
+  problems.push(...parseConfigLeniently(id.success ? monitorId : "invalid-id", raw, defaults).problems);
   const check = raw.check;
   if (typeof check === "string" && ConfigFieldSchemas.check.safeParse(check).success && !findCheck(check)) {
     problems.push({
@@ -276,4 +282,24 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] ?? 0;
+}
+
+/**
+ * The stack's `allowedRecipientDomains` as the CLI knows it: --allowed-recipient-domains, else
+ * WATCHKEEPER_ALLOWED_RECIPIENT_DOMAINS; neither: no restriction (the orchestrator still applies
+ * the stack's own). `add`, `edit` and `import` then refuse recipients elsewhere.
+ */
+export function recipientDomainsOf(
+  options: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+): { allowedRecipientDomains: string[] } {
+  const given =
+    typeof options.allowedRecipientDomains === "string"
+      ? options.allowedRecipientDomains
+      : env.WATCHKEEPER_ALLOWED_RECIPIENT_DOMAINS;
+  try {
+    return { allowedRecipientDomains: parseRecipientDomains(given) };
+  } catch (error) {
+    throw new CliError(`--allowed-recipient-domains: ${(error as Error).message}`, 2);
+  }
 }

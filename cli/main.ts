@@ -47,6 +47,10 @@ function buildProgram(
     )
     .option("--region <region>", "AWS region (default: AWS_REGION or the profile's)")
     .option("--profile <name>", "AWS profile (default: AWS_PROFILE or the default chain)")
+    .option(
+      "--allowed-recipient-domains <list>",
+      "add, edit and import refuse recipients outside these comma-separated domains: the stack's allowedRecipientDomains (env WATCHKEEPER_ALLOWED_RECIPIENT_DOMAINS)",
+    )
     .option("--json", "machine-readable JSON on stdout")
     .option("--debug", "print stack traces of errors")
     .configureOutput({

@@ -20,18 +20,25 @@ export class SenderIdentity extends Construct {
   readonly senderEmail: string;
   /** WatchkeeperSettings.sesConfigurationSet: every SendEmail names it (SES_CONFIGURATION_SET). */
   readonly configurationSet: string | undefined;
+  /** WatchkeeperSettings.allowedRecipientDomains: the only domains SendEmail may address. */
+  readonly allowedRecipientDomains: readonly string[] | undefined;
 
   constructor(
     scope: Construct,
     id: string,
     settings: Pick<
       WatchkeeperSettings,
-      "senderEmail" | "senderIdentity" | "sesConfigurationSet" | "createSenderIdentity"
+      | "senderEmail"
+      | "senderIdentity"
+      | "sesConfigurationSet"
+      | "createSenderIdentity"
+      | "allowedRecipientDomains"
     >,
   ) {
     super(scope, id);
     this.senderEmail = settings.senderEmail;
     this.configurationSet = settings.sesConfigurationSet;
+    this.allowedRecipientDomains = settings.allowedRecipientDomains;
     this.created = settings.createSenderIdentity;
     const sender = settings.senderIdentity;
     const identityName = sender.kind === "domain" ? sender.domain : sender.email;
@@ -73,6 +80,10 @@ export class SenderIdentity extends Construct {
    * With a configuration set, SES v2 SendEmail also authorises against the configuration set's ARN
    * (its optional `configuration-set` resource type): exactly that one is granted, and since the
    * identity statement must allow the same request, the From address stays pinned.
+   *
+   * With allowedRecipientDomains, every statement also requires each recipient (`ses:Recipients`:
+   * To, Cc and Bcc) to match `*@<domain>` for one of them (StringLike is case-sensitive: the
+   * handlers lowercase the domains they send to).
    */
   grantSendEmail(grantee: IGrantable & IConstruct): void {
     if (this.configurationSet) {
@@ -80,6 +91,7 @@ export class SenderIdentity extends Construct {
         new PolicyStatement({
           actions: ["ses:SendEmail"],
           resources: [this.configurationSetArn(this.configurationSet)],
+          ...(this.recipientsCondition() ? { conditions: this.recipientsCondition() } : {}),
         }),
       );
     }
@@ -88,7 +100,10 @@ export class SenderIdentity extends Construct {
       new PolicyStatement({
         actions: ["ses:SendEmail"],
         resources: [identities],
-        conditions: { StringEquals: { "ses:FromAddress": this.senderEmail } },
+        conditions: {
+          StringEquals: { "ses:FromAddress": this.senderEmail },
+          ...this.recipientsCondition(),
+        },
       }),
     );
     Validations.of(grantee).acknowledge({
@@ -101,6 +116,22 @@ export class SenderIdentity extends Construct {
   /** Sets SES_CONFIGURATION_SET, which the handlers pass to SesNotifier, when one is configured. */
   configure(fn: { addEnvironment(key: string, value: string): unknown }): void {
     if (this.configurationSet) fn.addEnvironment("SES_CONFIGURATION_SET", this.configurationSet);
+    if (this.allowedRecipientDomains?.length) {
+      fn.addEnvironment("ALLOWED_RECIPIENT_DOMAINS", this.allowedRecipientDomains.join(","));
+    }
+  }
+
+  /**
+   * ForAllValues: every recipient must match. (It would also hold for a request without
+   * recipients, which SES refuses anyway.)
+   */
+  private recipientsCondition(): Record<string, Record<string, string[]>> | undefined {
+    if (!this.allowedRecipientDomains?.length) return undefined;
+    return {
+      "ForAllValues:StringLike": {
+        "ses:Recipients": this.allowedRecipientDomains.map((domain) => `*@${domain}`),
+      },
+    };
   }
 
   private configurationSetArn(name: string): string {

@@ -2,7 +2,7 @@ import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Node } from "constructs";
 import * as z from "zod";
 import { isValidTimezone } from "../functions/core/schedule.ts";
-import { CONFIG_DEFAULTS } from "../functions/core/schemas.ts";
+import { CONFIG_DEFAULTS, DOMAIN_NAME } from "../functions/core/schemas.ts";
 import { DELIVERY_RETRY_MAX_CONCURRENCY } from "./constants.ts";
 
 /**
@@ -25,6 +25,7 @@ export const CONTEXT_KEYS = [
   "orchestratorMaxConcurrency",
   "orchestratorReservedConcurrency",
   "sesConfigurationSet",
+  "allowedRecipientDomains",
   "createSenderIdentity",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -34,7 +35,7 @@ const RETENTION_DAYS = Object.values(RetentionDays).filter(
   (days): days is number => typeof days === "number" && days > 0 && days !== RetentionDays.INFINITE,
 );
 
-const hostname = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const hostname = DOMAIN_NAME;
 
 const ContextSchema = z
   .object({
@@ -100,6 +101,21 @@ const ContextSchema = z
       .regex(
         /^[A-Za-z0-9_-]{1,64}$/,
         "must be an SES configuration set name: at most 64 letters, digits, hyphens and underscores",
+      )
+      .optional(),
+    allowedRecipientDomains: z
+      .union([z.string(), z.array(z.string())])
+      .transform((value) =>
+        (Array.isArray(value) ? value : value.split(","))
+          .map((domain) => domain.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(hostname, "must list domain names such as example.org, comma-separated (no @, no scheme)"),
+        ),
       )
       .optional(),
     // `-c createSenderIdentity=true` arrives as a string, cdk.json may hold a boolean; "false" is false.
@@ -175,6 +191,13 @@ export interface WatchkeeperSettings {
    * dedicated IPs). It must exist in the account and region; none: SES's defaults.
    */
   sesConfigurationSet: string | undefined;
+  /**
+   * The only domains notifications may be sent to (lowercase, exact: a subdomain must be listed
+   * itself). Enforced by the orchestrator and schedule-sync (ALLOWED_RECIPIENT_DOMAINS: others are
+   * dropped and reported as a config problem) and by IAM (`ses:Recipients`), so that whoever can
+   * write the table cannot use the sender as a relay. None: any domain.
+   */
+  allowedRecipientDomains: string[] | undefined;
   /**
    * Whether the stack creates `senderIdentity` (retained on destroy) instead of using the one that
    * already exists in the account and region. SES identities cannot be looked up at synth, so the
@@ -291,6 +314,9 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     orchestratorMaxConcurrency: context.orchestratorMaxConcurrency,
     orchestratorReservedConcurrency: context.orchestratorReservedConcurrency,
     sesConfigurationSet: context.sesConfigurationSet,
+    allowedRecipientDomains: context.allowedRecipientDomains?.length
+      ? [...new Set(context.allowedRecipientDomains)]
+      : undefined,
     createSenderIdentity: context.createSenderIdentity,
     placeholders,
   };

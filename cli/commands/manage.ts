@@ -12,6 +12,7 @@ import {
   isPlainObject,
   parseChanges,
   parseParams,
+  recipientDomainsOf,
   splitList,
   validateConfigItem,
 } from "../config-input.ts";
@@ -137,6 +138,7 @@ export async function configFromAddOptions(
   positionalId: string | undefined,
   options: Record<string, unknown>,
   cwd: string,
+  defaults: { allowedRecipientDomains?: readonly string[] } = {},
 ): Promise<{ monitorId: string; attributes: Item; problems: ConfigProblem[] }> {
   let base: Item = {};
   if (typeof options.file === "string") {
@@ -176,13 +178,18 @@ export async function configFromAddOptions(
   const changes = parseChanges((options.set as string[] | undefined) ?? []);
   problems.push(...changes.problems);
   const merged = applyChanges(attributes, changes);
-  problems.push(...validateConfigItem(monitorId, merged));
+  problems.push(...validateConfigItem(monitorId, merged, defaults));
   return { monitorId, attributes: merged, problems };
 }
 
 async function add(context: CommandContext, positionalId: string | undefined): Promise<void> {
   const { out, options, io } = context;
-  const { monitorId, attributes, problems } = await configFromAddOptions(positionalId, options, io.cwd);
+  const { monitorId, attributes, problems } = await configFromAddOptions(
+    positionalId,
+    options,
+    io.cwd,
+    recipientDomainsOf(options, io.env),
+  );
   if (problems.length > 0) throw new InvalidConfigError(monitorId, problems);
   const table = await context.table();
   if (!(await table.createConfig(monitorId, attributes))) {
@@ -227,7 +234,7 @@ async function edit(context: CommandContext, monitorId: string): Promise<void> {
   const table = await context.table();
   const current = withoutKeys(await table.requireConfig(monitorId));
   const next = applyChanges(current, changes);
-  const problems = validateConfigItem(monitorId, next);
+  const problems = validateConfigItem(monitorId, next, recipientDomainsOf(options, context.io.env));
   // Only what this edit touches can block it: an unrelated old problem must not prevent a fix.
   const blocking = [
     ...changes.problems,

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { STATE_RECORD } from "#core/schemas.ts";
-import { isPlainObject, validateConfigItem } from "../config-input.ts";
+import { isPlainObject, recipientDomainsOf, validateConfigItem } from "../config-input.ts";
 import type { CommandContext, Runner } from "../context.ts";
 import { CliError, UnknownMonitorError } from "../errors.ts";
 import { readDataFile } from "../files.ts";
@@ -120,6 +120,7 @@ type ImportAction = "created" | "updated" | "unchanged";
 
 async function importMonitors(context: CommandContext, file: string): Promise<void> {
   const { out, options, io } = context;
+  const domains = recipientDomainsOf(options, io.env);
   const entries = importEntries(await readDataFile(file, io.cwd));
   const problems: string[] = [];
   const monitors: Array<{ monitorId: string; attributes: Item }> = [];
@@ -132,7 +133,7 @@ async function importMonitors(context: CommandContext, file: string): Promise<vo
     }
     if (seen.has(parsed.monitorId)) problems.push(`${parsed.monitorId}: appears more than once in ${file}`);
     seen.add(parsed.monitorId);
-    for (const problem of validateConfigItem(parsed.monitorId, parsed.attributes)) {
+    for (const problem of validateConfigItem(parsed.monitorId, parsed.attributes, domains)) {
       problems.push(`${parsed.monitorId}: ${problem.attribute} ${problem.message}`);
     }
     monitors.push(parsed);

@@ -70,6 +70,11 @@ export interface ScheduleDefaults {
    * @default CONFIG_DEFAULTS.timezone ("America/Chicago")
    */
   defaultTimezone?: string;
+  /**
+   * Lowercase domains the owners' mail may go to (stack setting `allowedRecipientDomains`); owners
+   * elsewhere are not mailed. Empty or absent: any domain.
+   */
+  allowedRecipientDomains?: readonly string[];
 }
 
 export type ScheduleDefinitionResult =

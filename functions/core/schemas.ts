@@ -126,6 +126,39 @@ const ConfigAttributesSchema = MonitorConfigSchema.omit({ monitorId: true });
 /** What a person writes: optional attributes may be left out. */
 export type MonitorConfigInput = z.input<typeof MonitorConfigSchema>;
 
+/** A domain name as the stack setting `allowedRecipientDomains` takes it (no scheme, no trailing dot). */
+export const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+
+/**
+ * The domains of a comma-separated `allowedRecipientDomains` value (settings, ALLOWED_RECIPIENT_DOMAINS,
+ * the CLI's WATCHKEEPER_ALLOWED_RECIPIENT_DOMAINS), lowercased; blank or absent: none (no restriction).
+ * Throws on anything that is not a domain name: a restriction that cannot be read must not lapse.
+ */
+export function parseRecipientDomains(text: string | undefined): string[] {
+  const domains = (text ?? "")
+    .split(",")
+    .map((domain) => domain.trim().toLowerCase())
+    .filter(Boolean);
+  const bad = domains.filter((domain) => !DOMAIN_NAME.test(domain));
+  if (bad.length > 0) {
+    throw new Error(
+      `allowed recipient domains must be domain names such as example.org, comma-separated: ${bad.map((domain) => JSON.stringify(domain)).join(", ")}`,
+    );
+  }
+  return [...new Set(domains)];
+}
+
+/**
+ * The address with its domain lowercased when that domain is one of `allowed` (exact match, case
+ * aside: a subdomain is not allowed unless listed), else undefined. The domain is lowercased so
+ * that the address matches the IAM `ses:Recipients` patterns, which compare case-sensitively.
+ */
+export function allowedRecipient(address: string, allowed: readonly string[]): string | undefined {
+  const at = address.lastIndexOf("@");
+  const domain = address.slice(at + 1).toLowerCase();
+  return at > 0 && allowed.includes(domain) ? `${address.slice(0, at)}@${domain}` : undefined;
+}
+
 export interface ConfigProblem {
   attribute: string;
   message: string;
@@ -152,8 +185,16 @@ function describe(value: unknown): string {
 export function parseConfigLeniently(
   monitorId: string,
   raw: Record<string, unknown>,
-  defaults: { defaultTimezone?: string } = {},
+  defaults: {
+    defaultTimezone?: string;
+    /**
+     * Lowercase domains recipients must be in (stack setting `allowedRecipientDomains`); a
+     * recipient elsewhere is dropped and reported. Empty or absent: any domain.
+     */
+    allowedRecipientDomains?: readonly string[];
+  } = {},
 ): LenientConfig {
+  const allowedDomains = defaults.allowedRecipientDomains ?? [];
   const problems: ConfigProblem[] = [];
   const config: Record<string, unknown> = { monitorId };
   for (const [attribute, schema] of Object.entries(ConfigFieldSchemas)) {
@@ -170,10 +211,20 @@ export function parseConfigLeniently(
       const seen = new Set<string>();
       value.forEach((entry, index) => {
         const parsed = EmailAddressSchema.safeParse(entry);
-        if (parsed.success) {
+        const address =
+          parsed.success && allowedDomains.length > 0
+            ? allowedRecipient(parsed.data, allowedDomains)
+            : parsed.data;
+        if (parsed.success && address === undefined) {
+          // Never mailed: a table writer must not use the sender as a relay to any address.
+          problems.push({
+            attribute: `peopleToNotify[${index}]`,
+            message: `${describe(entry)} is outside the allowed recipient domains (${allowedDomains.join(", ")})`,
+          });
+        } else if (address !== undefined) {
           // Mail systems treat addresses case-insensitively in practice: one person, one copy.
-          const key = parsed.data.toLowerCase();
-          if (!seen.has(key)) valid.push(parsed.data);
+          const key = address.toLowerCase();
+          if (!seen.has(key)) valid.push(address);
           seen.add(key);
         } else
           problems.push({

@@ -78,6 +78,11 @@ export interface TickOptions {
   maxQueuedNotifications: number;
   /** Timezone of monitors whose config item has none (the stack's `defaultTimezone`). @default "America/Chicago" */
   defaultTimezone: string;
+  /**
+   * Lowercase domains recipients must be in (the stack's `allowedRecipientDomains`): anyone else in
+   * peopleToNotify is not mailed and is reported as a config problem. Empty: any domain. @default []
+   */
+  allowedRecipientDomains: readonly string[];
 }
 
 export const DEFAULT_TICK_OPTIONS: TickOptions = {
@@ -92,6 +97,7 @@ export const DEFAULT_TICK_OPTIONS: TickOptions = {
   retryOverdueMs: 5 * 60_000,
   maxQueuedNotifications: 20,
   defaultTimezone: CONFIG_DEFAULTS.timezone,
+  allowedRecipientDomains: [],
 };
 
 export interface TickDependencies {
@@ -279,6 +285,7 @@ export class TickProcessor {
     }
     const { config, problems } = parseConfigLeniently(monitorId, stored.config, {
       defaultTimezone: this.#options.defaultTimezone,
+      allowedRecipientDomains: this.#options.allowedRecipientDomains,
     });
 
     if (!config.isActive) {

@@ -12,6 +12,7 @@ import { SqsEarlyAck } from "#adapters/sqs-early-ack.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
 import { SqsRetryDelay } from "#adapters/sqs-retry-delay.ts";
 import { parseHeartbeat } from "#core/heartbeat.ts";
+import { parseRecipientDomains } from "#core/schemas.ts";
 import { type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
 import { findCheck } from "#monitors/index.ts";
 import {
@@ -251,6 +252,8 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
     earlyAck: new SqsEarlyAck(sqs),
     options: {
       ...(process.env.DEFAULT_TIMEZONE ? { defaultTimezone: process.env.DEFAULT_TIMEZONE } : {}),
+      // Throws on a malformed value: the restriction must not lapse (the stack validates it).
+      allowedRecipientDomains: parseRecipientDomains(process.env.ALLOWED_RECIPIENT_DOMAINS),
       ...(deliveryBudgetHours > 0 ? { deliveryBudgetMs: deliveryBudgetHours * 3_600_000 } : {}),
     },
   };

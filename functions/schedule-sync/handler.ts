@@ -9,6 +9,7 @@ import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { EventBridgeScheduler } from "#adapters/scheduler.ts";
 import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
+import { parseRecipientDomains } from "#core/schemas.ts";
 import { createScheduleSyncHandler, type ScheduleSyncHandler } from "./sync.ts";
 
 export {
@@ -41,6 +42,17 @@ export const ScheduleSyncEnvironmentSchema = z.object({
   SENDER_EMAIL: z.string().min(1).optional(),
   /** The SES configuration set that mail is sent through (stack setting sesConfigurationSet); unset: none. */
   SES_CONFIGURATION_SET: z.string().min(1).optional(),
+  /** Domains owners may be mailed in (stack setting allowedRecipientDomains); unset: any. */
+  ALLOWED_RECIPIENT_DOMAINS: z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      try {
+        parseRecipientDomains(value);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    }),
 });
 export type ScheduleSyncEnvironment = z.infer<typeof ScheduleSyncEnvironmentSchema>;
 
@@ -83,6 +95,7 @@ function fromEnvironment(): ScheduleSyncHandler {
     logger,
     metrics: { count: (metric, value = 1) => metrics.addMetric(metric, MetricUnit.Count, value) },
     ...(env.DEFAULT_TIMEZONE ? { defaultTimezone: env.DEFAULT_TIMEZONE } : {}),
+    allowedRecipientDomains: parseRecipientDomains(env.ALLOWED_RECIPIENT_DOMAINS),
   });
 }
 

@@ -42,6 +42,11 @@ export interface ScheduleSyncDependencies {
    * @default CONFIG_DEFAULTS.timezone ("America/Chicago")
    */
   defaultTimezone?: string;
+  /**
+   * Lowercase domains owners may be mailed in (ALLOWED_RECIPIENT_DOMAINS); others are skipped.
+   * @default any domain
+   */
+  allowedRecipientDomains?: readonly string[];
 }
 
 export type ScheduleSyncHandler = (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
@@ -66,8 +71,12 @@ export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies
   const { scheduler, status } = dependencies;
   const logger = dependencies.logger ?? silentLogger;
   const metrics = dependencies.metrics ?? noMetrics;
-  const defaults =
-    dependencies.defaultTimezone === undefined ? {} : { defaultTimezone: dependencies.defaultTimezone };
+  const defaults = {
+    ...(dependencies.defaultTimezone === undefined ? {} : { defaultTimezone: dependencies.defaultTimezone }),
+    ...(dependencies.allowedRecipientDomains
+      ? { allowedRecipientDomains: dependencies.allowedRecipientDomains }
+      : {}),
+  };
 
   /**
    * Records the problem on the state item and, when it is a new one, tells the owners. At most
