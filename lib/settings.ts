@@ -35,14 +35,12 @@ const RETENTION_DAYS = Object.values(RetentionDays).filter(
   (days): days is number => typeof days === "number" && days > 0 && days !== RetentionDays.INFINITE,
 );
 
-const hostname = DOMAIN_NAME;
-
 const ContextSchema = z
   .object({
     senderEmail: z.email("must be an email address such as alerts@example.org").optional(),
     senderDomain: z
       .string()
-      .regex(hostname, "must be a domain name such as example.org (no scheme, no trailing dot)")
+      .regex(DOMAIN_NAME, "must be a domain name such as example.org (no scheme, no trailing dot)")
       .optional(),
     operatorEmail: z.email("must be an email address such as ops@example.org").optional(),
     defaultTimezone: z
@@ -114,7 +112,10 @@ const ContextSchema = z
         z.array(
           z
             .string()
-            .regex(hostname, "must list domain names such as example.org, comma-separated (no @, no scheme)"),
+            .regex(
+              DOMAIN_NAME,
+              "must list domain names such as example.org, comma-separated (no @, no scheme)",
+            ),
         ),
       )
       .optional(),

@@ -172,6 +172,8 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
     const budgetMs = remaining - Math.min(INVOCATION_SAFETY_MS, remaining * INVOCATION_SAFETY_SHARE);
     const deadline = now + budgetMs;
     const processRecord = processRecordBefore(deadline, budgetMs);
+    // Never outlives the invocation: closed (pending timer cancelled) however it ends.
+    const acks = new EarlyAcks(deps.earlyAck);
     try {
       // Monitors are independent: each message group (one monitor) runs in parallel with the
       // others, so a slow check never delays another monitor's tick; a group's own ticks run in
@@ -183,7 +185,6 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
       // would hide which monitors failed from the logs and metrics.
       const groups = byMessageGroup(event.Records);
       let running = groups.length;
-      const acks = new EarlyAcks(deps.earlyAck);
       const responses = await Promise.all(
         groups.map(async (Records) => {
           const response = await processPartialResponse(
@@ -202,7 +203,6 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
           return response;
         }),
       );
-      await acks.close();
       const batchItemFailures = responses.flatMap((response) => response.batchItemFailures);
       if (batchItemFailures.length > 0 && deps.retryDelay) {
         const failed = new Set(batchItemFailures.map((failure) => failure.itemIdentifier));
@@ -215,6 +215,7 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
       }
       return { batchItemFailures };
     } finally {
+      await acks.close();
       metrics.publishStoredMetrics();
     }
   };

@@ -29,11 +29,31 @@ export class MemoryMonitorStore implements MonitorStore {
     return { config: this.configs.get(monitorId), state: state ? structuredClone(state) : undefined };
   }
 
+  #crashAfterNextSave = false;
+
+  /** The next write lands, then the "process" dies before it hears so (it throws). */
+  crashAfterNextSave(): void {
+    this.#crashAfterNextSave = true;
+  }
+
   async saveState(
     monitorId: string,
     state: MonitorState,
     expectedVersion: number | undefined,
     records: StateRecords = {},
+  ) {
+    await this.#write(monitorId, state, expectedVersion, records);
+    if (this.#crashAfterNextSave) {
+      this.#crashAfterNextSave = false;
+      throw new Error("Lambda crashed after the state write");
+    }
+  }
+
+  async #write(
+    monitorId: string,
+    state: MonitorState,
+    expectedVersion: number | undefined,
+    records: StateRecords,
   ) {
     const current = this.states.get(monitorId);
     const currentVersion = current ? current.version : undefined;

@@ -2,6 +2,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CheckDefinition } from "../../monitors/types.ts";
 import { MemoryMonitorStore, RecordingNotifier } from "../support/memory-adapters.ts";
+import { loadOrchestratorModule } from "../support/orchestrator-module.ts";
 import { fifoRecord, lambdaContext, tickBody } from "../support/sqs-event.ts";
 
 /**
@@ -14,12 +15,7 @@ type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 let createOrchestratorHandler: (deps: object) => Handler;
 
 beforeAll(async () => {
-  // The module also wires the Lambda entry point from the environment at import.
-  process.env.MONITORS_TABLE = "unit";
-  process.env.SENDER_EMAIL = "watchkeeper@example.com";
-  process.env.POWERTOOLS_METRICS_DISABLED = "true";
-  process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
-  ({ createOrchestratorHandler } = (await import("../../functions/orchestrator/handler.ts")) as never);
+  ({ createOrchestratorHandler } = (await loadOrchestratorModule()) as never);
 });
 
 const at = (minute: number) => new Date(Date.UTC(2026, 2, 1, 6, minute)).toISOString();

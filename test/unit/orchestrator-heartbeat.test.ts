@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { HEARTBEAT_ID, heartbeatTickBody } from "../../functions/core/heartbeat.ts";
 import { HEARTBEAT, ORCHESTRATOR_METRICS_SERVICE } from "../../functions/orchestrator/metric-names.ts";
 import { RecordingNotifier } from "../support/memory-adapters.ts";
+import { loadOrchestratorModule } from "../support/orchestrator-module.ts";
 import { fifoRecord, lambdaContext, tickBody } from "../support/sqs-event.ts";
 
 /**
@@ -15,11 +16,7 @@ type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 let createOrchestratorHandler: (deps: object) => Handler;
 
 beforeAll(async () => {
-  process.env.MONITORS_TABLE = "unit";
-  process.env.SENDER_EMAIL = "watchkeeper@example.com";
-  process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
-  delete process.env.POWERTOOLS_METRICS_DISABLED;
-  ({ createOrchestratorHandler } = (await import("../../functions/orchestrator/handler.ts")) as never);
+  ({ createOrchestratorHandler } = (await loadOrchestratorModule({ metrics: true })) as never);
 });
 afterEach(() => vi.restoreAllMocks());
 

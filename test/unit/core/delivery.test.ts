@@ -295,13 +295,8 @@ describe("incidents reach people in order", () => {
   it("comes back for an entry whose sender died holding its claim", async () => {
     configure([false], { schedule: "cron(0 8 * * ? *)" });
     const crashing = processor();
-    const original = store.saveState.bind(store);
-    store.saveState = async (...args) => {
-      await original(...args);
-      throw new Error("Lambda crashed after the state write");
-    };
+    store.crashAfterNextSave();
     await expect(crashing.process(tick(at(0)))).rejects.toThrow(/crashed/);
-    store.saveState = original;
     // SQS redelivers the tick while the dead sender's lease is live: nothing to send yet, but a
     // retry is queued for the lease's end, so a daily monitor does not wait a day.
     wallNow += 30_000;

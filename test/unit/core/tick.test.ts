@@ -262,13 +262,8 @@ describe("TickProcessor", () => {
   it("heals a crash between the state write and the send on the next delivery of the same tick", async () => {
     configure([false]);
     const crashing = processor();
-    const original = store.saveState.bind(store);
-    store.saveState = async (...args) => {
-      await original(...args);
-      throw new Error("Lambda crashed after the state write");
-    };
+    store.crashAfterNextSave();
     await expect(crashing.process(tick(at(0)))).rejects.toThrow(/crashed/);
-    store.saveState = original;
     expect(store.states.get(ID)?.outbox?.type).toBe("alert");
     expect(notifier.sent).toHaveLength(0);
 
