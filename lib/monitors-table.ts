@@ -1,6 +1,14 @@
 import { RemovalPolicy } from "aws-cdk-lib";
-import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import {
+  AttributeType,
+  Billing,
+  ProjectionType,
+  StreamViewType,
+  TableEncryptionV2,
+  TableV2,
+} from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
+import { BUCKET_ATTRIBUTE, BUCKET_INDEX } from "../functions/core/buckets.ts";
 import { TTL_ATTRIBUTE } from "./constants.ts";
 
 /**
@@ -24,6 +32,16 @@ export class MonitorsTable extends Construct {
       encryption: TableEncryptionV2.awsManagedKey(),
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      // Bucket members (engine v2): sparse, only monitors' schedule items carry the attribute;
+      // the fan-out reads the monitor ids of the partitions due in a minute.
+      globalSecondaryIndexes: [
+        {
+          indexName: BUCKET_INDEX,
+          partitionKey: { name: BUCKET_ATTRIBUTE, type: AttributeType.STRING },
+          sortKey: { name: "monitorId", type: AttributeType.STRING },
+          projectionType: ProjectionType.KEYS_ONLY,
+        },
+      ],
     });
   }
 }

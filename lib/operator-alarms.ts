@@ -108,6 +108,22 @@ export class OperatorAlarms extends Construct {
     });
   }
 
+  /** A gauge the Watchkeeper functions emit, alarmed on its maximum over five minutes. */
+  whenAbove(id: string, service: string, metricName: string, threshold: number, meaning: string): Alarm {
+    return this.alarm(id, {
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service },
+        period: FIVE_MINUTES,
+        statistic: "Maximum",
+      }),
+      threshold,
+      description: meaning,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+  }
+
   /**
    * The dead-man's switch: fires when a counter the functions emit on a fixed cadence falls below
    * one over `window`. The one alarm where silence is the failure (missing data breaches).

@@ -30,9 +30,10 @@ export interface ScheduleSyncProps {
 }
 
 /**
- * Keeps one EventBridge Scheduler schedule per monitor in line with the config items: the schedule
- * group, the role Scheduler assumes to send ticks, Scheduler's DLQ, and the stream-triggered
- * function (functions/schedule-sync/handler.ts).
+ * Keeps each monitor's bucket membership (its schedule, engine v2) in line with its config item:
+ * the stream-triggered function (functions/schedule-sync/handler.ts), plus the schedule group that
+ * holds the stack's own schedules (the clock, the heartbeat), the role Scheduler assumes to send the
+ * heartbeat, and Scheduler's DLQ.
  */
 export class ScheduleSync extends Construct {
   readonly group: ScheduleGroup;
@@ -62,21 +63,19 @@ export class ScheduleSync extends Construct {
 
     this.lambda = new WatchkeeperFunction(this, "Lambda", {
       entry: "functions/schedule-sync/handler.ts",
-      description: "Watchkeeper schedule-sync: Monitors config items to EventBridge Scheduler schedules",
+      description: "Watchkeeper schedule-sync: Monitors config items to bucket schedules",
       serviceName: "schedule-sync",
       timeout: Duration.seconds(60),
       logRetention: props.logRetention,
       environment: {
         SCHEDULE_GROUP_NAME: this.group.scheduleGroupName,
-        TICKS_QUEUE_ARN: props.ticks.queueArn,
-        SCHEDULER_ROLE_ARN: this.schedulerRole.roleArn,
-        SCHEDULER_DLQ_ARN: this.schedulerDeadLetterQueue.queueArn,
         MONITORS_TABLE: props.table.tableName,
         DEFAULT_TIMEZONE: props.defaultTimezone,
       },
     });
-    this.grantScheduleManagement(props.groupName);
+    this.grantLegacyScheduleCleanup(props.groupName);
     this.grantStatusReports(props.table);
+    this.grantBucketMembership(props.table);
     if (props.sender) this.sendFrom(props.sender);
     this.lambda.function.addEventSource(
       new DynamoEventSource(props.table, {
@@ -167,7 +166,11 @@ export class ScheduleSync extends Construct {
     return heartbeat;
   }
 
-  private grantScheduleManagement(groupName: string): void {
+  /**
+   * Read and delete only: monitors moving from their pre-v2 per-monitor schedule to a bucket
+   * (functions/core/schedule-migration.ts). Nothing here can create or change a schedule.
+   */
+  private grantLegacyScheduleCleanup(groupName: string): void {
     const fn = this.lambda.function;
     const schedules = Stack.of(this).formatArn({
       service: "scheduler",
@@ -176,22 +179,25 @@ export class ScheduleSync extends Construct {
     });
     fn.addToRolePolicy(
       new PolicyStatement({
-        actions: ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"],
+        actions: ["scheduler:GetSchedule", "scheduler:DeleteSchedule"],
         resources: [schedules],
-      }),
-    );
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ["iam:PassRole"],
-        resources: [this.schedulerRole.roleArn],
-        conditions: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
       }),
     );
     Validations.of(this.lambda.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagArn(Stack.of(this), `scheduler:%region%:%account%:schedule/${groupName}/*`)}]`,
       reason:
-        "Schedules are named after monitors created at run time; the grant is confined to the stack's schedule group.",
+        "Old schedules are named after monitors created at run time; the grant is confined to the stack's schedule group.",
     });
+  }
+
+  /** Member items and bucket headers, written together in one transaction (functions/adapters/dynamodb-buckets.ts). */
+  private grantBucketMembership(table: TableV2): void {
+    this.lambda.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:PutItem"],
+        resources: [table.tableArn],
+      }),
+    );
   }
 
   /** SendEmail from the notification sender, for the one "cannot be scheduled" mail per problem. */

@@ -10,6 +10,7 @@ import {
   Tags,
 } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import { CLOCK_SCHEDULE_NAME } from "../functions/core/buckets.ts";
 import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES } from "../functions/core/heartbeat.ts";
 import {
   CONFIG_PROBLEMS_FOUND,
@@ -19,6 +20,7 @@ import {
   ORCHESTRATOR_METRICS_SERVICE,
 } from "../functions/orchestrator/metric-names.ts";
 import { DeliveryRetryQueue } from "./delivery-retry-queue.ts";
+import { FanOut } from "./fan-out.ts";
 import { MonitorsTable } from "./monitors-table.ts";
 import { OperatorAlarms } from "./operator-alarms.ts";
 import { ORCHESTRATOR_TIMEOUT, Orchestrator } from "./orchestrator.ts";
@@ -42,6 +44,11 @@ export interface WatchkeeperStackProps extends StackProps {
  * turns one crashed invocation into a long silence. The orchestrator is idempotent (DESIGN.md §5),
  * so an early redelivery costs only a duplicate no-op: the timeout plus a margin is enough.
  */
+/** The fan-out's metrics `service` dimension (functions/fan-out/handler.ts). */
+const FAN_OUT_SERVICE = "fan-out";
+/** A fan-out finishing this late into its minute leaves the orchestrator little of it. */
+export const FAN_OUT_LAG_THRESHOLD_SECONDS = 30;
+
 export const TICKS_VISIBILITY_TIMEOUT = ORCHESTRATOR_TIMEOUT.plus(Duration.minutes(5));
 
 /** Everything `cdk deploy` creates (DESIGN.md §1, issue 3). */
@@ -52,6 +59,7 @@ export class WatchkeeperStack extends Stack {
   readonly sender: SenderIdentity;
   readonly orchestrator: Orchestrator;
   readonly scheduleSync: ScheduleSync;
+  readonly fanOut: FanOut;
   readonly alarms: OperatorAlarms;
 
   constructor(scope: Construct, id: string, props: WatchkeeperStackProps) {
@@ -91,6 +99,12 @@ export class WatchkeeperStack extends Stack {
       logRetention: settings.logRetentionDays,
       sender: this.sender,
     });
+    this.fanOut = new FanOut(this, "FanOut", {
+      table: this.table.table,
+      ticks: this.ticks.queue,
+      group: this.scheduleSync.group,
+      logRetention: settings.logRetentionDays,
+    });
     this.alarms = new OperatorAlarms(this, "Alarms", {
       namePrefix: settings.namePrefix,
       operatorEmail: settings.operatorEmail,
@@ -100,7 +114,7 @@ export class WatchkeeperStack extends Stack {
   }
 
   private watch(): void {
-    const { alarms, ticks, scheduleSync, orchestrator, deliveryRetries } = this;
+    const { alarms, ticks, scheduleSync, orchestrator, deliveryRetries, fanOut } = this;
     const orchestratorFn = orchestrator.lambda.function;
     const syncFn = scheduleSync.lambda.function;
     alarms.whenQueueHoldsMessages(
@@ -192,6 +206,34 @@ export class WatchkeeperStack extends Stack {
         "enabled; OrchestratorErrors and TicksBacklog. Missing data breaches: silence is the failure. " +
         "It may fire once right after the first deploy, before the first heartbeat.",
     );
+    alarms.whenQueueHoldsMessages(
+      "FanOutDeadLetters",
+      fanOut.deadLetterQueue,
+      "A minute's fan-out failed after Lambda's retries, or Scheduler could not invoke it: the monitors due " +
+        "in that minute skipped a run. The message names the minute and the error (see the fan-out's logs).",
+    );
+    alarms.whenFunctionErrors(
+      "FanOutErrors",
+      fanOut.lambda.function,
+      "The fan-out Lambda failed (it is retried twice within the queue's deduplication window; " +
+        "FanOutDeadLetters fires when a minute is lost).",
+    );
+    alarms.whenAbove(
+      "FanOutLag",
+      FAN_OUT_SERVICE,
+      "FanOutLagSeconds",
+      FAN_OUT_LAG_THRESHOLD_SECONDS,
+      `The fan-out finished more than ${FAN_OUT_LAG_THRESHOLD_SECONDS} s after its minute began: it is falling ` +
+        "behind (throttled, a slow table or queue, or a fleet larger than it can enqueue in time). Ticks are late.",
+    );
+    alarms.whenNotCounted(
+      "ClockMissing",
+      FAN_OUT_SERVICE,
+      "DueBuckets",
+      Duration.minutes(5),
+      `The fan-out reported nothing for 5 minutes although the clock (${CLOCK_SCHEDULE_NAME}) fires every minute: ` +
+        "no monitor is ticking. Check the schedule is ENABLED, FanOutDeadLetters and FanOutErrors. Missing data breaches.",
+    );
     alarms.whenCounted(
       "InvalidSchedules",
       "schedule-sync",
@@ -262,7 +304,7 @@ export class WatchkeeperStack extends Stack {
       ],
       ScheduleGroupName: [
         scheduleSync.group.scheduleGroupName,
-        "EventBridge Scheduler group of the monitors",
+        "EventBridge Scheduler group of the clock and heartbeat schedules",
       ],
       AlarmTopicArn: [alarms.topic.topicArn, "Operator alarms (subscribe more endpoints here)"],
       OrchestratorRoleName: [
@@ -274,12 +316,9 @@ export class WatchkeeperStack extends Stack {
           "npx tsx functions/schedule-sync/reconcile.ts",
           `--table ${table.table.tableName}`,
           `--group ${scheduleSync.group.scheduleGroupName}`,
-          `--ticks-queue-arn ${ticks.queue.queueArn}`,
-          `--role-arn ${scheduleSync.schedulerRole.roleArn}`,
-          `--dead-letter-queue-arn ${scheduleSync.schedulerDeadLetterQueue.queueArn}`,
           `--default-timezone ${settings.defaultTimezone}`,
         ].join(" "),
-        "Run from a checkout to bring schedules in line with the table",
+        "Run from a checkout to bring schedules in line with the table (and after upgrading from per-monitor schedules)",
       ],
     };
     for (const [id, [value, description]] of Object.entries(outputs)) {

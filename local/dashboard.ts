@@ -249,7 +249,7 @@ export function startDashboard(options: DashboardOptions): Dashboard {
 
   async function refresh(): Promise<void> {
     try {
-      rows = await readMonitorRows(doc, runtime.endpoints.tableName, runtime.scheduler.schedules());
+      rows = await readMonitorRows(doc, runtime.endpoints.tableName, await runtime.schedules.schedules());
       readError = undefined;
       reportChanges();
       await checkInbox();

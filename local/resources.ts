@@ -1,11 +1,15 @@
 import {
+  type AttributeDefinition,
   CreateTableCommand,
   type DynamoDBClient,
+  type GlobalSecondaryIndex,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { BUCKET_ATTRIBUTE, BUCKET_INDEX } from "#core/buckets.ts";
 import { MAX_RECEIVE_COUNT, TTL_ATTRIBUTE } from "../lib/constants.ts";
 
 /**
@@ -14,6 +18,21 @@ import { MAX_RECEIVE_COUNT, TTL_ATTRIBUTE } from "../lib/constants.ts";
  */
 
 export { MAX_RECEIVE_COUNT, TTL_ATTRIBUTE };
+
+const KEY_ATTRIBUTES: AttributeDefinition[] = [
+  { AttributeName: "monitorId", AttributeType: "S" },
+  { AttributeName: "record", AttributeType: "S" },
+];
+const BUCKET_KEY_ATTRIBUTE: AttributeDefinition = { AttributeName: BUCKET_ATTRIBUTE, AttributeType: "S" };
+/** As lib/monitors-table.ts: the sparse index of bucket members. */
+const BUCKET_INDEX_SPEC: GlobalSecondaryIndex = {
+  IndexName: BUCKET_INDEX,
+  KeySchema: [
+    { AttributeName: BUCKET_ATTRIBUTE, KeyType: "HASH" },
+    { AttributeName: "monitorId", KeyType: "RANGE" },
+  ],
+  Projection: { ProjectionType: "KEYS_ONLY" },
+};
 
 export async function createMonitorsTable(
   client: DynamoDBClient,
@@ -25,14 +44,12 @@ export async function createMonitorsTable(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [
-          { AttributeName: "monitorId", AttributeType: "S" },
-          { AttributeName: "record", AttributeType: "S" },
-        ],
+        AttributeDefinitions: [...KEY_ATTRIBUTES, BUCKET_KEY_ATTRIBUTE],
         KeySchema: [
           { AttributeName: "monitorId", KeyType: "HASH" },
           { AttributeName: "record", KeyType: "RANGE" },
         ],
+        GlobalSecondaryIndexes: [BUCKET_INDEX_SPEC],
         StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
       }),
     );
@@ -42,6 +59,18 @@ export async function createMonitorsTable(
   }
   const described = await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
   streamArn ??= described.reason?.Table?.LatestStreamArn;
+  // A table persisted (--data) by a version before bucket schedules: add the index, as the stack's
+  // update does.
+  const indexes = described.reason?.Table?.GlobalSecondaryIndexes ?? [];
+  if (!indexes.some((index: { IndexName?: string }) => index.IndexName === BUCKET_INDEX)) {
+    await client.send(
+      new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [...KEY_ATTRIBUTES, BUCKET_KEY_ATTRIBUTE],
+        GlobalSecondaryIndexUpdates: [{ Create: BUCKET_INDEX_SPEC }],
+      }),
+    );
+  }
   await client
     .send(
       new UpdateTimeToLiveCommand({

@@ -7,12 +7,14 @@ import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBStreamEvent, SQSEvent } from "aws-lambda";
+import { DynamoDbBuckets } from "#adapters/dynamodb-buckets.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { SesNotifier } from "#adapters/ses-notifier.ts";
-import type { Logger } from "#core/ports.ts";
+import type { Logger, SchedulerPort } from "#core/ports.ts";
 import { planReconcile } from "#core/schedule-sync.ts";
 import { CONFIG_RECORD } from "#core/schemas.ts";
 import { createScheduleSyncHandler } from "../functions/schedule-sync/handler.ts";
+import { LocalBucketSchedules } from "./bucket-schedules.ts";
 import { type DemoSite, startDemoSite } from "./demo-site.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import { jsonLinesLogger, type LogEntry, type LogLevel } from "./log.ts";
@@ -101,8 +103,10 @@ export interface LocalEndpoints {
 
 export interface LocalRuntime {
   endpoints: LocalEndpoints;
-  /** The local EventBridge Scheduler: its schedules and next runs. */
+  /** The local EventBridge Scheduler: the clock that drives the fan-out, and the heartbeat. */
   scheduler: LocalScheduler;
+  /** The monitors' schedules (bucket member items) and their next ticks. */
+  schedules: LocalBucketSchedules;
   /** Path of the JSON-lines log of the functions and the runtime. */
   logFile: string;
   /** Path of local.json. */
@@ -118,6 +122,7 @@ export interface LocalRuntime {
 }
 
 const ORCHESTRATOR_MODULE = new URL("../functions/orchestrator/handler.ts", import.meta.url);
+const FAN_OUT_MODULE = new URL("../functions/fan-out/handler.ts", import.meta.url);
 /** The event source mappings' settings in lib/orchestrator.ts and lib/schedule-sync.ts. */
 const TICKS_BATCH_SIZE = 10;
 const STREAM_BATCH_SIZE = 25;
@@ -217,7 +222,7 @@ async function startServers(options: LocalRuntimeOptions, shutdown: Shutdown) {
 async function reconcile(
   doc: DynamoDBDocumentClient,
   tableName: string,
-  scheduler: LocalScheduler,
+  scheduler: SchedulerPort,
   status: DynamoDbScheduleStatus,
   logger: Logger,
 ): Promise<void> {
@@ -319,6 +324,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   };
 
   const functionOutput = new ProblemLines("watchkeeper-orchestrator");
+  const fanOutOutput = new ProblemLines("watchkeeper-fan-out");
   // The orchestrator Lambda: the deployed handler module with the environment the stack gives it,
   // pointed at the local servers through the SDK's standard endpoint variables.
   const orchestrator = new LambdaFunction({
@@ -362,8 +368,38 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   // As the stack's heartbeat schedule; a no-op when ticks are left to the caller.
   scheduler.startHeartbeat();
 
-  // Schedule-sync runs in this thread: its factory takes the scheduler port, and here that is the
-  // local scheduler rather than EventBridge. Everything else about it is the deployed code.
+  // The fan-out Lambda, driven every minute by the clock schedule (no-op without dispatch).
+  const fanOut = new LambdaFunction({
+    functionName: "watchkeeper-fan-out",
+    moduleUrl: FAN_OUT_MODULE,
+    region: LOCAL_REGION,
+    timeoutSeconds: 55,
+    maxEnvironments: 1,
+    environment: {
+      MONITORS_TABLE: tableName,
+      TICKS_QUEUE_URL: queues.queueUrl,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      POWERTOOLS_LOG_LEVEL: logLevel,
+      POWERTOOLS_TRACE_ENABLED: "false",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    },
+    onOutput: (chunk) => {
+      if (log.writable) log.write(chunk);
+      if (options.onLog) for (const entry of fanOutOutput.push(chunk)) options.onLog(entry);
+    },
+  });
+  shutdown.add(() => fanOut.stop());
+  // Stopped first (shutdown runs in reverse): no clock fires into a stopped fan-out.
+  shutdown.add(() => scheduler.stop());
+  scheduler.startClock((event) => fanOut.invoke(event));
+
+  // Schedule-sync runs in this thread: its factory takes the scheduler port, here the same bucket
+  // store as in AWS on DynamoDB Local (no per-monitor schedules to migrate). Everything else about it
+  // is the deployed code.
+  const buckets = new DynamoDbBuckets({ tableName, client: doc });
   const status = new DynamoDbScheduleStatus(tableName, doc);
   // As in the stack: owners hear once, from the notification sender, that a monitor cannot be scheduled.
   const mail = new SESv2Client({
@@ -373,7 +409,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   });
   shutdown.add(async () => mail.destroy());
   const scheduleSync = createScheduleSyncHandler({
-    scheduler,
+    scheduler: buckets,
     status,
     notifier: new SesNotifier(endpoints.senderEmail, mail),
     logger: loggerFor("watchkeeper-schedule-sync"),
@@ -392,7 +428,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   });
   await streamPoller.start();
   shutdown.add(() => streamPoller.stop());
-  if (tableExisted) await reconcile(doc, tableName, scheduler, status, logger);
+  if (tableExisted) await reconcile(doc, tableName, buckets, status, logger);
 
   const sqsPoller = new SqsPoller({
     sqs,
@@ -446,6 +482,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   return {
     endpoints,
     scheduler,
+    schedules: new LocalBucketSchedules(doc, tableName),
     logFile,
     infoFile,
     tableExisted,

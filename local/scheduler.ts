@@ -1,4 +1,5 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { schedulerTime } from "#core/fan-out.ts";
 import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES, heartbeatTickBody } from "#core/heartbeat.ts";
 import type { Logger, ScheduleDefinition, SchedulerPort } from "#core/ports.ts";
 import { silentLogger } from "#core/ports.ts";
@@ -12,9 +13,10 @@ import {
 import type { TickMessage } from "#core/schemas.ts";
 
 /**
- * EventBridge Scheduler for the local runtime (DESIGN.md §7): one timer per monitor that sends the
- * same tick message the AWS schedule's SQS target sends. It implements the same SchedulerPort as
- * the AWS adapter, so schedule-sync drives it unchanged.
+ * EventBridge Scheduler for the local runtime (DESIGN.md §7): the stack's own schedules (the clock
+ * that drives the fan-out every minute, the heartbeat), and, for tests of the pre-v2 path, one timer
+ * per schedule that sends the tick message a per-monitor schedule's SQS target sent. It implements
+ * the same SchedulerPort as the AWS adapter.
  */
 
 /** What the dashboard and the tests see of one schedule. */
@@ -58,10 +60,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Attempts per tick before it is given up: Scheduler itself retries for up to 24 hours. */
 const SEND_ATTEMPTS = 4;
 
-/** `<aws.scheduler.scheduled-time>` renders instants to the second, in UTC, with a `Z`. */
-export function schedulerTime(instant: Date): string {
-  return instant.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
+export { schedulerTime } from "#core/fan-out.ts";
 
 function wholeSecond(instant: Date): Date {
   return new Date(Math.floor(instant.getTime() / 1000) * 1000);
@@ -73,6 +72,7 @@ export class LocalScheduler implements SchedulerPort {
   readonly #options: LocalSchedulerOptions;
   readonly #logger: Logger;
   #heartbeat: NodeJS.Timeout | undefined;
+  #clock: NodeJS.Timeout | undefined;
   #stopped = false;
 
   constructor(options: LocalSchedulerOptions) {
@@ -169,10 +169,39 @@ export class LocalScheduler implements SchedulerPort {
     this.#heartbeat.unref();
   }
 
+  /**
+   * The stack's clock schedule (functions/core/buckets.ts): at the start of every minute, invokes
+   * `target` (the fan-out Lambda) with the clock's input, as Scheduler's Lambda target does. A failed
+   * invocation is logged; the fan-out's retries are the Lambda host's business, as in AWS.
+   * Does nothing without dispatch or when already started.
+   */
+  startClock(target: (event: { scheduledTime: string }) => Promise<unknown>): void {
+    if (this.#stopped || this.#clock || this.#options.dispatch === false) return;
+    const arm = () => {
+      const now = Date.now();
+      const next = Math.floor(now / 60_000) * 60_000 + 60_000;
+      this.#clock = setTimeout(() => {
+        if (this.#stopped) return;
+        const scheduledTime = schedulerTime(new Date(next));
+        this.#track(
+          target({ scheduledTime }).then(
+            () => undefined,
+            (error: Error) =>
+              this.#logger.error("clock invocation failed", { scheduledTime, error: error.message }),
+          ),
+        );
+        arm();
+      }, next - now);
+      this.#clock.unref();
+    };
+    arm();
+  }
+
   /** Cancels every timer and waits for ticks being sent; nothing fires afterwards. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#heartbeat);
+    clearTimeout(this.#clock);
     for (const entry of this.#entries.values()) clearTimeout(entry.timer);
     await Promise.allSettled([...this.#inFlight]);
   }

@@ -23,12 +23,12 @@ export interface RetryPolicy {
 export interface EventBridgeSchedulerOptions {
   /** Schedule group that holds one schedule per monitor. */
   groupName: string;
-  /** ARN of the SQS FIFO ticks queue. */
-  ticksQueueArn: string;
-  /** Role Scheduler assumes to send to the ticks queue (and to the dead-letter queue). */
-  roleArn: string;
-  /** Standard SQS queue for ticks Scheduler could not deliver after its retries. */
-  deadLetterQueueArn: string;
+  /** ARN of the SQS FIFO ticks queue. Needed by `upsert` only (reading and deleting need none). */
+  ticksQueueArn?: string;
+  /** Role Scheduler assumes to send to the ticks queue (and to the dead-letter queue). Needed by `upsert` only. */
+  roleArn?: string;
+  /** Standard SQS queue for ticks Scheduler could not deliver after its retries. Needed by `upsert` only. */
+  deadLetterQueueArn?: string;
   /** @default { maximumEventAgeSeconds: 3600, maximumRetryAttempts: 185 } */
   retryPolicy?: RetryPolicy;
   /** @default a SchedulerClient with bounded requests — region and endpoint from the SDK's standard variables */
@@ -45,7 +45,11 @@ export function tickInput(monitorId: string): string {
   return JSON.stringify({ monitorId, scheduledTime: "<aws.scheduler.scheduled-time>" });
 }
 
-/** SchedulerPort on EventBridge Scheduler: one schedule per monitor, named after the monitor. */
+/**
+ * SchedulerPort on EventBridge Scheduler: one schedule per monitor, named after the monitor. Since
+ * engine v2 monitors live in bucket schedules (functions/adapters/dynamodb-buckets.ts); this adapter
+ * remains for the migration (reading and deleting the old schedules) and the stack's own schedules.
+ */
 export class EventBridgeScheduler implements SchedulerPort, ScheduleReader {
   private readonly client: SchedulerClient;
   private readonly retryPolicy: RetryPolicy;
@@ -57,6 +61,10 @@ export class EventBridgeScheduler implements SchedulerPort, ScheduleReader {
 
   /** The full schedule for a monitor: Update replaces every field, so it is always sent whole. */
   scheduleRequest(definition: ScheduleDefinition): CreateScheduleCommandInput {
+    const { ticksQueueArn, roleArn, deadLetterQueueArn } = this.options;
+    if (!ticksQueueArn || !roleArn || !deadLetterQueueArn) {
+      throw new Error("creating a schedule needs ticksQueueArn, roleArn and deadLetterQueueArn");
+    }
     return {
       Name: definition.monitorId,
       GroupName: this.options.groupName,
@@ -68,15 +76,15 @@ export class EventBridgeScheduler implements SchedulerPort, ScheduleReader {
       FlexibleTimeWindow: { Mode: "OFF" },
       ActionAfterCompletion: "NONE",
       Target: {
-        Arn: this.options.ticksQueueArn,
-        RoleArn: this.options.roleArn,
+        Arn: ticksQueueArn,
+        RoleArn: roleArn,
         Input: tickInput(definition.monitorId),
         SqsParameters: { MessageGroupId: definition.monitorId },
         RetryPolicy: {
           MaximumEventAgeInSeconds: this.retryPolicy.maximumEventAgeSeconds,
           MaximumRetryAttempts: this.retryPolicy.maximumRetryAttempts,
         },
-        DeadLetterConfig: { Arn: this.options.deadLetterQueueArn },
+        DeadLetterConfig: { Arn: deadLetterQueueArn },
       },
     };
   }
@@ -111,6 +119,24 @@ export class EventBridgeScheduler implements SchedulerPort, ScheduleReader {
         timezone: schedule.ScheduleExpressionTimezone ?? "UTC",
         enabled: schedule.State !== "DISABLED",
       };
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * For the migration to bucket schedules (functions/core/schedule-migration.ts): the expression and
+   * the instant a rate schedule counts from (its last update, else its creation).
+   */
+  async anchorOf(monitorId: string): Promise<{ expression: string; anchor: Date } | undefined> {
+    try {
+      const schedule = await this.client.send(
+        new GetScheduleCommand({ Name: monitorId, GroupName: this.options.groupName }),
+      );
+      const anchor = schedule.LastModificationDate ?? schedule.CreationDate;
+      if (!schedule.ScheduleExpression || !anchor) return undefined;
+      return { expression: schedule.ScheduleExpression, anchor };
     } catch (error) {
       if (error instanceof ResourceNotFoundException) return undefined;
       throw error;

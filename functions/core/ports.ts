@@ -110,16 +110,21 @@ export interface RejectedTickSink {
   reject(body: string, reason: string): Promise<void>;
 }
 
-/** One EventBridge Scheduler schedule per monitor (DESIGN.md §1). */
+/** A monitor's schedule (DESIGN.md §1), kept as a member of its bucket (functions/core/buckets.ts). */
 export interface ScheduleDefinition {
   monitorId: string;
   expression: string;
   timezone: string;
   enabled: boolean;
+  /**
+   * Rate schedules: the minute of the period the monitor ticks at. Absent: a stable hash of the id
+   * (a migrated monitor keeps the phase its old per-monitor schedule had).
+   */
+  phaseMinute?: number;
 }
 
 export interface SchedulerPort {
-  /** Creates or replaces the schedule named `monitorId`. Idempotent. */
+  /** Creates or replaces the schedule of `monitorId`. Idempotent. */
   upsert(definition: ScheduleDefinition): Promise<void>;
   /** Deletes the schedule; a missing schedule is not an error. */
   remove(monitorId: string): Promise<void>;

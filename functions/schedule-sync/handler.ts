@@ -6,9 +6,11 @@ import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import * as z from "zod";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
+import { DynamoDbBuckets } from "#adapters/dynamodb-buckets.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { EventBridgeScheduler } from "#adapters/scheduler.ts";
 import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
+import { MigratingScheduler } from "#core/schedule-migration.ts";
 import { parseRecipientDomains } from "#core/schemas.ts";
 import { createScheduleSyncHandler, type ScheduleSyncHandler } from "./sync.ts";
 
@@ -22,7 +24,7 @@ export {
 
 /**
  * Schedule-sync Lambda: Monitors table stream (config items only, by the event-source filter) in,
- * EventBridge Scheduler calls out. Only wiring lives here; behaviour is in sync.ts and the pure
+ * bucket member items out (and the deletion of a monitor's pre-v2 per-monitor schedule). Only wiring lives here; behaviour is in sync.ts and the pure
  * decision in functions/core/schedule-sync.ts.
  */
 
@@ -33,10 +35,8 @@ const tracer = new Tracer({ serviceName: "watchkeeper-schedule-sync" });
 /** Everything the stack sets on the function (lib/schedule-sync.ts). */
 export const ScheduleSyncEnvironmentSchema = z.object({
   MONITORS_TABLE: z.string().min(1),
+  /** The group of the per-monitor schedules of earlier versions, deleted as monitors move to buckets. */
   SCHEDULE_GROUP_NAME: z.string().min(1),
-  TICKS_QUEUE_ARN: z.string().startsWith("arn:"),
-  SCHEDULER_ROLE_ARN: z.string().startsWith("arn:"),
-  SCHEDULER_DLQ_ARN: z.string().startsWith("arn:"),
   DEFAULT_TIMEZONE: z.string().min(1).optional(),
   /** Sender of the one mail owners get when their monitor cannot be scheduled; unset: no mail. */
   SENDER_EMAIL: z.string().min(1).optional(),
@@ -71,18 +71,16 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): ScheduleS
 
 function fromEnvironment(): ScheduleSyncHandler {
   const env = readEnvironment();
+  const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({ requestHandler: boundedRequestHandler() }));
   return createScheduleSyncHandler({
-    scheduler: new EventBridgeScheduler({
-      groupName: env.SCHEDULE_GROUP_NAME,
-      ticksQueueArn: env.TICKS_QUEUE_ARN,
-      roleArn: env.SCHEDULER_ROLE_ARN,
-      deadLetterQueueArn: env.SCHEDULER_DLQ_ARN,
-      client: tracer.captureAWSv3Client(new SchedulerClient({ requestHandler: boundedRequestHandler() })),
-    }),
-    status: new DynamoDbScheduleStatus(
-      env.MONITORS_TABLE,
-      tracer.captureAWSv3Client(new DynamoDBClient({ requestHandler: boundedRequestHandler() })),
+    scheduler: new MigratingScheduler(
+      new DynamoDbBuckets({ tableName: env.MONITORS_TABLE, client: dynamo }),
+      new EventBridgeScheduler({
+        groupName: env.SCHEDULE_GROUP_NAME,
+        client: tracer.captureAWSv3Client(new SchedulerClient({ requestHandler: boundedRequestHandler() })),
+      }),
     ),
+    status: new DynamoDbScheduleStatus(env.MONITORS_TABLE, dynamo),
     ...(env.SENDER_EMAIL
       ? {
           notifier: new SesNotifier(

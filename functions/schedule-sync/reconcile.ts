@@ -3,9 +3,11 @@ import { pathToFileURL } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, paginateScan } from "@aws-sdk/lib-dynamodb";
 import { Command } from "commander";
+import { DynamoDbBuckets } from "#adapters/dynamodb-buckets.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { EventBridgeScheduler } from "#adapters/scheduler.ts";
 import type { SchedulerPort, ScheduleStatusPort } from "#core/ports.ts";
+import { type HeaderRepair, MigratingScheduler } from "#core/schedule-migration.ts";
 import {
   planReconcile,
   type ReconcilePlan,
@@ -21,8 +23,7 @@ import { CONFIG_RECORD } from "#core/schemas.ts";
  * before the stack existed (the stream only carries later changes), after a stream record was
  * dropped to the sync failure queue, or whenever drift is suspected. Idempotent; safe to rerun.
  *
- *   npx tsx functions/schedule-sync/reconcile.ts --table <name> --group <name> \
- *     --ticks-queue-arn <arn> --role-arn <arn> --dead-letter-queue-arn <arn> [--dry-run]
+ *   npx tsx functions/schedule-sync/reconcile.ts --table <name> --group <name> [--dry-run]
  *
  * The stack's `ReconcileCommand` output prints this line with every value filled in.
  */
@@ -54,6 +55,7 @@ export async function reconcile(
   options: ScheduleDefaults & { dryRun?: boolean } = {},
 ): Promise<ReconcileReport> {
   const log = dependencies.log ?? (() => {});
+  const startedAt = new Date();
   // Schedules first, then the table: a schedule listed here existed before the scan began, so a
   // monitor created during the run can only be missed by the list (and then upserted), never
   // taken for an orphan.
@@ -116,6 +118,13 @@ export async function reconcile(
       await dependencies.scheduler.remove(monitorId);
     });
   }
+  // A header lost or left behind would silence or waste a whole bucket: rebuild them from the plan.
+  if (!options.dryRun && "syncHeaders" in scheduler) {
+    await step("(bucket headers)", "bucket headers: one per bucket in use", async () => {
+      const removed = await (scheduler as HeaderRepair).syncHeaders(plan.upserts, startedAt);
+      if (removed > 0) log(`  ${removed} unused bucket header(s) removed`);
+    });
+  }
   log(
     `${plan.upserts.length - unchanged} upserted, ${unchanged} unchanged, ${plan.invalid.length} invalid, ${plan.removals.length} removed, ${failures.length} failed`,
   );
@@ -150,24 +159,13 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   const program = new Command()
     .name("reconcile")
     .description(
-      "Create, update and delete EventBridge Scheduler schedules so that they match the Monitors table.",
+      "Bring every monitor's schedule (its bucket member item) in line with the Monitors table; moves monitors still on a per-monitor EventBridge Scheduler schedule (before engine v2) to their bucket.",
     )
     .option("--table <name>", "Monitors table name (env MONITORS_TABLE)", process.env.MONITORS_TABLE)
     .option(
       "--group <name>",
-      "schedule group name (env SCHEDULE_GROUP_NAME)",
+      "schedule group of the per-monitor schedules to migrate (env SCHEDULE_GROUP_NAME)",
       process.env.SCHEDULE_GROUP_NAME,
-    )
-    .option(
-      "--ticks-queue-arn <arn>",
-      "ticks FIFO queue ARN (env TICKS_QUEUE_ARN)",
-      process.env.TICKS_QUEUE_ARN,
-    )
-    .option("--role-arn <arn>", "scheduler role ARN (env SCHEDULER_ROLE_ARN)", process.env.SCHEDULER_ROLE_ARN)
-    .option(
-      "--dead-letter-queue-arn <arn>",
-      "scheduler DLQ ARN (env SCHEDULER_DLQ_ARN)",
-      process.env.SCHEDULER_DLQ_ARN,
     )
     .option(
       "--default-timezone <zone>",
@@ -179,21 +177,16 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   const options = program.opts<{
     table?: string;
     group?: string;
-    ticksQueueArn?: string;
-    roleArn?: string;
-    deadLetterQueueArn?: string;
     defaultTimezone?: string;
     dryRun: boolean;
   }>();
   const tableName = required(options.table, "--table", "MONITORS_TABLE");
-  const scheduler = new EventBridgeScheduler({
-    groupName: required(options.group, "--group", "SCHEDULE_GROUP_NAME"),
-    ticksQueueArn: required(options.ticksQueueArn, "--ticks-queue-arn", "TICKS_QUEUE_ARN"),
-    roleArn: required(options.roleArn, "--role-arn", "SCHEDULER_ROLE_ARN"),
-    deadLetterQueueArn: required(options.deadLetterQueueArn, "--dead-letter-queue-arn", "SCHEDULER_DLQ_ARN"),
-  });
   const dynamo = new DynamoDBClient({});
   const doc = DynamoDBDocumentClient.from(dynamo);
+  const scheduler = new MigratingScheduler(
+    new DynamoDbBuckets({ tableName, client: doc }),
+    new EventBridgeScheduler({ groupName: required(options.group, "--group", "SCHEDULE_GROUP_NAME") }),
+  );
   try {
     const report = await reconcile(
       {

@@ -20,8 +20,8 @@ afterAll(async () => {
 const table = () => env.runtime.endpoints.tableName;
 
 function scheduleMatching(monitorId: string, matches: (view: ScheduleView) => boolean) {
-  return eventually(`schedule of ${monitorId} to change`, () => {
-    const view = env.runtime.scheduler.get(monitorId);
+  return eventually(`schedule of ${monitorId} to change`, async () => {
+    const view = await env.runtime.schedules.get(monitorId);
     return view && matches(view) ? view : undefined;
   });
 }
@@ -114,15 +114,15 @@ describe("local schedules follow the config items", () => {
       return Item?.scheduleError as string | undefined;
     });
     expect(scheduleError).toMatch(/every five minutes/);
-    expect(env.runtime.scheduler.get(monitorId)?.expression).toBe("cron(0 9 ? * MON-FRI *)");
+    expect((await env.runtime.schedules.get(monitorId))?.expression).toBe("cron(0 9 ? * MON-FRI *)");
   });
 
   it("removes the schedule when the config item is deleted", async () => {
     await env.doc.send(new DeleteCommand({ TableName: table(), Key: { monitorId, record: "config" } }));
     await eventually("the schedule to be removed", async () =>
-      (await env.runtime.scheduler.list()).includes(monitorId) ? undefined : true,
+      (await env.runtime.schedules.get(monitorId)) ? undefined : true,
     );
-    expect(env.runtime.scheduler.get(monitorId)).toBeUndefined();
+    expect(await env.runtime.schedules.get(monitorId)).toBeUndefined();
   });
 
   it("ignores state items: only config items reach schedule-sync", async () => {
@@ -133,7 +133,7 @@ describe("local schedules follow the config items", () => {
       }),
     );
     await env.runtime.streamDrained();
-    expect(await env.runtime.scheduler.list()).not.toContain("e2e-state-only");
+    expect(await env.runtime.schedules.get("e2e-state-only")).toBeUndefined();
   });
 });
 
@@ -165,7 +165,7 @@ describe("a new monitor that cannot be scheduled", () => {
       return Item?.scheduleError as string | undefined;
     });
     expect(scheduleError).toMatch(/never fires after/);
-    expect(env.runtime.scheduler.get(monitorId)).toBeUndefined();
+    expect(await env.runtime.schedules.get(monitorId)).toBeUndefined();
     // An edit that does not fix it is not news: still one mail.
     await put("cron(0 8 31W * ? 2020)", "Expired, renamed");
     await env.runtime.streamDrained();
@@ -181,6 +181,6 @@ describe("a new monitor that cannot be scheduled", () => {
     const view = await scheduleMatching(monitorId, () => true);
     await put("rate(1 hour)", "Hourly, renamed");
     await env.runtime.streamDrained();
-    expect(env.runtime.scheduler.get(monitorId)?.nextRun).toEqual(view.nextRun);
+    expect((await env.runtime.schedules.get(monitorId))?.nextRun).toEqual(view.nextRun);
   });
 });

@@ -1,0 +1,242 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  paginateQuery,
+  paginateScan,
+  TransactWriteCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
+import {
+  BUCKET_ATTRIBUTE,
+  BUCKET_INDEX,
+  BUCKET_RECORD_PREFIX,
+  BUCKETS_PARTITION,
+  type BucketHeader,
+  placementOf,
+  SCHEDULE_RECORD,
+} from "#core/buckets.ts";
+import type { BucketReader } from "#core/fan-out.ts";
+import type { ScheduleDefinition, SchedulerPort } from "#core/ports.ts";
+import type { ScheduleReader } from "#core/schedule-sync.ts";
+
+/**
+ * Bucket schedules on the Monitors table (engine v2):
+ * - a monitor's schedule is its member item `{monitorId, record: "schedule"}`, whose `bucket`
+ *   attribute (absent while paused) places it in the sparse `ByBucket` index;
+ * - each bucket has a header item under `monitorId = "__buckets"`, read by the fan-out every minute.
+ * A header and a member are written in one transaction, so no member is ever without its header.
+ */
+
+/** How long an empty bucket's header is kept: beyond any index propagation delay. */
+export const EMPTY_HEADER_GRACE_MS = 10 * 60_000;
+
+export interface DynamoDbBucketsOptions {
+  tableName: string;
+  /** @default a DynamoDBClient with bounded requests */
+  client?: DynamoDBClient | DynamoDBDocumentClient;
+  /** @default () => new Date() */
+  now?: () => Date;
+}
+
+function headerItem(header: BucketHeader, touchedAt: string): Record<string, unknown> {
+  const common = { monitorId: BUCKETS_PARTITION, record: `${BUCKET_RECORD_PREFIX}${header.key}`, touchedAt };
+  return header.kind === "cron"
+    ? { ...common, kind: "cron", expression: header.expression, timezone: header.timezone }
+    : { ...common, kind: "rate", periodMinutes: header.periodMinutes };
+}
+
+/** A header as stored, or undefined when it is not one the fan-out can use. */
+export function parseHeaderItem(
+  item: Record<string, unknown>,
+): (BucketHeader & { touchedAt?: string }) | undefined {
+  const record = item.record;
+  if (typeof record !== "string" || !record.startsWith(BUCKET_RECORD_PREFIX)) return undefined;
+  const key = record.slice(BUCKET_RECORD_PREFIX.length);
+  const touchedAt = typeof item.touchedAt === "string" ? { touchedAt: item.touchedAt } : {};
+  if (item.kind === "cron" && typeof item.expression === "string" && typeof item.timezone === "string") {
+    return { kind: "cron", key, expression: item.expression, timezone: item.timezone, ...touchedAt };
+  }
+  if (item.kind === "rate" && typeof item.periodMinutes === "number" && item.periodMinutes >= 1) {
+    return { kind: "rate", key, periodMinutes: item.periodMinutes, ...touchedAt };
+  }
+  return undefined;
+}
+
+export class DynamoDbBuckets implements SchedulerPort, ScheduleReader, BucketReader {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #now: () => Date;
+
+  constructor(options: DynamoDbBucketsOptions) {
+    const client = options.client ?? new DynamoDBClient({ requestHandler: boundedRequestHandler() });
+    this.#doc = client instanceof DynamoDBDocumentClient ? client : DynamoDBDocumentClient.from(client);
+    this.#table = options.tableName;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async upsert(definition: ScheduleDefinition): Promise<void> {
+    const placement = placementOf(definition, definition.phaseMinute);
+    const now = this.#now().toISOString();
+    await this.#doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          // Refreshing touchedAt tells the fan-out the bucket gained a member just now.
+          { Put: { TableName: this.#table, Item: headerItem(placement.header, now) } },
+          {
+            Put: {
+              TableName: this.#table,
+              Item: {
+                monitorId: definition.monitorId,
+                record: SCHEDULE_RECORD,
+                expression: definition.expression,
+                timezone: definition.timezone,
+                enabled: definition.enabled,
+                ...(placement.phaseMinute === undefined ? {} : { phaseMinute: placement.phaseMinute }),
+                // Paused: out of the sparse index, so the fan-out never sees it.
+                ...(definition.enabled ? { [BUCKET_ATTRIBUTE]: placement.partition } : {}),
+                updatedAt: now,
+              },
+            },
+          },
+        ],
+      }),
+    );
+  }
+
+  async describe(monitorId: string): Promise<ScheduleDefinition | undefined> {
+    const { Item: item } = await this.#doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { monitorId, record: SCHEDULE_RECORD },
+        ConsistentRead: true,
+      }),
+    );
+    if (!item || typeof item.expression !== "string" || typeof item.timezone !== "string") return undefined;
+    return {
+      monitorId,
+      expression: item.expression,
+      timezone: item.timezone,
+      enabled: item.enabled !== false,
+      ...(typeof item.phaseMinute === "number" ? { phaseMinute: item.phaseMinute } : {}),
+    };
+  }
+
+  async remove(monitorId: string): Promise<void> {
+    await this.#doc.send(
+      new DeleteCommand({ TableName: this.#table, Key: { monitorId, record: SCHEDULE_RECORD } }),
+    );
+  }
+
+  /** Every monitor with a member item. A full scan: for reconcile, not for the tick path. */
+  async list(): Promise<string[]> {
+    const ids: string[] = [];
+    const pages = paginateScan(
+      { client: this.#doc },
+      {
+        TableName: this.#table,
+        FilterExpression: "#record = :schedule",
+        ProjectionExpression: "monitorId",
+        ExpressionAttributeNames: { "#record": "record" },
+        ExpressionAttributeValues: { ":schedule": SCHEDULE_RECORD },
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) if (typeof item.monitorId === "string") ids.push(item.monitorId);
+    }
+    return ids.sort();
+  }
+
+  async headers(): Promise<BucketHeader[]> {
+    return (await this.storedHeaders()).map(({ touchedAt: _, ...header }) => header as BucketHeader);
+  }
+
+  /** Headers with their `touchedAt`, for the empty-bucket sweep. */
+  async storedHeaders(): Promise<Array<BucketHeader & { touchedAt?: string }>> {
+    const headers: Array<BucketHeader & { touchedAt?: string }> = [];
+    const pages = paginateQuery(
+      { client: this.#doc },
+      {
+        TableName: this.#table,
+        KeyConditionExpression: "monitorId = :buckets",
+        ExpressionAttributeValues: { ":buckets": BUCKETS_PARTITION },
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        const header = parseHeaderItem(item);
+        if (header) headers.push(header);
+      }
+    }
+    return headers;
+  }
+
+  async *members(partition: string): AsyncIterable<string[]> {
+    const pages = paginateQuery(
+      { client: this.#doc },
+      {
+        TableName: this.#table,
+        IndexName: BUCKET_INDEX,
+        KeyConditionExpression: "#bucket = :partition",
+        ExpressionAttributeNames: { "#bucket": BUCKET_ATTRIBUTE },
+        ExpressionAttributeValues: { ":partition": partition },
+      },
+    );
+    for await (const page of pages) {
+      const ids = (page.Items ?? []).map((item) => item.monitorId).filter((id) => typeof id === "string");
+      if (ids.length > 0) yield ids;
+    }
+  }
+
+  /**
+   * Reconcile's repair: writes the header of every bucket `definitions` place a monitor in, and
+   * deletes the other headers, unless touched after `startedAt` (a monitor that joined while
+   * reconcile ran). Returns the number of headers deleted.
+   */
+  async syncHeaders(definitions: readonly ScheduleDefinition[], startedAt: Date): Promise<number> {
+    const wanted = new Map<string, BucketHeader>();
+    for (const definition of definitions) {
+      if (!definition.enabled) continue;
+      const { header } = placementOf(definition, definition.phaseMinute);
+      wanted.set(header.key, header);
+    }
+    const now = this.#now().toISOString();
+    for (const header of wanted.values()) {
+      await this.#doc.send(new PutCommand({ TableName: this.#table, Item: headerItem(header, now) }));
+    }
+    let deleted = 0;
+    for (const header of await this.storedHeaders()) {
+      if (wanted.has(header.key)) continue;
+      if (await this.#deleteHeader(header.key, startedAt.toISOString())) deleted++;
+    }
+    return deleted;
+  }
+
+  /**
+   * Deletes a header found empty, unless a member joined since `seenAt - grace`: joining refreshes
+   * `touchedAt` in the member's own transaction, and the grace covers the index's propagation
+   * delay, so a header is never deleted under a member the index did not show yet.
+   */
+  async forgetEmpty(header: BucketHeader, seenAt: Date): Promise<boolean> {
+    return this.#deleteHeader(header.key, new Date(seenAt.getTime() - EMPTY_HEADER_GRACE_MS).toISOString());
+  }
+
+  async #deleteHeader(key: string, cutoff: string): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { monitorId: BUCKETS_PARTITION, record: `${BUCKET_RECORD_PREFIX}${key}` },
+          ConditionExpression: "touchedAt < :cutoff",
+          ExpressionAttributeValues: { ":cutoff": cutoff },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+}
