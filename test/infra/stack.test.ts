@@ -4,8 +4,10 @@ import { join } from "node:path";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_RETRY_POLICY, EventBridgeScheduler } from "../../functions/adapters/scheduler.ts";
+import { BUCKET_INDEX, BUCKETS_PARTITION, CLOCK_SCHEDULE_NAME } from "../../functions/core/buckets.ts";
 import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES, heartbeatTickBody } from "../../functions/core/heartbeat.ts";
 import { MonitorIdSchema } from "../../functions/core/schemas.ts";
+import { FanOutEnvironmentSchema } from "../../functions/fan-out/handler.ts";
 import { HEARTBEAT } from "../../functions/orchestrator/metric-names.ts";
 import { ScheduleSyncEnvironmentSchema } from "../../functions/schedule-sync/handler.ts";
 import { MAX_RECEIVE_COUNT } from "../../lib/constants.ts";
@@ -142,7 +144,7 @@ describe("ticks queue", () => {
 
   it("every queue is encrypted and refuses requests without TLS", () => {
     const queues = template.findResources("AWS::SQS::Queue");
-    expect(Object.keys(queues)).toHaveLength(6);
+    expect(Object.keys(queues)).toHaveLength(7);
     for (const queue of Object.values(queues)) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     for (const id of Object.keys(queues)) {
       template.hasResourceProperties("AWS::SQS::QueuePolicy", {
@@ -284,9 +286,6 @@ describe("functions", () => {
     for (const name of optional) expect(variables).not.toHaveProperty(name);
     expect(variables).toMatchObject({
       SCHEDULE_GROUP_NAME: "wk-test",
-      TICKS_QUEUE_ARN: arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")),
-      SCHEDULER_ROLE_ARN: arnOf(idOf("AWS::IAM::Role", "ScheduleSync/SchedulerRole")),
-      SCHEDULER_DLQ_ARN: arnOf(idOf("AWS::SQS::Queue", "ScheduleSync/SchedulerDeadLetterQueue")),
       MONITORS_TABLE: { Ref: idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table") },
       DEFAULT_TIMEZONE: "Europe/Paris",
       SENDER_EMAIL: "alerts@example.org",
@@ -296,6 +295,7 @@ describe("functions", () => {
   it("bundles handlers that load as ES modules", () => {
     for (const [name, env] of [
       ["ScheduleSync", {}],
+      ["FanOut", {}],
       ["Orchestrator", { MONITORS_TABLE: "t", SENDER_EMAIL: "a@example.org", AWS_REGION: "us-east-1" }],
     ] as const) {
       const key = resource("AWS::Lambda::Function", `${name}/Lambda/Function`).Properties.Code
@@ -418,27 +418,24 @@ describe("IAM", () => {
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
-  it("schedule-sync: schedules of its group, PassRole of the scheduler role to Scheduler only, UpdateItem on the table", () => {
+  it("schedule-sync: member items on the table, only reads and deletes of its group's old schedules, no PassRole", () => {
     const statements = statementsOfRole("ScheduleSync/Lambda/Role");
-    const scheduling = statementWith(statements, "scheduler:CreateSchedule");
-    expect(actions(scheduling).sort()).toEqual([
-      "scheduler:CreateSchedule",
-      "scheduler:DeleteSchedule",
-      "scheduler:UpdateSchedule",
-    ]);
+    const scheduling = statementWith(statements, "scheduler:DeleteSchedule");
+    expect(actions(scheduling).sort()).toEqual(["scheduler:DeleteSchedule", "scheduler:GetSchedule"]);
     expect(JSON.stringify(scheduling.Resource)).toMatch(/:scheduler:.*:schedule\/wk-test\/\*"/);
-    expect(statementWith(statements, "iam:PassRole")).toMatchObject({
-      Resource: arnOf(idOf("AWS::IAM::Role", "ScheduleSync/SchedulerRole")),
-      Condition: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
-    });
+    const everything = statements.flatMap(actions);
+    expect(everything).not.toContain("scheduler:CreateSchedule");
+    expect(everything).not.toContain("scheduler:UpdateSchedule");
+    expect(everything).not.toContain("iam:PassRole");
+    // PutItem: member items and bucket headers; the rest: scheduleError and forgetting a deleted monitor.
     const update = statementWith(statements, "dynamodb:UpdateItem");
     expect(actions(update).sort()).toEqual([
       "dynamodb:ConditionCheckItem",
       "dynamodb:DeleteItem",
+      "dynamodb:PutItem",
       "dynamodb:UpdateItem",
     ]);
     expect(update.Resource).toEqual(arnOf(idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table")));
-    expect(statements.some((statement) => actions(statement).includes("dynamodb:PutItem"))).toBe(false);
     // The one "cannot be scheduled" mail per problem: SendEmail from the sender address only.
     const ses = statementWith(statements, "ses:SendEmail");
     expect(actions(ses)).toEqual(["ses:SendEmail"]);
@@ -474,7 +471,11 @@ describe("SES, schedule group, alarms", () => {
     const topic = { Ref: idOf("AWS::SNS::Topic", "Alarms/Topic") };
     const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
     expect(alarms.map((alarm) => alarm.Properties.AlarmName).sort()).toEqual([
+      "wk-test-clock-missing",
       "wk-test-delivery-retry-dead-letters",
+      "wk-test-fan-out-dead-letters",
+      "wk-test-fan-out-errors",
+      "wk-test-fan-out-lag",
       "wk-test-heartbeat-missing",
       "wk-test-invalid-schedules",
       "wk-test-monitor-config-problems",
@@ -494,8 +495,8 @@ describe("SES, schedule group, alarms", () => {
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([topic]);
       expect(alarm.Properties.OKActions).toEqual([topic]);
-      // Silence is health for every alarm but the dead-man's switch, asserted below.
-      if (alarm.Properties.AlarmName !== "wk-test-heartbeat-missing")
+      // Silence is health for every alarm but the dead-man's switches, asserted below.
+      if (!["wk-test-heartbeat-missing", "wk-test-clock-missing"].includes(alarm.Properties.AlarmName))
         expect(alarm.Properties.TreatMissingData).toBe("notBreaching");
       expect(alarm.Properties.AlarmDescription.length).toBeGreaterThan(40);
     }
@@ -547,7 +548,7 @@ describe("SES, schedule group, alarms", () => {
 
   it("the heartbeat schedule sends its tick like a monitor's schedule: same group, role, queue, message group rule and DLQ", () => {
     const schedules = template.findResources("AWS::Scheduler::Schedule");
-    expect(Object.keys(schedules)).toHaveLength(1);
+    expect(Object.keys(schedules)).toHaveLength(2); // the heartbeat and the clock
     const schedule = resource("AWS::Scheduler::Schedule", "ScheduleSync/Heartbeat");
     expect(schedule.Properties).toEqual({
       Name: HEARTBEAT_ID,
@@ -597,10 +598,115 @@ describe("SES, schedule group, alarms", () => {
   it("prints a ready-to-run reconcile command", () => {
     const output = template.findOutputs("ReconcileCommand").ReconcileCommand;
     const text = JSON.stringify(output?.Value);
-    for (const flag of ["--table", "--group", "--ticks-queue-arn", "--role-arn", "--dead-letter-queue-arn"]) {
-      expect(text).toContain(flag);
-    }
+    for (const flag of ["--table", "--group"]) expect(text).toContain(flag);
+    // Only flags reconcile's CLI knows: it refuses the others.
+    expect(text).not.toContain("--ticks-queue-arn");
     expect(text).toContain("--default-timezone Europe/Paris");
+  });
+});
+
+describe("bucket schedules: clock, fan-out, index", () => {
+  it("indexes bucket members sparsely: ByBucket on `bucket`, sorted by monitor, keys only", () => {
+    template.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: BUCKET_INDEX,
+          KeySchema: [
+            { AttributeName: "bucket", KeyType: "HASH" },
+            { AttributeName: "monitorId", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "KEYS_ONLY" },
+        },
+      ],
+    });
+  });
+
+  it("the clock invokes the fan-out every minute in UTC, with its planned time, retries bounded, a DLQ", () => {
+    const clock = resource("AWS::Scheduler::Schedule", "FanOut/Clock");
+    const fanOut = idOf("AWS::Lambda::Function", "FanOut/Lambda/Function");
+    expect(clock.Properties).toMatchObject({
+      Name: CLOCK_SCHEDULE_NAME,
+      GroupName: "wk-test",
+      ScheduleExpression: "cron(* * * * ? *)",
+      ScheduleExpressionTimezone: "UTC",
+      State: "ENABLED",
+      FlexibleTimeWindow: { Mode: "OFF" },
+      Target: {
+        Arn: arnOf(fanOut),
+        RoleArn: arnOf(idOf("AWS::IAM::Role", "FanOut/ClockRole")),
+        Input: '{"scheduledTime":"<aws.scheduler.scheduled-time>"}',
+        DeadLetterConfig: { Arn: arnOf(idOf("AWS::SQS::Queue", "FanOut/DeadLetterQueue")) },
+      },
+    });
+    expect(clock.Properties.Target.RetryPolicy.MaximumEventAgeInSeconds).toBeLessThanOrEqual(300);
+    // The clock's role may invoke the fan-out itself (not its versions) and reach its DLQ.
+    const statements = statementsOfRole("FanOut/ClockRole");
+    expect(statementWith(statements, "lambda:InvokeFunction").Resource).toEqual(arnOf(fanOut));
+  });
+
+  it("retries a failed minute only inside the ticks queue's 5-minute deduplication window", () => {
+    template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+      FunctionName: { Ref: idOf("AWS::Lambda::Function", "FanOut/Lambda/Function") },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 240,
+      DestinationConfig: {
+        OnFailure: { Destination: arnOf(idOf("AWS::SQS::Queue", "FanOut/DeadLetterQueue")) },
+      },
+    });
+  });
+
+  it("fan-out: reads headers and the index, deletes bucket headers only, sends to the ticks queue only", () => {
+    const variables = resource("AWS::Lambda::Function", "FanOut/Lambda/Function").Properties.Environment
+      .Variables;
+    for (const name of Object.keys(FanOutEnvironmentSchema.shape)) expect(variables).toHaveProperty(name);
+    const statements = statementsOfRole("FanOut/Lambda/Role");
+    const table = arnOf(idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table"));
+    const query = statementWith(statements, "dynamodb:Query");
+    expect(actions(query)).toEqual(["dynamodb:Query"]);
+    expect(JSON.stringify(query.Resource)).toContain(`/index/${BUCKET_INDEX}`);
+    expect(statementWith(statements, "dynamodb:DeleteItem")).toMatchObject({
+      Resource: table,
+      Condition: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [BUCKETS_PARTITION] } },
+    });
+    // The ticks queue, and its own DLQ (Lambda sends a failed minute there with the function's role).
+    const send = statementWith(statements, "sqs:SendMessage");
+    expect(send.Resource).toEqual([
+      arnOf(idOf("AWS::SQS::Queue", "FanOut/DeadLetterQueue")),
+      arnOf(idOf("AWS::SQS::Queue", "Ticks/Queue/")),
+    ]);
+    const everything = statements.flatMap(actions);
+    for (const forbidden of [
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "ses:SendEmail",
+      "scheduler:CreateSchedule",
+    ]) {
+      expect(everything).not.toContain(forbidden);
+    }
+  });
+
+  it("alarms when the fan-out lags, fails, loses a minute, or goes silent (missing data breaches)", () => {
+    const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
+    const byName = (name: string) =>
+      alarms.find((alarm) => alarm.Properties.AlarmName === `wk-test-${name}`)?.Properties;
+    expect(byName("fan-out-lag")).toMatchObject({
+      MetricName: "FanOutLagSeconds",
+      Dimensions: [{ Name: "service", Value: "fan-out" }],
+      Statistic: "Maximum",
+      Threshold: 30,
+      ComparisonOperator: "GreaterThanThreshold",
+    });
+    expect(byName("clock-missing")).toMatchObject({
+      MetricName: "DueBuckets",
+      Dimensions: [{ Name: "service", Value: "fan-out" }],
+      Statistic: "Sum",
+      Period: 300,
+      ComparisonOperator: "LessThanThreshold",
+      TreatMissingData: "breaching",
+    });
+    expect(byName("fan-out-dead-letters")).toMatchObject({
+      MetricName: "ApproximateNumberOfMessagesVisible",
+    });
   });
 });
 
