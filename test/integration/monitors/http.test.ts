@@ -5,6 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "#core/ports.ts";
 import { createHttpCheck, httpCheck, MAX_REDIRECTS, type Resolver } from "#monitors/http.ts";
 import type { CheckContext, CheckDefinition } from "#monitors/types.ts";
+import { startDemoSite } from "../../../local/demo-site.ts";
+import { DEFAULT_SEED_FILE, loadSeedMonitors } from "../../../local/seed.ts";
 import { selfSignedCertificate } from "../../support/tls.ts";
 
 /**
@@ -405,5 +407,22 @@ describe("address policy", () => {
     ];
     const result = await run({ url: `http://mixed.test:${a.port}/` }, createHttpCheck({ resolve }));
     expect(result.message).toContain("refused to connect to mixed.test (::1), a loopback address");
+  });
+});
+
+describe("the seeded monitors of `npm start`", () => {
+  it("reach the demo site on 127.0.0.1: every seeded http monitor allows loopback and is OK", async () => {
+    const site = await startDemoSite(0);
+    try {
+      const seeded = await loadSeedMonitors(DEFAULT_SEED_FILE, { demoSiteUrl: site.url });
+      const monitors = seeded.filter((item) => item.check === "http");
+      expect(monitors.length).toBeGreaterThan(0);
+      for (const monitor of monitors) {
+        const result = await httpCheck.run(context(monitor.params as Record<string, unknown>));
+        expect(result, String(monitor.monitorId)).toMatchObject({ isOk: true });
+      }
+    } finally {
+      await site.stop();
+    }
   });
 });
