@@ -346,6 +346,9 @@ export function createHttpCheck(options: HttpCheckOptions = {}): CheckDefinition
         throw new RedirectRefused(`redirect ${count} (${from}) has an invalid Location header`);
       }
       const next = new URL(location, current.href);
+      // Credentials a server writes into a Location are not ours to send.
+      next.username = "";
+      next.password = "";
       if (next.protocol !== "http:" && next.protocol !== "https:") {
         throw new RedirectRefused(
           `redirect ${count} (${from}) refused: its Location is not an http(s) URL (${next.protocol})`,

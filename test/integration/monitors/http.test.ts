@@ -96,6 +96,7 @@ beforeAll(async () => {
         "/to-evil": () => "http://evil.test/latest/meta-data/",
         "/to-mapped-metadata": () => "http://[::ffff:169.254.169.254]/latest/meta-data/",
         "/to-ftp": () => "ftp://127.0.0.1/file",
+        "/to-b-with-credentials": () => `http://someone:pw@127.0.0.1:${b.port}/landing`,
       }),
     ),
     "http",
@@ -209,6 +210,14 @@ describe("redirects", () => {
     expect(result.message).not.toContain("hunter2");
     expect(a.requests[0]?.headers.authorization).toMatch(/^Basic /);
     expect(b.requests[0]?.headers.authorization).toBeUndefined();
+    // Nor credentials a server writes into its Location.
+    await expect(
+      run({ url: `${a.origin}/to-b-with-credentials`, followRedirects: "any", ...loopback }),
+    ).resolves.toMatchObject({
+      isOk: true,
+      message: expect.stringContaining(`(redirected to ${b.origin}/landing)`),
+    });
+    expect(b.requests[1]?.headers.authorization).toBeUndefined();
   });
 
   it("sends the headers again when a redirect comes back to the original origin, never to the other", async () => {
