@@ -1,5 +1,19 @@
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { isIP } from "node:net";
+import { pipeline, type Readable } from "node:stream";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
+import {
+  ADDRESS_KINDS,
+  type AddressKind,
+  AddressRefusedError,
+  guardedLookup,
+  type Resolver,
+  refusal,
+  systemResolver,
+} from "./support/addresses.ts";
 import { formatBytes, quote } from "./support/format.ts";
 import { listOrSet, must, mustBe, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
@@ -10,16 +24,30 @@ import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
  * `isOk: false`; only bad params and the orchestrator's timeout make it throw.
  *
  * Header values are never echoed in a message or a log line: they usually carry API keys.
+ *
+ * What a table writer could do with it is bounded: redirects stay within the origin of `url`
+ * unless `followRedirects` says "any", never go from https to http, and `headers` (with URL
+ * credentials) are only ever sent to that origin; loopback, link-local and cloud metadata
+ * addresses are refused unless `allowAddresses` names them (see support/addresses.ts). The socket
+ * connects to the very addresses that were checked (a `lookup` of its own), so a DNS answer that
+ * changes in between cannot slip past.
  */
+
+export type { Resolver } from "./support/addresses.ts";
 
 export const HTTP_CHECK = "http";
 
 /** Most of a body we ever read: enough for any health page, bounded so a huge download cannot hurt. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-// RFC 9110 token characters: anything else is rejected by fetch with a message quoting the value.
+/** Most redirects followed before the check fails. */
+export const MAX_REDIRECTS = 5;
+
+export const REDIRECT_POLICIES = ["same-origin", "any", "none"] as const;
+
+// RFC 9110 token characters: anything else is rejected by node:http with a message quoting the value.
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Control characters in a value would split or corrupt the request (and fetch rejects them).
+// Control characters in a value would split or corrupt the request (and node:http rejects them).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const HEADER_VALUE_FORBIDDEN = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
@@ -72,8 +100,30 @@ export const HttpParamsSchema = z
         { error: mustBe("must be a map of header names to string values") },
       )
       .optional(),
-    /** Follow redirects (and judge the final response); `false` judges the 3xx itself. @default true */
-    followRedirects: z.boolean({ error: must("must be true or false") }).default(true),
+    /**
+     * Which redirects to follow: "same-origin" (the origin of `url` only), "any" origin, or "none"
+     * (judge the 3xx itself). https to http is never followed. `true` and `false`, the earlier
+     * form, mean "same-origin" and "none". @default "same-origin"
+     */
+    followRedirects: z.preprocess(
+      (value) => (value === true ? "same-origin" : value === false ? "none" : value),
+      z
+        .enum(REDIRECT_POLICIES, { error: must('must be "same-origin", "any" or "none"') })
+        .default("same-origin"),
+    ),
+    /**
+     * Address kinds the check may connect to despite the policy: "loopback", "link-local",
+     * "metadata" (one, or a list). @default none
+     */
+    allowAddresses: z
+      .preprocess(
+        (value) => (typeof value === "string" ? [value] : value),
+        listOrSet(
+          z.enum(ADDRESS_KINDS, { error: must('must be "loopback", "link-local" or "metadata"') }),
+          'must be "loopback", "link-local", "metadata" or a list of them',
+        ),
+      )
+      .optional(),
   })
   .superRefine((params, ctx) => {
     if (params.method === "HEAD" && params.bodyIncludes !== undefined) {
@@ -106,10 +156,7 @@ const NETWORK_ERRORS: Record<string, string> = {
   EHOSTUNREACH: "host unreachable",
   ENETUNREACH: "network unreachable",
   ETIMEDOUT: "connection timed out",
-  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
-  UND_ERR_HEADERS_TIMEOUT: "timed out waiting for the response headers",
-  UND_ERR_BODY_TIMEOUT: "timed out reading the response body",
-  UND_ERR_SOCKET: "connection closed unexpectedly",
+  HPE_INVALID_CONSTANT: "the server's response is not valid HTTP",
   CERT_HAS_EXPIRED: "the TLS certificate has expired",
   DEPTH_ZERO_SELF_SIGNED_CERT: "the TLS certificate is self-signed",
   SELF_SIGNED_CERT_IN_CHAIN: "the TLS certificate chain is self-signed",
@@ -126,7 +173,7 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Why fetch rejected, in words; fetch itself only says "fetch failed" and hides the cause. */
+/** Why a request failed, in words (digging under fetch's bare "fetch failed" too). */
 export function describeNetworkError(error: unknown): string {
   const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
   const code = errorCode(cause);
@@ -136,9 +183,9 @@ export function describeNetworkError(error: unknown): string {
 }
 
 /** Removes every header value from a text: belt and braces for the "never echo secrets" rule. */
-function redact(text: string, headers: Record<string, string> | undefined): string {
+function redact(text: string, values: readonly string[]): string {
   let result = text;
-  for (const value of Object.values(headers ?? {})) {
+  for (const value of values) {
     if (value.length >= 4) result = result.split(value).join("[redacted]");
   }
   return result;
@@ -163,19 +210,12 @@ interface BodySearch {
 }
 
 /** Reads the body until the needle shows up, the body ends or MAX_BODY_BYTES are read. */
-async function searchBody(body: ReadableStream<Uint8Array> | null, needle: string): Promise<BodySearch> {
-  if (!body) return { found: false, bytesRead: 0, truncated: false };
-  const reader = body.getReader();
+async function searchBody(body: Readable, needle: string): Promise<BodySearch> {
   const decoder = new TextDecoder();
   let text = "";
   let bytesRead = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) {
-        text += decoder.decode();
-        return { found: text.includes(needle), bytesRead, truncated: false };
-      }
+    for await (const value of body as AsyncIterable<Uint8Array>) {
       const chunk = value.subarray(0, MAX_BODY_BYTES - bytesRead);
       bytesRead += chunk.byteLength;
       // Only the tail that could complete a match needs searching again: keeps this linear.
@@ -188,94 +228,226 @@ async function searchBody(body: ReadableStream<Uint8Array> | null, needle: strin
         return { found, bytesRead, truncated: !found };
       }
     }
+    text += decoder.decode();
+    return { found: text.includes(needle), bytesRead, truncated: false };
   } finally {
     // Frees the connection whether or not the body was read to the end.
-    await reader.cancel().catch(() => {});
+    body.destroy();
   }
 }
 
-function describeStatus(response: Response): string {
-  return response.statusText ? `${response.status} ${response.statusText}` : String(response.status);
+/** A redirect the check will not follow: the check fails with this reason. */
+class RedirectRefused extends Error {}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+function describeStatus(response: IncomingMessage): string {
+  const status = response.statusCode ?? 0;
+  return response.statusMessage ? `${status} ${response.statusMessage}` : String(status);
 }
 
-async function run(ctx: CheckContext): Promise<CheckResult> {
-  const params = parseParams(HTTP_CHECK, HttpParamsSchema, ctx.params);
-  const request = `${params.method} ${displayUrl(params.url)}`;
-  const headers = new Headers(params.headers);
-  if (!headers.has("user-agent")) headers.set("user-agent", `Watchkeeper (monitor ${ctx.monitorId})`);
-  const target = new URL(params.url);
-  if (target.username || target.password) {
-    // fetch refuses URLs with credentials; `https://user:pass@host` means Basic auth, as in curl.
-    if (!headers.has("authorization")) {
-      const user = decodeURIComponent(target.username);
-      const password = decodeURIComponent(target.password);
-      headers.set("authorization", `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`);
+/** The body as the server meant it: fetch used to decode gzip and deflate, and so does the check. */
+function decodedBody(response: IncomingMessage): Readable {
+  const encoding = response.headers["content-encoding"]?.trim().toLowerCase();
+  const decoder =
+    encoding === "gzip" || encoding === "x-gzip"
+      ? createGunzip()
+      : encoding === "deflate"
+        ? createInflate()
+        : encoding === "br"
+          ? createBrotliDecompress()
+          : undefined;
+  if (!decoder) return response;
+  pipeline(response, decoder, () => {}); // an error reaches the decoder, which the reader sees
+  return decoder;
+}
+
+/** Options a test may set; the shipped check uses the defaults. */
+export interface HttpCheckOptions {
+  /** How host names are resolved (the system resolver by default). */
+  resolve?: Resolver;
+  /** Extra certificate authorities to trust (tests use a self-signed certificate). */
+  ca?: string;
+}
+
+export function createHttpCheck(options: HttpCheckOptions = {}): CheckDefinition {
+  const resolve = options.resolve ?? systemResolver;
+
+  /** One request, no redirect handling; resolves at the response headers. */
+  function send(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    ctx: CheckContext,
+    allowed: ReadonlySet<AddressKind>,
+  ) {
+    // An IP-literal host never goes through `lookup`: it is judged here.
+    const literal = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    if (isIP(literal)) {
+      const reason = refusal(url.hostname, literal, allowed);
+      if (reason) return Promise.reject(new AddressRefusedError(reason));
     }
-    target.username = "";
-    target.password = "";
-  }
-
-  const started = performance.now();
-  const elapsed = () => Math.round(performance.now() - started);
-  let response: Response;
-  try {
-    response = await fetch(target, {
-      method: params.method,
-      headers,
-      redirect: params.followRedirects ? "follow" : "manual",
-      signal: ctx.signal,
+    const transport = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise<IncomingMessage>((resolveResponse, reject) => {
+      const request = transport(url, {
+        method,
+        headers,
+        signal: ctx.signal,
+        // A connection of its own per request: nothing validated for one monitor is reused by another.
+        agent: false,
+        lookup: guardedLookup(resolve, allowed),
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+      });
+      request.once("response", (response: IncomingMessage) => {
+        // Errors after the headers surface where the body is read; unread, they must not go unhandled.
+        response.on("error", () => {});
+        resolveResponse(response);
+      });
+      request.on("error", reject);
+      request.end();
     });
-  } catch (error) {
-    if (ctx.signal.aborted) throw abortedError(ctx.signal, `${request} after ${elapsed()} ms`);
-    const reason = redact(describeNetworkError(error), Object.fromEntries(headers));
-    ctx.logger.debug("http check: request failed", { request, reason });
-    return { isOk: false, message: `${request} failed after ${elapsed()} ms: ${reason}` };
   }
-  const latencyMs = elapsed();
 
-  try {
-    const problems: string[] = [];
-    const statusOk = statusMatches(response.status, params.expectedStatus);
-    if (!statusOk) problems.push(`expected status ${describeExpected(params.expectedStatus)}`);
-    if (params.maxLatencyMs !== undefined && latencyMs > params.maxLatencyMs) {
-      problems.push(`slower than the ${params.maxLatencyMs} ms limit`);
+  async function run(ctx: CheckContext): Promise<CheckResult> {
+    const params = parseParams(HTTP_CHECK, HttpParamsSchema, ctx.params);
+    const request = `${params.method} ${displayUrl(params.url)}`;
+    const allowed = new Set(params.allowAddresses);
+    const origin = new URL(params.url);
+    const baseHeaders: Record<string, string> = {
+      "user-agent": `Watchkeeper (monitor ${ctx.monitorId})`,
+      accept: "*/*",
+      "accept-encoding": "gzip, deflate",
+    };
+    // Sent to the origin of params.url only, never to another one a redirect leads to.
+    const ownHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(params.headers ?? {})) ownHeaders[name.toLowerCase()] = value;
+    if (origin.username || origin.password) {
+      // `https://user:pass@host` means Basic auth, as in curl; the credentials leave the URL.
+      if (ownHeaders.authorization === undefined) {
+        const user = decodeURIComponent(origin.username);
+        const password = decodeURIComponent(origin.password);
+        ownHeaders.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+      }
+      origin.username = "";
+      origin.password = "";
     }
-    let bodyNote = "";
-    // A body is only worth reading when the status is right: a 500 page never holds the marker.
-    if (params.bodyIncludes !== undefined && statusOk) {
-      const needle = quote(params.bodyIncludes);
-      try {
-        const search = await searchBody(response.body, params.bodyIncludes);
-        if (search.found) bodyNote = `, body includes ${needle}`;
-        else
-          problems.push(
-            search.truncated
-              ? `body does not include ${needle} in its first ${formatBytes(MAX_BODY_BYTES)}`
-              : `body (${formatBytes(search.bytesRead)}) does not include ${needle}`,
-          );
-      } catch (error) {
-        if (ctx.signal.aborted) throw abortedError(ctx.signal, `${request} reading the body`);
-        // The server dropping the connection mid-body is the target failing, not the check.
-        problems.push(
-          `reading the body failed: ${redact(describeNetworkError(error), Object.fromEntries(headers))}`,
+    const secrets = Object.values(ownHeaders);
+    const headersFor = (url: URL) =>
+      url.origin === origin.origin ? { ...baseHeaders, ...ownHeaders } : baseHeaders;
+
+    /** The URL being requested: params.url, then wherever redirects lead. */
+    let current = origin;
+    const redirectedTo = () => (current === origin ? "" : ` (redirected to ${displayUrl(current.href)})`);
+
+    /** Where the redirect from `current` leads, or why it is not followed. */
+    function redirectTarget(status: number, location: string, count: number): URL {
+      const from = `${status} from ${displayUrl(current.href)}`;
+      if (!URL.canParse(location, current.href)) {
+        throw new RedirectRefused(`redirect ${count} (${from}) has an invalid Location header`);
+      }
+      const next = new URL(location, current.href);
+      // Credentials a server writes into a Location are not ours to send.
+      next.username = "";
+      next.password = "";
+      if (next.protocol !== "http:" && next.protocol !== "https:") {
+        throw new RedirectRefused(
+          `redirect ${count} (${from}) refused: its Location is not an http(s) URL (${next.protocol})`,
         );
       }
+      const hop = `${from} to ${displayUrl(next.href)}`;
+      if (count > MAX_REDIRECTS) {
+        throw new RedirectRefused(`more than ${MAX_REDIRECTS} redirects (redirect ${count}: ${hop})`);
+      }
+      if (current.protocol === "https:" && next.protocol === "http:") {
+        throw new RedirectRefused(`redirect ${count} (${hop}) refused: it leaves HTTPS for plain HTTP`);
+      }
+      if (params.followRedirects === "same-origin" && next.origin !== origin.origin) {
+        throw new RedirectRefused(
+          `redirect ${count} (${hop}) refused: it leaves the origin ${origin.origin} (params.followRedirects "any" follows it)`,
+        );
+      }
+      return next;
     }
-    const redirected = response.redirected ? ` (redirected to ${displayUrl(response.url)})` : "";
-    const summary = `${request} returned ${describeStatus(response)} in ${latencyMs} ms${redirected}`;
-    ctx.logger.debug("http check: response", { request, status: response.status, latencyMs });
-    return problems.length === 0
-      ? { isOk: true, message: `${summary}${bodyNote}` }
-      : { isOk: false, message: `${summary}: ${problems.join("; ")}` };
-  } finally {
-    await response.body?.cancel().catch(() => {});
+
+    /** The final response: redirects are followed here, one validated hop at a time. */
+    async function follow(): Promise<IncomingMessage> {
+      for (let count = 1; ; count += 1) {
+        const response = await send(current, params.method, headersFor(current), ctx, allowed);
+        const status = response.statusCode ?? 0;
+        const { location } = response.headers;
+        if (params.followRedirects === "none" || !REDIRECT_STATUSES.has(status) || location === undefined) {
+          return response;
+        }
+        response.destroy(); // a redirect's body is never read
+        current = redirectTarget(status, location, count);
+      }
+    }
+
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    let response: IncomingMessage;
+    try {
+      response = await follow();
+    } catch (error) {
+      if (ctx.signal.aborted) throw abortedError(ctx.signal, `${request} after ${elapsed()} ms`);
+      // A refused redirect names its hop; any other failure says where it happened.
+      const where = error instanceof RedirectRefused ? "" : redirectedTo();
+      const reason =
+        error instanceof RedirectRefused || error instanceof AddressRefusedError
+          ? error.message
+          : describeNetworkError(error);
+      ctx.logger.debug("http check: request failed", { request, reason: redact(reason, secrets) });
+      return {
+        isOk: false,
+        message: redact(`${request} failed after ${elapsed()} ms${where}: ${reason}`, secrets),
+      };
+    }
+    const latencyMs = elapsed();
+
+    try {
+      const status = response.statusCode ?? 0;
+      const problems: string[] = [];
+      const statusOk = statusMatches(status, params.expectedStatus);
+      if (!statusOk) problems.push(`expected status ${describeExpected(params.expectedStatus)}`);
+      if (params.maxLatencyMs !== undefined && latencyMs > params.maxLatencyMs) {
+        problems.push(`slower than the ${params.maxLatencyMs} ms limit`);
+      }
+      let bodyNote = "";
+      // A body is only worth reading when the status is right: a 500 page never holds the marker.
+      if (params.bodyIncludes !== undefined && statusOk) {
+        const needle = quote(params.bodyIncludes);
+        try {
+          const search = await searchBody(decodedBody(response), params.bodyIncludes);
+          if (search.found) bodyNote = `, body includes ${needle}`;
+          else
+            problems.push(
+              search.truncated
+                ? `body does not include ${needle} in its first ${formatBytes(MAX_BODY_BYTES)}`
+                : `body (${formatBytes(search.bytesRead)}) does not include ${needle}`,
+            );
+        } catch (error) {
+          if (ctx.signal.aborted) throw abortedError(ctx.signal, `${request} reading the body`);
+          // The server dropping the connection mid-body is the target failing, not the check.
+          problems.push(`reading the body failed: ${redact(describeNetworkError(error), secrets)}`);
+        }
+      }
+      const summary = `${request} returned ${describeStatus(response)} in ${latencyMs} ms${redirectedTo()}`;
+      ctx.logger.debug("http check: response", { request, status, latencyMs });
+      return problems.length === 0
+        ? { isOk: true, message: `${summary}${bodyNote}` }
+        : { isOk: false, message: `${summary}: ${problems.join("; ")}` };
+    } finally {
+      response.destroy();
+    }
   }
+
+  return {
+    name: HTTP_CHECK,
+    description:
+      "Requests params.url (GET/HEAD); OK when the status is expected (default 2xx), within params.maxLatencyMs and the body includes params.bodyIncludes.",
+    paramsSchema: HttpParamsSchema,
+    run,
+  };
 }
 
-export const httpCheck: CheckDefinition = {
-  name: HTTP_CHECK,
-  description:
-    "Requests params.url (GET/HEAD); OK when the status is expected (default 2xx), within params.maxLatencyMs and the body includes params.bodyIncludes.",
-  paramsSchema: HttpParamsSchema,
-  run,
-};
+export const httpCheck: CheckDefinition = createHttpCheck();

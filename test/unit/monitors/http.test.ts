@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "#core/ports.ts";
 import { describeNetworkError, displayUrl, HTTP_CHECK, httpCheck, MAX_BODY_BYTES } from "#monitors/http.ts";
@@ -49,6 +50,11 @@ beforeAll(async () => {
         response.write("partial");
         setTimeout(() => request.socket.destroy(), 20);
         return;
+      case "/gzip":
+        response
+          .writeHead(200, { "content-type": "text/plain", "content-encoding": "gzip" })
+          .end(gzipSync("service healthy"));
+        return;
       case "/redirect":
         response.writeHead(302, { location: "/ok?session=abc" }).end();
         return;
@@ -73,7 +79,10 @@ function context(params: Record<string, unknown>, signal = AbortSignal.timeout(1
   return { monitorId: "web-health", params, signal, logger: silentLogger, now: new Date() };
 }
 
-const run = (params: Record<string, unknown>, signal?: AbortSignal) => httpCheck.run(context(params, signal));
+// Every server here is on 127.0.0.1, which the check refuses unless told otherwise (that policy is
+// tested in test/integration/monitors/http.test.ts).
+const run = (params: Record<string, unknown>, signal?: AbortSignal) =>
+  httpCheck.run(context({ allowAddresses: ["loopback"], ...params }, signal));
 
 /** A loopback port nobody listens on: bind one, then release it. */
 async function closedPort(): Promise<number> {
@@ -145,6 +154,15 @@ describe("http check", () => {
     expect(result.message).toMatch(
       /returned 200 OK in \d+ ms: body \(15 B\) does not include "all systems go"$/,
     );
+  });
+
+  it("searches a gzip-encoded body once decoded, and asks for it as fetch did", async () => {
+    const result = await run({ url: `${base}/gzip`, bodyIncludes: "healthy" });
+    expect(result).toMatchObject({
+      isOk: true,
+      message: expect.stringMatching(/, body includes "healthy"$/),
+    });
+    expect(lastRequest?.headers["accept-encoding"]).toBe("gzip, deflate");
   });
 
   it("finds a marker split across chunks and inside a multi-byte character", async () => {
@@ -309,7 +327,18 @@ describe("http check", () => {
         { url: "https://example.com", method: "HEAD", bodyIncludes: "ok" },
         "params.bodyIncludes cannot be used with method HEAD",
       ],
-      [{ url: "https://example.com", followRedirects: "no" }, "params.followRedirects must be true or false"],
+      [
+        { url: "https://example.com", followRedirects: "no" },
+        'params.followRedirects must be "same-origin", "any" or "none"',
+      ],
+      [
+        { url: "https://example.com", allowAddresses: ["loopback", "private"] },
+        'params.allowAddresses[1] must be "loopback", "link-local" or "metadata"',
+      ],
+      [
+        { url: "https://example.com", allowAddresses: true },
+        'params.allowAddresses must be "loopback", "link-local", "metadata" or a list of them',
+      ],
       [{ url: "https://example.com", timeout: 5 }, "params.timeout is not a known parameter"],
     ])("%j", async (params, expected) => {
       const error = await run(params).catch((caught: unknown) => caught);
