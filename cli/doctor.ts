@@ -92,8 +92,7 @@ function failed(
   if (env.local && call.emulator && !(code && NETWORK_ERRORS.has(code))) {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     const detail = (error as { detail?: unknown }).detail;
-    const why =
-      typeof detail === "string" ? detail : `${errorName(error)}${status ? `, HTTP ${status}` : ""}`;
+    const why = typeof detail === "string" ? detail : status ? `HTTP ${status}` : errorName(error);
     return {
       check,
       status: "SKIP",
