@@ -13,6 +13,7 @@ import { HEARTBEAT_ID } from "#core/heartbeat.ts";
 import { renderEmailBody } from "#core/render.ts";
 import { headerSafe } from "#core/text.ts";
 import { CliError, causeCode, describeError } from "./errors.ts";
+import { plural } from "./format.ts";
 
 /**
  * `watchkeeper doctor`: a post-deploy smoke test. Each check reads one thing the stack (or the
@@ -462,7 +463,7 @@ async function tableCheck(env: DoctorEnvironment): Promise<DoctorResult> {
     return {
       check,
       status: "PASS",
-      message: `${tableName} is ACTIVE, stream on, ${Table.ItemCount ?? 0} items (updated every ~6 h)`,
+      message: `${tableName} is ACTIVE, stream on, ${plural(Table.ItemCount ?? 0, "item")} (updated every ~6 h)`,
     };
   } catch (error) {
     if (errorName(error) === "ResourceNotFoundException") {
