@@ -43,7 +43,7 @@ const REJECTED_CREDENTIALS = new Set([
   "SignatureDoesNotMatch",
 ]);
 
-function causeCode(error: unknown): string | undefined {
+export function causeCode(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current && typeof current === "object"; depth++) {
     const code = (current as { code?: unknown }).code;

@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, Option } from "commander";
+import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerHistoryCommands } from "./commands/history.ts";
 import { registerManageCommands } from "./commands/manage.ts";
 import { registerMonitorCommands } from "./commands/monitors.ts";
@@ -28,7 +29,9 @@ function buildProgram(
 ): Command {
   const program = new Command()
     .name("watchkeeper")
-    .description("Operate Watchkeeper monitors: list, inspect, change, force runs, read history and reports.")
+    .description(
+      "Operate Watchkeeper monitors: list, inspect, change, force runs, read history and reports; smoke-test a deployment.",
+    )
     .version("0.1.0")
     .option("--local", "use the local runtime of `npm start` (reads <state-dir>/local.json)")
     .option("--state-dir <dir>", "where `npm start` wrote local.json", ".watchkeeper")
@@ -80,6 +83,7 @@ function buildProgram(
   registerHistoryCommands(program, run);
   registerReportCommands(program, run);
   registerTransferCommands(program, run);
+  registerDoctorCommand(program, run);
   return program;
 }
 

@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { DynamoDBClient, paginateListTables } from "@aws-sdk/client-dynamodb";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
+import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { paginateListQueues, SQSClient } from "@aws-sdk/client-sqs";
 import * as z from "zod";
 import { createDocumentClient } from "#adapters/dynamodb-store.ts";
@@ -27,6 +29,8 @@ export interface TargetOptions {
 export interface CliClients {
   dynamodb?: DynamoDBClient;
   sqs?: SQSClient;
+  ses?: SESv2Client;
+  scheduler?: SchedulerClient;
 }
 
 /** The part of `.watchkeeper/local.json` (local/runtime.ts LocalEndpoints) the CLI needs. */
@@ -36,6 +40,11 @@ const LocalInfoSchema = z.object({
   sqs: z.url(),
   tableName: z.string(),
   queueUrl: z.string(),
+  // Read by `doctor` only; absent from a local.json an older runtime wrote.
+  ses: z.url().optional(),
+  deliveryRetryQueueUrl: z.string().optional(),
+  senderEmail: z.string().optional(),
+  inboxUrl: z.string().optional(),
   pid: z.number().int().optional(),
 });
 export type LocalInfo = z.infer<typeof LocalInfoSchema>;
@@ -79,14 +88,16 @@ export class Target {
   #tableName: string | undefined;
   #queueUrl: string | undefined;
   #sqs: SQSClient | undefined;
+  #ses: SESv2Client | undefined;
+  #scheduler: SchedulerClient | undefined;
   readonly #owned: Array<{ destroy(): void }> = [];
 
   private constructor(
     private readonly options: TargetOptions,
     private readonly env: CliIo["env"],
-    private readonly dynamodb: DynamoDBClient,
+    readonly dynamodb: DynamoDBClient,
     private readonly clientConfig: Record<string, unknown>,
-    private readonly injectedSqs: SQSClient | undefined,
+    private readonly injected: CliClients,
     readonly local: LocalInfo | undefined,
   ) {
     this.doc = createDocumentClient(dynamodb);
@@ -107,7 +118,7 @@ export class Target {
     const dynamodb =
       clients.dynamodb ??
       new DynamoDBClient({ ...clientConfig, ...(local ? { endpoint: local.dynamodb } : {}) });
-    const target = new Target(options, io.env, dynamodb, clientConfig, clients.sqs, local);
+    const target = new Target(options, io.env, dynamodb, clientConfig, clients, local);
     if (!clients.dynamodb) target.#owned.push(dynamodb);
     return target;
   }
@@ -138,7 +149,7 @@ export class Target {
   }
 
   sqs(): SQSClient {
-    if (this.injectedSqs) return this.injectedSqs;
+    if (this.injected.sqs) return this.injected.sqs;
     if (!this.#sqs) {
       this.#sqs = new SQSClient({
         ...this.clientConfig,
@@ -147,6 +158,32 @@ export class Target {
       this.#owned.push(this.#sqs);
     }
     return this.#sqs;
+  }
+
+  /** SES v2: the local runtime's aws-ses-v2-local with --local (`doctor`). */
+  ses(): SESv2Client {
+    if (this.injected.ses) return this.injected.ses;
+    if (!this.#ses) {
+      if (this.local && !this.local.ses) {
+        throw new CliError("local.json names no SES endpoint: restart `npm start` with this version");
+      }
+      this.#ses = new SESv2Client({
+        ...this.clientConfig,
+        ...(this.local?.ses ? { endpoint: this.local.ses } : {}),
+      });
+      this.#owned.push(this.#ses);
+    }
+    return this.#ses;
+  }
+
+  /** EventBridge Scheduler (`doctor`); the local runtime has no Scheduler server to point it at. */
+  scheduler(): SchedulerClient {
+    if (this.injected.scheduler) return this.injected.scheduler;
+    if (!this.#scheduler) {
+      this.#scheduler = new SchedulerClient(this.clientConfig);
+      this.#owned.push(this.#scheduler);
+    }
+    return this.#scheduler;
   }
 
   /** The ticks queue: --queue-url, WATCHKEEPER_QUEUE_URL, local.json, or `<stack>-TicksQueue….fifo`. */
@@ -164,6 +201,16 @@ export class Target {
       "WATCHKEEPER_QUEUE_URL",
     );
     return this.#queueUrl;
+  }
+
+  /** The one queue whose name starts with `<stack>-<logicalId>` (CloudFormation's generated names). */
+  async findStackQueue(logicalId: string, fifo: boolean, flag: string, variable: string): Promise<string> {
+    const prefix = `${this.options.stack}-${logicalId}`;
+    const found: string[] = [];
+    for await (const page of paginateListQueues({ client: this.sqs() }, { QueueNamePrefix: prefix })) {
+      found.push(...(page.QueueUrls ?? []).filter((url) => url.endsWith(".fifo") === fifo));
+    }
+    return this.#single(found, `${fifo ? "FIFO " : ""}queue named ${prefix}*`, flag, variable);
   }
 
   #single(found: string[], what: string, flag: string, variable: string): string {

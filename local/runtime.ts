@@ -115,6 +115,11 @@ export interface LocalRuntime {
   tableExisted: boolean;
   /** Ids of the monitors seeded by this start. */
   seeded: string[];
+  /**
+   * False when DynamoDB Local listens on every interface, not only 127.0.0.1: the Java runtime
+   * has no compiler for its loopback launcher (local/servers.ts). True for a given endpoint.
+   */
+  dynamodbLoopbackOnly: boolean;
   /** Resolves once every stream record written so far has reached schedule-sync. */
   streamDrained(): Promise<void>;
   /** Stops everything it started, in reverse order; safe to call twice. */
@@ -208,7 +213,7 @@ async function startServers(options: LocalRuntimeOptions, shutdown: Shutdown) {
   const failure = started.find((result) => result.status === "rejected");
   if (failure) throw failure.reason;
   const [dynamodb, sqs, ses] = started.map((result) => (result as PromiseFulfilledResult<unknown>).value) as [
-    RunningServer,
+    RunningServer & { loopbackOnly?: boolean },
     RunningServer,
     SesServer,
   ];
@@ -487,6 +492,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     infoFile,
     tableExisted,
     seeded,
+    dynamodbLoopbackOnly: servers.dynamodb.loopbackOnly !== false,
     streamDrained: () => streamPoller.drained(),
     stop: () => shutdown.run(),
   };

