@@ -187,7 +187,10 @@ export interface SecretResolverOptions {
 
 interface CacheEntry {
   value: Promise<string>;
-  /** Infinity while the read is in flight: concurrent resolutions share it. */
+  /**
+   * While the read is in flight, concurrent resolutions share it for up to one TTL (a read that
+   * never settles is then replaced); once it succeeds, one TTL from then.
+   */
   expiresAt: number;
 }
 
@@ -220,7 +223,7 @@ export class SecretResolver {
       value: Promise.resolve().then(() =>
         this.source.read({ service: location.service, arn: location.arn, region: location.region }),
       ),
-      expiresAt: Number.POSITIVE_INFINITY,
+      expiresAt: this.#now() + this.#ttlMs,
     };
     this.#cache.delete(key);
     this.#cache.set(key, entry);

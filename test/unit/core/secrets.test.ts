@@ -165,6 +165,23 @@ describe("SecretResolver", () => {
     expect(source.reads).toHaveLength(1);
   });
 
+  it("replaces a read that has not settled within the TTL instead of waiting on it forever", async () => {
+    const source = new MemorySecretSource({ [SSM]: "v" });
+    let now = 0;
+    const resolver = new SecretResolver(source, { now: () => now });
+    source.hold();
+    const stuck = resolver.resolve({ a: { secretRef: SSM } });
+    now += SECRET_CACHE_TTL_MS;
+    const fresh = resolver.resolve({ a: { secretRef: SSM } });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(source.reads).toHaveLength(2);
+    source.release();
+    expect((await Promise.all([stuck, fresh])).map((resolved) => resolved.params)).toEqual([
+      { a: "v" },
+      { a: "v" },
+    ]);
+  });
+
   it("does not cache a failure: the secret created since is read on the next resolution", async () => {
     const source = new MemorySecretSource();
     const resolver = new SecretResolver(source);
