@@ -7,7 +7,7 @@ import {
   parseRecipientDomains,
 } from "#core/schemas.ts";
 import { type CheckDefinition, checks, findCheck } from "#monitors/index.ts";
-import { InvalidParamsError, parseParams as validateCheckParams } from "#monitors/support/params.ts";
+import { InvalidParamsError, validateParamsBeforeResolution } from "#monitors/support/params.ts";
 import { CliError } from "./errors.ts";
 
 /**
@@ -232,10 +232,9 @@ export function validateConfigItem(
 
 /** The check's own params validation, run now rather than at the monitor's first tick. */
 function paramsProblems(check: CheckDefinition | undefined, params: unknown): ConfigProblem[] {
-  if (!check?.paramsSchema || (params !== undefined && (typeof params !== "object" || params === null)))
-    return [];
+  if (!check || (params !== undefined && (typeof params !== "object" || params === null))) return [];
   try {
-    validateCheckParams(check.name, check.paramsSchema, params ?? {});
+    validateParamsBeforeResolution(check.name, check.paramsSchema, params ?? {});
     return [];
   } catch (error) {
     if (!(error instanceof InvalidParamsError)) throw error;

@@ -30,6 +30,10 @@ export interface OrchestratorProps {
   logRetention: RetentionDays;
   /** SQS queues and DynamoDB tables the checks read (WatchkeeperSettings.checkReadArns). */
   checkReadArns: readonly string[];
+  /** Secrets the checks' params may reference (WatchkeeperSettings.checkSecretArns). */
+  checkSecretArns?: readonly string[];
+  /** KMS keys of those secrets (WatchkeeperSettings.checkSecretKmsKeyArns). */
+  checkSecretKmsKeyArns?: readonly string[];
   /**
    * Ticks per invocation. The handler runs each monitor's ticks in parallel with the others', so a
    * batch costs one invocation and the slowest check, not the sum of the checks; it starts no
@@ -70,6 +74,7 @@ export class Orchestrator extends Construct {
     this.rejectTicksTo(props.ticksDeadLetterQueue);
     this.retryDeliveriesThrough(props.deliveryRetries, props.deliveryBudgetHours);
     this.allowChecksToRead(props.checkReadArns);
+    this.allowSecretsToBeRead(props.checkSecretArns ?? [], props.checkSecretKmsKeyArns ?? []);
     fn.addEventSource(
       new SqsEventSource(props.ticks, {
         batchSize: props.batchSize ?? 10,
@@ -131,6 +136,35 @@ export class Orchestrator extends Construct {
     if (tables.length > 0) {
       this.lambda.function.addToRolePolicy(
         new PolicyStatement({ actions: ["dynamodb:Query"], resources: tables }),
+      );
+    }
+  }
+
+  /**
+   * The secret references of checks' params resolve through exactly these reads
+   * (functions/adapters/aws-secret-source.ts), on exactly the secrets the deployer listed.
+   */
+  private allowSecretsToBeRead(arns: readonly string[], kmsKeyArns: readonly string[]): void {
+    const fn = this.lambda.function;
+    const secrets = arns.filter((arn) => arn.split(":")[2] === "secretsmanager");
+    const parameters = arns.filter((arn) => arn.split(":")[2] === "ssm");
+    if (secrets.length > 0) {
+      fn.addToRolePolicy(
+        new PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: secrets }),
+      );
+    }
+    if (parameters.length > 0) {
+      fn.addToRolePolicy(new PolicyStatement({ actions: ["ssm:GetParameter"], resources: parameters }));
+    }
+    if (kmsKeyArns.length > 0) {
+      // Decrypt only on behalf of those two services: the role cannot decrypt arbitrary data
+      // encrypted under these keys.
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["kms:Decrypt"],
+          resources: [...kmsKeyArns],
+          conditions: { StringLike: { "kms:ViaService": ["secretsmanager.*", "ssm.*"] } },
+        }),
       );
     }
   }

@@ -3,6 +3,7 @@ import type { Node } from "constructs";
 import * as z from "zod";
 import { isValidTimezone } from "../functions/core/schedule.ts";
 import { CONFIG_DEFAULTS, DOMAIN_NAME } from "../functions/core/schemas.ts";
+import { SECRETS_MANAGER_ARN, SSM_PARAMETER_ARN } from "../functions/core/secrets.ts";
 import { DELIVERY_RETRY_MAX_CONCURRENCY } from "./constants.ts";
 
 /**
@@ -21,6 +22,8 @@ export const CONTEXT_KEYS = [
   "logRetentionDays",
   "namePrefix",
   "checkReadArns",
+  "checkSecretArns",
+  "checkSecretKmsKeyArns",
   "deliveryBudgetHours",
   "orchestratorMaxConcurrency",
   "orchestratorReservedConcurrency",
@@ -34,6 +37,15 @@ export type ContextKey = (typeof CONTEXT_KEYS)[number];
 const RETENTION_DAYS = Object.values(RetentionDays).filter(
   (days): days is number => typeof days === "number" && days > 0 && days !== RetentionDays.INFINITE,
 );
+
+/** A list setting: a comma-separated string from `-c`, or a list from cdk.json. */
+const arnList = (item: z.ZodString | z.ZodType<string, string>) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((value) =>
+      (Array.isArray(value) ? value : value.split(",")).map((arn) => arn.trim()).filter(Boolean),
+    )
+    .pipe(z.array(item));
 
 const ContextSchema = z
   .object({
@@ -76,6 +88,26 @@ const ContextSchema = z
         ),
       )
       .default([]),
+    checkSecretArns: arnList(
+      z
+        .string()
+        .refine(
+          (arn) => !arn.includes("#"),
+          "must list secret ARNs without #jsonKey: a grant covers the whole secret",
+        )
+        .refine(
+          (arn) => arn.includes("#") || SECRETS_MANAGER_ARN.test(arn) || SSM_PARAMETER_ARN.test(arn),
+          "must list Secrets Manager secret ARNs (with their six-character suffix) or SSM parameter ARNs, comma-separated, without wildcards",
+        ),
+    ).default([]),
+    checkSecretKmsKeyArns: arnList(
+      z
+        .string()
+        .regex(
+          /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
+          "must list KMS key ARNs (arn:aws:kms:<region>:<account>:key/<id>; not aliases), comma-separated",
+        ),
+    ).default([]),
     deliveryBudgetHours: z.coerce
       .number({ message: "must be a number of hours" })
       .int("must be a whole number of hours")
@@ -126,6 +158,15 @@ const ContextSchema = z
       .default(false),
   })
   .superRefine((context, ctx) => {
+    if (context.checkSecretKmsKeyArns.length > 0 && context.checkSecretArns.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["checkSecretKmsKeyArns"],
+        message: "grants decryption for the secrets in checkSecretArns, which lists none",
+      });
+    }
+  })
+  .superRefine((context, ctx) => {
     const reserved = context.orchestratorReservedConcurrency;
     // Both event sources (ticks, delivery retries) must fit, or the function throttles its own polls.
     const needed = context.orchestratorMaxConcurrency + DELIVERY_RETRY_MAX_CONCURRENCY;
@@ -170,6 +211,18 @@ export interface WatchkeeperSettings {
    * @default []
    */
   checkReadArns: string[];
+  /**
+   * Secrets that checks' params may reference (`{"secretRef": ...}`, docs/checks.md): Secrets
+   * Manager secret ARNs and SSM parameter ARNs. The orchestrator may read exactly these
+   * (secretsmanager:GetSecretValue, ssm:GetParameter) and nothing else. @default []
+   */
+  checkSecretArns: string[];
+  /**
+   * Customer managed KMS keys those secrets are encrypted with: kms:Decrypt on exactly these, and
+   * only through Secrets Manager or SSM. Secrets under the AWS managed keys (aws/secretsmanager,
+   * aws/ssm) need none. @default []
+   */
+  checkSecretKmsKeyArns: string[];
   /**
    * How long a notification that keeps failing transiently (SES throttling, 5xx, timeouts) is
    * retried before it is abandoned and the operators are alarmed. Refusals abandon at once.
@@ -311,6 +364,8 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     logRetentionDays: context.logRetentionDays as RetentionDays,
     namePrefix: context.namePrefix,
     checkReadArns: context.checkReadArns,
+    checkSecretArns: [...new Set(context.checkSecretArns)],
+    checkSecretKmsKeyArns: [...new Set(context.checkSecretKmsKeyArns)],
     deliveryBudgetHours: context.deliveryBudgetHours,
     orchestratorMaxConcurrency: context.orchestratorMaxConcurrency,
     orchestratorReservedConcurrency: context.orchestratorReservedConcurrency,

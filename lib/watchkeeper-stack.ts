@@ -90,6 +90,8 @@ export class WatchkeeperStack extends Stack {
       defaultTimezone: settings.defaultTimezone,
       logRetention: settings.logRetentionDays,
       checkReadArns: settings.checkReadArns,
+      checkSecretArns: settings.checkSecretArns,
+      checkSecretKmsKeyArns: settings.checkSecretKmsKeyArns,
     });
     this.scheduleSync = new ScheduleSync(this, "ScheduleSync", {
       table: this.table.table,

@@ -16,6 +16,33 @@ export interface Logger {
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** Where a secret referenced by a check's params lives (functions/core/secrets.ts parses the reference). */
+export interface SecretLocation {
+  /** `secretsmanager`: a Secrets Manager secret; `ssm`: a Systems Manager parameter (SecureString). */
+  service: "secretsmanager" | "ssm";
+  /** The secret's or parameter's ARN, without any `#jsonKey`. */
+  arn: string;
+  /** The region named in the ARN: where the lookup goes. */
+  region: string;
+}
+
+/**
+ * Reads secrets for checks' params (`{"secretRef": ...}`): Secrets Manager and SSM in AWS, memory
+ * in tests. The core caches and redacts; an adapter only reads.
+ */
+export interface SecretSource {
+  /**
+   * The secret's whole string value. Throws SecretUnreadableError with a reason in words (not
+   * found, access denied...) that never holds the value.
+   */
+  read(location: SecretLocation): Promise<string>;
+}
+
+/** A secret could not be read; `message` says why for a person and holds no secret value. */
+export class SecretUnreadableError extends Error {
+  override name = "SecretUnreadableError";
+}
+
 /** Config and state of one monitor as stored; `config` is raw so that validation stays in the core. */
 export interface StoredMonitor {
   config: Record<string, unknown> | undefined;

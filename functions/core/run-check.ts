@@ -18,13 +18,12 @@ export interface RunCheckInput {
   logger: Logger;
   /** Monotonic milliseconds; injectable for tests. */
   elapsed?: () => number;
+  /**
+   * Applied to the outcome's message before it is cut to size (a secret cut in half would escape
+   * an exact match): masks the resolved secret values of the run.
+   */
+  mask?: (message: string) => string;
 }
-
-const failure = (message: string, durationMs: number): CheckOutcome => ({
-  isOk: false,
-  message: truncateMessage(message),
-  durationMs,
-});
 
 /**
  * Runs an untrusted child check (DESIGN.md §5): unknown check, throw (of anything), timeout (even
@@ -33,6 +32,12 @@ const failure = (message: string, durationMs: number): CheckOutcome => ({
  */
 export async function runCheck(input: RunCheckInput): Promise<CheckOutcome> {
   const elapsed = input.elapsed ?? (() => performance.now());
+  const mask = input.mask ?? ((message: string) => message);
+  const failure = (message: string, durationMs: number): CheckOutcome => ({
+    isOk: false,
+    message: truncateMessage(mask(message)),
+    durationMs,
+  });
   const started = elapsed();
   const took = () => Math.round(elapsed() - started);
   if (!input.check) {
@@ -75,7 +80,7 @@ export async function runCheck(input: RunCheckInput): Promise<CheckOutcome> {
       );
     }
     const { isOk, message } = result as { isOk: boolean; message: string };
-    return { isOk, message: truncateMessage(message), durationMs: took() };
+    return { isOk, message: truncateMessage(mask(message)), durationMs: took() };
   } catch (thrown) {
     return failure(`Check "${input.checkName}" threw: ${describeThrown(thrown)}`, took());
   } finally {

@@ -56,16 +56,99 @@ export function escapeHtml(value: string): string {
 const SECRET_KEY = /token|passw|secret|key|authorization|credential|cookie|signature|session/i;
 export const REDACTED = "[redacted]";
 
-/** A copy of `params` safe to log: values under secret-looking keys are replaced, at any depth. */
-export function redactSecrets(value: unknown, depth = 0): unknown {
-  if (depth > 8 || value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map((entry) => redactSecrets(entry, depth + 1));
-  return Object.fromEntries(
-    Object.entries(value).map(([key, entry]) => [
-      key,
-      SECRET_KEY.test(key) ? REDACTED : redactSecrets(entry, depth + 1),
-    ]),
-  );
+// `scheme://userinfo@`: whatever stands before the @ of an authority is a credential (user:password,
+// or a token used as the user name).
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+// `?name=value` / `&name=value` (also `;`) anywhere in a text: a URL, a form body, an error message.
+const QUERY_PARAMETER = /([?&;])([^=&?#;\s"'<>]+)=([^&#;\s"'<>]*)/g;
+// Names of query parameters that carry credentials: token, access_token, api_key, apikey, key,
+// sig, signature, X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, password, secret...
+const SECRET_PARAMETER = /token|secret|passw|pwd|signature|credential|auth|session|key$|^sig$|^code$/i;
+// An HTTP credential quoted in a text (`Authorization: Bearer abc`).
+const AUTH_SCHEME = /\b(Bearer|Basic|Digest|Token)\s+[A-Za-z0-9._~+/=-]{4,}/g;
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, " "));
+  } catch {
+    return name;
+  }
+}
+
+/**
+ * A text safe to log: URL credentials (`https://user:pass@host`), the values of token-like query
+ * parameters (`?token=`, `access_token`, `api_key`, `X-Amz-Signature`...) and `Bearer`/`Basic`
+ * credentials are replaced by `[redacted]`, wherever they appear in it.
+ */
+export function redactText(text: string): string {
+  return text
+    .replace(URL_USERINFO, `$1${REDACTED}@`)
+    .replace(QUERY_PARAMETER, (whole, separator: string, name: string, value: string) =>
+      value.length > 0 && SECRET_PARAMETER.test(decodedName(name))
+        ? `${separator}${name}=${REDACTED}`
+        : whole,
+    )
+    .replace(AUTH_SCHEME, `$1 ${REDACTED}`);
+}
+
+/** `{"secretRef": "arn..."}`: a reference names a secret without holding it, so logs may show it. */
+const isSecretReference = (value: unknown): boolean =>
+  typeof value === "object" &&
+  value !== null &&
+  Object.keys(value).length === 1 &&
+  typeof (value as { secretRef?: unknown }).secretRef === "string";
+
+/** Nesting beyond this is replaced, never passed through: a deep value is not a safe value. */
+const MAX_REDACTION_DEPTH = 64;
+
+export interface RedactOptions {
+  /** Applied to every string before redactText, e.g. masking resolved secret values. */
+  mask?: (text: string) => string;
+}
+
+/**
+ * A copy of a value safe to log, at every depth: values under secret-looking keys are replaced
+ * (a `secretRef` reference is kept: it names a secret, it does not hold one), every string goes
+ * through redactText (and `mask`), Errors keep their name with a redacted message and stack,
+ * cycles and absurd nesting are cut.
+ */
+export function redactSecrets(value: unknown, options: RedactOptions = {}): unknown {
+  const text = (input: string) => redactText(options.mask ? options.mask(input) : input);
+  const ancestors = new Set<object>();
+  const walk = (entry: unknown, depth: number): unknown => {
+    if (typeof entry === "string") return text(entry);
+    if (entry === null || typeof entry !== "object") return entry;
+    if (ancestors.has(entry)) return "[circular]";
+    if (depth >= MAX_REDACTION_DEPTH) return "[too deep]";
+    ancestors.add(entry);
+    try {
+      if (entry instanceof Error) {
+        const copy = new Error(text(entry.message));
+        copy.name = entry.name;
+        copy.stack = entry.stack === undefined ? undefined : text(entry.stack);
+        Object.assign(copy, walk({ ...entry }, depth + 1));
+        if (entry.cause !== undefined) copy.cause = walk(entry.cause, depth + 1);
+        return copy;
+      }
+      if (entry instanceof Date) return entry;
+      if (Array.isArray(entry)) return entry.map((item) => walk(item, depth + 1));
+      if (entry instanceof Set) return [...entry].map((item) => walk(item, depth + 1));
+      if (entry instanceof Map) return walk(Object.fromEntries(entry), depth + 1);
+      return Object.fromEntries(
+        Object.entries(entry).map(([key, item]) => [
+          key,
+          key === "secretRef" && typeof item === "string"
+            ? text(item)
+            : SECRET_KEY.test(key) && !isSecretReference(item)
+              ? REDACTED
+              : walk(item, depth + 1),
+        ]),
+      );
+    } finally {
+      ancestors.delete(entry);
+    }
+  };
+  return walk(value, 0);
 }
 
 /** A human-readable description of anything thrown (checks may throw strings, null, objects…). */

@@ -9,9 +9,11 @@ import type {
   Notifier,
   RejectedTickSink,
   RunRecord,
+  SecretSource,
   StoredMonitor,
 } from "./ports.ts";
 import { StaleStateError, silentLogger } from "./ports.ts";
+import { redactingLogger } from "./redacting-logger.ts";
 import { renderNotification, withDeliveryDelay } from "./render.ts";
 import { type CheckOutcome, runCheck } from "./run-check.ts";
 import { nextRun, parseSchedule } from "./schedule.ts";
@@ -27,6 +29,14 @@ import {
   type TickMessage,
   TickMessageSchema,
 } from "./schemas.ts";
+import {
+  findSecretRefs,
+  issueStandsBeforeResolution,
+  maskSecretValues,
+  SecretResolver,
+  secretRefProblems,
+  withSecretPlaceholders,
+} from "./secrets.ts";
 import { type Decision, decide, type QuietReason } from "./state-machine.ts";
 import { describeThrown, redactSecrets, truncateMessage } from "./text.ts";
 
@@ -107,6 +117,11 @@ export interface TickDependencies {
   rejected?: RejectedTickSink;
   /** Retries a failed delivery on its own backoff; without it, the monitor's next tick retries. */
   retries?: DeliveryRetryPort;
+  /**
+   * Reads the secrets that params reference (`{"secretRef": ...}`), cached for a short TTL by the
+   * processor. Without it, a monitor whose params reference a secret fails saying so.
+   */
+  secrets?: SecretSource;
   logger?: Logger;
   /** Wall clock: only for the future-skew guard, supersession, leases and delivery retries, never for decisions. */
   wallClock?: () => Date;
@@ -186,10 +201,11 @@ interface TickContext {
 }
 
 export class TickProcessor {
-  readonly #deps: Required<Omit<TickDependencies, "rejected" | "retries" | "options">> &
+  readonly #deps: Required<Omit<TickDependencies, "rejected" | "retries" | "options" | "secrets">> &
     Pick<TickDependencies, "rejected" | "retries">;
   readonly #options: TickOptions;
   readonly #delivery: OutboxDelivery;
+  readonly #secrets: SecretResolver | undefined;
 
   constructor(deps: TickDependencies) {
     this.#deps = {
@@ -200,6 +216,7 @@ export class TickProcessor {
       ...deps,
     };
     this.#options = { ...DEFAULT_TICK_OPTIONS, ...deps.options };
+    this.#secrets = deps.secrets ? new SecretResolver(deps.secrets) : undefined;
     this.#delivery = new OutboxDelivery(this.#deps, this.#options);
   }
 
@@ -546,13 +563,27 @@ export class TickProcessor {
           attribute: "check",
           message: `${JSON.stringify(config.check)} is not a registered check (monitors/index.ts)`,
         });
-      } else if (definition.paramsSchema && !problems.some((problem) => problem.attribute === "params")) {
-        const parsed = definition.paramsSchema.safeParse(config.params);
-        if (!parsed.success) {
-          // Paths and zod's messages only: a params value may hold a credential.
-          const issues = parsed.error.issues.map(
-            (issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(params)"} ${issue.message}`,
-          );
+      } else if (!problems.some((problem) => problem.attribute === "params")) {
+        // Malformed secret references first; then the schema, with references as placeholders
+        // (functions/core/secrets.ts): a secret's value is validated once resolved, by the check.
+        const issues = secretRefProblems(config.params).map(
+          ({ path, message }) => `${path.replace(/^params\.?/, "") || "(params)"} ${message}`,
+        );
+        if (issues.length === 0 && definition.paramsSchema) {
+          const refPaths = findSecretRefs(config.params).map(({ path }) => path);
+          const parsed = definition.paramsSchema.safeParse(withSecretPlaceholders(config.params));
+          if (!parsed.success) {
+            // Paths and zod's messages only: a params value may hold a credential.
+            issues.push(
+              ...parsed.error.issues
+                .filter((issue) => issueStandsBeforeResolution(issue, refPaths))
+                .map(
+                  (issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(params)"} ${issue.message}`,
+                ),
+            );
+          }
+        }
+        if (issues.length > 0) {
           problems.push({
             attribute: "params",
             message: `do not fit check "${config.check}": ${issues.join("; ")}`,
@@ -602,15 +633,48 @@ export class TickProcessor {
       check: config.check,
       params: redactSecrets(config.params),
     });
-    return runCheck({
-      monitorId,
-      checkName: config.check,
+    const timeoutMs = config.checkTimeoutSeconds * 1000;
+    const base = { monitorId, checkName: config.check, now: new Date(tickTime) };
+    if (findSecretRefs(config.params).length === 0) {
+      return runCheck({
+        ...base,
+        check: this.#deps.findCheck(config.check),
+        params: config.params,
+        timeoutMs,
+        logger: this.#deps.logger,
+      });
+    }
+    // Resolved just before the run, within the check's own timeout; the values never reach the
+    // state, the history, the mail or the logs: whatever the check echoes of them is masked.
+    const started = performance.now();
+    let resolved: Awaited<ReturnType<SecretResolver["resolve"]>>;
+    try {
+      if (!this.#secrets)
+        throw new Error("its params reference secrets, but this orchestrator has no secret source");
+      resolved = await this.#secrets.resolve(config.params, AbortSignal.timeout(timeoutMs));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : describeThrown(error);
+      this.#deps.logger.warn("check not run: a secret reference could not be resolved", {
+        monitorId,
+        reason,
+      });
+      return {
+        isOk: false,
+        message: truncateMessage(`Check "${config.check}" not run: ${reason}`),
+        durationMs: Math.round(performance.now() - started),
+      };
+    }
+    const mask = (text: string) => maskSecretValues(text, resolved.values);
+    const spent = performance.now() - started;
+    const outcome = await runCheck({
+      ...base,
       check: this.#deps.findCheck(config.check),
-      params: config.params,
-      timeoutMs: config.checkTimeoutSeconds * 1000,
-      now: new Date(tickTime),
-      logger: this.#deps.logger,
+      params: resolved.params,
+      timeoutMs: Math.max(1, Math.round(timeoutMs - spent)),
+      logger: redactingLogger(this.#deps.logger, { mask }),
+      mask,
     });
+    return outcome;
   }
 
   #buildOutbox(

@@ -12,6 +12,8 @@ import { SqsEarlyAck } from "#adapters/sqs-early-ack.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
 import { SqsRetryDelay } from "#adapters/sqs-retry-delay.ts";
 import { parseHeartbeat } from "#core/heartbeat.ts";
+import type { Logger as LoggerPort } from "#core/ports.ts";
+import { redactingLogger } from "#core/redacting-logger.ts";
 import { parseRecipientDomains } from "#core/schemas.ts";
 import { type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
 import { findCheck } from "#monitors/index.ts";
@@ -30,7 +32,7 @@ import {
  * AWS SDK's standard environment variables, so this file runs unchanged in Lambda and locally.
  */
 
-const logger = new Logger({ serviceName: "watchkeeper-orchestrator" });
+const powertoolsLogger = new Logger({ serviceName: "watchkeeper-orchestrator" });
 const metrics = new Metrics({ namespace: "Watchkeeper", serviceName: ORCHESTRATOR_METRICS_SERVICE });
 
 function requiredEnv(name: string): string {
@@ -62,6 +64,11 @@ export function recordOutcomeMetrics(outcome: TickOutcome, sink: Pick<Metrics, "
 }
 
 export interface OrchestratorDependencies extends Omit<TickDependencies, "logger"> {
+  /**
+   * Where the orchestrator logs (Powertools' Logger in Lambda); every line goes through a
+   * redacting logger first (URL credentials, token-like query parameters, secret-looking keys).
+   */
+  logger?: LoggerPort;
   /** Brings failed ticks back sooner than the queue's visibility timeout (best effort). */
   retryDelay?: Pick<SqsRetryDelay, "delay">;
   /**
@@ -95,6 +102,7 @@ function byMessageGroup(records: SQSRecord[]): SQSRecord[][] {
 async function acknowledgeEarly(
   earlyAck: OrchestratorDependencies["earlyAck"],
   succeeded: readonly SQSRecord[],
+  logger: LoggerPort,
 ): Promise<void> {
   if (!earlyAck || succeeded.length === 0) return;
   try {
@@ -121,7 +129,10 @@ class EarlyAcks {
   #timer: NodeJS.Timeout | undefined;
   readonly #sent: Promise<void>[] = [];
 
-  constructor(private readonly earlyAck: OrchestratorDependencies["earlyAck"]) {}
+  constructor(
+    private readonly earlyAck: OrchestratorDependencies["earlyAck"],
+    private readonly logger: LoggerPort,
+  ) {}
 
   add(records: readonly SQSRecord[], failures: readonly { itemIdentifier: string }[]): void {
     if (!this.earlyAck) return;
@@ -133,7 +144,7 @@ class EarlyAcks {
   #flush(): void {
     this.#timer = undefined;
     const batch = this.#pending.splice(0);
-    if (batch.length > 0) this.#sent.push(acknowledgeEarly(this.earlyAck, batch));
+    if (batch.length > 0) this.#sent.push(acknowledgeEarly(this.earlyAck, batch, this.logger));
   }
 
   /** At the end of the invocation: what is still collected is left to the event source. */
@@ -147,6 +158,7 @@ class EarlyAcks {
 
 /** Builds a handler around any adapters: the Lambda entry point below, the local runtime, tests. */
 export function createOrchestratorHandler(deps: OrchestratorDependencies) {
+  const logger = redactingLogger(deps.logger ?? powertoolsLogger);
   const ticks = new TickProcessor({ ...deps, logger });
   const processRecordBefore = (deadline: number, budgetMs: number) => async (record: SQSRecord) => {
     // The dead-man's switch: counted and acknowledged before any table access, never rejected.
@@ -166,14 +178,14 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
     }
   };
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    logger.addContext(context);
+    powertoolsLogger.addContext(context);
     const now = deps.wallClock?.().getTime() ?? Date.now();
     const remaining = context.getRemainingTimeInMillis();
     const budgetMs = remaining - Math.min(INVOCATION_SAFETY_MS, remaining * INVOCATION_SAFETY_SHARE);
     const deadline = now + budgetMs;
     const processRecord = processRecordBefore(deadline, budgetMs);
     // Never outlives the invocation: closed (pending timer cancelled) however it ends.
-    const acks = new EarlyAcks(deps.earlyAck);
+    const acks = new EarlyAcks(deps.earlyAck, logger);
     try {
       // Monitors are independent: each message group (one monitor) runs in parallel with the
       // others, so a slow check never delays another monitor's tick; a group's own ticks run in
@@ -249,6 +261,10 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
       : {}),
     ...(deliveryRetryQueueUrl ? { retries: new SqsDeliveryRetries(deliveryRetryQueueUrl, sqs) } : {}),
     findCheck,
+    // No `secrets` yet: AwsSecretSource (functions/adapters/aws-secret-source.ts) needs
+    // @aws-sdk/client-secrets-manager and @aws-sdk/client-ssm, which are not dependencies yet. Until
+    // they are, a monitor whose params reference a secret fails, saying this orchestrator has no
+    // secret source.
     ...(retryBaseSeconds > 0 ? { retryDelay: new SqsRetryDelay(retryBaseSeconds, sqs) } : {}),
     earlyAck: new SqsEarlyAck(sqs),
     options: {

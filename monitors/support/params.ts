@@ -1,4 +1,11 @@
 import * as z from "zod";
+import {
+  findSecretRefs,
+  issueStandsBeforeResolution,
+  paramPath,
+  secretRefProblems,
+  withSecretPlaceholders,
+} from "#core/secrets.ts";
 
 /**
  * Parameter validation shared by the checks. Every message names the parameter as a person wrote
@@ -34,15 +41,7 @@ export function mustBe(message: string) {
     issue.code === "invalid_type" && issue.input !== undefined ? message : undefined;
 }
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-
-function pathOf(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((joined, key) => {
-    if (typeof key === "number") return `${joined}[${key}]`;
-    const name = String(key);
-    return IDENTIFIER.test(name) ? `${joined}.${name}` : `${joined}[${JSON.stringify(name)}]`;
-  }, "params");
-}
+const pathOf = paramPath;
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === "unrecognized_keys") {
@@ -68,14 +67,37 @@ export function listOrSet<T extends z.ZodType>(item: T, message: string, minItem
   );
 }
 
+const requiredMessage = (issue: { input?: unknown; code?: string }) =>
+  issue.input === undefined && (issue.code === "invalid_type" || issue.code === "invalid_union")
+    ? "is required"
+    : undefined;
+
 /** Validates `params` or throws InvalidParamsError naming every bad parameter. */
 export function parseParams<T extends z.ZodType>(check: string, schema: T, params: unknown): z.output<T> {
-  const parsed = schema.safeParse(params ?? {}, {
-    error: (issue) =>
-      issue.input === undefined && (issue.code === "invalid_type" || issue.code === "invalid_union")
-        ? "is required"
-        : undefined,
-  });
+  const parsed = schema.safeParse(params ?? {}, { error: requiredMessage });
   if (parsed.success) return parsed.data;
   throw new InvalidParamsError(check, parsed.error.issues.map(describeIssue));
+}
+
+/**
+ * Validates params as written in a config item, before any secret is resolved (the CLI's
+ * add/edit/import): malformed `{"secretRef": ...}` references are problems, and the schema sees a
+ * placeholder string at each reference, whose format it cannot judge yet (functions/core/secrets.ts).
+ * Throws InvalidParamsError naming every bad parameter.
+ */
+export function validateParamsBeforeResolution(
+  check: string,
+  schema: z.ZodType | undefined,
+  params: unknown,
+): void {
+  const refProblems = secretRefProblems(params).map(({ path, message }) => `${path} ${message}`);
+  if (refProblems.length > 0) throw new InvalidParamsError(check, refProblems);
+  if (!schema) return;
+  const refPaths = findSecretRefs(params).map(({ path }) => path);
+  const parsed = schema.safeParse(withSecretPlaceholders(params ?? {}), { error: requiredMessage });
+  if (parsed.success) return;
+  const problems = parsed.error.issues
+    .filter((issue) => issueStandsBeforeResolution(issue, refPaths))
+    .map(describeIssue);
+  if (problems.length > 0) throw new InvalidParamsError(check, problems);
 }

@@ -32,6 +32,8 @@ describe("context validation", () => {
       logRetentionDays: 30,
       namePrefix: "watchkeeper",
       checkReadArns: [],
+      checkSecretArns: [],
+      checkSecretKmsKeyArns: [],
       deliveryBudgetHours: 24,
       orchestratorMaxConcurrency: 50,
       orchestratorReservedConcurrency: 0,

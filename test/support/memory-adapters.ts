@@ -5,10 +5,12 @@ import type {
   MonitorStore,
   Notifier,
   RunRecord,
+  SecretLocation,
+  SecretSource,
   StateRecords,
   StoredMonitor,
 } from "#core/ports.ts";
-import { PermanentDeliveryError, StaleStateError } from "#core/ports.ts";
+import { PermanentDeliveryError, SecretUnreadableError, StaleStateError } from "#core/ports.ts";
 import type { MonitorState } from "#core/schemas.ts";
 import type { CheckDefinition } from "../../monitors/types.ts";
 
@@ -124,5 +126,38 @@ export class RecordingRetries implements DeliveryRetryPort {
       reason: "deliver",
       attempt: last.attempt,
     });
+  }
+}
+
+/**
+ * An in-memory SecretSource: secrets by ARN, every read recorded. A secret missing from `values`
+ * fails as Secrets Manager's ResourceNotFoundException would; `hold()` keeps reads pending until
+ * `release()`, to prove concurrent resolutions share one read.
+ */
+export class MemorySecretSource implements SecretSource {
+  readonly values = new Map<string, string>();
+  readonly reads: SecretLocation[] = [];
+  #held: Array<() => void> | undefined;
+
+  constructor(values: Record<string, string> = {}) {
+    for (const [arn, value] of Object.entries(values)) this.values.set(arn, value);
+  }
+
+  hold(): void {
+    this.#held = [];
+  }
+
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const resume of held) resume();
+  }
+
+  async read(location: SecretLocation): Promise<string> {
+    this.reads.push(location);
+    if (this.#held) await new Promise<void>((resume) => this.#held?.push(resume));
+    const value = this.values.get(location.arn);
+    if (value === undefined) throw new SecretUnreadableError(`no such secret in ${location.region}`);
+    return value;
   }
 }
