@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
 import type { LambdaConfig } from "./lambda-config.ts";
@@ -8,8 +8,9 @@ import { median, percentile } from "./stats.ts";
 /**
  * Cold start: the orchestrator bundled exactly as the CDK function bundles it, its size, and its
  * module-initialisation time in fresh Node processes, next to a baseline bundle that only creates
- * the same AWS SDK clients. Variants with one proposed change each (applied by esbuild plugins at
- * bundle time, the sources stay untouched) say what each change would buy.
+ * the same AWS SDK clients bundled the same way (so with the same credential provider: the
+ * environment-variable one that lib/lambda-bundling.ts substitutes for the SDK's default chain), so
+ * that the ratio measures our own code. Variants that each add or change one thing say what it costs.
  */
 
 export interface BundleResult {
@@ -27,6 +28,8 @@ export interface Variant {
   /** Overrides the function's NODE_OPTIONS for this variant. */
   nodeOptions?: string;
   external?: string[];
+  /** Overrides the function's esbuild aliases (lib/lambda-bundling.ts); `{}`: none. */
+  alias?: Record<string, string>;
 }
 
 const BASELINE_SOURCE = `
@@ -39,34 +42,7 @@ export const clients = [dynamo, DynamoDBDocumentClient.from(dynamo), new SESv2Cl
 export const handler = async () => clients.length;
 `;
 
-/** Rewrites `import { z } from "zod"` to the namespace import zod documents, which tree-shakes. */
-export const zodNamespacePlugin: esbuild.Plugin = {
-  name: "zod-namespace-import",
-  setup(build) {
-    build.onLoad({ filter: /\/(functions|monitors)\/.*\.ts$/ }, (args) => {
-      const source = readFileSync(args.path, "utf8");
-      return {
-        contents: source.replace(/import \{ z \} from "zod";/g, 'import * as z from "zod";'),
-        loader: "ts",
-      };
-    });
-  },
-};
-
-/** Replaces Powertools Tracer (and with it the X-Ray SDK) by a no-op with the same surface. */
-export const noTracerPlugin: esbuild.Plugin = {
-  name: "no-tracer",
-  setup(build) {
-    build.onResolve({ filter: /^@aws-lambda-powertools\/tracer$/ }, () => ({
-      path: "tracer-stub",
-      namespace: "stub",
-    }));
-    build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-      contents: "export class Tracer { captureAWSv3Client(client) { return client; } }",
-      loader: "js",
-    }));
-  },
-};
+const withBaseline = (extra: string) => ({ contents: `${BASELINE_SOURCE}\n${extra}` });
 
 export function variants(root: string, config: LambdaConfig): Variant[] {
   const handler = { file: join(root, "functions/orchestrator/handler.ts") };
@@ -75,66 +51,61 @@ export function variants(root: string, config: LambdaConfig): Variant[] {
     { name: "orchestrator", description: "functions/orchestrator/handler.ts as deployed", entry: handler },
     {
       name: "baseline",
-      description: "only the AWS SDK clients (DynamoDB, lib-dynamodb, SESv2, SQS), created",
+      description:
+        "only the AWS SDK clients (DynamoDB, lib-dynamodb, SESv2, SQS), created; same bundling, so the same credentials (environment variables)",
       entry: baseline,
     },
     {
       name: "baseline+zod-schemas",
-      description: "baseline + functions/core/schemas.ts (zod, `import { z }`)",
-      entry: {
-        contents: `${BASELINE_SOURCE}\nimport * as schemas from "#core/schemas.ts";\nglobalThis.__keep = schemas;`,
-      },
+      description: "baseline + functions/core/schemas.ts (zod classic)",
+      entry: withBaseline('import * as schemas from "#core/schemas.ts";\nglobalThis.__keep = schemas;'),
+    },
+    {
+      name: "baseline+zod-classic",
+      description: "baseline + zod classic with one object schema: the library's own cost",
+      entry: withBaseline('import * as z from "zod";\nglobalThis.__keep = z.object({ a: z.string() });'),
+    },
+    {
+      name: "baseline+zod-mini",
+      description: "baseline + zod/mini with one object schema: the library's own cost",
+      entry: withBaseline('import * as z from "zod/mini";\nglobalThis.__keep = z.object({ a: z.string() });'),
     },
     {
       name: "baseline+powertools",
       description: "baseline + Powertools Logger, Metrics, batch processor (no Tracer)",
-      entry: {
-        contents: `${BASELINE_SOURCE}
-import { Logger } from "@aws-lambda-powertools/logger";
+      entry: withBaseline(`import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { SqsFifoPartialProcessorAsync } from "@aws-lambda-powertools/batch";
-globalThis.__keep = [new Logger(), new Metrics({ namespace: "x" }), new SqsFifoPartialProcessorAsync()];`,
-      },
+globalThis.__keep = [new Logger(), new Metrics({ namespace: "x" }), new SqsFifoPartialProcessorAsync()];`),
     },
     {
       name: "baseline+tracer",
       description: "baseline + Powertools Tracer wrapping the clients (pulls aws-xray-sdk-core)",
-      entry: {
-        contents: `${BASELINE_SOURCE}
-import { Tracer } from "@aws-lambda-powertools/tracer";
+      entry: withBaseline(`import { Tracer } from "@aws-lambda-powertools/tracer";
 const tracer = new Tracer({ serviceName: "x" });
-globalThis.__keep = clients.map((c) => tracer.captureAWSv3Client(c));`,
-      },
+globalThis.__keep = clients.map((c) => tracer.captureAWSv3Client(c));`),
     },
     {
-      name: "orchestrator+zod-namespace",
-      description: 'fix 1: `import * as z from "zod"` instead of `import { z } from "zod"` (7 files)',
+      name: "orchestrator+default-credentials",
+      description: "orchestrator with the SDK's whole default credential chain (no alias): before issue 13",
       entry: handler,
-      plugins: [zodNamespacePlugin],
+      alias: {},
     },
     {
-      name: "orchestrator+zod-namespace-no-tracer",
-      description: "fix 1 + fix 2: no Powertools Tracer / X-Ray SDK",
-      entry: handler,
-      plugins: [zodNamespacePlugin, noTracerPlugin],
+      name: "baseline+default-credentials",
+      description: "baseline with the SDK's whole default credential chain (no alias)",
+      entry: baseline,
+      alias: {},
     },
     {
-      name: "orchestrator+zod-namespace-sdk-external",
-      description: "fix 1 + @aws-sdk/* external (CDK's default: the runtime's SDK)",
+      name: "orchestrator+sdk-external",
+      description: "@aws-sdk/* external (CDK's default: the runtime's SDK)",
       entry: handler,
-      plugins: [zodNamespacePlugin],
       external: ["@aws-sdk/*"],
     },
   ];
   if (config.nodeOptions.includes("--enable-source-maps")) {
     list.push(
-      {
-        name: "orchestrator+all-fixes",
-        description: "fix 1 + fix 2 + NODE_OPTIONS without --enable-source-maps",
-        entry: handler,
-        plugins: [zodNamespacePlugin, noTracerPlugin],
-        nodeOptions: config.nodeOptions.replace("--enable-source-maps", "").trim(),
-      },
       {
         name: "orchestrator-no-source-maps",
         description: "orchestrator bundle, NODE_OPTIONS without --enable-source-maps",
@@ -184,6 +155,10 @@ export async function bundle(
     sourcesContent: config.bundling.sourcesContent,
     mainFields: config.bundling.mainFields,
     external: variant.external ?? config.bundling.external,
+    // Relative to the project root, as CDK runs esbuild there.
+    alias: Object.fromEntries(
+      Object.entries(variant.alias ?? config.bundling.alias).map(([from, to]) => [from, join(root, to)]),
+    ),
     ...(config.bundling.banner ? { banner: { js: config.bundling.banner } } : {}),
     outfile: file,
     metafile: true,
