@@ -3,7 +3,7 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
 import type { LambdaConfig } from "./lambda-config.ts";
-import { median, percentile } from "./stats.ts";
+import { median, percentile, round } from "./stats.ts";
 
 /**
  * Cold start: the orchestrator bundled exactly as the CDK function bundles it, its size, and its
@@ -313,4 +313,70 @@ export async function measureInit(
       processWallMs: median(list.map((s) => s.wallMs)),
     };
   });
+}
+
+/**
+ * The `coldStart` section of bench/results.json: every variant bundled, the orchestrator and the
+ * baseline imported `initRuns` times each, the other variants `attributionRuns` times, interleaved.
+ */
+export async function measureColdStart(
+  root: string,
+  outDir: string,
+  config: LambdaConfig,
+  runs: { initRuns: number; attributionRuns: number },
+  say: (line: string) => void = () => {},
+) {
+  const list = variants(root, config);
+  const bundles = new Map<string, BundleResult>();
+  for (const variant of list) bundles.set(variant.name, await bundle(root, outDir, config, variant));
+  say(
+    `bundled ${list.length} variants; measuring init (${runs.initRuns} runs main, ${runs.attributionRuns} per variant)`,
+  );
+  const measured = await measureInit(
+    outDir,
+    config,
+    list.map((variant) => ({
+      name: variant.name,
+      file: bundles.get(variant.name)?.file ?? "",
+      nodeOptions: variant.nodeOptions ?? config.nodeOptions,
+      runs:
+        variant.name === "orchestrator" || variant.name === "baseline" ? runs.initRuns : runs.attributionRuns,
+    })),
+  );
+  const byName = new Map<string, InitMeasurement>(measured.map((m) => [m.name, m]));
+  const main = bundles.get("orchestrator");
+  const orchestrator = byName.get("orchestrator");
+  const baseline = byName.get("baseline");
+  if (!main || !orchestrator || !baseline) throw new Error("cold start: main bundles missing");
+  return {
+    bundleBytes: main.bytes,
+    sourceMapBytes: main.mapBytes,
+    baselineBundleBytes: bundles.get("baseline")?.bytes ?? 0,
+    initMs: round(orchestrator.initMs, 1),
+    baselineInitMs: round(baseline.initMs, 1),
+    ratio: round(orchestrator.initMs / baseline.initMs, 2),
+    initCpuMs: round(orchestrator.initCpuMs, 1),
+    baselineInitCpuMs: round(baseline.initCpuMs, 1),
+    cpuRatio: round(orchestrator.initCpuMs / baseline.initCpuMs, 2),
+    runs: orchestrator.runs,
+    method:
+      "esbuild with lib/'s bundling options, including lib/lambda-bundling.ts's aliases (environment-variable credentials), for the orchestrator and for the SDK-only baseline alike; each bundle imported by a fresh `node` (NODE_OPTIONS as the function's) with Lambda-like env vars; initMs = wall time of the dynamic import (median), initCpuMs = process CPU time during it (median); runs interleaved",
+    bundling: config.bundling,
+    nodeOptions: config.nodeOptions,
+    largestModules: bytesByPackage(main.metafile, 12),
+    zodLocaleBytes: zodLocaleBytes(main.metafile),
+    variants: list.map((variant) => {
+      const m = byName.get(variant.name);
+      const b = bundles.get(variant.name);
+      return {
+        name: variant.name,
+        description: variant.description,
+        bundleBytes: b?.bytes ?? 0,
+        initMs: round(m?.initMs ?? Number.NaN, 1),
+        initMsIqr: [round(m?.initMsP25 ?? Number.NaN, 1), round(m?.initMsP75 ?? Number.NaN, 1)],
+        initCpuMs: round(m?.initCpuMs ?? Number.NaN, 1),
+        runs: m?.runs ?? 0,
+      };
+    }),
+  };
 }
