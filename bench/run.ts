@@ -13,14 +13,7 @@ import {
   startSes,
   startSqs,
 } from "#local/servers.ts";
-import {
-  bundle,
-  bytesByPackage,
-  type InitMeasurement,
-  measureInit,
-  variants,
-  zodLocaleBytes,
-} from "./lib/cold-start.ts";
+import { measureColdStart } from "./lib/cold-start.ts";
 import { type CostInputs, costPerMonitorMonth, type Prices } from "./lib/cost.ts";
 import { countRequests, RequestCounter } from "./lib/counting.ts";
 import { readLambdaConfig } from "./lib/lambda-config.ts";
@@ -121,62 +114,8 @@ const benchStarted = performance.now();
 const loadBefore = loadavg();
 
 // ---------------------------------------------------------------- cold start
-async function coldStart() {
-  const outDir = join(ROOT, "node_modules/.cache/watchkeeper-bench");
-  const list = variants(ROOT, lambdaConfig);
-  const bundles = new Map<string, Awaited<ReturnType<typeof bundle>>>();
-  for (const variant of list) bundles.set(variant.name, await bundle(ROOT, outDir, lambdaConfig, variant));
-  say(
-    `bundled ${list.length} variants; measuring init (${opts.initRuns} runs main, ${opts.attributionRuns} per variant)`,
-  );
-  const measured = await measureInit(
-    outDir,
-    lambdaConfig,
-    list.map((variant) => ({
-      name: variant.name,
-      file: bundles.get(variant.name)?.file ?? "",
-      nodeOptions: variant.nodeOptions ?? lambdaConfig.nodeOptions,
-      runs:
-        variant.name === "orchestrator" || variant.name === "baseline" ? opts.initRuns : opts.attributionRuns,
-    })),
-  );
-  const byName = new Map<string, InitMeasurement>(measured.map((m) => [m.name, m]));
-  const main = bundles.get("orchestrator");
-  const orchestrator = byName.get("orchestrator");
-  const baseline = byName.get("baseline");
-  if (!main || !orchestrator || !baseline) throw new Error("cold start: main bundles missing");
-  return {
-    bundleBytes: main.bytes,
-    sourceMapBytes: main.mapBytes,
-    baselineBundleBytes: bundles.get("baseline")?.bytes ?? 0,
-    initMs: round(orchestrator.initMs, 1),
-    baselineInitMs: round(baseline.initMs, 1),
-    ratio: round(orchestrator.initMs / baseline.initMs, 2),
-    initCpuMs: round(orchestrator.initCpuMs, 1),
-    baselineInitCpuMs: round(baseline.initCpuMs, 1),
-    cpuRatio: round(orchestrator.initCpuMs / baseline.initCpuMs, 2),
-    runs: orchestrator.runs,
-    method:
-      "esbuild with lib/'s bundling options; each bundle imported by a fresh `node` (NODE_OPTIONS as the function's) with Lambda-like env vars; initMs = wall time of the dynamic import (median), initCpuMs = process CPU time during it (median); runs interleaved",
-    bundling: lambdaConfig.bundling,
-    nodeOptions: lambdaConfig.nodeOptions,
-    largestModules: bytesByPackage(main.metafile, 12),
-    zodLocaleBytes: zodLocaleBytes(main.metafile),
-    variants: list.map((variant) => {
-      const m = byName.get(variant.name);
-      const b = bundles.get(variant.name);
-      return {
-        name: variant.name,
-        description: variant.description,
-        bundleBytes: b?.bytes ?? 0,
-        initMs: round(m?.initMs ?? Number.NaN, 1),
-        initMsIqr: [round(m?.initMsP25 ?? Number.NaN, 1), round(m?.initMsP75 ?? Number.NaN, 1)],
-        initCpuMs: round(m?.initCpuMs ?? Number.NaN, 1),
-        runs: m?.runs ?? 0,
-      };
-    }),
-  };
-}
+const coldStart = () =>
+  measureColdStart(ROOT, join(ROOT, "node_modules/.cache/watchkeeper-bench"), lambdaConfig, opts, say);
 
 // ---------------------------------------------------------------- servers, handler, scenarios, throughput
 async function withServers() {

@@ -1,10 +1,11 @@
 import { join, resolve } from "node:path";
-import { type Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import { AssetStaging, type Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { LAMBDA_BUNDLE_ALIASES } from "./lambda-bundling.ts";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "..");
 
@@ -85,6 +86,12 @@ export class WatchkeeperFunction extends Construct {
         // CommonJS dependencies (the X-Ray SDK) call require(), which an ESM bundle lacks.
         banner:
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        // Environment-variable credentials instead of the SDK's whole default chain (lib/lambda-bundling.ts).
+        esbuildArgs: {
+          "--alias": Object.entries(LAMBDA_BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`),
+        },
+        // Aliases resolve in esbuild's working directory: the project root, locally and in Docker.
+        workingDirectory: AssetStaging.BUNDLING_INPUT_DIR,
       },
     });
     Validations.of(this.role).acknowledge({

@@ -1,15 +1,16 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
 import type { LambdaConfig } from "./lambda-config.ts";
-import { median, percentile } from "./stats.ts";
+import { median, percentile, round } from "./stats.ts";
 
 /**
  * Cold start: the orchestrator bundled exactly as the CDK function bundles it, its size, and its
  * module-initialisation time in fresh Node processes, next to a baseline bundle that only creates
- * the same AWS SDK clients. Variants with one proposed change each (applied by esbuild plugins at
- * bundle time, the sources stay untouched) say what each change would buy.
+ * the same AWS SDK clients bundled the same way (so with the same credential provider: the
+ * environment-variable one that lib/lambda-bundling.ts substitutes for the SDK's default chain), so
+ * that the ratio measures our own code. Variants that each add or change one thing say what it costs.
  */
 
 export interface BundleResult {
@@ -27,6 +28,8 @@ export interface Variant {
   /** Overrides the function's NODE_OPTIONS for this variant. */
   nodeOptions?: string;
   external?: string[];
+  /** Overrides the function's esbuild aliases (lib/lambda-bundling.ts); `{}`: none. */
+  alias?: Record<string, string>;
 }
 
 const BASELINE_SOURCE = `
@@ -39,34 +42,7 @@ export const clients = [dynamo, DynamoDBDocumentClient.from(dynamo), new SESv2Cl
 export const handler = async () => clients.length;
 `;
 
-/** Rewrites `import { z } from "zod"` to the namespace import zod documents, which tree-shakes. */
-export const zodNamespacePlugin: esbuild.Plugin = {
-  name: "zod-namespace-import",
-  setup(build) {
-    build.onLoad({ filter: /\/(functions|monitors)\/.*\.ts$/ }, (args) => {
-      const source = readFileSync(args.path, "utf8");
-      return {
-        contents: source.replace(/import \{ z \} from "zod";/g, 'import * as z from "zod";'),
-        loader: "ts",
-      };
-    });
-  },
-};
-
-/** Replaces Powertools Tracer (and with it the X-Ray SDK) by a no-op with the same surface. */
-export const noTracerPlugin: esbuild.Plugin = {
-  name: "no-tracer",
-  setup(build) {
-    build.onResolve({ filter: /^@aws-lambda-powertools\/tracer$/ }, () => ({
-      path: "tracer-stub",
-      namespace: "stub",
-    }));
-    build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-      contents: "export class Tracer { captureAWSv3Client(client) { return client; } }",
-      loader: "js",
-    }));
-  },
-};
+const withBaseline = (extra: string) => ({ contents: `${BASELINE_SOURCE}\n${extra}` });
 
 export function variants(root: string, config: LambdaConfig): Variant[] {
   const handler = { file: join(root, "functions/orchestrator/handler.ts") };
@@ -75,66 +51,61 @@ export function variants(root: string, config: LambdaConfig): Variant[] {
     { name: "orchestrator", description: "functions/orchestrator/handler.ts as deployed", entry: handler },
     {
       name: "baseline",
-      description: "only the AWS SDK clients (DynamoDB, lib-dynamodb, SESv2, SQS), created",
+      description:
+        "only the AWS SDK clients (DynamoDB, lib-dynamodb, SESv2, SQS), created; same bundling, so the same credentials (environment variables)",
       entry: baseline,
     },
     {
       name: "baseline+zod-schemas",
-      description: "baseline + functions/core/schemas.ts (zod, `import { z }`)",
-      entry: {
-        contents: `${BASELINE_SOURCE}\nimport * as schemas from "#core/schemas.ts";\nglobalThis.__keep = schemas;`,
-      },
+      description: "baseline + functions/core/schemas.ts (zod classic)",
+      entry: withBaseline('import * as schemas from "#core/schemas.ts";\nglobalThis.__keep = schemas;'),
+    },
+    {
+      name: "baseline+zod-classic",
+      description: "baseline + zod classic with one object schema: the library's own cost",
+      entry: withBaseline('import * as z from "zod";\nglobalThis.__keep = z.object({ a: z.string() });'),
+    },
+    {
+      name: "baseline+zod-mini",
+      description: "baseline + zod/mini with one object schema: the library's own cost",
+      entry: withBaseline('import * as z from "zod/mini";\nglobalThis.__keep = z.object({ a: z.string() });'),
     },
     {
       name: "baseline+powertools",
       description: "baseline + Powertools Logger, Metrics, batch processor (no Tracer)",
-      entry: {
-        contents: `${BASELINE_SOURCE}
-import { Logger } from "@aws-lambda-powertools/logger";
+      entry: withBaseline(`import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { SqsFifoPartialProcessorAsync } from "@aws-lambda-powertools/batch";
-globalThis.__keep = [new Logger(), new Metrics({ namespace: "x" }), new SqsFifoPartialProcessorAsync()];`,
-      },
+globalThis.__keep = [new Logger(), new Metrics({ namespace: "x" }), new SqsFifoPartialProcessorAsync()];`),
     },
     {
       name: "baseline+tracer",
       description: "baseline + Powertools Tracer wrapping the clients (pulls aws-xray-sdk-core)",
-      entry: {
-        contents: `${BASELINE_SOURCE}
-import { Tracer } from "@aws-lambda-powertools/tracer";
+      entry: withBaseline(`import { Tracer } from "@aws-lambda-powertools/tracer";
 const tracer = new Tracer({ serviceName: "x" });
-globalThis.__keep = clients.map((c) => tracer.captureAWSv3Client(c));`,
-      },
+globalThis.__keep = clients.map((c) => tracer.captureAWSv3Client(c));`),
     },
     {
-      name: "orchestrator+zod-namespace",
-      description: 'fix 1: `import * as z from "zod"` instead of `import { z } from "zod"` (7 files)',
+      name: "orchestrator+default-credentials",
+      description: "orchestrator with the SDK's whole default credential chain (no alias): before issue 13",
       entry: handler,
-      plugins: [zodNamespacePlugin],
+      alias: {},
     },
     {
-      name: "orchestrator+zod-namespace-no-tracer",
-      description: "fix 1 + fix 2: no Powertools Tracer / X-Ray SDK",
-      entry: handler,
-      plugins: [zodNamespacePlugin, noTracerPlugin],
+      name: "baseline+default-credentials",
+      description: "baseline with the SDK's whole default credential chain (no alias)",
+      entry: baseline,
+      alias: {},
     },
     {
-      name: "orchestrator+zod-namespace-sdk-external",
-      description: "fix 1 + @aws-sdk/* external (CDK's default: the runtime's SDK)",
+      name: "orchestrator+sdk-external",
+      description: "@aws-sdk/* external (CDK's default: the runtime's SDK)",
       entry: handler,
-      plugins: [zodNamespacePlugin],
       external: ["@aws-sdk/*"],
     },
   ];
   if (config.nodeOptions.includes("--enable-source-maps")) {
     list.push(
-      {
-        name: "orchestrator+all-fixes",
-        description: "fix 1 + fix 2 + NODE_OPTIONS without --enable-source-maps",
-        entry: handler,
-        plugins: [zodNamespacePlugin, noTracerPlugin],
-        nodeOptions: config.nodeOptions.replace("--enable-source-maps", "").trim(),
-      },
       {
         name: "orchestrator-no-source-maps",
         description: "orchestrator bundle, NODE_OPTIONS without --enable-source-maps",
@@ -184,6 +155,10 @@ export async function bundle(
     sourcesContent: config.bundling.sourcesContent,
     mainFields: config.bundling.mainFields,
     external: variant.external ?? config.bundling.external,
+    // Relative to the project root, as CDK runs esbuild there.
+    alias: Object.fromEntries(
+      Object.entries(variant.alias ?? config.bundling.alias).map(([from, to]) => [from, join(root, to)]),
+    ),
     ...(config.bundling.banner ? { banner: { js: config.bundling.banner } } : {}),
     outfile: file,
     metafile: true,
@@ -338,4 +313,70 @@ export async function measureInit(
       processWallMs: median(list.map((s) => s.wallMs)),
     };
   });
+}
+
+/**
+ * The `coldStart` section of bench/results.json: every variant bundled, the orchestrator and the
+ * baseline imported `initRuns` times each, the other variants `attributionRuns` times, interleaved.
+ */
+export async function measureColdStart(
+  root: string,
+  outDir: string,
+  config: LambdaConfig,
+  runs: { initRuns: number; attributionRuns: number },
+  say: (line: string) => void = () => {},
+) {
+  const list = variants(root, config);
+  const bundles = new Map<string, BundleResult>();
+  for (const variant of list) bundles.set(variant.name, await bundle(root, outDir, config, variant));
+  say(
+    `bundled ${list.length} variants; measuring init (${runs.initRuns} runs main, ${runs.attributionRuns} per variant)`,
+  );
+  const measured = await measureInit(
+    outDir,
+    config,
+    list.map((variant) => ({
+      name: variant.name,
+      file: bundles.get(variant.name)?.file ?? "",
+      nodeOptions: variant.nodeOptions ?? config.nodeOptions,
+      runs:
+        variant.name === "orchestrator" || variant.name === "baseline" ? runs.initRuns : runs.attributionRuns,
+    })),
+  );
+  const byName = new Map<string, InitMeasurement>(measured.map((m) => [m.name, m]));
+  const main = bundles.get("orchestrator");
+  const orchestrator = byName.get("orchestrator");
+  const baseline = byName.get("baseline");
+  if (!main || !orchestrator || !baseline) throw new Error("cold start: main bundles missing");
+  return {
+    bundleBytes: main.bytes,
+    sourceMapBytes: main.mapBytes,
+    baselineBundleBytes: bundles.get("baseline")?.bytes ?? 0,
+    initMs: round(orchestrator.initMs, 1),
+    baselineInitMs: round(baseline.initMs, 1),
+    ratio: round(orchestrator.initMs / baseline.initMs, 2),
+    initCpuMs: round(orchestrator.initCpuMs, 1),
+    baselineInitCpuMs: round(baseline.initCpuMs, 1),
+    cpuRatio: round(orchestrator.initCpuMs / baseline.initCpuMs, 2),
+    runs: orchestrator.runs,
+    method:
+      "esbuild with lib/'s bundling options, including lib/lambda-bundling.ts's aliases (environment-variable credentials), for the orchestrator and for the SDK-only baseline alike; each bundle imported by a fresh `node` (NODE_OPTIONS as the function's) with Lambda-like env vars; initMs = wall time of the dynamic import (median), initCpuMs = process CPU time during it (median); runs interleaved",
+    bundling: config.bundling,
+    nodeOptions: config.nodeOptions,
+    largestModules: bytesByPackage(main.metafile, 12),
+    zodLocaleBytes: zodLocaleBytes(main.metafile),
+    variants: list.map((variant) => {
+      const m = byName.get(variant.name);
+      const b = bundles.get(variant.name);
+      return {
+        name: variant.name,
+        description: variant.description,
+        bundleBytes: b?.bytes ?? 0,
+        initMs: round(m?.initMs ?? Number.NaN, 1),
+        initMsIqr: [round(m?.initMsP25 ?? Number.NaN, 1), round(m?.initMsP75 ?? Number.NaN, 1)],
+        initCpuMs: round(m?.initCpuMs ?? Number.NaN, 1),
+        runs: m?.runs ?? 0,
+      };
+    }),
+  };
 }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { LAMBDA_BUNDLE_ALIASES } from "#lib/lambda-bundling.ts";
 
 /**
  * The orchestrator function as the CDK stack declares it (lib/orchestrator.ts and
@@ -24,6 +25,8 @@ export interface LambdaConfig {
     mainFields: string[];
     external: string[];
     banner: string | undefined;
+    /** esbuild `alias`: module -> path relative to the project root (lib/lambda-bundling.ts). */
+    alias: Record<string, string>;
   };
   /** Which values were read from lib/ and which are defaults. */
   provenance: Record<string, string>;
@@ -176,7 +179,8 @@ export function readLambdaConfig(root: string): LambdaConfig {
         (m) => m[1],
         undefined,
       ),
+      alias: { ...LAMBDA_BUNDLE_ALIASES },
     },
-    provenance,
+    provenance: { ...provenance, alias: "lib/lambda-bundling.ts" },
   };
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -313,6 +313,28 @@ describe("functions", () => {
       );
       expect(run.stderr.replace(/\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*/, "")).toBe("");
       expect(run.stdout.trim(), name).toBe("function");
+    }
+  });
+
+  it("bundles environment-variable credentials only, not the SDK's default chain (lib/lambda-bundling.ts)", () => {
+    for (const name of ["ScheduleSync", "Orchestrator"]) {
+      const key = resource("AWS::Lambda::Function", `${name}/Lambda/Function`).Properties.Code
+        .S3Key as string;
+      const code = readFileSync(
+        join(synthesized.outdir, `asset.${key.replace(/\.zip$/, "")}`, "index.mjs"),
+        "utf8",
+      );
+      // fromEnv's debug message, then the chain's other providers and the STS client they use.
+      // (Booleans, so that a failure does not print the whole bundle.)
+      expect(code.includes("@aws-sdk/credential-provider-env - fromEnv"), name).toBe(true);
+      for (const chainOnly of [
+        "@aws-sdk/credential-provider-ini",
+        "@aws-sdk/credential-provider-sso",
+        "@aws-sdk/credential-provider-web-identity",
+        "@aws-sdk/credential-provider-process",
+        "AssumeRoleWithWebIdentity",
+      ])
+        expect(code.includes(chainOnly), `${name} bundles ${chainOnly}`).toBe(false);
     }
   });
 });
