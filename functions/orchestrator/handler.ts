@@ -5,6 +5,8 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { AWS_REQUEST_TIMEOUTS, boundedRequestHandler } from "#adapters/aws-request-handler.ts";
+import { awsSecretApis } from "#adapters/aws-secret-clients.ts";
+import { AwsSecretSource } from "#adapters/aws-secret-source.ts";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
 import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsDeliveryRetries } from "#adapters/sqs-delivery-retries.ts";
@@ -261,10 +263,7 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
       : {}),
     ...(deliveryRetryQueueUrl ? { retries: new SqsDeliveryRetries(deliveryRetryQueueUrl, sqs) } : {}),
     findCheck,
-    // No `secrets` yet: AwsSecretSource (functions/adapters/aws-secret-source.ts) needs
-    // @aws-sdk/client-secrets-manager and @aws-sdk/client-ssm, which are not dependencies yet. Until
-    // they are, a monitor whose params reference a secret fails, saying this orchestrator has no
-    // secret source.
+    secrets: new AwsSecretSource(awsSecretApis),
     ...(retryBaseSeconds > 0 ? { retryDelay: new SqsRetryDelay(retryBaseSeconds, sqs) } : {}),
     earlyAck: new SqsEarlyAck(sqs),
     options: {
