@@ -14,8 +14,15 @@ import {
   startSqs,
 } from "#local/servers.ts";
 import { measureColdStart } from "./lib/cold-start.ts";
-import { type CostInputs, costPerMonitorMonth, type Prices } from "./lib/cost.ts";
+import {
+  type CostInputs,
+  costPerMonitorMonth,
+  type FleetPrices,
+  fleetCostPerMonitorMonth,
+  type Prices,
+} from "./lib/cost.ts";
 import { countRequests, RequestCounter } from "./lib/counting.ts";
+import { measureFanOut } from "./lib/fan-out.ts";
 import { readLambdaConfig } from "./lib/lambda-config.ts";
 import { OutputCapture } from "./lib/output-capture.ts";
 import {
@@ -50,7 +57,15 @@ const TARGETS = {
   bundleBytes: 400 * 1024,
   initRatio: 1.2,
   oneMinuteUsd: 0.11,
+  /** Engine v2: at 10,000 monitors on `rate(1 minute)`, everything counted (issue 13). */
+  fleetOneMinuteUsdAt10k: 0.05,
 };
+
+/** The cheapest hosted peer's 1-minute check, per month (issue 13's survey). */
+const PEER_ONE_MINUTE_USD = 0.08;
+/** Alarms in the synthesized template and custom metrics the functions emit (fixed costs). */
+const STACK_ALARMS = 18;
+const CUSTOM_METRICS = 20;
 
 const positiveInt = (value: string) => {
   const parsed = Number(value);
@@ -85,6 +100,7 @@ const program = new Command("bench")
   .option("--attribution-runs <n>", "fresh processes per attribution variant", positiveInt, 10)
   .option("--scenario-samples <n>", "monitors walked through first/steady/alert/recovery", positiveInt, 5)
   .option("--emails-per-month <n>", "emails of a typical monitor (cost model)", Number, 4)
+  .option("--fan-out-members <n>", "bucket members enqueued in one fan-out minute", positiveInt, 10_000)
   .option("--out <file>", "results file", "bench/results.json")
   .option("--skip-throughput", "skip the throughput and floor rounds (quick run)")
   .option("--skip-cold-start", "skip bundling and init measurements")
@@ -101,6 +117,7 @@ const opts = program.opts<{
   attributionRuns: number;
   scenarioSamples: number;
   emailsPerMonth: number;
+  fanOutMembers: number;
   out: string;
   skipThroughput?: boolean;
   skipColdStart?: boolean;
@@ -187,6 +204,18 @@ async function withServers() {
       },
     });
 
+    const fanOutQueues = await createTickQueues(adminSqs, "watchkeeper-bench-fan-out", {
+      visibilityTimeoutSeconds: 60,
+    });
+    const fanOut = await measureFanOut({
+      dynamo: make.dynamo(),
+      sqs: make.sqs(),
+      tableName,
+      queueUrl: fanOutQueues.queueUrl,
+      members: opts.fanOutMembers,
+      say,
+    });
+
     let throughput: Awaited<ReturnType<typeof measureThroughput>> | undefined;
     if (!opts.skipThroughput) {
       await fetch(`${ses.endpoint}/clear-store`, { method: "POST" });
@@ -202,7 +231,7 @@ async function withServers() {
       const store = (await (await fetch(`${ses.endpoint}/store`)).json()) as { emails?: unknown[] };
       throughput.emailsSent = store.emails?.length ?? 0;
     }
-    return { scenario, throughput };
+    return { scenario, throughput, fanOut };
   } finally {
     capture.stop();
     say("stopping servers");
@@ -361,7 +390,7 @@ async function measureThroughput(input: {
 
 // ---------------------------------------------------------------- main
 const coldStartResult = opts.skipColdStart ? undefined : await coldStart();
-const { scenario, throughput } = await withServers();
+const { scenario, throughput, fanOut: fanOutResult } = await withServers();
 
 const lambdaMs = (wallMs: number, cpuMs: number) =>
   Math.ceil(wallMs + cpuMs * Math.max(0, MB_PER_VCPU / lambdaConfig.memoryMb - 1));
@@ -406,6 +435,52 @@ const baseInputs = (cadenceMinutes: number): CostInputs => ({
   historyItemBytes: scenario.itemBytes.run,
   historyRetentionDays: 14,
 });
+const fleetPrices = prices as FleetPrices;
+// Engine v2, per fleet size: ticks arrive in bursts at the minute, so batches fill up with the
+// fleet (up to 10) across the event source's 50 concurrent pollers.
+const fleetInputs = (monitors: number, cadenceMinutes: number) => ({
+  monitors,
+  cadenceMinutes,
+  memoryMb: lambdaConfig.memoryMb,
+  steady: steadyProfile,
+  perEmail,
+  emailsPerMonth: opts.emailsPerMonth,
+  ticksPerInvocation: Math.min(10, Math.max(1, monitors / cadenceMinutes / 50)),
+  // ReceiveMessage, DeleteMessageBatch, and an early delete when the batch holds a slow group.
+  sqsRequestsPerInvocation: 2.2,
+  platformLogBytesPerInvocation: PLATFORM_LOG_BYTES,
+  fanOutMsPerMember: (fanOutResult.seconds * 1000) / fanOutResult.members,
+  // A keys-only index entry is about 60 bytes: 0.5 RRU per 4 KB read eventually consistently.
+  fanOutReadUnitsPerMember: (60 / 4096) * 0.5,
+  fanOutMemoryMb: 512,
+  // Config, state and schedule items, plus 14 days of quarter-hourly summaries.
+  storedBytesPerMonitor: 2048 + 96 * 14 * (scenario.itemBytes.run + 100),
+  alarms: STACK_ALARMS,
+  customMetrics: CUSTOM_METRICS,
+  idlePollersPerQueue: 5,
+  tracing: lambdaConfig.tracing,
+});
+const fleetSizes = [100, 10_000, 100_000] as const;
+const fleetCost = (cadenceMinutes: number) =>
+  Object.fromEntries(
+    fleetSizes.map((monitors) => [
+      String(monitors),
+      fleetCostPerMonitorMonth(fleetInputs(monitors, cadenceMinutes), fleetPrices).perMonitorUsd,
+    ]),
+  ) as Record<"100" | "10000" | "100000", number>;
+const cost = {
+  oneMinute: fleetCost(1),
+  fiveMinute: fleetCost(5),
+  breakdownOneMinute10k: fleetCostPerMonitorMonth(fleetInputs(10_000, 1), fleetPrices).breakdownPerMonitor,
+  peerOneMinuteUsd: PEER_ONE_MINUTE_USD,
+  assumptions: {
+    batchFill: "min(10, max(1, monitors / cadence / 50)) ticks per orchestrator invocation",
+    steadyTick: steadyProfile,
+    fanOutMsPerMember: round((fanOutResult.seconds * 1000) / fanOutResult.members, 4),
+    fixed: `clock (1/min) + heartbeat (1/5 min) schedules, fan-out invocation each minute, 2 queues x 5 idle pollers x 3 polls/min, ${STACK_ALARMS} alarms, ${CUSTOM_METRICS} custom metrics, PITR`,
+    excluded: "free tiers; SES mail beyond emailsPerMonth; data transfer",
+  },
+};
 const oneMinute = costPerMonitorMonth(baseInputs(1), prices);
 const fiveMinute = costPerMonitorMonth(baseInputs(5), prices);
 const roc = s.steadyRecordOnlyChanges;
@@ -480,6 +555,16 @@ const targets = {
     cpuRatio: coldStartResult?.cpuRatio,
     result: verdict(coldStartResult ? coldStartResult.ratio <= TARGETS.initRatio : undefined),
   },
+  costOneMinuteUsdAt10k: {
+    target: `<= ${TARGETS.fleetOneMinuteUsdAt10k} (engine v2, everything counted)`,
+    value: cost.oneMinute["10000"],
+    result: verdict(cost.oneMinute["10000"] <= TARGETS.fleetOneMinuteUsdAt10k),
+  },
+  fanOut100kSeconds: {
+    target: "< 20 s (modelled for AWS from measured per-call figures)",
+    value: fanOutResult.modelledSecondsFor100k,
+    result: verdict(fanOutResult.modelledSecondsFor100k < 20),
+  },
   costOneMinuteUsd: {
     target: `<= ${TARGETS.oneMinuteUsd}`,
     value: oneMinute.totalUsd,
@@ -493,6 +578,8 @@ const targets = {
 };
 
 const results = {
+  cost,
+  fanOut: fanOutResult,
   throughput: throughput ?? null,
   schedules,
   requestsPerTick,
@@ -587,7 +674,33 @@ for (const name of ["steady", "steadyRecordOnlyChanges", "alerting", "recovering
   ]);
 }
 table.push(
-  ["$/monitor-month, 1-minute", `${oneMinute.totalUsd}`, `<= 0.11 ${mark(targets.costOneMinuteUsd.result)}`],
+  [
+    "$/monitor-month, 1-minute, 100 / 10k / 100k",
+    `${cost.oneMinute["100"]} / ${cost.oneMinute["10000"]} / ${cost.oneMinute["100000"]} (cheapest peer ${PEER_ONE_MINUTE_USD})`,
+    `10k <= ${TARGETS.fleetOneMinuteUsdAt10k} ${mark(targets.costOneMinuteUsdAt10k.result)}`,
+  ],
+  [
+    "$/monitor-month, 5-minute, 100 / 10k / 100k",
+    `${cost.fiveMinute["100"]} / ${cost.fiveMinute["10000"]} / ${cost.fiveMinute["100000"]}`,
+    "",
+  ],
+  [
+    "  breakdown (1-minute, 10k)",
+    Object.entries(cost.breakdownOneMinute10k)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", "),
+    "",
+  ],
+  [
+    "fan-out",
+    `${fanOutResult.members} members in ${fanOutResult.seconds} s locally (${fanOutResult.monitorsPerSecondLocal}/s); 100k modelled in AWS: ${fanOutResult.modelledSecondsFor100k} s`,
+    `< 20 s ${mark(targets.fanOut100kSeconds.result)}`,
+  ],
+  [
+    "$/monitor-month, 1-minute (per-tick model)",
+    `${oneMinute.totalUsd}`,
+    `<= 0.11 ${mark(targets.costOneMinuteUsd.result)}`,
+  ],
   [
     "  breakdown (1-minute)",
     Object.entries(oneMinute.breakdown)
