@@ -232,6 +232,7 @@ describe("outcome metrics", () => {
       ],
       configProblems: "timezone is not an IANA timezone",
       configProblemsChanged,
+      written: "state" as const,
     });
     recordOutcomeMetrics(applied(true), sink as never);
     expect(counted).toContainEqual(["NotificationDelay", 1_800_000]);
