@@ -129,6 +129,8 @@ export interface TickDependencies {
 export interface InvocationLimits {
   deadline?: number;
   budgetMs?: number;
+  /** The batch's config and state, read at once (`prefetch`): each monitor's first tick uses them. */
+  prefetched?: PrefetchedMonitors;
 }
 
 export type TickOutcome =
@@ -271,11 +273,7 @@ export class TickProcessor {
    * `limits.budgetMs` how long a whole invocation has: a check that could not finish before the
    * deadline but would fit a fresh invocation is not started (its tick is retried).
    */
-  async process(
-    body: string,
-    limits: InvocationLimits = {},
-    prefetched?: PrefetchedMonitors,
-  ): Promise<TickOutcome> {
+  async process(body: string, limits: InvocationLimits = {}): Promise<TickOutcome> {
     const parsed = parseTick(body, this.#options.maxBodyBytes);
     if ("reason" in parsed) return this.#reject(body, parsed.reason);
     const { tick } = parsed;
@@ -297,7 +295,7 @@ export class TickProcessor {
     for (let attempt = 0; attempt <= this.#options.maxRaceRetries; attempt++) {
       // Step 1: load (the batch's prefetched read for the first attempt, if there is one).
       const stored =
-        (attempt === 0 ? prefetched?.take(tick.monitorId) : undefined) ??
+        (attempt === 0 ? limits.prefetched?.take(tick.monitorId) : undefined) ??
         (await this.#deps.store.load(tick.monitorId));
       try {
         return await this.#apply(context, stored);

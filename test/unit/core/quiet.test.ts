@@ -325,9 +325,9 @@ describe("TickProcessor, write on change", () => {
     store.loads = 0;
     const prefetched = await ticks.prefetch([tick(1), tick(2), "not json"]);
     expect(store.batchLoads).toBe(1);
-    await ticks.process(tick(1), {}, prefetched);
+    await ticks.process(tick(1), { prefetched });
     expect(store.loads).toBe(0);
-    await ticks.process(tick(2), {}, prefetched);
+    await ticks.process(tick(2), { prefetched });
     expect(store.loads).toBe(1);
   });
 
@@ -340,7 +340,7 @@ describe("TickProcessor, write on change", () => {
     const state = store.states.get(ID) as MonitorState;
     store.states.set(ID, { ...state, version: state.version + 1, scheduleError: "x" });
     store.loads = 0;
-    const outcome = await ticks.process(tick(1), {}, prefetched);
+    const outcome = await ticks.process(tick(1), { prefetched });
     expect(outcome.status).toBe("applied");
     expect(store.loads).toBe(1);
     expect(store.states.get(ID)?.scheduleError).toBe("x");
