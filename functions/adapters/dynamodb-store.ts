@@ -186,7 +186,7 @@ export class DynamoMonitorStore implements MonitorStore {
       // retry as stale and the caller re-reads: retrying throttling and conflicts here is safe.
       await withRetries<unknown>(() =>
         logItems.length > 0
-          ? // One request for state and log items keeps a steady tick at two DynamoDB requests.
+          ? // One request for state and log items: a write is one DynamoDB request, history included.
             this.doc.send(
               new TransactWriteCommand({
                 TransactItems: [
