@@ -13,9 +13,19 @@ import { fifoRecord, lambdaContext, tickBody } from "../support/sqs-event.ts";
 
 type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 let createOrchestratorHandler: (deps: object) => Handler;
+let stateHeartbeatMs: (minutes: string) => number;
 
 beforeAll(async () => {
-  ({ createOrchestratorHandler } = (await loadOrchestratorModule()) as never);
+  ({ createOrchestratorHandler, stateHeartbeatMs } = (await loadOrchestratorModule()) as never);
+});
+
+describe("STATE_HEARTBEAT_MINUTES", () => {
+  it("reads whole minutes from 0 to a day, and refuses anything else rather than guess", () => {
+    expect(stateHeartbeatMs("15")).toBe(900_000);
+    expect(stateHeartbeatMs("0")).toBe(0);
+    for (const bad of ["-1", "1441", "7.5", "soon"])
+      expect(() => stateHeartbeatMs(bad)).toThrow(/whole minutes from 0 to 1440/);
+  });
 });
 
 const at = (minute: number) => new Date(Date.UTC(2026, 2, 1, 6, minute)).toISOString();
