@@ -41,6 +41,8 @@ export const MONITOR_ATTRIBUTES = [
   "lastTickTime",
   "scheduleError",
   "configProblems",
+  // Write on change: how far lastRunDt may lag for a quiet monitor (health's staleness).
+  "stateHeartbeatMinutes",
   // Present only while mail is undelivered: health reports it.
   "outbox",
   "outboxQueue",
@@ -54,6 +56,10 @@ const RUN_ATTRIBUTES = [
   "state",
   "notification",
   "quietReason",
+  // Summaries of quiet runs (write on change).
+  "kind",
+  "count",
+  "durationsMs",
 ];
 const NOTIFICATION_ATTRIBUTES = [
   "type",

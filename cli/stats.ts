@@ -3,6 +3,24 @@
 export interface RunSample {
   isOk: boolean;
   durationMs: number | undefined;
+  /**
+   * A summary of quiet runs (write on change) stands for `count` OK runs, with the durations that
+   * were measured of them (`durationsMs`, possibly fewer). @default 1
+   */
+  count?: number;
+  durationsMs?: readonly number[];
+}
+
+/** A history item (`run#...`, a run or a summary of quiet runs) as runStats counts it. */
+export function runSample(item: Record<string, unknown>): RunSample {
+  if (item.kind === "summary") {
+    const count = typeof item.count === "number" ? item.count : 0;
+    const durations = Array.isArray(item.durationsMs)
+      ? item.durationsMs.filter((ms): ms is number => typeof ms === "number")
+      : [];
+    return { isOk: true, durationMs: undefined, count, durationsMs: durations };
+  }
+  return { isOk: item.isOk === true, durationMs: item.durationMs as number | undefined };
 }
 
 export interface RunStats {
@@ -25,14 +43,15 @@ export function percentile(sorted: readonly number[], p: number): number | undef
 
 export function runStats(samples: readonly RunSample[]): RunStats {
   const durations = samples
-    .map((sample) => sample.durationMs)
+    .flatMap((sample) => (sample.durationsMs ? [...sample.durationsMs] : [sample.durationMs]))
     .filter((ms): ms is number => typeof ms === "number" && Number.isFinite(ms))
     .sort((a, b) => a - b);
-  const failures = samples.filter((sample) => !sample.isOk).length;
+  const runs = samples.reduce((sum, sample) => sum + (sample.count ?? 1), 0);
+  const failures = samples.filter((sample) => !sample.isOk).reduce((sum, s) => sum + (s.count ?? 1), 0);
   return {
-    runs: samples.length,
+    runs,
     failures,
-    successRate: samples.length === 0 ? undefined : (samples.length - failures) / samples.length,
+    successRate: runs === 0 ? undefined : (runs - failures) / runs,
     minMs: durations[0],
     avgMs: durations.length === 0 ? undefined : durations.reduce((sum, ms) => sum + ms, 0) / durations.length,
     p95Ms: percentile(durations, 95),

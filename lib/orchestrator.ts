@@ -25,6 +25,8 @@ export interface OrchestratorProps {
   deliveryRetries: Queue;
   /** WatchkeeperSettings.deliveryBudgetHours. */
   deliveryBudgetHours: number;
+  /** WatchkeeperSettings.stateHeartbeatMinutes (0: every tick writes). @default 15 */
+  stateHeartbeatMinutes?: number;
   sender: SenderIdentity;
   defaultTimezone: string;
   logRetention: RetentionDays;
@@ -66,6 +68,8 @@ export class Orchestrator extends Construct {
         DEFAULT_TIMEZONE: props.defaultTimezone,
         // A failed tick comes back after 30 s, 60 s, 120 s… instead of the queue's visibility timeout.
         TICK_RETRY_BASE_SECONDS: String(TICK_RETRY_BASE_SECONDS),
+        // Write on change: how old a quiet monitor's persisted run may get before it is rewritten.
+        STATE_HEARTBEAT_MINUTES: String(props.stateHeartbeatMinutes ?? 15),
       },
     });
     const fn = this.lambda.function;

@@ -30,6 +30,7 @@ export const CONTEXT_KEYS = [
   "sesConfigurationSet",
   "allowedRecipientDomains",
   "createSenderIdentity",
+  "stateHeartbeatMinutes",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -114,6 +115,12 @@ const ContextSchema = z
       .min(1, "must be at least 1 hour")
       .max(168, "must be at most 168 hours (7 days)")
       .default(24),
+    stateHeartbeatMinutes: z.coerce
+      .number({ message: "must be a number of minutes" })
+      .int("must be a whole number of minutes")
+      .min(0, "must be 0 (write every tick) or more")
+      .max(1440, "must be at most 1440 minutes (a day)")
+      .default(15),
     orchestratorMaxConcurrency: z.coerce
       .number({ message: "must be a number of concurrent invocations" })
       .int("must be a whole number")
@@ -229,6 +236,13 @@ export interface WatchkeeperSettings {
    * @default 24
    */
   deliveryBudgetHours: number;
+  /**
+   * Write on change: a quiet healthy tick (OK after OK, nothing but bookkeeping would change)
+   * writes nothing unless the monitor's persisted run is this old; then it writes the state with a
+   * summary of the quiet runs. Bounds how far `lastRunDt` (health's staleness, the dashboard) may
+   * lag. 0: every tick writes. @default 15
+   */
+  stateHeartbeatMinutes: number;
   /**
    * The most orchestrator invocations the ticks queue's event source runs at once (SQS event
    * source `maxConcurrency`): a fleet of hanging checks then waits in the queue instead of taking
@@ -367,6 +381,7 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     checkSecretArns: [...new Set(context.checkSecretArns)],
     checkSecretKmsKeyArns: [...new Set(context.checkSecretKmsKeyArns)],
     deliveryBudgetHours: context.deliveryBudgetHours,
+    stateHeartbeatMinutes: context.stateHeartbeatMinutes,
     orchestratorMaxConcurrency: context.orchestratorMaxConcurrency,
     orchestratorReservedConcurrency: context.orchestratorReservedConcurrency,
     sesConfigurationSet: context.sesConfigurationSet,

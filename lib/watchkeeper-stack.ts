@@ -84,6 +84,7 @@ export class WatchkeeperStack extends Stack {
       ticksDeadLetterQueue: this.ticks.deadLetterQueue,
       deliveryRetries: this.deliveryRetries.queue,
       deliveryBudgetHours: settings.deliveryBudgetHours,
+      stateHeartbeatMinutes: settings.stateHeartbeatMinutes,
       maxConcurrency: settings.orchestratorMaxConcurrency,
       reservedConcurrency: settings.orchestratorReservedConcurrency,
       sender: this.sender,

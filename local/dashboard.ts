@@ -103,11 +103,24 @@ function clip(text: string, width: number, lines: number): string {
   return kept.join("\n");
 }
 
-function resultCell(row: MonitorRow, width: number): string {
+function resultCell(row: MonitorRow, width: number, now: number): string {
   if (row.scheduleError) return pc.yellow(clip(row.scheduleError, width, 2));
   if (row.lastResultOk === undefined) return pc.dim("no run yet");
   const mark = row.lastResultOk ? pc.green("✓") : pc.red("✗");
-  return `${mark} ${clip(row.lastResultMessage ?? "", width - 2, 2).replaceAll("\n", "\n  ")}`;
+  // When it was written: a quiet healthy monitor's state is only rewritten every heartbeat.
+  const age = row.lastRunDt ? `${ago(new Date(row.lastRunDt), now)} ` : "";
+  const text = clip(`${age}${row.lastResultMessage ?? ""}`, width - 2, 2).replaceAll("\n", "\n  ");
+  return `${mark} ${age ? `${pc.dim(age.trim())}${text.slice(age.trim().length)}` : text}`;
+}
+
+/** Under the table when write on change is on: why a healthy monitor's last result may look old. */
+function heartbeatNote(rows: MonitorRow[]): string {
+  const minutes = rows.find((row) => row.stateHeartbeatMinutes)?.stateHeartbeatMinutes;
+  return minutes
+    ? pc.dim(
+        `Quiet healthy runs rewrite a monitor's state every ${minutes} min (stateHeartbeatMinutes): "last result" of an OK monitor may be that old.`,
+      )
+    : "";
 }
 
 function mailCell(row: MonitorRow, now: number): string {
@@ -151,7 +164,7 @@ function renderTable(rows: MonitorRow[], width: number): string {
       schedule,
       stateCell(row),
       // Cell padding takes one character on each side.
-      resultCell(row, resultWidth - 2),
+      resultCell(row, resultWidth - 2, now),
       nextRunCell(row, now),
       mailCell(row, now),
     ]);
@@ -197,6 +210,7 @@ export function startDashboard(options: DashboardOptions): Dashboard {
       ...options.header,
       "",
       renderTable(rows, width),
+      heartbeatNote(rows),
       readError ? pc.yellow(`(table not readable right now: ${readError})`) : "",
       pc.bold("Recent notifications and problems"),
       ...(events.length > 0 ? events : [pc.dim("  none yet")]),

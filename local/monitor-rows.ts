@@ -12,6 +12,8 @@ export interface MonitorRow {
   lastResultOk: boolean | undefined;
   lastResultMessage: string | undefined;
   lastRunDt: string | undefined;
+  /** Write on change: a quiet healthy monitor's state (and lastRunDt) is rewritten this often. */
+  stateHeartbeatMinutes: number | undefined;
   lastNotificationType: string | undefined;
   lastNotificationDt: string | undefined;
   scheduleError: string | undefined;
@@ -60,6 +62,10 @@ export async function readMonitorRows(
         lastResultOk: typeof state.lastResultOk === "boolean" ? state.lastResultOk : undefined,
         lastResultMessage: text(state.lastResultMessage),
         lastRunDt: text(state.lastRunDt),
+        stateHeartbeatMinutes:
+          typeof state.stateHeartbeatMinutes === "number" && state.stateHeartbeatMinutes > 0
+            ? state.stateHeartbeatMinutes
+            : undefined,
         lastNotificationType: text(state.lastNotificationType),
         lastNotificationDt: text(state.lastNotificationDt),
         scheduleError: text(state.scheduleError),

@@ -81,6 +81,11 @@ export interface LocalRuntimeOptions {
   onLog?: (entry: LogEntry) => void;
   /** Sees every orchestrator batch. */
   onBatch?: (outcome: BatchOutcome) => void;
+  /**
+   * The stack's `stateHeartbeatMinutes` (write on change): a quiet healthy monitor's state is
+   * rewritten once its persisted run is this old; 0: every tick writes. @default 15
+   */
+  stateHeartbeatMinutes?: number;
 }
 
 /** What clients need to attach to a running runtime; also the content of `.watchkeeper/local.json`. */
@@ -351,6 +356,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
       AWS_ENDPOINT_URL_SQS: endpoints.sqs,
       AWS_ENDPOINT_URL_SESV2: endpoints.ses,
       POWERTOOLS_LOG_LEVEL: logLevel,
+      STATE_HEARTBEAT_MINUTES: String(options.stateHeartbeatMinutes ?? 15),
       // No X-Ray daemon here; EMF metrics stay on and land in runtime.log with the logs.
       POWERTOOLS_TRACE_ENABLED: "false",
       // Lambda runs Node 22; this process already warned once if the machine's Node is older.

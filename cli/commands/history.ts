@@ -4,6 +4,7 @@ import { scanFleet } from "../fleet.ts";
 import { formatMs, formatUtc, parsePositiveInteger, parseSince, plural, truncate } from "../format.ts";
 import type { Colors } from "../io.ts";
 import { type Item, withoutKeys } from "../monitors-table.ts";
+import { runSample, runStats } from "../stats.ts";
 import { paintState } from "./monitors.ts";
 
 /** `history` (one monitor, Query) and `failures` (every monitor, Scan): what happened. */
@@ -35,6 +36,32 @@ function mailOutcome(run: Item, delivered: ReadonlySet<string>, color: Colors): 
     return sent ? color.bold(`${run.notification} sent`) : color.yellow(`${run.notification} pending`);
   }
   return color.dim(typeof run.quietReason === "string" ? `- (${run.quietReason})` : "-");
+}
+
+/**
+ * A summary of quiet runs (write on change): when they ran, how many (from the schedule), and the
+ * durations of those measured.
+ */
+function summaryRow(run: Item, color: Colors): string[] {
+  const count = Number(run.count ?? 0);
+  const samples = Number(run.samples ?? 0);
+  const from = String(run.from ?? run.scheduledTime);
+  const to = String(run.to ?? run.scheduledTime);
+  const last = formatUtc(to);
+  const sameDay = formatUtc(from).slice(0, 10) === last.slice(0, 10);
+  const span = from === to ? last : `${formatUtc(from)} .. ${sameDay ? last.slice(11) : last}`;
+  const durations =
+    samples > 0
+      ? `min ${formatMs(run.minMs as number)}, p95 ${formatMs(run.p95Ms as number)}, max ${formatMs(run.maxMs as number)} (of ${samples})`
+      : "durations not measured here";
+  return [
+    span,
+    color.green(`OK ×${count}`),
+    samples > 0 ? formatMs(run.avgMs as number) : "-",
+    paintState(color, "ok"),
+    color.dim("- (quiet)"),
+    color.dim(truncate(`${plural(count, "quiet run")}; ${durations}`, 70)),
+  ];
 }
 
 async function history(context: CommandContext, monitorId: string): Promise<void> {
@@ -76,20 +103,31 @@ async function history(context: CommandContext, monitorId: string): Promise<void
   }
   out.table(
     ["SCHEDULED", "RESULT", "DURATION", "STATE", "MAIL", "MESSAGE"],
-    runs.map((run) => [
-      formatUtc(run.scheduledTime as string),
-      run.isOk ? color.green("OK") : color.red("FAIL"),
-      formatMs(run.durationMs as number | undefined),
-      `${paintState(color, String(run.state ?? "-"))}${run.state === "alert" && run.isOk ? color.dim(` ${run.consecutiveOkCount} ok`) : ""}`,
-      mailOutcome(run, delivered, color),
-      truncate(run.message as string, 70),
-    ]),
+    runs.map((run) =>
+      run.kind === "summary"
+        ? summaryRow(run, color)
+        : [
+            formatUtc(run.scheduledTime as string),
+            run.isOk ? color.green("OK") : color.red("FAIL"),
+            formatMs(run.durationMs as number | undefined),
+            `${paintState(color, String(run.state ?? "-"))}${run.state === "alert" && run.isOk ? color.dim(` ${run.consecutiveOkCount} ok`) : ""}`,
+            mailOutcome(run, delivered, color),
+            truncate(run.message as string, 70),
+          ],
+    ),
   );
-  const failed = runs.filter((run) => !run.isOk).length;
+  const stats = runStats(runs.map(runSample));
+  const summarised = runs.some((run) => run.kind === "summary");
   out.line();
   out.line(
-    `${plural(runs.length, "run")} since ${formatUtc(since.toISOString())}, ${failed} failed, ${plural(deliveredItems.length, "notification")} delivered${config.recordOnlyChanges === true ? color.dim(" (recordOnlyChanges: quiet OK runs are not recorded)") : ""}`,
+    `${plural(stats.runs, "run")} since ${formatUtc(since.toISOString())}, ${stats.failures} failed, ${plural(deliveredItems.length, "notification")} delivered${config.recordOnlyChanges === true ? color.dim(" (recordOnlyChanges: quiet OK runs are not recorded)") : ""}`,
   );
+  if (summarised)
+    out.line(
+      color.dim(
+        "Quiet OK runs are recorded as summaries (×count), written with the state every stateHeartbeatMinutes; their durations cover the runs measured (of n).",
+      ),
+    );
 }
 
 async function failures(context: CommandContext): Promise<void> {

@@ -14,9 +14,8 @@ import {
   plural,
   truncate,
 } from "../format.ts";
-import type { Item } from "../monitors-table.ts";
 import { scheduleProblem, writtenSchedule } from "../schedule-status.ts";
-import { groupBy, type RunStats, runStats } from "../stats.ts";
+import { groupBy, type RunStats, runSample, runStats } from "../stats.ts";
 
 /** `health` and `performance`: the fleet at a glance. Both scan the table once, projected. */
 
@@ -51,7 +50,10 @@ export interface StaleMonitor {
 /**
  * Stall detection: an active monitor is stale when two scheduled runs have come and gone since its
  * last run (twice its interval, with cron gaps such as weekends counted as the schedule has them).
- * One that never ran is not judged: the table does not say when it was created.
+ * Write on change: a quiet healthy monitor's state is rewritten only once its run is
+ * `stateHeartbeatMinutes` old (the orchestrator records that interval on the state item), so the
+ * two runs are counted from the run that writes the heartbeat. One that never ran is not judged:
+ * the table does not say when it was created.
  */
 export function staleness(monitor: FleetMonitor, now: Date): StaleMonitor | undefined {
   const lastRunDt = typeof monitor.state?.lastRunDt === "string" ? monitor.state.lastRunDt : undefined;
@@ -59,7 +61,11 @@ export function staleness(monitor: FleetMonitor, now: Date): StaleMonitor | unde
   if (!monitor.config.isActive || !lastRunDt || scheduleProblem(monitor, now)) return undefined;
   const schedule = parseSchedule(monitor.config.schedule, { now });
   const last = new Date(lastRunDt);
-  const [, second] = nextRuns(schedule, monitor.config.timezone, last, 2, last);
+  const heartbeat = monitor.state?.stateHeartbeatMinutes;
+  const heartbeatMs = typeof heartbeat === "number" && heartbeat > 0 ? heartbeat * 60_000 : 0;
+  // The heartbeat is written by the first run at least heartbeatMs after the last write.
+  const after = new Date(Math.max(last.getTime(), last.getTime() + heartbeatMs - 1));
+  const [, second] = nextRuns(schedule, monitor.config.timezone, after, 2, last);
   if (!second || second.getTime() > now.getTime()) return undefined;
   return {
     monitorId: monitor.monitorId,
@@ -92,9 +98,7 @@ async function health(context: CommandContext): Promise<void> {
       monitor.state?.scheduleError ||
       unschedulable.some((entry) => entry.monitorId === monitor.monitorId),
   );
-  const stats = runStats(
-    runs.map((run) => ({ isOk: run.isOk === true, durationMs: run.durationMs as number })),
-  );
+  const stats = runStats(runs.map(runSample));
   // Abandoned mails (SES refused them) were never sent: count them apart.
   const abandoned = notifications.filter((item) => item.outcome === "abandoned");
   const sent = notifications.filter((item) => item.outcome !== "abandoned");
@@ -304,7 +308,7 @@ function printHealth(
   }
   if (report.stale.length > 0) {
     out.line();
-    out.heading(color.yellow("Stale (no run for twice the interval)"));
+    out.heading(color.yellow("Stale (no run for twice the interval, after the state heartbeat)"));
     out.table(
       ["ID", "LAST RUN", "EXPECTED EVERY"],
       report.stale.map((entry) => [
@@ -329,22 +333,18 @@ async function performance(context: CommandContext): Promise<void> {
   const since = options.since === undefined ? "all" : parseSince(String(options.since), now);
   const { monitors, runs } = await scanFleet(await context.table(), { runsSince: since });
   const checkOf = new Map(monitors.map((monitor) => [monitor.monitorId, monitor.config.check]));
-  const sample = (run: Item) => ({
-    isOk: run.isOk === true,
-    durationMs: run.durationMs as number | undefined,
-  });
   const byMonitor: StatsRow[] = [...groupBy(runs, (run) => String(run.monitorId))]
     .map(([monitorId, items]) => ({
       name: monitorId,
       check: checkOf.get(monitorId) ?? "?",
-      ...runStats(items.map(sample)),
+      ...runStats(items.map(runSample)),
     }))
     .sort((a, b) => (b.p95Ms ?? 0) - (a.p95Ms ?? 0) || a.name.localeCompare(b.name));
   const byCheck: StatsRow[] = [...groupBy(runs, (run) => checkOf.get(String(run.monitorId)) ?? "?")]
     .map(([check, items]) => ({
       name: check,
       monitors: new Set(items.map((item) => item.monitorId)).size,
-      ...runStats(items.map(sample)),
+      ...runStats(items.map(runSample)),
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
   if (out.json) {

@@ -78,21 +78,58 @@ export class DynamoMonitorStore implements MonitorStore {
   ) {}
 
   async load(monitorId: string): Promise<StoredMonitor> {
-    let keys: Record<string, unknown>[] = [
+    const items = await this.#batchGet([monitorId]);
+    return this.#stored(monitorId, items);
+  }
+
+  /**
+   * One BatchGetItem for an SQS batch's monitors (up to 50 per request), strongly consistent like
+   * `load`: a quiet tick decides not to write on what it read. A monitor whose state item does not
+   * parse is left out, so that its own tick reports it and the others go on.
+   */
+  async loadMany(monitorIds: readonly string[]): Promise<Map<string, StoredMonitor>> {
+    const ids = [...new Set(monitorIds)];
+    const items: Record<string, unknown>[] = [];
+    for (let start = 0; start < ids.length; start += 50) {
+      items.push(...(await this.#batchGet(ids.slice(start, start + 50))));
+    }
+    const loaded = new Map<string, StoredMonitor>();
+    for (const id of ids) {
+      try {
+        loaded.set(
+          id,
+          this.#stored(
+            id,
+            items.filter((item) => item.monitorId === id),
+          ),
+        );
+      } catch (error) {
+        if (!(error instanceof CorruptStateError)) throw error;
+      }
+    }
+    return loaded;
+  }
+
+  async #batchGet(monitorIds: readonly string[]): Promise<Record<string, unknown>[]> {
+    let keys: Record<string, unknown>[] = monitorIds.flatMap((monitorId) => [
       { monitorId, record: CONFIG_RECORD },
       { monitorId, record: STATE_RECORD },
-    ];
+    ]);
     const items: Record<string, unknown>[] = [];
     // BatchGet may return keys unprocessed under throttling: retry just those, with backoff.
     for (let attempt = 0; keys.length > 0; attempt++) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-      if (attempt > 8) throw new Error(`could not read ${monitorId}: keys stayed unprocessed`);
+      if (attempt > 8) throw new Error(`could not read ${monitorIds.join(", ")}: keys stayed unprocessed`);
       const response = await this.doc.send(
         new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
       );
       items.push(...(response.Responses?.[this.tableName] ?? []));
       keys = response.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
     }
+    return items;
+  }
+
+  #stored(monitorId: string, items: Record<string, unknown>[]): StoredMonitor {
     const config = items.find((item) => item.record === CONFIG_RECORD);
     const rawState = items.find((item) => item.record === STATE_RECORD);
     let state: MonitorState | undefined;
@@ -131,6 +168,10 @@ export class DynamoMonitorStore implements MonitorStore {
     if (records.run) {
       logItems.push({ ...records.run, monitorId, record: `run#${records.run.scheduledTime}` });
     }
+    if (records.summary) {
+      // After the run items of its last run: `run#<to>#summary` never replaces a run's own item.
+      logItems.push({ ...records.summary, monitorId, record: `run#${records.summary.to}#summary` });
+    }
     if (records.receipt) {
       const { receipt } = records;
       logItems.push({
@@ -145,7 +186,7 @@ export class DynamoMonitorStore implements MonitorStore {
       // retry as stale and the caller re-reads: retrying throttling and conflicts here is safe.
       await withRetries<unknown>(() =>
         logItems.length > 0
-          ? // One request for state and log items keeps a steady tick at two DynamoDB requests.
+          ? // One request for state and log items: a write is one DynamoDB request, history included.
             this.doc.send(
               new TransactWriteCommand({
                 TransactItems: [

@@ -55,10 +55,33 @@ export interface RunRecord {
   [attribute: string]: unknown;
 }
 
+/**
+ * The history item of quiet runs (write on change): `record = run#<to>#summary`, `kind = "summary"`.
+ * `count` runs from `from` to `to` (both scheduled times) were OK and changed nothing; `count`
+ * comes from the schedule, the duration statistics from the `samples` runs this process measured.
+ */
+export interface RunSummary extends RunRecord {
+  kind: "summary";
+  from: string;
+  to: string;
+  count: number;
+  /** Always 0 (a failure is recorded per tick), kept so that every history item has it. */
+  failures: number;
+  samples: number;
+  minMs?: number | undefined;
+  avgMs?: number | undefined;
+  p95Ms?: number | undefined;
+  maxMs?: number | undefined;
+  /** The measured durations, sorted, when they fit the item (MAX_SUMMARY_DURATIONS). */
+  durationsMs?: number[] | undefined;
+}
+
 /** Log items written in the same transaction as a state item. */
 export interface StateRecords {
   /** The tick's history item (`run#<scheduledTime>`). */
   run?: RunRecord | undefined;
+  /** The quiet runs since the last write (`run#<to>#summary`). */
+  summary?: RunSummary | undefined;
   /** The notification log item (`notification#<tickTime>#<type>`), written when an outbox entry is cleared. */
   receipt?: DeliveryReceipt | undefined;
 }
@@ -66,6 +89,11 @@ export interface StateRecords {
 export interface MonitorStore {
   /** Config + state in one round trip, strongly consistent. */
   load(monitorId: string): Promise<StoredMonitor>;
+  /**
+   * Config + state of several monitors in one round trip (an SQS batch's), strongly consistent.
+   * A monitor whose items cannot be read or parsed is left out: its tick loads it alone.
+   */
+  loadMany?(monitorIds: readonly string[]): Promise<Map<string, StoredMonitor>>;
   /**
    * Writes the whole state item if its stored version is still `expectedVersion` (undefined: no
    * state item yet), with the log items in the same transaction. Throws StaleStateError when it is

@@ -342,6 +342,11 @@ export const MonitorStateSchema = z.looseObject({
   /** Set by schedule-sync when the schedule could not be created; cleared when it could. */
   scheduleError: z.string().optional(),
   configProblems: z.string().optional(),
+  /**
+   * The heartbeat interval the orchestrator wrote this item under (write on change): a quiet
+   * healthy monitor's `lastRunDt` may lag by up to this much. Absent: every tick writes.
+   */
+  stateHeartbeatMinutes: z.number().min(0).optional(),
 });
 export type MonitorState = z.infer<typeof MonitorStateSchema>;
 

@@ -9,10 +9,12 @@ import type {
   Notifier,
   RejectedTickSink,
   RunRecord,
+  RunSummary,
   SecretSource,
   StoredMonitor,
 } from "./ports.ts";
 import { StaleStateError, silentLogger } from "./ports.ts";
+import { buildSummary, heartbeatDue, isQuiet, QuietRunSamples, quietRunsBetween } from "./quiet.ts";
 import { redactingLogger } from "./redacting-logger.ts";
 import { renderNotification, withDeliveryDelay } from "./render.ts";
 import { type CheckOutcome, runCheck } from "./run-check.ts";
@@ -93,6 +95,12 @@ export interface TickOptions {
    * peopleToNotify is not mailed and is reported as a config problem. Empty: any domain. @default []
    */
   allowedRecipientDomains: readonly string[];
+  /**
+   * Write on change: a quiet tick (OK after OK, nothing but bookkeeping would change) writes
+   * nothing unless the persisted run is this old; then it writes the state with a summary of the
+   * quiet runs (the stack's `stateHeartbeatMinutes`). 0: every tick writes. @default 900_000 (15 min)
+   */
+  stateHeartbeatMs: number;
 }
 
 export const DEFAULT_TICK_OPTIONS: TickOptions = {
@@ -108,6 +116,7 @@ export const DEFAULT_TICK_OPTIONS: TickOptions = {
   maxQueuedNotifications: 20,
   defaultTimezone: CONFIG_DEFAULTS.timezone,
   allowedRecipientDomains: [],
+  stateHeartbeatMs: 15 * 60_000,
 };
 
 export interface TickDependencies {
@@ -135,6 +144,8 @@ export interface TickDependencies {
 export interface InvocationLimits {
   deadline?: number;
   budgetMs?: number;
+  /** The batch's config and state, read at once (`prefetch`): each monitor's first tick uses them. */
+  prefetched?: PrefetchedMonitors;
 }
 
 export type TickOutcome =
@@ -165,6 +176,11 @@ export type TickOutcome =
       configProblems: string | null;
       /** The config problems differ from those already on the state item: report them (once). */
       configProblemsChanged: boolean;
+      /**
+       * What was written: `state` (a change, a failure, a manual run, the first run), `heartbeat`
+       * (a quiet run whose persisted run was old: state + summary), or `none` (a quiet run).
+       */
+      written: "state" | "heartbeat" | "none";
     };
 
 type ParsedTick = { tick: TickMessage } | { reason: string };
@@ -189,6 +205,23 @@ export function parseTick(body: string, maxBodyBytes = DEFAULT_TICK_OPTIONS.maxB
 
 const iso = (time: string | number | Date) => new Date(time).toISOString();
 
+/**
+ * Config and state of a batch's monitors, read in one request (TickProcessor.prefetch). Each
+ * monitor's items are handed out once, to its first tick: a later tick of the same monitor in the
+ * batch, and every re-read after a lost write race, loads afresh.
+ */
+export class PrefetchedMonitors {
+  readonly #items: Map<string, StoredMonitor>;
+  constructor(items: Map<string, StoredMonitor> = new Map()) {
+    this.#items = items;
+  }
+  take(monitorId: string): StoredMonitor | undefined {
+    const stored = this.#items.get(monitorId);
+    this.#items.delete(monitorId);
+    return stored;
+  }
+}
+
 /** What one tick's processing knows across its re-reads. */
 interface TickContext {
   tick: TickMessage;
@@ -200,12 +233,24 @@ interface TickContext {
   check?: CheckOutcome;
 }
 
+/** What step 3 decided and wrote, for step 4. */
+interface Persisted {
+  decision: Decision;
+  entry: Outbox | undefined;
+  next: MonitorState;
+  written: "state" | "heartbeat" | "none";
+  /** Why this tick's own notification was given up before any attempt (too many waiting). */
+  abandoned?: string;
+}
+
 export class TickProcessor {
   readonly #deps: Required<Omit<TickDependencies, "rejected" | "retries" | "options" | "secrets">> &
     Pick<TickDependencies, "rejected" | "retries">;
   readonly #options: TickOptions;
   readonly #delivery: OutboxDelivery;
   readonly #secrets: SecretResolver | undefined;
+  /** Durations of quiet runs applied here, for their summary (write on change). */
+  readonly #quietRuns = new QuietRunSamples();
 
   constructor(deps: TickDependencies) {
     this.#deps = {
@@ -265,7 +310,10 @@ export class TickProcessor {
         : iso(tick.scheduledTime);
     const context: TickContext = { tick, tickTime, claimId: this.#deps.newClaimId(), limits };
     for (let attempt = 0; attempt <= this.#options.maxRaceRetries; attempt++) {
-      const stored = await this.#deps.store.load(tick.monitorId);
+      // Step 1: load (the batch's prefetched read for the first attempt, if there is one).
+      const stored =
+        (attempt === 0 ? limits.prefetched?.take(tick.monitorId) : undefined) ??
+        (await this.#deps.store.load(tick.monitorId));
       try {
         return await this.#apply(context, stored);
       } catch (error) {
@@ -281,6 +329,31 @@ export class TickProcessor {
     );
   }
 
+  /**
+   * Reads config and state of every monitor the bodies tick in one request (an SQS batch's), for
+   * `process`. Strongly consistent: a stale state read followed by a quiet (no-write) decision
+   * could skip a transition, so eventual consistency is not safe here. Best effort: if it fails,
+   * each tick reads its own.
+   */
+  async prefetch(bodies: readonly string[]): Promise<PrefetchedMonitors> {
+    const { loadMany } = this.#deps.store;
+    const ids = new Set<string>();
+    for (const body of bodies) {
+      const parsed = parseTick(body, this.#options.maxBodyBytes);
+      if ("tick" in parsed) ids.add(parsed.tick.monitorId);
+    }
+    if (!loadMany || ids.size === 0) return new PrefetchedMonitors();
+    try {
+      return new PrefetchedMonitors(await loadMany.call(this.#deps.store, [...ids]));
+    } catch (error) {
+      this.#deps.logger.warn("could not read the batch's monitors at once; each tick reads its own", {
+        monitors: ids.size,
+        error: describeThrown(error),
+      });
+      return new PrefetchedMonitors();
+    }
+  }
+
   async #reject(body: string, reason: string): Promise<TickOutcome> {
     this.#deps.logger.error("tick rejected", { reason, body: body.slice(0, 500) });
     await this.#deps.rejected?.reject(body, reason);
@@ -288,17 +361,42 @@ export class TickProcessor {
   }
 
   /**
-   * One attempt at the tick on what was just read: (1) guard, delivering anything pending first;
-   * (2) check; (3) decide; (4) persist state, outbox and history in one conditional write;
-   * (5) deliver. A lost write race throws StaleStateError, and `process` reads again.
+   * One attempt at the tick on what was just read, in the order of DESIGN.md §1: (1) guard,
+   * delivering anything pending first; (2) check; (3) decide and persist state, outbox and history
+   * in one conditional write (or nothing, for a quiet run); (4) deliver. A lost write race throws
+   * StaleStateError, and `process` reads again.
    */
   async #apply(context: TickContext, stored: StoredMonitor): Promise<TickOutcome> {
+    const guarded = await this.#guard(context, stored);
+    if ("outcome" in guarded) return guarded.outcome;
+    const { config, problems, state, healed } = guarded;
+    const { check, configProblems } = await this.#check(context, config, problems);
+    const persisted = await this.#decideAndPersist(context, state, config, check, configProblems);
+    return this.#deliver(context, config, state, check, configProblems, persisted, healed);
+  }
+
+  /**
+   * Step 1 (after the load): a missing or paused monitor stops here; pending notifications go out
+   * first; duplicate, out-of-order and superseded ticks stop here.
+   */
+  async #guard(
+    context: TickContext,
+    stored: StoredMonitor,
+  ): Promise<
+    | { outcome: TickOutcome }
+    | {
+        config: MonitorConfig;
+        problems: ConfigProblem[];
+        state: MonitorState | undefined;
+        healed: DeliveryResult[];
+      }
+  > {
     const { tick, tickTime } = context;
     const { monitorId } = tick;
     const { logger } = this.#deps;
     if (!stored.config) {
       logger.warn("monitor not found: no config item", { monitorId });
-      return { status: "not-found", monitorId };
+      return { outcome: { status: "not-found", monitorId } };
     }
     const { config, problems } = parseConfigLeniently(monitorId, stored.config, {
       defaultTimezone: this.#options.defaultTimezone,
@@ -308,23 +406,25 @@ export class TickProcessor {
     if (!config.isActive) {
       // Paused means silent: even a notification left pending waits until the monitor is resumed.
       logger.info("monitor is inactive: no check, no writes, no mail", { monitorId });
-      return { status: "inactive", monitorId };
+      return { outcome: { status: "inactive", monitorId } };
     }
     let state = stored.state;
     let healed: DeliveryResult[] = [];
     if (state?.outbox) {
       ({ state, results: healed } = await this.#drain(monitorId, state, config, context));
     }
-    if (tick.reason === "deliver") return { status: "delivery-retry", monitorId, healed };
+    if (tick.reason === "deliver") return { outcome: { status: "delivery-retry", monitorId, healed } };
 
     const manual = tick.reason === "manual";
     // Manual rechecks keep their own clock: wherever their sender's clock stands, they never make a
-    // scheduled tick look like a duplicate.
+    // scheduled tick look like a duplicate. Between writes (write on change) lastTickTime is the
+    // last *written* tick: a redelivered quiet tick runs its check again, which is harmless (it
+    // can only write a failure or a change, conditionally, and moves lastTickTime when it does).
     const lastSeen = manual ? state?.lastManualTickTime : state?.lastTickTime;
     const stamp = manual ? iso(tick.scheduledTime) : tickTime;
     if (lastSeen && Date.parse(stamp) <= Date.parse(lastSeen)) {
       logger.info("duplicate or out-of-order tick ignored", { monitorId, tickTime, lastTickTime: lastSeen });
-      return { status: "duplicate", monitorId, lastTickTime: lastSeen, healed };
+      return { outcome: { status: "duplicate", monitorId, lastTickTime: lastSeen, healed } };
     }
     const supersededBy = this.#supersededBy(tick, tickTime, config);
     if (supersededBy) {
@@ -333,13 +433,30 @@ export class TickProcessor {
         tickTime,
         nextRun: supersededBy,
       });
-      return { status: "superseded", monitorId, nextRun: supersededBy, healed };
+      return { outcome: { status: "superseded", monitorId, nextRun: supersededBy, healed } };
     }
+    return { config, problems, state, healed };
+  }
 
-    const { check, configProblems } = await this.#check(context, config, problems);
+  /**
+   * Step 3: decide, then persist state, outbox and history in one conditional write. A quiet run
+   * (write on change) writes nothing unless its heartbeat is due; then it writes the state with
+   * the summary of the quiet runs since the last write. Any other write carries that summary too.
+   */
+  async #decideAndPersist(
+    context: TickContext,
+    state: MonitorState | undefined,
+    config: MonitorConfig,
+    check: CheckOutcome,
+    configProblems: string | null,
+  ): Promise<Persisted> {
+    const { tick, tickTime } = context;
+    const { monitorId } = tick;
+    const manual = tick.reason === "manual";
+    const stamp = manual ? iso(tick.scheduledTime) : tickTime;
     const { decision, entry, unnotifiedAlert } = this.#decide(context, state, config, check);
     const { outbox, outboxQueue, overflow } = this.#enqueue(context, state, entry);
-    const version = (state?.version ?? 0) + 1;
+    const heartbeatMs = this.#options.stateHeartbeatMs;
     const next: MonitorState = {
       ...decision.next,
       lastRunDt: tickTime,
@@ -347,37 +464,118 @@ export class TickProcessor {
       lastResultMessage: check.message,
       lastTickTime: manual ? state?.lastTickTime : tickTime,
       lastManualTickTime: manual ? stamp : state?.lastManualTickTime,
-      version,
+      version: (state?.version ?? 0) + 1,
       outbox,
       outboxQueue,
       unnotifiedAlert,
       scheduleError: state?.scheduleError,
       configProblems: configProblems ?? undefined,
+      stateHeartbeatMinutes: heartbeatMs > 0 ? heartbeatMs / 60_000 : undefined,
     };
+    const quiet =
+      heartbeatMs > 0 &&
+      isQuiet({
+        previous: state,
+        next,
+        isOk: check.isOk,
+        manual,
+        notified: decision.notification !== null || entry !== undefined,
+      });
+    const base = state?.lastTickTime;
+    if (quiet && state && base) {
+      this.#quietRuns.add(monitorId, base, tickTime, check.durationMs);
+      if (!heartbeatDue(state, tickTime, heartbeatMs)) {
+        return { decision, entry, next, written: "none" };
+      }
+    }
     const abandoned = entry && overflow ? this.#abandonedReceipt(entry, config, overflow) : undefined;
+    const summary =
+      !manual && base && state ? this.#summary(monitorId, base, config, tickTime, quiet) : undefined;
     await this.#deps.store.saveState(monitorId, next, state?.version, {
-      run: this.#runRecord(config, tickTime, check, decision, entry !== undefined, state),
+      run: quiet ? undefined : this.#runRecord(config, tickTime, check, decision, entry !== undefined, state),
+      summary,
       receipt: abandoned,
     });
+    // The quiet runs before this write are summarised (or, for a manual run, still pending).
+    if (!manual) this.#quietRuns.forget(monitorId);
+    return {
+      decision,
+      entry,
+      next,
+      written: quiet ? "heartbeat" : "state",
+      ...(abandoned ? { abandoned: overflow } : {}),
+    };
+  }
 
-    // Step 5: this tick's own notification, if it heads the outbox (else it waits in the queue).
+  /**
+   * The summary item of the quiet runs after the last write (`base`) and before this tick (or up to
+   * it, when this tick is the quiet run whose heartbeat is due). Its count comes from the
+   * schedule; its durations from the runs this process applied. None with recordOnlyChanges.
+   */
+  #summary(
+    monitorId: string,
+    base: string,
+    config: MonitorConfig,
+    tickTime: string,
+    includeTick: boolean,
+  ): RunSummary | undefined {
+    if (config.recordOnlyChanges) return undefined;
+    const measured = this.#quietRuns.durations(monitorId, base, tickTime);
+    const window =
+      quietRunsBetween({
+        schedule: config.schedule,
+        timezone: config.timezone,
+        lastTickTime: base,
+        until: tickTime,
+        includeUntil: includeTick,
+        heartbeatMs: this.#options.stateHeartbeatMs,
+      }) ??
+      // A schedule that cannot be evaluated: the runs measured here are all we know of.
+      (measured.length > 0
+        ? {
+            from: measured[0]?.[0] as string,
+            to: measured.at(-1)?.[0] as string,
+            count: measured.length,
+          }
+        : undefined);
+    if (!window) return undefined;
+    const to = Date.parse(window.to);
+    const durations = measured.filter(([time]) => Date.parse(time) <= to).map(([, ms]) => ms);
+    return buildSummary(window, durations, config);
+  }
+
+  /** Step 4: this tick's own notification, if it heads the outbox (else it waits in the queue). */
+  async #deliver(
+    context: TickContext,
+    config: MonitorConfig,
+    state: MonitorState | undefined,
+    check: CheckOutcome,
+    configProblems: string | null,
+    persisted: Persisted,
+    earlier: DeliveryResult[],
+  ): Promise<TickOutcome> {
+    const { tickTime } = context;
+    const { monitorId } = context.tick;
+    const { logger } = this.#deps;
+    const { decision, entry, next, written } = persisted;
+    let healed = earlier;
     let delivery: DeliveryResult | null = null;
-    if (entry && abandoned) {
-      this.#deps.logger.error("notification abandoned: too many are waiting for delivery", {
+    if (entry && persisted.abandoned !== undefined) {
+      logger.error("notification abandoned: too many are waiting for delivery", {
         monitorId,
         type: entry.type,
         tickTime: entry.tickTime,
-        reason: overflow,
+        reason: persisted.abandoned,
       });
       delivery = {
         type: entry.type,
         tickTime: entry.tickTime,
         delivered: false,
         abandoned: true,
-        error: overflow ?? "",
+        error: persisted.abandoned,
       };
     }
-    if (entry && outbox?.id === entry.id) {
+    if (entry && next.outbox?.id === entry.id) {
       const drained = await this.#drain(monitorId, next, config, context, true);
       delivery = drained.results.find((result) => result.tickTime === entry.tickTime) ?? null;
       healed = [...healed, ...drained.results.filter((result) => result !== delivery)];
@@ -394,6 +592,7 @@ export class TickProcessor {
       delivered: delivery?.delivered,
       queued: entry !== undefined && delivery === null ? true : undefined,
       checkMs: check.durationMs,
+      written,
     });
     const configProblemsChanged =
       configProblems !== null && configProblems !== (state?.configProblems ?? null);
@@ -412,6 +611,7 @@ export class TickProcessor {
       healed,
       configProblems,
       configProblemsChanged,
+      written,
     };
   }
 

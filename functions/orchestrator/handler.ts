@@ -17,7 +17,7 @@ import { parseHeartbeat } from "#core/heartbeat.ts";
 import type { Logger as LoggerPort } from "#core/ports.ts";
 import { redactingLogger } from "#core/redacting-logger.ts";
 import { parseRecipientDomains } from "#core/schemas.ts";
-import { type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
+import { type InvocationLimits, type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
 import { findCheck } from "#monitors/index.ts";
 import {
   CONFIG_PROBLEMS_FOUND,
@@ -162,14 +162,14 @@ class EarlyAcks {
 export function createOrchestratorHandler(deps: OrchestratorDependencies) {
   const logger = redactingLogger(deps.logger ?? powertoolsLogger);
   const ticks = new TickProcessor({ ...deps, logger });
-  const processRecordBefore = (deadline: number, budgetMs: number) => async (record: SQSRecord) => {
+  const processRecordBefore = (invocation: InvocationLimits) => async (record: SQSRecord) => {
     // The dead-man's switch: counted and acknowledged before any table access, never rejected.
     if (parseHeartbeat(record.body)) {
       metrics.addMetric(HEARTBEAT, MetricUnit.Count, 1);
       return "heartbeat";
     }
     try {
-      const outcome = await ticks.process(record.body, { deadline, budgetMs });
+      const outcome = await ticks.process(record.body, invocation);
       recordOutcomeMetrics(outcome);
       return outcome.status;
     } catch (error) {
@@ -185,7 +185,9 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
     const remaining = context.getRemainingTimeInMillis();
     const budgetMs = remaining - Math.min(INVOCATION_SAFETY_MS, remaining * INVOCATION_SAFETY_SHARE);
     const deadline = now + budgetMs;
-    const processRecord = processRecordBefore(deadline, budgetMs);
+    // One read for the whole batch: each monitor's first tick uses it, later ones read again.
+    const prefetched = await ticks.prefetch(event.Records.map((record) => record.body));
+    const processRecord = processRecordBefore({ deadline, budgetMs, prefetched });
     // Never outlives the invocation: closed (pending timer cancelled) however it ends.
     const acks = new EarlyAcks(deps.earlyAck, logger);
     try {
@@ -235,6 +237,14 @@ export function createOrchestratorHandler(deps: OrchestratorDependencies) {
   };
 }
 
+/** STATE_HEARTBEAT_MINUTES as milliseconds; throws on a value the stack would have refused. */
+export function stateHeartbeatMs(minutes: string): number {
+  const value = Number(minutes);
+  if (!Number.isInteger(value) || value < 0 || value > 1440)
+    throw new Error(`STATE_HEARTBEAT_MINUTES must be whole minutes from 0 to 1440, not ${minutes}`);
+  return value * 60_000;
+}
+
 /**
  * No Powertools Tracer here: Lambda's active tracing already records each invocation, and the X-Ray
  * SDK it would pull in adds 125 KB to the bundle and ~23 ms CPU to every cold start of a function
@@ -248,6 +258,8 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
   const retryBaseSeconds = Number(process.env.TICK_RETRY_BASE_SECONDS);
   const deliveryRetryQueueUrl = process.env.DELIVERY_RETRY_QUEUE_URL;
   const deliveryBudgetHours = Number(process.env.DELIVERY_BUDGET_HOURS);
+  // Write on change: 0 writes every tick; unset keeps the core's default (15 minutes).
+  const heartbeatMinutes = process.env.STATE_HEARTBEAT_MINUTES;
   const sqs = new SQSClient({ requestHandler });
   return {
     store: new DynamoMonitorStore(requiredEnv("MONITORS_TABLE"), createDocumentClient(dynamo)),
@@ -271,6 +283,7 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
       // Throws on a malformed value: the restriction must not lapse (the stack validates it).
       allowedRecipientDomains: parseRecipientDomains(process.env.ALLOWED_RECIPIENT_DOMAINS),
       ...(deliveryBudgetHours > 0 ? { deliveryBudgetMs: deliveryBudgetHours * 3_600_000 } : {}),
+      ...(heartbeatMinutes ? { stateHeartbeatMs: stateHeartbeatMs(heartbeatMinutes) } : {}),
     },
   };
 }

@@ -64,6 +64,8 @@ beforeAll(async () => {
   env = await startTestRuntime({
     // The function's timeout (3/4 of it) must hold a 20 s check.
     visibilityTimeoutSeconds: 60,
+    // The probe is the state write of each tick: every tick writes (write on change off).
+    stateHeartbeatMinutes: 0,
     onBatch: (outcome) => batches.push(outcome),
     onLog: (entry) => {
       if (entry.level === "WARN" || entry.level === "ERROR") warnings.push(entry);

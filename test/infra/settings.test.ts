@@ -35,6 +35,7 @@ describe("context validation", () => {
       checkSecretArns: [],
       checkSecretKmsKeyArns: [],
       deliveryBudgetHours: 24,
+      stateHeartbeatMinutes: 15,
       orchestratorMaxConcurrency: 50,
       orchestratorReservedConcurrency: 0,
       sesConfigurationSet: undefined,
@@ -72,6 +73,14 @@ describe("context validation", () => {
     expect(() => parseSettings({ orchestratorReservedConcurrency: "20" })).toThrow(
       /at least 52: orchestratorMaxConcurrency \(50\) plus 2 for delivery retries/,
     );
+  });
+
+  it("takes stateHeartbeatMinutes from context strings, 0 (every tick writes) to a day", () => {
+    expect(parseSettings({ stateHeartbeatMinutes: "60" }).stateHeartbeatMinutes).toBe(60);
+    expect(parseSettings({ stateHeartbeatMinutes: 0 }).stateHeartbeatMinutes).toBe(0);
+    expect(() => parseSettings({ stateHeartbeatMinutes: "-1" })).toThrow(/0 \(write every tick\) or more/);
+    expect(() => parseSettings({ stateHeartbeatMinutes: "2000" })).toThrow(/at most 1440 minutes/);
+    expect(() => parseSettings({ stateHeartbeatMinutes: "7.5" })).toThrow(/whole number of minutes/);
   });
 
   it("takes deliveryBudgetHours from context strings", () => {

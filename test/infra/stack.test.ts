@@ -258,6 +258,8 @@ describe("functions", () => {
     expect(variables).toMatchObject({
       DELIVERY_RETRY_QUEUE_URL: { Ref: idOf("AWS::SQS::Queue", "DeliveryRetries/Queue/") },
       DELIVERY_BUDGET_HOURS: "24",
+      // Write on change: the default heartbeat of a quiet monitor's state.
+      STATE_HEARTBEAT_MINUTES: "15",
     });
     const retryQueue = resource("AWS::SQS::Queue", "DeliveryRetries/Queue/").Properties;
     // Standard (per-message delays), redriven to its own DLQ, not hidden while the function may still run.

@@ -5,6 +5,7 @@ import type {
   MonitorStore,
   Notifier,
   RunRecord,
+  RunSummary,
   SecretLocation,
   SecretSource,
   StateRecords,
@@ -23,10 +24,23 @@ export class MemoryMonitorStore implements MonitorStore {
   readonly configs = new Map<string, Record<string, unknown>>();
   readonly states = new Map<string, MonitorState>();
   readonly runs: Array<RunRecord & { monitorId: string }> = [];
+  readonly summaries: Array<RunSummary & { monitorId: string }> = [];
   readonly receipts: Array<DeliveryReceipt & { monitorId: string }> = [];
   writes = 0;
+  loads = 0;
+  batchLoads = 0;
 
   async load(monitorId: string): Promise<StoredMonitor> {
+    this.loads++;
+    return this.#read(monitorId);
+  }
+
+  async loadMany(monitorIds: readonly string[]): Promise<Map<string, StoredMonitor>> {
+    this.batchLoads++;
+    return new Map(monitorIds.map((id) => [id, this.#read(id)]));
+  }
+
+  #read(monitorId: string): StoredMonitor {
     const state = this.states.get(monitorId);
     return { config: this.configs.get(monitorId), state: state ? structuredClone(state) : undefined };
   }
@@ -65,6 +79,7 @@ export class MemoryMonitorStore implements MonitorStore {
     this.writes++;
     this.states.set(monitorId, structuredClone(state));
     if (records.run) this.runs.push({ ...records.run, monitorId });
+    if (records.summary) this.summaries.push({ ...records.summary, monitorId });
     if (records.receipt) this.receipts.push({ ...records.receipt, monitorId });
   }
 }

@@ -54,6 +54,8 @@ function setup(check: CheckDefinition, monitors: string[], earlyAck: object | un
     notifier: new RecordingNotifier(),
     findCheck: (name: string) => (name === check.name ? check : undefined),
     ...(earlyAck ? { earlyAck } : {}),
+    // Every tick writes here: the tests fail chosen writes to watch which records are acked.
+    options: { stateHeartbeatMs: 0 },
   });
   return { store, handler };
 }

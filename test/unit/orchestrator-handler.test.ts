@@ -13,14 +13,31 @@ import { fifoRecord, lambdaContext, tickBody } from "../support/sqs-event.ts";
 
 type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 let createOrchestratorHandler: (deps: object) => Handler;
+let stateHeartbeatMs: (minutes: string) => number;
 
 beforeAll(async () => {
-  ({ createOrchestratorHandler } = (await loadOrchestratorModule()) as never);
+  ({ createOrchestratorHandler, stateHeartbeatMs } = (await loadOrchestratorModule()) as never);
+});
+
+describe("STATE_HEARTBEAT_MINUTES", () => {
+  it("reads whole minutes from 0 to a day, and refuses anything else rather than guess", () => {
+    expect(stateHeartbeatMs("15")).toBe(900_000);
+    expect(stateHeartbeatMs("0")).toBe(0);
+    for (const bad of ["-1", "1441", "7.5", "soon"])
+      expect(() => stateHeartbeatMs(bad)).toThrow(/whole minutes from 0 to 1440/);
+  });
 });
 
 const at = (minute: number) => new Date(Date.UTC(2026, 2, 1, 6, minute)).toISOString();
 
-function setup(check: CheckDefinition, monitors: string[], config: Record<string, unknown> = {}) {
+function setup(
+  check: CheckDefinition,
+  monitors: string[],
+  config: Record<string, unknown> = {},
+  // Every tick writes here: these tests fail writes to watch the batch mechanics (write on change
+  // has its own tests, and the last one below).
+  stateHeartbeatMs = 0,
+) {
   const store = new MemoryMonitorStore();
   for (const monitorId of monitors) {
     store.configs.set(monitorId, {
@@ -35,11 +52,39 @@ function setup(check: CheckDefinition, monitors: string[], config: Record<string
     store,
     notifier: new RecordingNotifier(),
     findCheck: (name: string) => (name === check.name ? check : undefined),
+    options: { stateHeartbeatMs },
   });
   return { store, handler };
 }
 
 describe("orchestrator handler batches", () => {
+  it("reads the batch's monitors in one request: each first tick uses it, a later tick reads again", async () => {
+    const ok: CheckDefinition = {
+      name: "ok",
+      description: "always OK",
+      run: async () => ({ isOk: true, message: "ok" }),
+    };
+    const { store, handler } = setup(ok, ["a", "b", "c"], {}, 15 * 60_000);
+    const response = await handler(
+      {
+        Records: [
+          fifoRecord(tickBody("a", at(0)), "a"),
+          fifoRecord(tickBody("b", at(0)), "b"),
+          fifoRecord(tickBody("c", at(0)), "c"),
+          fifoRecord(tickBody("a", at(1)), "a"),
+        ],
+      },
+      lambdaContext(),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(store.batchLoads).toBe(1);
+    // Only a's second tick: it must see what a's first tick wrote.
+    expect(store.loads).toBe(1);
+    expect(store.states.get("a")?.lastTickTime).toBe(at(0));
+    // a's second tick was quiet (OK after OK): three first writes, nothing else.
+    expect(store.writes).toBe(3);
+  });
+
   it("runs different monitors' checks concurrently", async () => {
     // Each check waits until both have started: run one after the other, neither would succeed.
     let started = 0;
@@ -232,6 +277,7 @@ describe("outcome metrics", () => {
       ],
       configProblems: "timezone is not an IANA timezone",
       configProblemsChanged,
+      written: "state" as const,
     });
     recordOutcomeMetrics(applied(true), sink as never);
     expect(counted).toContainEqual(["NotificationDelay", 1_800_000]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { describeError } from "../../../cli/errors.ts";
 import { formatAge, formatInZone, parseDuration, parseSince, truncate } from "../../../cli/format.ts";
-import { percentile, runStats } from "../../../cli/stats.ts";
+import { percentile, runSample, runStats } from "../../../cli/stats.ts";
 
 const named = (name: string, message = name) => Object.assign(new Error(message), { name });
 
@@ -60,6 +60,20 @@ describe("run statistics", () => {
       maxMs: 30,
     });
     expect(runStats([]).successRate).toBeUndefined();
+  });
+
+  it("counts a summary of quiet runs as its runs, with the durations measured of them", () => {
+    const summary = runSample({ kind: "summary", count: 15, durationsMs: [5, 50], isOk: true });
+    expect(runStats([{ isOk: false, durationMs: 500 }, summary])).toEqual({
+      runs: 16,
+      failures: 1,
+      successRate: 15 / 16,
+      minMs: 5,
+      avgMs: 185,
+      p95Ms: 500,
+      maxMs: 500,
+    });
+    expect(runSample({ isOk: false, durationMs: 7 })).toEqual({ isOk: false, durationMs: 7 });
   });
 });
 
