@@ -129,6 +129,8 @@ describe("secret references through the orchestrator", () => {
       params: {
         url: `${targetUrl}/health`,
         headers: { Authorization: { secretRef: `${SECRET_ARN}#authorization` } },
+        // The target listens on loopback, which the http check refuses unless allowed.
+        allowAddresses: ["loopback"],
       },
       peopleToNotify: ["ops@example.com"],
     });
@@ -190,7 +192,11 @@ describe("secret references through the orchestrator", () => {
     await putMonitorConfig(tableName, "missing-secret", {
       name: "Missing secret",
       check: "http",
-      params: { url: `${targetUrl}/health`, headers: { "x-api-key": { secretRef: missing } } },
+      params: {
+        url: `${targetUrl}/health`,
+        headers: { "x-api-key": { secretRef: missing } },
+        allowAddresses: ["loopback"],
+      },
       peopleToNotify: ["ops@example.com"],
     });
     const before = received.length;
