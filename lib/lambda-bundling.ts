@@ -10,3 +10,54 @@
 export const LAMBDA_BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   "@aws-sdk/credential-provider-node": "./functions/adapters/lambda-credentials.ts",
 };
+
+/**
+ * AWS SDK clients that only some monitors need (secret references, the checks of S3, CloudWatch,
+ * Step Functions, the RDS Data API, Lambda). The code imports them dynamically, on first use; the
+ * function's main bundle leaves them out, and the asset carries them as local packages under
+ * `node_modules/` (built by `sideBundleCommands`, pinned versions from this lockfile, shared code
+ * split into chunks), which that dynamic import finds. So a fleet of `http` monitors neither ships
+ * nor parses Step Functions' client at cold start.
+ */
+export const LAZY_SDK_PACKAGES: readonly string[] = [
+  "@aws-sdk/client-cloudwatch",
+  "@aws-sdk/client-lambda",
+  "@aws-sdk/client-rds-data",
+  "@aws-sdk/client-s3",
+  "@aws-sdk/client-secrets-manager",
+  "@aws-sdk/client-sfn",
+  "@aws-sdk/client-ssm",
+];
+
+/** The banner of every ESM bundle: CommonJS dependencies call require(), which ESM lacks. */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
+/**
+ * Shell commands that build LAZY_SDK_PACKAGES into `<outputDir>/node_modules` (CDK's
+ * `commandHooks.afterBundling`): one esbuild run, ESM with code splitting (the SDK core the
+ * clients share is one chunk), every file `.mjs` (no package scope decides their module type under
+ * node_modules), and a package.json per client whose `main` is its entry.
+ */
+export function sideBundleCommands(inputDir: string, outputDir: string, target: string): string[] {
+  const out = `${outputDir}/node_modules`;
+  const aliases = Object.entries(LAMBDA_BUNDLE_ALIASES).map(([from, to]) => `--alias:${from}=${to}`);
+  return [
+    [
+      `cd "${inputDir}" &&`,
+      "node_modules/.bin/esbuild",
+      // `out=in` entries: each client's entry lands at <out>/<package>/index.mjs.
+      ...LAZY_SDK_PACKAGES.map((name) => `${name}/index=${name}`),
+      "--bundle --splitting --format=esm --platform=node --minify --log-level=warning",
+      `--target=${target} --main-fields=module,main`,
+      `--outdir="${out}" --out-extension:.js=.mjs`,
+      "--chunk-names=_chunks/[name]-[hash]",
+      `--banner:js="${ESM_REQUIRE_BANNER}"`,
+      ...aliases,
+    ].join(" "),
+    ...LAZY_SDK_PACKAGES.map(
+      (name) =>
+        `printf '%s' '{"name":"${name}","type":"module","main":"./index.mjs"}' > "${out}/${name}/package.json"`,
+    ),
+  ];
+}

@@ -60,6 +60,7 @@ export class Orchestrator extends Construct {
       description:
         "Watchkeeper orchestrator: runs a monitor's check per tick, applies the state machine, sends mail",
       serviceName: "orchestrator",
+      lazySdkClients: true,
       timeout: ORCHESTRATOR_TIMEOUT,
       memorySize: 512,
       logRetention: props.logRetention,

@@ -5,7 +5,12 @@ import { Architecture, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-l
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { LAMBDA_BUNDLE_ALIASES } from "./lambda-bundling.ts";
+import {
+  ESM_REQUIRE_BANNER,
+  LAMBDA_BUNDLE_ALIASES,
+  LAZY_SDK_PACKAGES,
+  sideBundleCommands,
+} from "./lambda-bundling.ts";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "..");
 
@@ -26,6 +31,11 @@ export interface WatchkeeperFunctionProps {
   environment: Record<string, string>;
   /** Reserved concurrent executions; undefined: none. */
   reservedConcurrentExecutions?: number | undefined;
+  /**
+   * Ship LAZY_SDK_PACKAGES as side bundles loaded on first use (the orchestrator, whose checks and
+   * secret references need them) instead of leaving them out. @default false
+   */
+  lazySdkClients?: boolean;
 }
 
 /**
@@ -81,11 +91,21 @@ export class WatchkeeperFunction extends Construct {
         sourceMap: true,
         sourcesContent: false,
         mainFields: ["module", "main"],
-        // The SDK and Powertools versions the tests ran against, not whatever the runtime ships.
-        externalModules: [],
+        // The SDK and Powertools versions the tests ran against, not whatever the runtime ships;
+        // the clients few monitors need are side bundles of the same versions (lib/lambda-bundling.ts).
+        ...(props.lazySdkClients
+          ? {
+              externalModules: [...LAZY_SDK_PACKAGES],
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (inputDir: string, outputDir: string) =>
+                  sideBundleCommands(inputDir, outputDir, "node24"),
+              },
+            }
+          : { externalModules: [] }),
         // CommonJS dependencies (the X-Ray SDK) call require(), which an ESM bundle lacks.
-        banner:
-          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        banner: ESM_REQUIRE_BANNER,
         // Environment-variable credentials instead of the SDK's whole default chain (lib/lambda-bundling.ts).
         esbuildArgs: {
           "--alias": Object.entries(LAMBDA_BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`),

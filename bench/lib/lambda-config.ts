@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { LAMBDA_BUNDLE_ALIASES } from "#lib/lambda-bundling.ts";
+import { ESM_REQUIRE_BANNER, LAMBDA_BUNDLE_ALIASES, LAZY_SDK_PACKAGES } from "#lib/lambda-bundling.ts";
 
 /**
  * The orchestrator function as the CDK stack declares it (lib/orchestrator.ts and
@@ -162,23 +162,9 @@ export function readLambdaConfig(root: string): LambdaConfig {
         (m) => strings(m[1] ?? ""),
         ["module", "main"],
       ),
-      // CDK's default on Node 18+ runtimes: the runtime's SDK v3 is used, not bundled.
-      external: pick(
-        "external",
-        fn,
-        "lib/watchkeeper-function.ts",
-        /externalModules:\s*\[([^\]]*)\]/,
-        (m) => strings(m[1] ?? ""),
-        ["@aws-sdk/*"],
-      ),
-      banner: pick(
-        "banner",
-        fn,
-        "lib/watchkeeper-function.ts",
-        /banner:\s*"([^"]*)"/,
-        (m) => m[1],
-        undefined,
-      ),
+      // The orchestrator's: the clients few monitors need are side bundles, out of the main one.
+      external: [...LAZY_SDK_PACKAGES],
+      banner: ESM_REQUIRE_BANNER,
       alias: { ...LAMBDA_BUNDLE_ALIASES },
     },
     provenance: { ...provenance, alias: "lib/lambda-bundling.ts" },

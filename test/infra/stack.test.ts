@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import { FanOutEnvironmentSchema } from "../../functions/fan-out/handler.ts";
 import { HEARTBEAT } from "../../functions/orchestrator/metric-names.ts";
 import { ScheduleSyncEnvironmentSchema } from "../../functions/schedule-sync/handler.ts";
 import { MAX_RECEIVE_COUNT } from "../../lib/constants.ts";
+import { LAZY_SDK_PACKAGES } from "../../lib/lambda-bundling.ts";
 import { type SynthesizedWatchkeeper, synthWatchkeeper, validationReport } from "../support/cdk.ts";
 
 type Resource = {
@@ -338,6 +340,44 @@ describe("functions", () => {
       ])
         expect(code.includes(chainOnly), `${name} bundles ${chainOnly}`).toBe(false);
     }
+  });
+
+  it("ships the clients few monitors need as side bundles the orchestrator loads from its own asset", () => {
+    const key = resource("AWS::Lambda::Function", "Orchestrator/Lambda/Function").Properties.Code
+      .S3Key as string;
+    const asset = join(synthesized.outdir, `asset.${key.replace(/\.zip$/, "")}`);
+    const main = readFileSync(join(asset, "index.mjs"), "utf8");
+    // Out of the main bundle (and so out of every cold start): SSM's and S3's operations.
+    expect(main.includes('"GetParameter"'), "SSM's client in the main bundle").toBe(false);
+    expect(main.includes('"ListObjectsV2"'), "S3's client in the main bundle").toBe(false);
+    // A copy of the asset far from any node_modules: what resolves is what the asset carries.
+    const copy = mkdtempSync(join(tmpdir(), "watchkeeper-asset-"));
+    try {
+      cpSync(asset, copy, { recursive: true });
+      const probe = join(copy, "probe.mjs");
+      writeFileSync(
+        probe,
+        LAZY_SDK_PACKAGES.map(
+          (name) =>
+            `{ const m = await import(${JSON.stringify(name)}); console.log(${JSON.stringify(name)}, Object.keys(m).filter((k) => k.endsWith("Client")).length > 0); }`,
+        ).join("\n"),
+      );
+      const run = spawnSync(process.execPath, [probe], {
+        cwd: copy,
+        env: { PATH: process.env.PATH },
+        encoding: "utf8",
+      });
+      expect(run.stderr.replace(/\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*/, "")).toBe("");
+      expect(run.stdout.trim().split("\n")).toEqual(LAZY_SDK_PACKAGES.map((name) => `${name} true`));
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+    // The other functions need none of them and carry none.
+    const sync = resource("AWS::Lambda::Function", "ScheduleSync/Lambda/Function").Properties.Code
+      .S3Key as string;
+    expect(existsSync(join(synthesized.outdir, `asset.${sync.replace(/\.zip$/, "")}`, "node_modules"))).toBe(
+      false,
+    );
   });
 });
 
