@@ -96,13 +96,7 @@ export class OperatorAlarms extends Construct {
   /** A counter the Watchkeeper functions emit through Powertools Metrics (`service` dimension). */
   whenCounted(id: string, service: string, metricName: string, meaning: string): Alarm {
     return this.alarm(id, {
-      metric: new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service },
-        period: FIVE_MINUTES,
-        statistic: "Sum",
-      }),
+      metric: ownMetric(service, metricName, "Sum"),
       threshold: 1,
       description: meaning,
     });
@@ -111,13 +105,7 @@ export class OperatorAlarms extends Construct {
   /** A gauge the Watchkeeper functions emit, alarmed on its maximum over five minutes. */
   whenAbove(id: string, service: string, metricName: string, threshold: number, meaning: string): Alarm {
     return this.alarm(id, {
-      metric: new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service },
-        period: FIVE_MINUTES,
-        statistic: "Maximum",
-      }),
+      metric: ownMetric(service, metricName, "Maximum"),
       threshold,
       description: meaning,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -130,13 +118,7 @@ export class OperatorAlarms extends Construct {
    */
   whenNotCounted(id: string, service: string, metricName: string, window: Duration, meaning: string): Alarm {
     return this.alarm(id, {
-      metric: new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service },
-        period: window,
-        statistic: "Sum",
-      }),
+      metric: ownMetric(service, metricName, "Sum", window),
       threshold: 1,
       description: meaning,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -172,4 +154,20 @@ export class OperatorAlarms extends Construct {
     this.alarms.push(alarm);
     return alarm;
   }
+}
+
+/** A metric the Watchkeeper functions emit through Powertools Metrics (`service` dimension). */
+function ownMetric(
+  service: string,
+  metricName: string,
+  statistic: string,
+  period: Duration = FIVE_MINUTES,
+): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service },
+    period,
+    statistic,
+  });
 }
