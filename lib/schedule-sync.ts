@@ -190,7 +190,7 @@ export class ScheduleSync extends Construct {
     });
   }
 
-  /** Member items and bucket headers, written together in one transaction (functions/adapters/dynamodb-buckets.ts). */
+  /** Member items and bucket headers (functions/adapters/dynamodb-buckets.ts). */
   private grantBucketMembership(table: TableV2): void {
     this.lambda.function.addToRolePolicy(
       new PolicyStatement({

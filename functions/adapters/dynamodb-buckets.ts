@@ -6,7 +6,6 @@ import {
   PutCommand,
   paginateQuery,
   paginateScan,
-  TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import {
@@ -27,11 +26,14 @@ import type { ScheduleReader } from "#core/schedule-sync.ts";
  * - a monitor's schedule is its member item `{monitorId, record: "schedule"}`, whose `bucket`
  *   attribute (absent while paused) places it in the sparse `ByBucket` index;
  * - each bucket has a header item under `monitorId = "__buckets"`, read by the fan-out every minute.
- * A header and a member are written in one transaction, so no member is ever without its header.
+ * A header is written (or found fresh) before its member, so no member is ever without its header.
  */
 
 /** How long an empty bucket's header is kept: beyond any index propagation delay. */
 export const EMPTY_HEADER_GRACE_MS = 10 * 60_000;
+
+/** A header older than this is rewritten when a member joins (well inside the grace above). */
+export const HEADER_REFRESH_MS = 5 * 60_000;
 
 export interface DynamoDbBucketsOptions {
   tableName: string;
@@ -79,29 +81,38 @@ export class DynamoDbBuckets implements SchedulerPort, ScheduleReader, BucketRea
 
   async upsert(definition: ScheduleDefinition): Promise<void> {
     const placement = placementOf(definition, definition.phaseMinute);
-    const now = this.#now().toISOString();
+    const now = this.#now();
+    // The header first, then the member: no member is ever without its header. The header is
+    // refreshed only when its touchedAt is older than HEADER_REFRESH_MS, so a bulk import into one
+    // bucket costs a write per few minutes, not one per member (and no write contention); every
+    // member is still written within HEADER_REFRESH_MS of its header's touchedAt, which keeps the
+    // header out of the empty-bucket sweep and reconcile's cleanup (both allow EMPTY_HEADER_GRACE_MS).
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: headerItem(placement.header, now.toISOString()),
+          ConditionExpression: "attribute_not_exists(touchedAt) OR touchedAt < :stale",
+          ExpressionAttributeValues: { ":stale": new Date(now.getTime() - HEADER_REFRESH_MS).toISOString() },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
     await this.#doc.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          // Refreshing touchedAt tells the fan-out the bucket gained a member just now.
-          { Put: { TableName: this.#table, Item: headerItem(placement.header, now) } },
-          {
-            Put: {
-              TableName: this.#table,
-              Item: {
-                monitorId: definition.monitorId,
-                record: SCHEDULE_RECORD,
-                expression: definition.expression,
-                timezone: definition.timezone,
-                enabled: definition.enabled,
-                ...(placement.phaseMinute === undefined ? {} : { phaseMinute: placement.phaseMinute }),
-                // Paused: out of the sparse index, so the fan-out never sees it.
-                ...(definition.enabled ? { [BUCKET_ATTRIBUTE]: placement.partition } : {}),
-                updatedAt: now,
-              },
-            },
-          },
-        ],
+      new PutCommand({
+        TableName: this.#table,
+        Item: {
+          monitorId: definition.monitorId,
+          record: SCHEDULE_RECORD,
+          expression: definition.expression,
+          timezone: definition.timezone,
+          enabled: definition.enabled,
+          ...(placement.phaseMinute === undefined ? {} : { phaseMinute: placement.phaseMinute }),
+          // Paused: out of the sparse index, so the fan-out never sees it.
+          ...(definition.enabled ? { [BUCKET_ATTRIBUTE]: placement.partition } : {}),
+          updatedAt: now.toISOString(),
+        },
       }),
     );
   }
@@ -192,8 +203,8 @@ export class DynamoDbBuckets implements SchedulerPort, ScheduleReader, BucketRea
 
   /**
    * Reconcile's repair: writes the header of every bucket `definitions` place a monitor in, and
-   * deletes the other headers, unless touched after `startedAt` (a monitor that joined while
-   * reconcile ran). Returns the number of headers deleted.
+   * deletes the other headers, unless touched within the grace before `startedAt` (a monitor may
+   * have joined while reconcile ran). Returns the number of headers deleted.
    */
   async syncHeaders(definitions: readonly ScheduleDefinition[], startedAt: Date): Promise<number> {
     const wanted = new Map<string, BucketHeader>();
@@ -209,14 +220,17 @@ export class DynamoDbBuckets implements SchedulerPort, ScheduleReader, BucketRea
     let deleted = 0;
     for (const header of await this.storedHeaders()) {
       if (wanted.has(header.key)) continue;
-      if (await this.#deleteHeader(header.key, startedAt.toISOString())) deleted++;
+      // As the sweep: a header touched within the grace before reconcile began may have gained a
+      // member the scan did not see.
+      const cutoff = new Date(startedAt.getTime() - EMPTY_HEADER_GRACE_MS).toISOString();
+      if (await this.#deleteHeader(header.key, cutoff)) deleted++;
     }
     return deleted;
   }
 
   /**
    * Deletes a header found empty, unless a member joined since `seenAt - grace`: joining refreshes
-   * `touchedAt` in the member's own transaction, and the grace covers the index's propagation
+   * `touchedAt` unless it is fresher than HEADER_REFRESH_MS, and the grace covers that and the index's propagation
    * delay, so a header is never deleted under a member the index did not show yet.
    */
   async forgetEmpty(header: BucketHeader, seenAt: Date): Promise<boolean> {

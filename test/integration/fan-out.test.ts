@@ -147,6 +147,30 @@ describe("DynamoDbBuckets + fan-out", () => {
     expect((await doc.send(new GetCommand({ TableName: tableName, Key: key }))).Item).toBeDefined();
   });
 
+  it("rewrites a bucket's header only when it is a few minutes old (a bulk import does not hammer it)", async () => {
+    const member = (id: string): ScheduleDefinition => ({
+      monitorId: id,
+      expression: "cron(7 7 * * ? *)",
+      timezone: "UTC",
+      enabled: true,
+    });
+    const key = { monitorId: BUCKETS_PARTITION, record: `bucket#${placementOf(member("x")).header.key}` };
+    const touchedAt = async () =>
+      (await doc.send(new GetCommand({ TableName: tableName, Key: key }))).Item?.touchedAt;
+    now = new Date("2036-02-01T00:00:00Z");
+    await buckets.upsert(member("bulk-1"));
+    now = new Date("2036-02-01T00:04:00Z");
+    await buckets.upsert(member("bulk-2"));
+    expect(await touchedAt()).toBe("2036-02-01T00:00:00.000Z");
+    now = new Date("2036-02-01T00:06:00Z");
+    await buckets.upsert(member("bulk-3"));
+    expect(await touchedAt()).toBe("2036-02-01T00:06:00.000Z");
+    // Reconcile that began right after a join keeps the header even though its plan missed the member.
+    expect(await buckets.syncHeaders([], new Date("2036-02-01T00:07:00Z"))).toBeGreaterThanOrEqual(0);
+    expect(await touchedAt()).toBe("2036-02-01T00:06:00.000Z");
+    for (const id of ["bulk-1", "bulk-2", "bulk-3"]) await buckets.remove(id);
+  });
+
   it("rebuilds lost headers and drops unused ones (reconcile)", async () => {
     await doc.send(
       new PutCommand({
