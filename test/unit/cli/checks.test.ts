@@ -6,6 +6,7 @@ import { parseParamValue, validateConfigItem } from "../../../cli/config-input.t
 import { runCli } from "../../../cli/main.ts";
 import { type CheckDefinition, checks } from "../../../monitors/index.ts";
 import { describeParams, exampleConfig, paramsJsonSchema } from "../../../monitors/support/catalog.ts";
+import { wrongValueFor } from "../../support/check-params.ts";
 
 /**
  * `watchkeeper checks`, and `add` validating params with each check's own schema: table-driven
@@ -156,37 +157,6 @@ function addOptions(args: readonly string[]): { id: string; options: Record<stri
     else throw new Error(`unexpected flag ${flag}`);
   }
   return { id: id as string, options };
-}
-
-/** A value of a JSON type the param's schema does not accept, or undefined when it accepts any. */
-function wrongValueFor(property: Record<string, unknown>): unknown {
-  const accepted = new Set<string>();
-  const collect = (node: unknown) => {
-    if (typeof node !== "object" || node === null) return;
-    const schema = node as Record<string, unknown>;
-    const types = Array.isArray(schema.type) ? schema.type : [schema.type];
-    for (const type of types)
-      if (typeof type === "string") accepted.add(type === "integer" ? "number" : type);
-    for (const value of [schema.const, ...(Array.isArray(schema.enum) ? schema.enum : [])]) {
-      if (value !== undefined)
-        accepted.add(Array.isArray(value) ? "array" : value === null ? "null" : typeof value);
-    }
-    for (const key of ["anyOf", "oneOf", "allOf"]) {
-      const list = schema[key];
-      if (Array.isArray(list)) for (const inner of list) collect(inner);
-    }
-  };
-  collect(property);
-  // Nothing said about the type: it accepts anything.
-  if (accepted.size === 0) return undefined;
-  const candidates: Array<[string, unknown]> = [
-    ["number", 12345],
-    ["string", "not-a-valid-value"],
-    ["boolean", true],
-    ["array", [1]],
-    ["object", { unexpected: 1 }],
-  ];
-  return candidates.find(([type]) => !accepted.has(type))?.[1];
 }
 
 describe("add validates params with the check's own schema", () => {
