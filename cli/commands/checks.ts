@@ -174,7 +174,9 @@ function showCheck(out: Output, name: string): void {
   );
   if (info.exampleConfig) {
     out.line();
-    out.heading("Example config item (for `watchkeeper add --file <file>.json` or `import`)");
+    out.heading(
+      "Example config item (for `watchkeeper add --file <file>.json`, or as an entry of an `import` list)",
+    );
     out.line(JSON.stringify(info.exampleConfig, null, 2));
     out.line();
     out.heading("The same with flags");

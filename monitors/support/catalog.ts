@@ -7,8 +7,8 @@ import type { CheckDefinition } from "../types.ts";
  * `watchkeeper checks`, the docs and the registry test. Works for any CheckDefinition: a schema
  * that is not an object (or has none) simply lists no params.
  *
- * Imported by the CLI and tests only: the orchestrator never needs it, so its bundle does not
- * carry zod's JSON Schema code.
+ * Imported by the CLI and tests only; the orchestrator never needs it (the param descriptions
+ * themselves do ride in its bundle: about 3.6 KB minified for the four original checks).
  *
  * Per-param documentation lives on the schema, as zod metadata:
  * `.meta({ description: "...", defaultText: "..." })`. `description` says what the param does
