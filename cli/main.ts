@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, Option } from "commander";
+import { registerCheckCommands } from "./commands/checks.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerHistoryCommands } from "./commands/history.ts";
 import { registerManageCommands } from "./commands/manage.ts";
@@ -75,6 +76,7 @@ function buildProgram(
         "  watchkeeper list --state alert",
         "  watchkeeper show api-health --local",
         "  watchkeeper history api-health --since 7d --json",
+        "  watchkeeper checks http",
       ].join("\n"),
     );
   const run = createRunner(io, clients, onTarget);
@@ -84,6 +86,7 @@ function buildProgram(
   registerReportCommands(program, run);
   registerTransferCommands(program, run);
   registerDoctorCommand(program, run);
+  registerCheckCommands(program, io);
   return program;
 }
 

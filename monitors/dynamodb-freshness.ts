@@ -27,39 +27,55 @@ const AttributeNameSchema = z
   .max(255, "must be at most 255 characters");
 
 export const DynamodbFreshnessParamsSchema = z.strictObject({
-  /** Table name (or table ARN) to query. */
   tableName: z
     .string({ error: must("must be a DynamoDB table name or ARN") })
     .refine(
       (value) => TABLE_NAME.test(value) || TABLE_ARN.test(value),
       "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -) or table ARN",
-    ),
-  /** Query a global or local secondary index instead of the table; keys are then the index's. */
+    )
+    .meta({ description: "Table name or table ARN to query." }),
   indexName: z
     .string({ error: must("must be an index name") })
     .regex(TABLE_NAME, "must be an index name (3-255 of A-Z a-z 0-9 _ . -)")
-    .optional(),
-  /** The partition to look at: key attribute name and its (string or number) value. */
-  partitionKey: z.strictObject(
-    {
-      name: AttributeNameSchema,
-      value: z.union([z.string().min(1), z.number()], {
-        error: must("must be a non-empty string or a number"),
-      }),
-    },
-    { error: mustBe("must be a map like { name: 'feedId', value: 'compass' }") },
-  ),
-  /** Sort key of the table (or index): items are read newest-first by it. */
-  sortKey: AttributeNameSchema,
-  /** Attribute holding the item's time (ISO-8601, epoch seconds or ms). @default the sort key */
-  timestampAttribute: AttributeNameSchema.optional(),
-  /** Oldest acceptable age of the newest item, in minutes. */
-  maxAgeMinutes: z.number({ error: must("must be a positive number of minutes") }).positive(),
-  /** @default the SDK's region (AWS_REGION) */
+    .optional()
+    .meta({
+      description:
+        "Query this global or local secondary index instead; partitionKey and sortKey are then the index's.",
+      defaultText: "the table itself",
+    }),
+  partitionKey: z
+    .strictObject(
+      {
+        name: AttributeNameSchema,
+        value: z.union([z.string().min(1), z.number()], {
+          error: must("must be a non-empty string or a number"),
+        }),
+      },
+      { error: mustBe("must be a map like { name: 'feedId', value: 'compass' }") },
+    )
+    .meta({
+      description:
+        'The partition to look at: its key attribute name and value (string or number), e.g. {"name": "feedId", "value": "compass"}.',
+    }),
+  sortKey: AttributeNameSchema.meta({
+    description: "Sort key attribute of the table (or index): the newest item is the last by it.",
+  }),
+  timestampAttribute: AttributeNameSchema.optional().meta({
+    description:
+      "Attribute holding the item's time: an ISO-8601 string (UTC when it has no zone) or epoch seconds or milliseconds.",
+    defaultText: "the sort key",
+  }),
+  maxAgeMinutes: z
+    .number({ error: must("must be a positive number of minutes") })
+    .positive()
+    .meta({
+      description: "Oldest acceptable age of the newest item, in minutes, from the tick's scheduled time.",
+    }),
   region: z
     .string({ error: must("must be an AWS region such as us-east-1") })
     .regex(REGION_PATTERN, "must be an AWS region such as us-east-1")
-    .optional(),
+    .optional()
+    .meta({ description: "Region of the table.", defaultText: "the SDK's region (AWS_REGION)" }),
 });
 export type DynamodbFreshnessParams = z.infer<typeof DynamodbFreshnessParamsSchema>;
 
@@ -208,6 +224,16 @@ export function createDynamodbFreshnessCheck(options: DynamodbFreshnessOptions =
     description:
       "OK while the newest item of a DynamoDB partition (by its sort key) is younger than params.maxAgeMinutes.",
     paramsSchema: DynamodbFreshnessParamsSchema,
+    example: {
+      name: "Compass feed arrived",
+      schedule: "rate(15 minutes)",
+      params: {
+        tableName: "feeds",
+        partitionKey: { name: "feedId", value: "compass" },
+        sortKey: "arrivedAt",
+        maxAgeMinutes: 90,
+      },
+    },
     run,
   };
 }

@@ -65,32 +65,41 @@ const StatusSchema = z
 
 export const HttpParamsSchema = z
   .strictObject({
-    /** `http://` or `https://` URL to request. */
     url: z
       .string({ error: must("must be an http(s) URL") })
-      .refine(isHttpUrl, "must be an http(s) URL (e.g. https://example.com/health)"),
-    /** @default "GET" */
-    method: z.preprocess(
-      (value) => (typeof value === "string" ? value.toUpperCase() : value),
-      z.enum(["GET", "HEAD"], { error: must("must be GET or HEAD") }).default("GET"),
-    ),
-    /** A status code or a list of them. @default any 2xx */
+      .refine(isHttpUrl, "must be an http(s) URL (e.g. https://example.com/health)")
+      .meta({
+        description:
+          "The http:// or https:// URL to request. Credentials in it (https://user:pass@host) are sent as Basic auth; messages show it without credentials or query string.",
+      }),
+    method: z
+      .preprocess(
+        (value) => (typeof value === "string" ? value.toUpperCase() : value),
+        z.enum(["GET", "HEAD"], { error: must("must be GET or HEAD") }).default("GET"),
+      )
+      .meta({ description: "GET or HEAD (any case)." }),
     expectedStatus: z
       .union([StatusSchema, listOrSet(StatusSchema, "must be a list of HTTP status codes", 1)], {
         error: must("must be an HTTP status code (100-599) or a non-empty list of them"),
       })
-      .optional(),
-    /** Text the response body must contain (searched in the first 1 MiB, GET only). */
+      .optional()
+      .meta({ description: "The status code, or list of codes, that counts as OK.", defaultText: "any 2xx" }),
     bodyIncludes: z
       .string({ error: must("must be a non-empty string") })
       .min(1, "must be a non-empty string")
-      .optional(),
-    /** Slowest acceptable time to the response headers, in milliseconds. */
+      .optional()
+      .meta({
+        description: "Text the response body must contain (searched in its first 1 MiB; GET only).",
+        defaultText: "the body is not read",
+      }),
     maxLatencyMs: z
       .number({ error: must("must be a positive number of milliseconds") })
       .positive()
-      .optional(),
-    /** Request headers, e.g. `{ "Authorization": "Bearer ..." }`. Values never appear in messages. */
+      .optional()
+      .meta({
+        description: "Slowest acceptable time to the final response's headers, in milliseconds.",
+        defaultText: "no limit",
+      }),
     headers: z
       .record(
         z.string().regex(HEADER_NAME, "is not a valid HTTP header name"),
@@ -99,22 +108,23 @@ export const HttpParamsSchema = z
           .refine((value) => !HEADER_VALUE_FORBIDDEN.test(value), "must not contain control characters"),
         { error: mustBe("must be a map of header names to string values") },
       )
-      .optional(),
-    /**
-     * Which redirects to follow: "same-origin" (the origin of `url` only), "any" origin, or "none"
-     * (judge the 3xx itself). https to http is never followed. `true` and `false`, the earlier
-     * form, mean "same-origin" and "none". @default "same-origin"
-     */
-    followRedirects: z.preprocess(
-      (value) => (value === true ? "same-origin" : value === false ? "none" : value),
-      z
-        .enum(REDIRECT_POLICIES, { error: must('must be "same-origin", "any" or "none"') })
-        .default("same-origin"),
-    ),
-    /**
-     * Address kinds the check may connect to despite the policy: "loopback", "link-local",
-     * "metadata" (one, or a list). @default none
-     */
+      .optional()
+      .meta({
+        description:
+          'Request headers, e.g. {"x-api-key": {"secretRef": "<ARN>"}}, sent to the origin of url only; values never appear in messages.',
+        defaultText: "none",
+      }),
+    followRedirects: z
+      .preprocess(
+        (value) => (value === true ? "same-origin" : value === false ? "none" : value),
+        z
+          .enum(REDIRECT_POLICIES, { error: must('must be "same-origin", "any" or "none"') })
+          .default("same-origin"),
+      )
+      .meta({
+        description:
+          'Which redirects to follow: "same-origin" (the origin of url only), "any" origin, or "none" (judge the 3xx itself). https to http is never followed; true and false mean "same-origin" and "none".',
+      }),
     allowAddresses: z
       .preprocess(
         (value) => (typeof value === "string" ? [value] : value),
@@ -123,7 +133,12 @@ export const HttpParamsSchema = z
           'must be "loopback", "link-local", "metadata" or a list of them',
         ),
       )
-      .optional(),
+      .optional()
+      .meta({
+        description:
+          'Address kinds the check may connect to despite the address policy: "loopback", "link-local", "metadata" (one, or a list).',
+        defaultText: "none: such addresses are refused",
+      }),
   })
   .superRefine((params, ctx) => {
     if (params.method === "HEAD" && params.bodyIncludes !== undefined) {
@@ -446,6 +461,16 @@ export function createHttpCheck(options: HttpCheckOptions = {}): CheckDefinition
     description:
       "Requests params.url (GET/HEAD); OK when the status is expected (default 2xx), within params.maxLatencyMs and the body includes params.bodyIncludes.",
     paramsSchema: HttpParamsSchema,
+    example: {
+      name: "Public API health",
+      schedule: "rate(1 minute)",
+      params: {
+        url: "https://api.example.org/health",
+        expectedStatus: [200, 204],
+        bodyIncludes: '"status":"ok"',
+        maxLatencyMs: 2000,
+      },
+    },
     run,
   };
 }

@@ -18,30 +18,54 @@ const MINUTE_MS = 60_000;
 
 export const ManualParamsSchema = z
   .strictObject({
-    /** Outcome when there is no `sequence`. */
-    isOk: z.boolean({ error: must("must be true or false") }).optional(),
-    /** Message returned verbatim. @default "Manual check is OK" / "Manual check is failing" */
-    message: z.string({ error: must("must be a string") }).optional(),
-    /** When set, the check throws an Error with this message (after `delayMs`). */
-    throwMessage: z.string({ error: must("must be a string") }).optional(),
-    /** Wait this long first; aborted by the orchestrator's timeout. @default 0 */
+    isOk: z
+      .boolean({ error: must("must be true or false") })
+      .optional()
+      .meta({
+        description: "The outcome (when there is no sequence).",
+        defaultText: "required unless sequence or throwMessage is set",
+      }),
+    message: z
+      .string({ error: must("must be a string") })
+      .optional()
+      .meta({
+        description: "The message, returned verbatim.",
+        defaultText: '"Manual check is OK" / "Manual check is failing"',
+      }),
+    throwMessage: z
+      .string({ error: must("must be a string") })
+      .optional()
+      .meta({
+        description:
+          "Throw an Error with this message instead (after delayMs): exercises the exception path.",
+        defaultText: "no throw",
+      }),
     delayMs: z
       .number({ error: must(`must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`) })
       .min(0)
       .max(MAX_DELAY_MS)
-      .default(0),
-    /** Outcomes cycled through by logical time, one step per `sequenceStepMinutes`. */
+      .default(0)
+      .meta({
+        description:
+          "Wait this long first, in milliseconds; the orchestrator's timeout aborts the wait (exercises the timeout path).",
+      }),
     sequence: listOrSet(
       z.boolean({ error: must("must be true or false") }),
       "must be a list of true/false",
       1,
-    ).optional(),
-    /** Minutes per step of `sequence`. @default 1 */
+    )
+      .optional()
+      .meta({
+        description:
+          "Outcomes cycled through by the tick's logical time, one step per sequenceStepMinutes: a deterministic flap. Excludes isOk.",
+        defaultText: "none: isOk decides",
+      }),
     sequenceStepMinutes: z
       .number({ error: must("must be a positive whole number of minutes") })
       .int()
       .positive()
-      .default(1),
+      .default(1)
+      .meta({ description: "Minutes each entry of sequence lasts." }),
   })
   .superRefine((params, ctx) => {
     if (params.isOk !== undefined && params.sequence !== undefined) {
@@ -87,5 +111,10 @@ export const manualCheck: CheckDefinition = {
   description:
     "Returns params.isOk / params.message (or cycles through params.sequence by logical time); params.throwMessage throws, params.delayMs waits first.",
   paramsSchema: ManualParamsSchema,
+  example: {
+    name: "Demo: 2 minutes down, 2 minutes up",
+    schedule: "rate(1 minute)",
+    params: { sequence: [false, false, true, true], sequenceStepMinutes: 1 },
+  },
   run,
 };

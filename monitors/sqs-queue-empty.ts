@@ -22,21 +22,28 @@ export const SQS_QUEUE_EMPTY_CHECK = "sqs-queue-empty";
 const QUEUE_URL = /^https?:\/\/([^\s/?#:]+)(?::\d+)?\/[^\s?#]*[^\s/?#][^\s?#]*$/i;
 
 export const SqsQueueEmptyParamsSchema = z.strictObject({
-  /** The queue URL, e.g. `https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq`. */
   queueUrl: z
     .string({ error: must("must be an SQS queue URL") })
-    .regex(QUEUE_URL, "must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)"),
-  /** OK while the visible count is below this. @default 1 (the queue must be empty) */
+    .regex(QUEUE_URL, "must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)")
+    .meta({
+      description: "The queue URL, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq.",
+    }),
   maxMessages: z
     .number({ error: must("must be a whole number of at least 1") })
     .int()
     .min(1)
-    .default(1),
-  /** Region of the queue. @default the region in the queue URL, else the SDK's (AWS_REGION) */
+    .default(1)
+    .meta({
+      description: "OK while the visible message count is below this: 1 means the queue must be empty.",
+    }),
   region: z
     .string({ error: must("must be an AWS region such as us-east-1") })
     .regex(REGION_PATTERN, "must be an AWS region such as us-east-1")
-    .optional(),
+    .optional()
+    .meta({
+      description: "Region of the queue.",
+      defaultText: "the region in the queue URL, else the SDK's (AWS_REGION)",
+    }),
 });
 export type SqsQueueEmptyParams = z.infer<typeof SqsQueueEmptyParamsSchema>;
 
@@ -134,6 +141,10 @@ export function createSqsQueueEmptyCheck(options: SqsQueueEmptyOptions = {}): Ch
     description:
       "OK while the SQS queue at params.queueUrl (e.g. a DLQ) has fewer than params.maxMessages (default 1: empty) visible messages.",
     paramsSchema: SqsQueueEmptyParamsSchema,
+    example: {
+      name: "Orders DLQ is empty",
+      params: { queueUrl: "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq" },
+    },
     run,
   };
 }

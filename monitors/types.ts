@@ -1,2 +1,2 @@
 /** The check contract, defined by the core (functions/core/check.ts) and re-exported for checks. */
-export type { CheckContext, CheckDefinition, CheckResult } from "#core/check.ts";
+export type { CheckContext, CheckDefinition, CheckExample, CheckResult } from "#core/check.ts";

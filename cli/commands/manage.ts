@@ -6,6 +6,7 @@ import {
   parseConfigLeniently,
   TickMessageSchema,
 } from "#core/schemas.ts";
+import { checks } from "#monitors/index.ts";
 import {
   applyChanges,
   type ConfigChanges,
@@ -33,7 +34,10 @@ export function registerManageCommands(program: Command, run: Runner): void {
     .argument("[id]", "monitor id (A-Z a-z 0-9 . _ -, at most 64); may come from --file instead")
     .option("--file <path>", "read the config item from a JSON or YAML file")
     .option("--name <name>", "human-readable name, used in email subjects")
-    .option("--check <check>", "registered check: manual, http, sqs-queue-empty, dynamodb-freshness")
+    .option(
+      "--check <check>",
+      `registered check: ${[...checks.keys()].join(", ")} (\`watchkeeper checks\` lists their params)`,
+    )
     .option(
       "--schedule <expression>",
       'EventBridge Scheduler expression, e.g. "rate(5 minutes)" or "cron(0 8 * * ? *)"',

@@ -31,8 +31,21 @@ export interface CheckDefinition {
   description: string;
   /**
    * The zod schema of `params`, so that tools (the CLI's add/edit/import) refuse bad params before
-   * the first run. The check still validates its params itself when it runs.
+   * the first run. The check still validates its params itself when it runs. `watchkeeper checks`
+   * documents the params from it: give each field `.meta({ description })` and, for an optional
+   * field without a `.default(value)`, `defaultText` (what leaving it out means, in words).
    */
   paramsSchema?: ZodType;
+  /** A working example, shown by `watchkeeper checks`; its params must pass `paramsSchema`. */
+  example?: CheckExample;
   run(ctx: CheckContext): Promise<CheckResult>;
+}
+
+/** An example monitor of a check: `watchkeeper checks` turns it into a config item and an `add` command. */
+export interface CheckExample {
+  /** What the example monitor watches, in a few words: the config item's `name` (its id derives from it). */
+  name: string;
+  /** @default "rate(5 minutes)" */
+  schedule?: string;
+  params: Record<string, unknown>;
 }

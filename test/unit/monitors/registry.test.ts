@@ -5,6 +5,8 @@ import { httpCheck } from "#monitors/http.ts";
 import { checks, findCheck } from "#monitors/index.ts";
 import { manualCheck } from "#monitors/manual.ts";
 import { sqsQueueEmptyCheck } from "#monitors/sqs-queue-empty.ts";
+import { describeParams, paramsJsonSchema } from "#monitors/support/catalog.ts";
+import { parseParams, validateParamsBeforeResolution } from "#monitors/support/params.ts";
 
 describe("check registry", () => {
   it("holds exactly the shipped checks, keyed by their own names", () => {
@@ -46,4 +48,38 @@ describe("check registry", () => {
       expect(typeof check.run, check.name).toBe("function");
     }
   });
+
+  // The bar every check meets, present and future: `watchkeeper checks` and the docs are read off
+  // these, and a check added without them fails here by name.
+  describe.each([...checks.values()].map((check) => [check.name, check] as const))(
+    "%s documents itself",
+    (name, check) => {
+      it("has a params schema that converts to JSON Schema with at least one param", () => {
+        expect(check.paramsSchema, `${name}: paramsSchema`).toBeDefined();
+        expect(paramsJsonSchema(check), `${name}: z.toJSONSchema of paramsSchema`).toBeDefined();
+        expect(describeParams(check).length, `${name}: params`).toBeGreaterThan(0);
+      });
+
+      it("describes every param, and says what leaving an optional one out means", () => {
+        for (const param of describeParams(check)) {
+          const where = `${name}: params.${param.name}`;
+          expect(param.description, `${where} needs .meta({ description })`).toMatch(/\S.{9,}/);
+          if (!param.required) {
+            expect(
+              param.hasDefault || param.defaultText !== undefined,
+              `${where} is optional: give it .default(value) or .meta({ defaultText })`,
+            ).toBe(true);
+          }
+        }
+      });
+
+      it("has an example whose params pass its own schema, before and after secret resolution", () => {
+        expect(check.example, `${name}: example`).toBeDefined();
+        const example = check.example as NonNullable<typeof check.example>;
+        expect(example.name.trim().length, `${name}: example.name`).toBeGreaterThan(0);
+        expect(() => parseParams(name, check.paramsSchema as never, example.params)).not.toThrow();
+        expect(() => validateParamsBeforeResolution(name, check.paramsSchema, example.params)).not.toThrow();
+      });
+    },
+  );
 });
