@@ -14,6 +14,11 @@ import {
 } from "../functions/core/buckets.ts";
 import { WatchkeeperFunction } from "./watchkeeper-function.ts";
 
+/** The fan-out's timeout: 100,000 members take about 10 s (docs/performance.md). */
+export const FAN_OUT_TIMEOUT = Duration.seconds(55);
+/** How long Lambda keeps retrying a failed minute. */
+export const FAN_OUT_MAX_EVENT_AGE = Duration.minutes(3);
+
 export interface FanOutProps {
   table: TableV2;
   ticks: Queue;
@@ -51,7 +56,7 @@ export class FanOut extends Construct {
       description: "Watchkeeper fan-out: enqueues the ticks of the monitors due this minute",
       serviceName: "fan-out",
       // 100,000 members take a few seconds (docs/performance.md); a minute is the next clock tick.
-      timeout: Duration.seconds(55),
+      timeout: FAN_OUT_TIMEOUT,
       memorySize: 512,
       logRetention: props.logRetention,
       environment: {
@@ -61,8 +66,9 @@ export class FanOut extends Construct {
     });
     const fn = this.lambda.function;
     fn.configureAsyncInvoke({
-      // Inside the FIFO queue's 5-minute deduplication window, so a retry can never double a tick.
-      maxEventAge: Duration.minutes(4),
+      // Event age + the function's timeout stay inside the FIFO queue's 5-minute deduplication
+      // window, so a retry can never double a tick (an infra test holds the sum under it).
+      maxEventAge: FAN_OUT_MAX_EVENT_AGE,
       retryAttempts: 2,
       onFailure: new SqsDestination(this.deadLetterQueue),
     });
@@ -74,10 +80,19 @@ export class FanOut extends Construct {
   /** Headers (Query on `__buckets`), members (Query on the index), and the empty-header sweep. */
   private grantReads(table: TableV2): void {
     const fn = this.lambda.function;
+    // The table: bucket headers only (never a monitor's config, state or history)...
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ["dynamodb:Query"],
-        resources: [table.tableArn, `${table.tableArn}/index/${BUCKET_INDEX}`],
+        resources: [table.tableArn],
+        conditions: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [BUCKETS_PARTITION] } },
+      }),
+    );
+    // ...and the keys-only index of members.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:Query"],
+        resources: [`${table.tableArn}/index/${BUCKET_INDEX}`],
       }),
     );
     fn.addToRolePolicy(

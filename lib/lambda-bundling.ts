@@ -45,7 +45,8 @@ export function sideBundleCommands(inputDir: string, outputDir: string, target: 
   return [
     [
       `cd "${inputDir}" &&`,
-      "node_modules/.bin/esbuild",
+      // The project's esbuild (the lockfile's version); in CDK's Docker bundling image, its own.
+      '"$([ -x node_modules/.bin/esbuild ] && echo node_modules/.bin/esbuild || command -v esbuild)"',
       // `out=in` entries: each client's entry lands at <out>/<package>/index.mjs.
       ...LAZY_SDK_PACKAGES.map((name) => `${name}/index=${name}`),
       "--bundle --splitting --format=esm --platform=node --minify --log-level=warning",

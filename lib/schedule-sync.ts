@@ -1,12 +1,13 @@
 import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import type { TableV2 } from "aws-cdk-lib/aws-dynamodb";
-import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { CfnSchedule, ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
 import { type Queue, QueueEncryption, Queue as SqsQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { CLOCK_SCHEDULE_NAME } from "../functions/core/buckets.ts";
 import {
   HEARTBEAT_ID,
   HEARTBEAT_PERIOD_MINUTES,
@@ -181,6 +182,20 @@ export class ScheduleSync extends Construct {
       new PolicyStatement({
         actions: ["scheduler:GetSchedule", "scheduler:DeleteSchedule"],
         resources: [schedules],
+      }),
+    );
+    // Never the stack's own schedules, whatever a bug in the code would ask.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.DENY,
+        actions: ["scheduler:DeleteSchedule"],
+        resources: [HEARTBEAT_ID, CLOCK_SCHEDULE_NAME].map((name) =>
+          Stack.of(this).formatArn({
+            service: "scheduler",
+            resource: "schedule",
+            resourceName: `${groupName}/${name}`,
+          }),
+        ),
       }),
     );
     Validations.of(this.lambda.role).acknowledge({

@@ -232,10 +232,16 @@ export class WatchkeeperStack extends Stack {
     alarms.whenNotCounted(
       "ClockMissing",
       FAN_OUT_SERVICE,
-      "DueBuckets",
+      "ClockInvocations",
       Duration.minutes(5),
       `The fan-out reported nothing for 5 minutes although the clock (${CLOCK_SCHEDULE_NAME}) fires every minute: ` +
         "no monitor is ticking. Check the schedule is ENABLED, FanOutDeadLetters and FanOutErrors. Missing data breaches.",
+    );
+    alarms.whenFunctionThrottled(
+      "FanOutThrottles",
+      fanOut.lambda.function,
+      "The fan-out was throttled (the account's concurrency is exhausted): minutes are enqueued late, and a " +
+        "minute throttled for its whole retry window is lost (FanOutDeadLetters).",
     );
     alarms.whenCounted(
       "InvalidSchedules",

@@ -143,21 +143,39 @@ export class DynamoDbBuckets implements SchedulerPort, ScheduleReader, BucketRea
 
   /** Every monitor with a member item. A full scan: for reconcile, not for the tick path. */
   async list(): Promise<string[]> {
-    const ids: string[] = [];
+    return (await this.storedMembers()).map((member) => member.monitorId).sort();
+  }
+
+  /** Every member item, as the definition it stores. A full scan: for reconcile only. */
+  async storedMembers(): Promise<ScheduleDefinition[]> {
+    const members: ScheduleDefinition[] = [];
     const pages = paginateScan(
       { client: this.#doc },
       {
         TableName: this.#table,
         FilterExpression: "#record = :schedule",
-        ProjectionExpression: "monitorId",
-        ExpressionAttributeNames: { "#record": "record" },
+        ProjectionExpression: "monitorId, #expression, #timezone, enabled, phaseMinute",
+        ExpressionAttributeNames: {
+          "#record": "record",
+          "#expression": "expression",
+          "#timezone": "timezone",
+        },
         ExpressionAttributeValues: { ":schedule": SCHEDULE_RECORD },
       },
     );
     for await (const page of pages) {
-      for (const item of page.Items ?? []) if (typeof item.monitorId === "string") ids.push(item.monitorId);
+      for (const item of page.Items ?? []) {
+        if (typeof item.monitorId !== "string" || typeof item.expression !== "string") continue;
+        members.push({
+          monitorId: item.monitorId,
+          expression: item.expression,
+          timezone: typeof item.timezone === "string" ? item.timezone : "UTC",
+          enabled: item.enabled !== false,
+          ...(typeof item.phaseMinute === "number" ? { phaseMinute: item.phaseMinute } : {}),
+        });
+      }
     }
-    return ids.sort();
+    return members;
   }
 
   async headers(): Promise<BucketHeader[]> {
@@ -202,16 +220,22 @@ export class DynamoDbBuckets implements SchedulerPort, ScheduleReader, BucketRea
   }
 
   /**
-   * Reconcile's repair: writes the header of every bucket `definitions` place a monitor in, and
-   * deletes the other headers, unless touched within the grace before `startedAt` (a monitor may
-   * have joined while reconcile ran). Returns the number of headers deleted.
+   * Reconcile's repair, from the member items as they are stored (not from the config items: a
+   * monitor whose config became invalid keeps its last good member, and must keep its header):
+   * writes the header of every bucket a member is in, and deletes the other headers unless touched
+   * within the grace before `startedAt` (a monitor may have joined while reconcile ran). Returns
+   * the number of headers deleted.
    */
-  async syncHeaders(definitions: readonly ScheduleDefinition[], startedAt: Date): Promise<number> {
+  async syncHeaders(startedAt: Date): Promise<number> {
     const wanted = new Map<string, BucketHeader>();
-    for (const definition of definitions) {
-      if (!definition.enabled) continue;
-      const { header } = placementOf(definition, definition.phaseMinute);
-      wanted.set(header.key, header);
+    for (const member of await this.storedMembers()) {
+      if (!member.enabled) continue;
+      try {
+        const { header } = placementOf(member, member.phaseMinute);
+        wanted.set(header.key, header);
+      } catch {
+        // A hand-edited member item with an expression nothing accepts: its monitor's config decides.
+      }
     }
     const now = this.#now().toISOString();
     for (const header of wanted.values()) {

@@ -31,8 +31,12 @@ export const SCHEDULE_RECORD = "schedule";
 /** `record` prefix of a bucket header item. */
 export const BUCKET_RECORD_PREFIX = "bucket#";
 
-/** The sparse index attribute of member items; absent on a paused monitor's member. */
-export const BUCKET_ATTRIBUTE = "bucket";
+/**
+ * The sparse index attribute of member items; absent on a paused monitor's member. Prefixed: a
+ * key attribute of an index must be a string on every item, and a config item's own attributes
+ * (DESIGN.md §2: unknown ones are ignored) must never collide with it.
+ */
+export const BUCKET_ATTRIBUTE = "wkBucket";
 
 /** Name of the global secondary index over BUCKET_ATTRIBUTE. */
 export const BUCKET_INDEX = "ByBucket";

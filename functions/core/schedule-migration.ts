@@ -27,7 +27,7 @@ export interface LegacySchedules {
 
 /** Rebuilds the bucket headers from the full list of schedules (reconcile). */
 export interface HeaderRepair {
-  syncHeaders(definitions: readonly ScheduleDefinition[], startedAt: Date): Promise<number>;
+  syncHeaders(startedAt: Date): Promise<number>;
 }
 
 export class MigratingScheduler implements SchedulerPort, ScheduleReader, HeaderRepair {
@@ -62,9 +62,22 @@ export class MigratingScheduler implements SchedulerPort, ScheduleReader, Header
   }
 
   /** Reconcile's header repair, when the bucket store has one (functions/adapters/dynamodb-buckets.ts). */
-  async syncHeaders(definitions: readonly ScheduleDefinition[], startedAt: Date): Promise<number> {
+  async syncHeaders(startedAt: Date): Promise<number> {
     const buckets = this.buckets as Partial<HeaderRepair>;
-    return buckets.syncHeaders ? buckets.syncHeaders(definitions, startedAt) : 0;
+    return buckets.syncHeaders ? buckets.syncHeaders(startedAt) : 0;
+  }
+
+  /**
+   * Deletes every old per-monitor schedule whose monitor already has its member: one left behind
+   * when its deletion failed after the member was written (a rate monitor would otherwise tick
+   * twice a period, its two ticks having different scheduled times). Returns the names deleted.
+   */
+  async removeLegacyLeftovers(): Promise<string[]> {
+    const [members, old] = await Promise.all([this.buckets.list(), this.legacy.list()]);
+    const migrated = new Set(members);
+    const leftovers = old.filter((name) => !isReservedId(name) && migrated.has(name));
+    for (const name of leftovers) await this.legacy.remove(name);
+    return leftovers;
   }
 
   /**

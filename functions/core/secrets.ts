@@ -339,6 +339,16 @@ function variants(value: string): string[] {
     // A lone surrogate cannot be URL-encoded; the raw form is still masked.
   }
   forms.add(JSON.stringify(value).slice(1, -1));
+  // A secret URL (a webhook whose path is the secret) is printed by checks in normalised forms:
+  // the href (scheme and host lower-cased, spaces escaped), and without query and credentials.
+  if (URL.canParse(value)) {
+    const url = new URL(value);
+    forms.add(url.href);
+    if (url.pathname.length > 1) {
+      forms.add(`${url.origin}${url.pathname}`);
+      forms.add(url.pathname);
+    }
+  }
   return [...forms].filter((form) => form.length > 0);
 }
 

@@ -5,7 +5,12 @@ import type { Logger } from "#core/ports.ts";
 import { silentLogger } from "#core/ports.ts";
 
 /** Counters and gauges the fan-out emits; the stack alarms on lag, failures and silence. */
-export type FanOutMetric = "TicksEnqueued" | "TicksNotEnqueued" | "DueBuckets" | "FanOutLagSeconds";
+export type FanOutMetric =
+  | "ClockInvocations"
+  | "TicksEnqueued"
+  | "TicksNotEnqueued"
+  | "DueBuckets"
+  | "FanOutLagSeconds";
 
 export interface FanOutMetrics {
   record(metric: FanOutMetric, value: number): void;
@@ -40,6 +45,8 @@ export function createFanOutHandler(dependencies: FanOutDependencies): FanOutHan
       typeof event?.scheduledTime === "string" ? event.scheduledTime : undefined,
       now(),
     );
+    // Counted before any work: the clock-missing alarm watches the clock, not whether anything was due.
+    metrics.record("ClockInvocations", 1);
     const report = await fanOut({ reader: dependencies.buckets, queue: dependencies.queue, minute, logger });
     const lagSeconds = Math.max(0, (now().getTime() - minute.getTime()) / 1000);
     metrics.record("TicksEnqueued", report.enqueued);

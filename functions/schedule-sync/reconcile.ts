@@ -118,11 +118,18 @@ export async function reconcile(
       await dependencies.scheduler.remove(monitorId);
     });
   }
-  // A header lost or left behind would silence or waste a whole bucket: rebuild them from the plan.
+  // A header lost or left behind would silence or waste a whole bucket: rebuild them from the
+  // members as stored, after the upserts above.
   if (!options.dryRun && "syncHeaders" in scheduler) {
     await step("(bucket headers)", "bucket headers: one per bucket in use", async () => {
-      const removed = await (scheduler as HeaderRepair).syncHeaders(plan.upserts, startedAt);
+      const removed = await (scheduler as HeaderRepair).syncHeaders(startedAt);
       if (removed > 0) log(`  ${removed} unused bucket header(s) removed`);
+    });
+  }
+  if (!options.dryRun && scheduler instanceof MigratingScheduler) {
+    await step("(old schedules)", "old per-monitor schedules of migrated monitors", async () => {
+      const removed = await scheduler.removeLegacyLeftovers();
+      if (removed.length > 0) log(`  removed: ${removed.join(", ")}`);
     });
   }
   log(

@@ -12,6 +12,7 @@ import { FanOutEnvironmentSchema } from "../../functions/fan-out/handler.ts";
 import { HEARTBEAT } from "../../functions/orchestrator/metric-names.ts";
 import { ScheduleSyncEnvironmentSchema } from "../../functions/schedule-sync/handler.ts";
 import { MAX_RECEIVE_COUNT } from "../../lib/constants.ts";
+import { FAN_OUT_MAX_EVENT_AGE, FAN_OUT_TIMEOUT } from "../../lib/fan-out.ts";
 import { LAZY_SDK_PACKAGES } from "../../lib/lambda-bundling.ts";
 import { type SynthesizedWatchkeeper, synthWatchkeeper, validationReport } from "../support/cdk.ts";
 
@@ -483,10 +484,16 @@ describe("IAM", () => {
   });
 
   it("schedule-sync: member items on the table, only reads and deletes of its group's old schedules, no PassRole", () => {
-    const statements = statementsOfRole("ScheduleSync/Lambda/Role");
+    const all = statementsOfRole("ScheduleSync/Lambda/Role");
+    const statements = all.filter((statement) => statement.Effect !== "Deny");
     const scheduling = statementWith(statements, "scheduler:DeleteSchedule");
     expect(actions(scheduling).sort()).toEqual(["scheduler:DeleteSchedule", "scheduler:GetSchedule"]);
     expect(JSON.stringify(scheduling.Resource)).toMatch(/:scheduler:.*:schedule\/wk-test\/\*"/);
+    // The stack's own schedules are out of reach, whatever the code asks.
+    const deny = all.find((statement) => statement.Effect === "Deny");
+    expect(deny && actions(deny)).toEqual(["scheduler:DeleteSchedule"]);
+    expect(JSON.stringify(deny?.Resource)).toContain("wk-test/__watchkeeper-heartbeat");
+    expect(JSON.stringify(deny?.Resource)).toContain("wk-test/__watchkeeper-clock");
     const everything = statements.flatMap(actions);
     expect(everything).not.toContain("scheduler:CreateSchedule");
     expect(everything).not.toContain("scheduler:UpdateSchedule");
@@ -540,6 +547,7 @@ describe("SES, schedule group, alarms", () => {
       "wk-test-fan-out-dead-letters",
       "wk-test-fan-out-errors",
       "wk-test-fan-out-lag",
+      "wk-test-fan-out-throttles",
       "wk-test-heartbeat-missing",
       "wk-test-invalid-schedules",
       "wk-test-monitor-config-problems",
@@ -670,13 +678,13 @@ describe("SES, schedule group, alarms", () => {
 });
 
 describe("bucket schedules: clock, fan-out, index", () => {
-  it("indexes bucket members sparsely: ByBucket on `bucket`, sorted by monitor, keys only", () => {
+  it("indexes bucket members sparsely: ByBucket on `wkBucket`, sorted by monitor, keys only", () => {
     template.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
       GlobalSecondaryIndexes: [
         {
           IndexName: BUCKET_INDEX,
           KeySchema: [
-            { AttributeName: "bucket", KeyType: "HASH" },
+            { AttributeName: "wkBucket", KeyType: "HASH" },
             { AttributeName: "monitorId", KeyType: "RANGE" },
           ],
           Projection: { ProjectionType: "KEYS_ONLY" },
@@ -703,6 +711,8 @@ describe("bucket schedules: clock, fan-out, index", () => {
       },
     });
     expect(clock.Properties.Target.RetryPolicy.MaximumEventAgeInSeconds).toBeLessThanOrEqual(300);
+    // Retries of a minute stay inside the ticks queue's 5-minute deduplication window.
+    expect(FAN_OUT_MAX_EVENT_AGE.toSeconds() + FAN_OUT_TIMEOUT.toSeconds()).toBeLessThan(300);
     // The clock's role may invoke the fan-out itself (not its versions) and reach its DLQ.
     const statements = statementsOfRole("FanOut/ClockRole");
     expect(statementWith(statements, "lambda:InvokeFunction").Resource).toEqual(arnOf(fanOut));
@@ -712,7 +722,7 @@ describe("bucket schedules: clock, fan-out, index", () => {
     template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
       FunctionName: { Ref: idOf("AWS::Lambda::Function", "FanOut/Lambda/Function") },
       MaximumRetryAttempts: 2,
-      MaximumEventAgeInSeconds: 240,
+      MaximumEventAgeInSeconds: FAN_OUT_MAX_EVENT_AGE.toSeconds(),
       DestinationConfig: {
         OnFailure: { Destination: arnOf(idOf("AWS::SQS::Queue", "FanOut/DeadLetterQueue")) },
       },
@@ -725,9 +735,20 @@ describe("bucket schedules: clock, fan-out, index", () => {
     for (const name of Object.keys(FanOutEnvironmentSchema.shape)) expect(variables).toHaveProperty(name);
     const statements = statementsOfRole("FanOut/Lambda/Role");
     const table = arnOf(idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table"));
-    const query = statementWith(statements, "dynamodb:Query");
-    expect(actions(query)).toEqual(["dynamodb:Query"]);
-    expect(JSON.stringify(query.Resource)).toContain(`/index/${BUCKET_INDEX}`);
+    const queries = statements.filter((statement) => actions(statement).includes("dynamodb:Query"));
+    expect(queries).toHaveLength(2);
+    // On the table: bucket headers only; on the index: members.
+    expect(
+      queries.find((statement) => !JSON.stringify(statement.Resource).includes("/index/")),
+    ).toMatchObject({
+      Resource: table,
+      Condition: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [BUCKETS_PARTITION] } },
+    });
+    expect(
+      JSON.stringify(
+        queries.find((statement) => JSON.stringify(statement.Resource).includes("/index/"))?.Resource,
+      ),
+    ).toContain(`/index/${BUCKET_INDEX}`);
     expect(statementWith(statements, "dynamodb:DeleteItem")).toMatchObject({
       Resource: table,
       Condition: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [BUCKETS_PARTITION] } },
@@ -761,7 +782,7 @@ describe("bucket schedules: clock, fan-out, index", () => {
       ComparisonOperator: "GreaterThanThreshold",
     });
     expect(byName("clock-missing")).toMatchObject({
-      MetricName: "DueBuckets",
+      MetricName: "ClockInvocations",
       Dimensions: [{ Name: "service", Value: "fan-out" }],
       Statistic: "Sum",
       Period: 300,

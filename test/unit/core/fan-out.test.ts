@@ -205,6 +205,18 @@ describe("MigratingScheduler", () => {
     expect(buckets.schedules.get("hourly")?.phaseMinute).toBe(18);
   });
 
+  it("removes an old schedule left behind after its monitor moved, never the stack's own", async () => {
+    const buckets = new MemoryScheduler();
+    await buckets.upsert({ monitorId: "moved", expression: "rate(1 hour)", timezone: "UTC", enabled: true });
+    const old = {
+      moved: { expression: "rate(1 hour)", anchor: new Date() },
+      "not-yet": { expression: "rate(1 hour)", anchor: new Date() },
+    };
+    const migrating = new MigratingScheduler(buckets, legacyOf(old, buckets.calls));
+    expect(await migrating.removeLegacyLeftovers()).toEqual(["moved"]);
+    expect(Object.keys(old)).toEqual(["not-yet"]);
+  });
+
   it("restarts a changed rate at its hashed phase, and leaves the stack's own schedules out of list", async () => {
     const buckets = new MemoryScheduler();
     const old = {

@@ -224,6 +224,20 @@ describe("SecretResolver", () => {
 });
 
 describe("maskSecretValues", () => {
+  it("masks a secret URL in the forms the http check prints it (no query, no credentials, normalised)", () => {
+    const cases: Array<[secret: string, printed: string]> = [
+      ["http://h/hooks/T0SECRETPATH?x=1", "GET http://h/hooks/T0SECRETPATH?… returned 200"],
+      ["http://user:pw@h/hooks/T1SECRET", "GET http://h/hooks/T1SECRET returned 200"],
+      ["HTTP://H/hooks/T2SECRET", "GET http://h/hooks/T2SECRET returned 200"],
+      ["http://h/hooks/T4 SECRET", "GET http://h/hooks/T4%20SECRET returned 200"],
+    ];
+    for (const [secret, printed] of cases) {
+      const masked = maskSecretValues(printed, [secret]);
+      expect(masked, secret).not.toMatch(/T\d%?2?0?\s?SECRET/);
+      expect(masked, secret).toContain("[secret]");
+    }
+  });
+
   it("masks every form a check may echo: raw, URL-encoded, JSON-escaped, longest first", () => {
     const values = ["p@ss word/1", 'q"uote', "abc", "abcdef"];
     expect(
