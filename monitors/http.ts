@@ -6,7 +6,6 @@ import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
 import {
-  ADDRESS_KINDS,
   type AddressKind,
   AddressRefusedError,
   guardedLookup,
@@ -15,6 +14,7 @@ import {
   systemResolver,
 } from "./support/addresses.ts";
 import { formatBytes, quote } from "./support/format.ts";
+import { AllowAddressesSchema, describeNetworkError } from "./support/network.ts";
 import { listOrSet, must, mustBe, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
 
@@ -34,6 +34,7 @@ import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
  */
 
 export type { Resolver } from "./support/addresses.ts";
+export { describeNetworkError } from "./support/network.ts";
 
 export const HTTP_CHECK = "http";
 
@@ -115,15 +116,7 @@ export const HttpParamsSchema = z
      * Address kinds the check may connect to despite the policy: "loopback", "link-local",
      * "metadata" (one, or a list). @default none
      */
-    allowAddresses: z
-      .preprocess(
-        (value) => (typeof value === "string" ? [value] : value),
-        listOrSet(
-          z.enum(ADDRESS_KINDS, { error: must('must be "loopback", "link-local" or "metadata"') }),
-          'must be "loopback", "link-local", "metadata" or a list of them',
-        ),
-      )
-      .optional(),
+    allowAddresses: AllowAddressesSchema,
   })
   .superRefine((params, ctx) => {
     if (params.method === "HEAD" && params.bodyIncludes !== undefined) {
@@ -145,41 +138,6 @@ export function displayUrl(value: string): string {
   const query = url.search ? "?…" : "";
   url.search = "";
   return `${url.toString()}${query}`;
-}
-
-const NETWORK_ERRORS: Record<string, string> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset by the server",
-  EPIPE: "connection closed by the server",
-  ENOTFOUND: "host not found (DNS)",
-  EAI_AGAIN: "DNS lookup failed temporarily",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  ETIMEDOUT: "connection timed out",
-  HPE_INVALID_CONSTANT: "the server's response is not valid HTTP",
-  CERT_HAS_EXPIRED: "the TLS certificate has expired",
-  DEPTH_ZERO_SELF_SIGNED_CERT: "the TLS certificate is self-signed",
-  SELF_SIGNED_CERT_IN_CHAIN: "the TLS certificate chain is self-signed",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the TLS certificate cannot be verified",
-  ERR_TLS_CERT_ALTNAME_INVALID: "the TLS certificate does not match the host name",
-};
-
-function errorCode(error: unknown): string | undefined {
-  if (typeof error !== "object" || error === null) return undefined;
-  const { code, errors } = error as { code?: unknown; errors?: unknown };
-  if (typeof code === "string") return code;
-  // Happy-eyeballs connects to every address and reports an AggregateError of all attempts.
-  if (Array.isArray(errors)) return errors.map(errorCode).find((found) => found !== undefined);
-  return undefined;
-}
-
-/** Why a request failed, in words (digging under fetch's bare "fetch failed" too). */
-export function describeNetworkError(error: unknown): string {
-  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
-  const code = errorCode(cause);
-  if (code !== undefined) return `${NETWORK_ERRORS[code] ?? (cause as Error).message ?? code} (${code})`;
-  if (cause instanceof Error) return cause.message;
-  return String(cause);
 }
 
 /** Removes every header value from a text: belt and braces for the "never echo secrets" rule. */
