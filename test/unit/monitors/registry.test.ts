@@ -5,10 +5,17 @@ import { httpCheck } from "#monitors/http.ts";
 import { checks, findCheck } from "#monitors/index.ts";
 import { manualCheck } from "#monitors/manual.ts";
 import { sqsQueueEmptyCheck } from "#monitors/sqs-queue-empty.ts";
+import { tcpCheck } from "#monitors/tcp.ts";
 
 describe("check registry", () => {
   it("holds exactly the shipped checks, keyed by their own names", () => {
-    expect([...checks.keys()].sort()).toEqual(["dynamodb-freshness", "http", "manual", "sqs-queue-empty"]);
+    expect([...checks.keys()].sort()).toEqual([
+      "dynamodb-freshness",
+      "http",
+      "manual",
+      "sqs-queue-empty",
+      "tcp",
+    ]);
     for (const [name, check] of checks) expect(check.name).toBe(name);
   });
 
@@ -17,6 +24,7 @@ describe("check registry", () => {
     expect(findCheck("http")).toBe(httpCheck);
     expect(findCheck("sqs-queue-empty")).toBe(sqsQueueEmptyCheck);
     expect(findCheck("dynamodb-freshness")).toBe(dynamodbFreshnessCheck);
+    expect(findCheck("tcp")).toBe(tcpCheck);
   });
 
   it("returns undefined for an unknown name, including Object.prototype members", () => {
