@@ -3,6 +3,7 @@ import { httpCheck } from "./http.ts";
 import { manualCheck } from "./manual.ts";
 import { sqsQueueEmptyCheck } from "./sqs-queue-empty.ts";
 import { tcpCheck } from "./tcp.ts";
+import { tlsCertificateCheck } from "./tls-certificate.ts";
 import type { CheckDefinition } from "./types.ts";
 
 export type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
@@ -12,10 +13,9 @@ export type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
  * that name is resolved. Adding a check means importing it here; nothing registers itself.
  */
 export const checks: ReadonlyMap<string, CheckDefinition> = new Map(
-  [manualCheck, httpCheck, sqsQueueEmptyCheck, dynamodbFreshnessCheck, tcpCheck].map((check) => [
-    check.name,
-    check,
-  ]),
+  [manualCheck, httpCheck, sqsQueueEmptyCheck, dynamodbFreshnessCheck, tcpCheck, tlsCertificateCheck].map(
+    (check) => [check.name, check],
+  ),
 );
 
 /** The check a config item names, or undefined (the orchestrator reports an unknown check). */

@@ -6,6 +6,7 @@ import { checks, findCheck } from "#monitors/index.ts";
 import { manualCheck } from "#monitors/manual.ts";
 import { sqsQueueEmptyCheck } from "#monitors/sqs-queue-empty.ts";
 import { tcpCheck } from "#monitors/tcp.ts";
+import { tlsCertificateCheck } from "#monitors/tls-certificate.ts";
 
 describe("check registry", () => {
   it("holds exactly the shipped checks, keyed by their own names", () => {
@@ -15,6 +16,7 @@ describe("check registry", () => {
       "manual",
       "sqs-queue-empty",
       "tcp",
+      "tls-certificate",
     ]);
     for (const [name, check] of checks) expect(check.name).toBe(name);
   });
@@ -25,6 +27,7 @@ describe("check registry", () => {
     expect(findCheck("sqs-queue-empty")).toBe(sqsQueueEmptyCheck);
     expect(findCheck("dynamodb-freshness")).toBe(dynamodbFreshnessCheck);
     expect(findCheck("tcp")).toBe(tcpCheck);
+    expect(findCheck("tls-certificate")).toBe(tlsCertificateCheck);
   });
 
   it("returns undefined for an unknown name, including Object.prototype members", () => {
