@@ -1,3 +1,4 @@
+import { dnsCheck } from "./dns.ts";
 import { dynamodbFreshnessCheck } from "./dynamodb-freshness.ts";
 import { httpCheck } from "./http.ts";
 import { manualCheck } from "./manual.ts";
@@ -13,9 +14,15 @@ export type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
  * that name is resolved. Adding a check means importing it here; nothing registers itself.
  */
 export const checks: ReadonlyMap<string, CheckDefinition> = new Map(
-  [manualCheck, httpCheck, sqsQueueEmptyCheck, dynamodbFreshnessCheck, tcpCheck, tlsCertificateCheck].map(
-    (check) => [check.name, check],
-  ),
+  [
+    manualCheck,
+    httpCheck,
+    sqsQueueEmptyCheck,
+    dynamodbFreshnessCheck,
+    dnsCheck,
+    tcpCheck,
+    tlsCertificateCheck,
+  ].map((check) => [check.name, check]),
 );
 
 /** The check a config item names, or undefined (the orchestrator reports an unknown check). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigFieldSchemas } from "#core/schemas.ts";
+import { dnsCheck } from "#monitors/dns.ts";
 import { dynamodbFreshnessCheck } from "#monitors/dynamodb-freshness.ts";
 import { httpCheck } from "#monitors/http.ts";
 import { checks, findCheck } from "#monitors/index.ts";
@@ -11,6 +12,7 @@ import { tlsCertificateCheck } from "#monitors/tls-certificate.ts";
 describe("check registry", () => {
   it("holds exactly the shipped checks, keyed by their own names", () => {
     expect([...checks.keys()].sort()).toEqual([
+      "dns",
       "dynamodb-freshness",
       "http",
       "manual",
@@ -26,6 +28,7 @@ describe("check registry", () => {
     expect(findCheck("http")).toBe(httpCheck);
     expect(findCheck("sqs-queue-empty")).toBe(sqsQueueEmptyCheck);
     expect(findCheck("dynamodb-freshness")).toBe(dynamodbFreshnessCheck);
+    expect(findCheck("dns")).toBe(dnsCheck);
     expect(findCheck("tcp")).toBe(tcpCheck);
     expect(findCheck("tls-certificate")).toBe(tlsCertificateCheck);
   });
