@@ -13,7 +13,8 @@ import {
   refusal,
   systemResolver,
 } from "./support/addresses.ts";
-import { formatBytes, quote } from "./support/format.ts";
+import { formatBytes, plural, quote } from "./support/format.ts";
+import { type JsonAssertion, JsonAssertionsSchema, judgeJson } from "./support/json-assertions.ts";
 import { AllowAddressesSchema, describeNetworkError } from "./support/network.ts";
 import { listOrSet, must, mustBe, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
@@ -117,14 +118,22 @@ export const HttpParamsSchema = z
      * "metadata" (one, or a list). @default none
      */
     allowAddresses: AllowAddressesSchema,
+    /**
+     * Assertions on the body parsed as JSON (GET only, first 1 MiB), e.g.
+     * `[{ "pointer": "/status", "equals": "ok" }]`: each names a value by JSON Pointer (RFC 6901)
+     * and tests it with `equals`, `matches`, `exists`, `greaterThan` or `lessThan`. @default none
+     */
+    json: JsonAssertionsSchema.optional(),
   })
   .superRefine((params, ctx) => {
-    if (params.method === "HEAD" && params.bodyIncludes !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["bodyIncludes"],
-        message: "cannot be used with method HEAD (a HEAD response has no body)",
-      });
+    for (const key of ["bodyIncludes", "json"] as const) {
+      if (params.method === "HEAD" && params[key] !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: "cannot be used with method HEAD (a HEAD response has no body)",
+        });
+      }
     }
   });
 export type HttpParams = z.infer<typeof HttpParamsSchema>;
@@ -192,6 +201,54 @@ async function searchBody(body: Readable, needle: string): Promise<BodySearch> {
     // Frees the connection whether or not the body was read to the end.
     body.destroy();
   }
+}
+
+interface BodyText {
+  text: string;
+  bytesRead: number;
+  /** The body was longer than MAX_BODY_BYTES: `text` is its beginning. */
+  truncated: boolean;
+}
+
+/** Reads the body to its end, or its first MAX_BODY_BYTES. */
+async function readBody(body: Readable): Promise<BodyText> {
+  const decoder = new TextDecoder();
+  let text = "";
+  let bytesRead = 0;
+  try {
+    for await (const value of body as AsyncIterable<Uint8Array>) {
+      const chunk = value.subarray(0, MAX_BODY_BYTES - bytesRead);
+      bytesRead += chunk.byteLength;
+      text += decoder.decode(chunk, { stream: true });
+      if (chunk.byteLength < value.byteLength)
+        return { text: text + decoder.decode(), bytesRead, truncated: true };
+    }
+    return { text: text + decoder.decode(), bytesRead, truncated: false };
+  } finally {
+    body.destroy();
+  }
+}
+
+/** The problems of params.json on a body (empty when every assertion holds). */
+function judgeJsonBody(
+  body: BodyText,
+  assertions: readonly JsonAssertion[],
+  contentType: string | undefined,
+) {
+  if (body.truncated) {
+    return [`body is larger than ${formatBytes(MAX_BODY_BYTES)}: too large to judge as JSON`];
+  }
+  let document: unknown;
+  try {
+    // Never the parser's message: it quotes the body.
+    document = JSON.parse(body.text.replace(/^\uFEFF/, ""));
+  } catch {
+    const type = contentType?.split(";")[0]?.trim();
+    return [
+      `body (${formatBytes(body.bytesRead)}${type ? `, content-type ${quote(type, 60)}` : ""}) is not valid JSON`,
+    ];
+  }
+  return judgeJson(document, assertions);
 }
 
 /** A redirect the check will not follow: the check fails with this reason. */
@@ -372,17 +429,31 @@ export function createHttpCheck(options: HttpCheckOptions = {}): CheckDefinition
       }
       let bodyNote = "";
       // A body is only worth reading when the status is right: a 500 page never holds the marker.
-      if (params.bodyIncludes !== undefined && statusOk) {
-        const needle = quote(params.bodyIncludes);
+      if ((params.bodyIncludes !== undefined || params.json !== undefined) && statusOk) {
+        const needle = params.bodyIncludes === undefined ? "" : quote(params.bodyIncludes);
+        const includesProblem = (bytesRead: number, truncated: boolean) =>
+          truncated
+            ? `body does not include ${needle} in its first ${formatBytes(MAX_BODY_BYTES)}`
+            : `body (${formatBytes(bytesRead)}) does not include ${needle}`;
         try {
-          const search = await searchBody(decodedBody(response), params.bodyIncludes);
-          if (search.found) bodyNote = `, body includes ${needle}`;
-          else
-            problems.push(
-              search.truncated
-                ? `body does not include ${needle} in its first ${formatBytes(MAX_BODY_BYTES)}`
-                : `body (${formatBytes(search.bytesRead)}) does not include ${needle}`,
-            );
+          if (params.json === undefined && params.bodyIncludes !== undefined) {
+            // Only the marker is wanted: stop reading as soon as it shows up.
+            const search = await searchBody(decodedBody(response), params.bodyIncludes);
+            if (search.found) bodyNote = `, body includes ${needle}`;
+            else problems.push(includesProblem(search.bytesRead, search.truncated));
+          } else if (params.json !== undefined) {
+            const body = await readBody(decodedBody(response));
+            if (params.bodyIncludes !== undefined) {
+              if (body.text.includes(params.bodyIncludes)) bodyNote = `, body includes ${needle}`;
+              else problems.push(includesProblem(body.bytesRead, body.truncated));
+            }
+            const jsonProblems = judgeJsonBody(body, params.json, response.headers["content-type"]);
+            if (jsonProblems.length === 0) {
+              const count = params.json.length;
+              bodyNote += `, ${plural(count, "json assertion")} ${count === 1 ? "holds" : "hold"}`;
+            }
+            problems.push(...jsonProblems);
+          }
         } catch (error) {
           if (ctx.signal.aborted) throw abortedError(ctx.signal, `${request} reading the body`);
           // The server dropping the connection mid-body is the target failing, not the check.
@@ -402,7 +473,7 @@ export function createHttpCheck(options: HttpCheckOptions = {}): CheckDefinition
   return {
     name: HTTP_CHECK,
     description:
-      "Requests params.url (GET/HEAD); OK when the status is expected (default 2xx), within params.maxLatencyMs and the body includes params.bodyIncludes.",
+      "Requests params.url (GET/HEAD); OK when the status is expected (default 2xx), within params.maxLatencyMs, the body includes params.bodyIncludes and the JSON body passes params.json.",
     paramsSchema: HttpParamsSchema,
     run,
   };
