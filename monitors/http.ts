@@ -6,7 +6,6 @@ import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
 import {
-  ADDRESS_KINDS,
   type AddressKind,
   AddressRefusedError,
   guardedLookup,
@@ -14,7 +13,9 @@ import {
   refusal,
   systemResolver,
 } from "./support/addresses.ts";
-import { formatBytes, quote } from "./support/format.ts";
+import { formatBytes, plural, quote } from "./support/format.ts";
+import { type JsonAssertion, JsonAssertionsSchema, judgeJson } from "./support/json-assertions.ts";
+import { AllowAddressesSchema, describeNetworkError } from "./support/network.ts";
 import { listOrSet, must, mustBe, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
 
@@ -34,6 +35,7 @@ import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
  */
 
 export type { Resolver } from "./support/addresses.ts";
+export { describeNetworkError } from "./support/network.ts";
 
 export const HTTP_CHECK = "http";
 
@@ -125,28 +127,26 @@ export const HttpParamsSchema = z
         description:
           'Which redirects to follow: "same-origin" (the origin of url only), "any" origin, or "none" (judge the 3xx itself). https to http is never followed; true and false mean "same-origin" and "none".',
       }),
-    allowAddresses: z
-      .preprocess(
-        (value) => (typeof value === "string" ? [value] : value),
-        listOrSet(
-          z.enum(ADDRESS_KINDS, { error: must('must be "loopback", "link-local" or "metadata"') }),
-          'must be "loopback", "link-local", "metadata" or a list of them',
-        ),
-      )
-      .optional()
-      .meta({
-        description:
-          'Address kinds the check may connect to despite the address policy: "loopback", "link-local", "metadata" (one, or a list).',
-        defaultText: "none: such addresses are refused",
-      }),
+    allowAddresses: AllowAddressesSchema.meta({
+      description:
+        'Address kinds the check may connect to despite the address policy: "loopback", "link-local", "metadata" (one, or a list).',
+      defaultText: "none: such addresses are refused",
+    }),
+    json: JsonAssertionsSchema.optional().meta({
+      description:
+        'Assertions on the body parsed as JSON (GET only, first 1 MiB), e.g. [{"pointer": "/status", "equals": "ok"}]: each names a value by JSON Pointer (RFC 6901) and tests it with equals, matches, exists, greaterThan or lessThan.',
+      defaultText: "none",
+    }),
   })
   .superRefine((params, ctx) => {
-    if (params.method === "HEAD" && params.bodyIncludes !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["bodyIncludes"],
-        message: "cannot be used with method HEAD (a HEAD response has no body)",
-      });
+    for (const key of ["bodyIncludes", "json"] as const) {
+      if (params.method === "HEAD" && params[key] !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: "cannot be used with method HEAD (a HEAD response has no body)",
+        });
+      }
     }
   });
 export type HttpParams = z.infer<typeof HttpParamsSchema>;
@@ -160,41 +160,6 @@ export function displayUrl(value: string): string {
   const query = url.search ? "?…" : "";
   url.search = "";
   return `${url.toString()}${query}`;
-}
-
-const NETWORK_ERRORS: Record<string, string> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset by the server",
-  EPIPE: "connection closed by the server",
-  ENOTFOUND: "host not found (DNS)",
-  EAI_AGAIN: "DNS lookup failed temporarily",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  ETIMEDOUT: "connection timed out",
-  HPE_INVALID_CONSTANT: "the server's response is not valid HTTP",
-  CERT_HAS_EXPIRED: "the TLS certificate has expired",
-  DEPTH_ZERO_SELF_SIGNED_CERT: "the TLS certificate is self-signed",
-  SELF_SIGNED_CERT_IN_CHAIN: "the TLS certificate chain is self-signed",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the TLS certificate cannot be verified",
-  ERR_TLS_CERT_ALTNAME_INVALID: "the TLS certificate does not match the host name",
-};
-
-function errorCode(error: unknown): string | undefined {
-  if (typeof error !== "object" || error === null) return undefined;
-  const { code, errors } = error as { code?: unknown; errors?: unknown };
-  if (typeof code === "string") return code;
-  // Happy-eyeballs connects to every address and reports an AggregateError of all attempts.
-  if (Array.isArray(errors)) return errors.map(errorCode).find((found) => found !== undefined);
-  return undefined;
-}
-
-/** Why a request failed, in words (digging under fetch's bare "fetch failed" too). */
-export function describeNetworkError(error: unknown): string {
-  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
-  const code = errorCode(cause);
-  if (code !== undefined) return `${NETWORK_ERRORS[code] ?? (cause as Error).message ?? code} (${code})`;
-  if (cause instanceof Error) return cause.message;
-  return String(cause);
 }
 
 /** Removes every header value from a text: belt and braces for the "never echo secrets" rule. */
@@ -249,6 +214,54 @@ async function searchBody(body: Readable, needle: string): Promise<BodySearch> {
     // Frees the connection whether or not the body was read to the end.
     body.destroy();
   }
+}
+
+interface BodyText {
+  text: string;
+  bytesRead: number;
+  /** The body was longer than MAX_BODY_BYTES: `text` is its beginning. */
+  truncated: boolean;
+}
+
+/** Reads the body to its end, or its first MAX_BODY_BYTES. */
+async function readBody(body: Readable): Promise<BodyText> {
+  const decoder = new TextDecoder();
+  let text = "";
+  let bytesRead = 0;
+  try {
+    for await (const value of body as AsyncIterable<Uint8Array>) {
+      const chunk = value.subarray(0, MAX_BODY_BYTES - bytesRead);
+      bytesRead += chunk.byteLength;
+      text += decoder.decode(chunk, { stream: true });
+      if (chunk.byteLength < value.byteLength)
+        return { text: text + decoder.decode(), bytesRead, truncated: true };
+    }
+    return { text: text + decoder.decode(), bytesRead, truncated: false };
+  } finally {
+    body.destroy();
+  }
+}
+
+/** The problems of params.json on a body (empty when every assertion holds). */
+function judgeJsonBody(
+  body: BodyText,
+  assertions: readonly JsonAssertion[],
+  contentType: string | undefined,
+) {
+  if (body.truncated) {
+    return [`body is larger than ${formatBytes(MAX_BODY_BYTES)}: too large to judge as JSON`];
+  }
+  let document: unknown;
+  try {
+    // Never the parser's message: it quotes the body.
+    document = JSON.parse(body.text.replace(/^\uFEFF/, ""));
+  } catch {
+    const type = contentType?.split(";")[0]?.trim();
+    return [
+      `body (${formatBytes(body.bytesRead)}${type ? `, content-type ${quote(type, 60)}` : ""}) is not valid JSON`,
+    ];
+  }
+  return judgeJson(document, assertions);
 }
 
 /** A redirect the check will not follow: the check fails with this reason. */
@@ -429,17 +442,31 @@ export function createHttpCheck(options: HttpCheckOptions = {}): CheckDefinition
       }
       let bodyNote = "";
       // A body is only worth reading when the status is right: a 500 page never holds the marker.
-      if (params.bodyIncludes !== undefined && statusOk) {
-        const needle = quote(params.bodyIncludes);
+      if ((params.bodyIncludes !== undefined || params.json !== undefined) && statusOk) {
+        const needle = params.bodyIncludes === undefined ? "" : quote(params.bodyIncludes);
+        const includesProblem = (bytesRead: number, truncated: boolean) =>
+          truncated
+            ? `body does not include ${needle} in its first ${formatBytes(MAX_BODY_BYTES)}`
+            : `body (${formatBytes(bytesRead)}) does not include ${needle}`;
         try {
-          const search = await searchBody(decodedBody(response), params.bodyIncludes);
-          if (search.found) bodyNote = `, body includes ${needle}`;
-          else
-            problems.push(
-              search.truncated
-                ? `body does not include ${needle} in its first ${formatBytes(MAX_BODY_BYTES)}`
-                : `body (${formatBytes(search.bytesRead)}) does not include ${needle}`,
-            );
+          if (params.json === undefined && params.bodyIncludes !== undefined) {
+            // Only the marker is wanted: stop reading as soon as it shows up.
+            const search = await searchBody(decodedBody(response), params.bodyIncludes);
+            if (search.found) bodyNote = `, body includes ${needle}`;
+            else problems.push(includesProblem(search.bytesRead, search.truncated));
+          } else if (params.json !== undefined) {
+            const body = await readBody(decodedBody(response));
+            if (params.bodyIncludes !== undefined) {
+              if (body.text.includes(params.bodyIncludes)) bodyNote = `, body includes ${needle}`;
+              else problems.push(includesProblem(body.bytesRead, body.truncated));
+            }
+            const jsonProblems = judgeJsonBody(body, params.json, response.headers["content-type"]);
+            if (jsonProblems.length === 0) {
+              const count = params.json.length;
+              bodyNote += `, ${plural(count, "json assertion")} ${count === 1 ? "holds" : "hold"}`;
+            }
+            problems.push(...jsonProblems);
+          }
         } catch (error) {
           if (ctx.signal.aborted) throw abortedError(ctx.signal, `${request} reading the body`);
           // The server dropping the connection mid-body is the target failing, not the check.
@@ -459,7 +486,7 @@ export function createHttpCheck(options: HttpCheckOptions = {}): CheckDefinition
   return {
     name: HTTP_CHECK,
     description:
-      "Requests params.url (GET/HEAD); OK when the status is expected (default 2xx), within params.maxLatencyMs and the body includes params.bodyIncludes.",
+      "Requests params.url (GET/HEAD); OK when the status is expected (default 2xx), within params.maxLatencyMs, the body includes params.bodyIncludes and the JSON body passes params.json.",
     paramsSchema: HttpParamsSchema,
     example: {
       name: "Public API health",

@@ -1,7 +1,10 @@
+import { dnsCheck } from "./dns.ts";
 import { dynamodbFreshnessCheck } from "./dynamodb-freshness.ts";
 import { httpCheck } from "./http.ts";
 import { manualCheck } from "./manual.ts";
 import { sqsQueueEmptyCheck } from "./sqs-queue-empty.ts";
+import { tcpCheck } from "./tcp.ts";
+import { tlsCertificateCheck } from "./tls-certificate.ts";
 import type { CheckDefinition } from "./types.ts";
 
 export type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
@@ -11,7 +14,15 @@ export type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
  * that name is resolved. Adding a check means importing it here; nothing registers itself.
  */
 export const checks: ReadonlyMap<string, CheckDefinition> = new Map(
-  [manualCheck, httpCheck, sqsQueueEmptyCheck, dynamodbFreshnessCheck].map((check) => [check.name, check]),
+  [
+    manualCheck,
+    httpCheck,
+    sqsQueueEmptyCheck,
+    dynamodbFreshnessCheck,
+    dnsCheck,
+    tcpCheck,
+    tlsCertificateCheck,
+  ].map((check) => [check.name, check]),
 );
 
 /** The check a config item names, or undefined (the orchestrator reports an unknown check). */

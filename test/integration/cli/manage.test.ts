@@ -1,7 +1,11 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { checks } from "#monitors/index.ts";
 import { freshTable, localClientConfig } from "../../support/aws.ts";
 import { type CliHarness, cliHarness, runItem } from "./support.ts";
+
+/** Every registered check, as the "not a registered check" message lists them. */
+const knownChecks = [...checks.keys()].sort().join(", ");
 
 let cli: CliHarness;
 let tableName: string;
@@ -85,7 +89,7 @@ describe("add", () => {
       'error: broken: requiredConsecutiveOks expects a number, got "zero"',
       'error: broken: schedule "rate(5 minute)": use the plural unit for values above 1: "rate(5 minutes)"',
       'error: broken: peopleToNotify[1] "nope" is not a valid email address',
-      'error: broken: check "htp" is not a registered check (known: dynamodb-freshness, http, manual, sqs-queue-empty)',
+      `error: broken: check "htp" is not a registered check (known: ${knownChecks})`,
     ]);
     const shown = await cli.run(["show", "broken"]);
     expect(shown.code).toBe(1);

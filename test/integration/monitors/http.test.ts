@@ -51,6 +51,12 @@ function routes(redirects: Record<string, (origin: string) => string>): RequestL
       const left = Number(url.searchParams.get("left"));
       if (left > 0) return void response.writeHead(302, { location: `/chain?left=${left - 1}` }).end();
     }
+    if (url.pathname === "/health.json") {
+      const document = { status: "ok", components: [{ name: "db", state: "up", lagSeconds: 3 }] };
+      return void response
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify(document));
+    }
     response.writeHead(200, { "content-type": "text/plain" }).end(`landed on ${url.pathname}`);
   };
 }
@@ -110,6 +116,7 @@ beforeAll(async () => {
         "/same-origin": () => "/landing",
         "/to-http": () => `${a.origin}/landing`,
         "/to-http-same-host": () => `http://127.0.0.1:${secure.port}/landing`,
+        "/to-health": () => "/health.json",
       }),
     ) as unknown as Server,
     "https",
@@ -313,6 +320,52 @@ describe("https", () => {
     // Plain HTTP to the TLS server's own port would have been a third connection.
     expect(secure.connections).toBe(2);
     expect(secure.requests.map((request) => request.path)).toEqual(["/to-http", "/to-http-same-host"]);
+  });
+});
+
+describe("json assertions", () => {
+  it("judge the JSON of the final response, over HTTPS and after a redirect", async () => {
+    const json = [
+      { pointer: "/status", equals: "ok" },
+      { pointer: "/components/0/state", matches: "^up$" },
+      { pointer: "/components/0/lagSeconds", lessThan: 60 },
+    ];
+    const result = await run({
+      url: `${secure.origin}/to-health`,
+      json,
+      headers: secretHeaders,
+      ...loopback,
+    });
+    expect(result).toEqual({
+      isOk: true,
+      message: expect.stringMatching(
+        new RegExp(
+          `^GET ${secure.origin}/to-health returned 200 OK in \\d+ ms \\(redirected to ${secure.origin}/health\\.json\\), 3 json assertions hold$`,
+        ),
+      ),
+    });
+    expect(secure.requests.map((request) => request.path)).toEqual(["/to-health", "/health.json"]);
+  });
+
+  it("fail naming the pointer when a value is off, and judge nothing when the redirect is refused", async () => {
+    const lagging = await run({
+      url: `${secure.origin}/health.json`,
+      json: [{ pointer: "/components/0/lagSeconds", lessThan: 1 }],
+      ...loopback,
+    });
+    expect(lagging).toEqual({
+      isOk: false,
+      message: expect.stringMatching(
+        /: json "\/components\/0\/lagSeconds" is not less than 1 \(found a number\)$/,
+      ),
+    });
+    const refused = await run({
+      url: `${a.origin}/to-b`,
+      json: [{ pointer: "/status", equals: "ok" }],
+      ...loopback,
+    });
+    expect(refused.message).toContain("refused: it leaves the origin");
+    expect(b.connections).toBe(0);
   });
 });
 

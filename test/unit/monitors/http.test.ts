@@ -7,6 +7,15 @@ import { describeNetworkError, displayUrl, HTTP_CHECK, httpCheck, MAX_BODY_BYTES
 import { InvalidParamsError } from "#monitors/support/params.ts";
 import type { CheckContext } from "#monitors/types.ts";
 
+/** What /json answers: a health document as services publish them. */
+const HEALTH_DOCUMENT = {
+  status: "ok",
+  version: "2.14.1",
+  checks: { db: { up: true, latencyMs: 12 }, "cache/redis": { up: false } },
+  queues: [{ name: "orders", depth: 40 }],
+  token: "sk-live-0123456789",
+};
+
 let server: Server;
 let base: string;
 /** What the server saw of the last request, to assert on what the check sent. */
@@ -54,6 +63,28 @@ beforeAll(async () => {
         response
           .writeHead(200, { "content-type": "text/plain", "content-encoding": "gzip" })
           .end(gzipSync("service healthy"));
+        return;
+      case "/json":
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(HEALTH_DOCUMENT));
+        return;
+      case "/json-gzip":
+        response
+          .writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" })
+          .end(gzipSync(JSON.stringify(HEALTH_DOCUMENT)));
+        return;
+      case "/json-bom":
+        response
+          .writeHead(200, { "content-type": "application/json" })
+          .end(`\uFEFF${JSON.stringify(HEALTH_DOCUMENT)}`);
+        return;
+      case "/not-json":
+        response
+          .writeHead(200, { "content-type": "text/html; charset=utf-8" })
+          .end("<html>sk-live-0123456789</html>");
+        return;
+      case "/big-json":
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end(JSON.stringify({ padding: "x".repeat(MAX_BODY_BYTES), status: "ok" }));
         return;
       case "/redirect":
         response.writeHead(302, { location: "/ok?session=abc" }).end();
@@ -288,6 +319,96 @@ describe("http check", () => {
     ).resolves.toMatchObject({ isOk: true });
   });
 
+  describe("json assertions", () => {
+    it("pass when every assertion holds, and say how many", async () => {
+      const result = await run({
+        url: `${base}/json`,
+        json: [
+          { pointer: "/status", equals: "ok" },
+          { pointer: "/version", matches: "^2\\." },
+          { pointer: "/checks/db/up", equals: true },
+          { pointer: "/checks/cache~1redis/up", exists: true },
+          { pointer: "/queues/0/depth", lessThan: 100, greaterThan: 0 },
+          { pointer: "/maintenance", exists: false },
+        ],
+      });
+      expect(result).toEqual({
+        isOk: true,
+        message: expect.stringMatching(
+          new RegExp(`^GET ${base}/json returned 200 OK in \\d+ ms, 6 json assertions hold$`),
+        ),
+      });
+    });
+
+    it("fail naming each pointer and what was expected, never the values found", async () => {
+      const result = await run({
+        url: `${base}/json`,
+        json: [
+          { pointer: "/status", equals: "ok" },
+          { pointer: "/checks/cache~1redis/up", equals: true },
+          { pointer: "/queues/0/depth", lessThan: 10 },
+          { pointer: "/token", matches: "^pk-" },
+          { pointer: "/uptime", greaterThan: 60 },
+        ],
+      });
+      expect(result.isOk).toBe(false);
+      expect(result.message).toMatch(
+        /returned 200 OK in \d+ ms: json "\/checks\/cache~1redis\/up" does not equal true \(found a boolean\); json "\/queues\/0\/depth" is not less than 10 \(found a number\); json "\/token" does not match \/\^pk-\/ \(found a string of 18 characters\); json "\/uptime" is missing$/,
+      );
+      expect(result.message).not.toContain("sk-live");
+      expect(result.message).not.toContain("orders");
+    });
+
+    it("judge a gzip body once decoded, and a body starting with a byte order mark", async () => {
+      for (const path of ["/json-gzip", "/json-bom"]) {
+        await expect(
+          run({ url: `${base}${path}`, json: [{ pointer: "/status", equals: "ok" }] }),
+          path,
+        ).resolves.toMatchObject({
+          isOk: true,
+        });
+      }
+    });
+
+    it("fail clearly on a body that is not JSON, without quoting it", async () => {
+      const result = await run({ url: `${base}/not-json`, json: [{ pointer: "/status", equals: "ok" }] });
+      expect(result.isOk).toBe(false);
+      expect(result.message).toMatch(/: body \(31 B, content-type "text\/html"\) is not valid JSON$/);
+      expect(result.message).not.toContain("sk-live");
+    });
+
+    it("fail on a JSON body larger than 1 MiB instead of judging half a document", async () => {
+      const result = await run({ url: `${base}/big-json`, json: [{ pointer: "/status", equals: "ok" }] });
+      expect(result.isOk).toBe(false);
+      expect(result.message).toMatch(/: body is larger than 1 MiB: too large to judge as JSON$/);
+    });
+
+    it("work with bodyIncludes on the same body", async () => {
+      const both = await run({
+        url: `${base}/json`,
+        bodyIncludes: "orders",
+        json: [{ pointer: "/status", equals: "ok" }],
+      });
+      expect(both.message).toMatch(/, body includes "orders", 1 json assertion holds$/);
+      const neither = await run({
+        url: `${base}/json`,
+        bodyIncludes: "payments",
+        json: [{ pointer: "/status", equals: "down" }],
+      });
+      expect(neither.message).toMatch(
+        /: body \(\d+ B\) does not include "payments"; json "\/status" does not equal "down" \(found a string of 2 characters\)$/,
+      );
+    });
+
+    it("are not judged when the status is already wrong", async () => {
+      const result = await run({
+        url: `${base}/status?code=500`,
+        json: [{ pointer: "/status", equals: "ok" }],
+      });
+      expect(result.message).toMatch(/expected status 2xx$/);
+    });
+  });
+
   describe("params validation names the bad param", () => {
     it.each([
       [{}, "params.url is required"],
@@ -340,6 +461,65 @@ describe("http check", () => {
         'params.allowAddresses must be "loopback", "link-local", "metadata" or a list of them',
       ],
       [{ url: "https://example.com", timeout: 5 }, "params.timeout is not a known parameter"],
+      [
+        { url: "https://example.com", json: { pointer: "/a", equals: 1 } },
+        "params.json must be a list of assertions",
+      ],
+      [{ url: "https://example.com", json: [] }, "params.json must not be empty"],
+      [{ url: "https://example.com", json: ["/status"] }, "params.json[0] must be an assertion such as"],
+      [{ url: "https://example.com", json: [{ equals: 1 }] }, "params.json[0].pointer is required"],
+      [
+        { url: "https://example.com", json: [{ pointer: "status", equals: 1 }] },
+        "params.json[0].pointer must be a JSON Pointer",
+      ],
+      [
+        { url: "https://example.com", json: [{ pointer: "/a~2", equals: 1 }] },
+        "params.json[0].pointer must be a JSON Pointer",
+      ],
+      [
+        { url: "https://example.com", json: [{ pointer: 1, equals: 1 }] },
+        "params.json[0].pointer must be a JSON Pointer",
+      ],
+      [
+        { url: "https://example.com", json: [{ pointer: "/a" }] },
+        "params.json[0] needs one of equals, matches, exists, greaterThan, lessThan",
+      ],
+      [
+        { url: "https://example.com", json: [{ pointer: "/a", matches: "(" }] },
+        "params.json[0].matches must be a valid regular expression",
+      ],
+      [
+        { url: "https://example.com", json: [{ pointer: "/a", matches: 5 }] },
+        "params.json[0].matches must be a regular expression",
+      ],
+      [
+        { url: "https://example.com", json: [{ pointer: "/a", exists: "yes" }] },
+        "params.json[0].exists must be true or false",
+      ],
+      [
+        { url: "https://example.com", json: [{ pointer: "/a", greaterThan: "5" }] },
+        "params.json[0].greaterThan must be a number",
+      ],
+      [
+        { url: "https://example.com", json: [{ pointer: "/a", lessThan: null }] },
+        "params.json[0].lessThan must be a number",
+      ],
+      [
+        { url: "https://example.com", json: [{ pointer: "/a", exists: false, equals: 1 }] },
+        "params.json[0].exists false cannot be combined",
+      ],
+      [
+        { url: "https://example.com", json: [{ pointer: "/a", equal: 1 }] },
+        "params.json[0].equal is not a known parameter",
+      ],
+      [
+        { url: "https://example.com", json: new Array(21).fill({ pointer: "/a", exists: true }) },
+        "params.json must hold at most 20 assertions",
+      ],
+      [
+        { url: "https://example.com", method: "HEAD", json: [{ pointer: "/a", exists: true }] },
+        "params.json cannot be used with method HEAD",
+      ],
     ])("%j", async (params, expected) => {
       const error = await run(params).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(InvalidParamsError);

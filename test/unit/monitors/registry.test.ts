@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigFieldSchemas } from "#core/schemas.ts";
+import { dnsCheck } from "#monitors/dns.ts";
 import { dynamodbFreshnessCheck } from "#monitors/dynamodb-freshness.ts";
 import { httpCheck } from "#monitors/http.ts";
 import { checks, findCheck } from "#monitors/index.ts";
@@ -7,10 +8,20 @@ import { manualCheck } from "#monitors/manual.ts";
 import { sqsQueueEmptyCheck } from "#monitors/sqs-queue-empty.ts";
 import { describeParams, paramsJsonSchema } from "#monitors/support/catalog.ts";
 import { parseParams, validateParamsBeforeResolution } from "#monitors/support/params.ts";
+import { tcpCheck } from "#monitors/tcp.ts";
+import { tlsCertificateCheck } from "#monitors/tls-certificate.ts";
 
 describe("check registry", () => {
   it("holds exactly the shipped checks, keyed by their own names", () => {
-    expect([...checks.keys()].sort()).toEqual(["dynamodb-freshness", "http", "manual", "sqs-queue-empty"]);
+    expect([...checks.keys()].sort()).toEqual([
+      "dns",
+      "dynamodb-freshness",
+      "http",
+      "manual",
+      "sqs-queue-empty",
+      "tcp",
+      "tls-certificate",
+    ]);
     for (const [name, check] of checks) expect(check.name).toBe(name);
   });
 
@@ -19,6 +30,9 @@ describe("check registry", () => {
     expect(findCheck("http")).toBe(httpCheck);
     expect(findCheck("sqs-queue-empty")).toBe(sqsQueueEmptyCheck);
     expect(findCheck("dynamodb-freshness")).toBe(dynamodbFreshnessCheck);
+    expect(findCheck("dns")).toBe(dnsCheck);
+    expect(findCheck("tcp")).toBe(tcpCheck);
+    expect(findCheck("tls-certificate")).toBe(tlsCertificateCheck);
   });
 
   it("returns undefined for an unknown name, including Object.prototype members", () => {

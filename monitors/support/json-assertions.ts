@@ -1,0 +1,146 @@
+import * as z from "zod";
+import { plural, quote } from "./format.ts";
+import { parsePointer, resolvePointer } from "./json-pointer.ts";
+import { must, mustBe } from "./params.ts";
+
+/**
+ * Assertions on a JSON document (the `http` check's `json` param): each names a value by JSON
+ * Pointer (RFC 6901) and says what it must be. Failure messages name the pointer and what was
+ * expected, and describe what was found by its type and size only: a response body is data
+ * from elsewhere, and a message ends up in emails and state items.
+ */
+
+export const MAX_JSON_ASSERTIONS = 20;
+
+const OPERATORS = ["equals", "matches", "exists", "greaterThan", "lessThan"] as const;
+
+function isRegex(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const POINTER_MESSAGE = 'must be a JSON Pointer such as "/status" or "/items/0/state" (RFC 6901)';
+
+export const JsonAssertionSchema = z
+  .strictObject(
+    {
+      /** Where the value is: `/status`, `/items/0/state`, `""` for the whole document. */
+      pointer: z
+        .string({ error: must(POINTER_MESSAGE) })
+        .refine((pointer) => parsePointer(pointer) !== undefined, POINTER_MESSAGE),
+      /** The value must equal this JSON value (objects compared by content, key order aside). */
+      equals: z.preprocess((value) => (value instanceof Set ? [...value] : value), z.unknown()).optional(),
+      /** The value must be a string matching this regular expression (JavaScript syntax). */
+      matches: z
+        .string({ error: must("must be a regular expression (a string)") })
+        .refine(isRegex, "must be a valid regular expression")
+        .optional(),
+      /** true: the value must be there (null counts); false: it must not. */
+      exists: z.boolean({ error: must("must be true or false") }).optional(),
+      /** The value must be a number greater than this. */
+      greaterThan: z.number({ error: must("must be a number") }).optional(),
+      /** The value must be a number less than this. */
+      lessThan: z.number({ error: must("must be a number") }).optional(),
+    },
+    { error: mustBe('must be an assertion such as { "pointer": "/status", "equals": "ok" }') },
+  )
+  .superRefine((assertion, ctx) => {
+    const given = OPERATORS.filter((operator) => operator in assertion && assertion[operator] !== undefined);
+    if (given.length === 0) {
+      ctx.addIssue({ code: "custom", message: `needs one of ${OPERATORS.join(", ")}` });
+    } else if (assertion.exists === false && given.length > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["exists"],
+        message: "false cannot be combined with other tests",
+      });
+    }
+  });
+export type JsonAssertion = z.infer<typeof JsonAssertionSchema>;
+
+export const JsonAssertionsSchema = z
+  .array(JsonAssertionSchema, { error: must("must be a list of assertions") })
+  .min(1, "must not be empty")
+  .max(MAX_JSON_ASSERTIONS, `must hold at most ${MAX_JSON_ASSERTIONS} assertions`);
+
+/** What a value is, without what it says: `a string of 8 characters`, `a number`, `null`. */
+export function describeJsonType(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `a list of ${plural(value.length, "item")}`;
+  switch (typeof value) {
+    case "string":
+      return `a string of ${plural(value.length, "character")}`;
+    case "number":
+      return "a number";
+    case "boolean":
+      return "a boolean";
+    case "object":
+      return `an object with ${plural(Object.keys(value).length, "key")}`;
+    default:
+      return typeof value;
+  }
+}
+
+/** Equality of JSON values: same type, same content, object keys in any order. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return (
+      Array.isArray(a) &&
+      Array.isArray(b) &&
+      a.length === b.length &&
+      a.every((item, index) => jsonEqual(item, b[index]))
+    );
+  }
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  const aKeys = Object.keys(a);
+  const bRecord = b as Record<string, unknown>;
+  return (
+    aKeys.length === Object.keys(b).length &&
+    aKeys.every(
+      (key) => Object.hasOwn(b, key) && jsonEqual((a as Record<string, unknown>)[key], bRecord[key]),
+    )
+  );
+}
+
+/** A JSON value as params wrote it, shortened so one odd value cannot flood an email. */
+function jsonText(value: unknown, max = 80): string {
+  const text = JSON.stringify(value) ?? "null";
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** The problems of one assertion on `document` (empty when it holds). */
+export function judgeAssertion(document: unknown, assertion: JsonAssertion): string[] {
+  const name = `json ${quote(assertion.pointer, 60)}`;
+  const found = resolvePointer(document, parsePointer(assertion.pointer) ?? []);
+  if (!found.found) return assertion.exists === false ? [] : [`${name} is missing`];
+  const { value } = found;
+  const what = `(found ${describeJsonType(value)})`;
+  if (assertion.exists === false) return [`${name} exists, expected it absent ${what}`];
+  const problems: string[] = [];
+  if ("equals" in assertion && assertion.equals !== undefined && !jsonEqual(value, assertion.equals)) {
+    problems.push(`${name} does not equal ${jsonText(assertion.equals)} ${what}`);
+  }
+  if (assertion.matches !== undefined) {
+    if (typeof value !== "string" || !new RegExp(assertion.matches).test(value)) {
+      // The source escaped as in JSON (no raw control character), between slashes.
+      problems.push(`${name} does not match /${jsonText(assertion.matches).slice(1, -1)}/ ${what}`);
+    }
+  }
+  if (assertion.greaterThan !== undefined && !(typeof value === "number" && value > assertion.greaterThan)) {
+    problems.push(`${name} is not greater than ${assertion.greaterThan} ${what}`);
+  }
+  if (assertion.lessThan !== undefined && !(typeof value === "number" && value < assertion.lessThan)) {
+    problems.push(`${name} is not less than ${assertion.lessThan} ${what}`);
+  }
+  return problems;
+}
+
+/** The problems of every assertion, in order. */
+export function judgeJson(document: unknown, assertions: readonly JsonAssertion[]): string[] {
+  return assertions.flatMap((assertion) => judgeAssertion(document, assertion));
+}

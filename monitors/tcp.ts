@@ -1,0 +1,94 @@
+import { connect, type Socket } from "node:net";
+import * as z from "zod";
+import { abortedError } from "./support/abort.ts";
+import { AddressRefusedError, guardedLookup, type Resolver, systemResolver } from "./support/addresses.ts";
+import {
+  AllowAddressesSchema,
+  bareHost,
+  connectFailure,
+  connectWithin,
+  HostSchema,
+  hostPort,
+  literalRefusal,
+  PortSchema,
+  timeoutMsSchema,
+} from "./support/network.ts";
+import { parseParams } from "./support/params.ts";
+import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
+
+/**
+ * `tcp`: a TCP connection to host:port opens within `timeoutMs`. Nothing is sent: the connection
+ * is closed as soon as it is open. Refused, unreachable, DNS failures and the timeout are a failed
+ * check; the address policy of support/addresses.ts applies as for `http`.
+ */
+
+export const TCP_CHECK = "tcp";
+
+export const TcpParamsSchema = z.strictObject({
+  /** Host name or IP address, e.g. `db.example.com`. */
+  host: HostSchema,
+  /** Port, 1-65535. */
+  port: PortSchema,
+  /** Longest wait for the connection (DNS included), in milliseconds. @default 5000 */
+  timeoutMs: timeoutMsSchema(5_000),
+  /** Address kinds the check may connect to despite the policy. @default none */
+  allowAddresses: AllowAddressesSchema,
+});
+export type TcpParams = z.infer<typeof TcpParamsSchema>;
+
+/** Options a test may set; the shipped check uses the defaults. */
+export interface TcpCheckOptions {
+  /** How host names are resolved (the system resolver by default). */
+  resolve?: Resolver;
+}
+
+export function createTcpCheck(options: TcpCheckOptions = {}): CheckDefinition {
+  const resolve = options.resolve ?? systemResolver;
+
+  async function run(ctx: CheckContext): Promise<CheckResult> {
+    const params = parseParams(TCP_CHECK, TcpParamsSchema, ctx.params);
+    const target = hostPort(params.host, params.port);
+    const allowed = new Set(params.allowAddresses);
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    let socket: Socket;
+    try {
+      const refused = literalRefusal(params.host, allowed);
+      if (refused) throw new AddressRefusedError(refused);
+      socket = await connectWithin(
+        () =>
+          connect({
+            host: bareHost(params.host),
+            port: params.port,
+            lookup: guardedLookup(resolve, allowed),
+          }),
+        "connect",
+        params.timeoutMs,
+        ctx.signal,
+        `TCP connect to ${target}`,
+      );
+    } catch (error) {
+      if (ctx.signal.aborted)
+        throw abortedError(ctx.signal, `TCP connect to ${target} after ${elapsed()} ms`);
+      const reason = connectFailure(error);
+      ctx.logger.debug("tcp check: connect failed", { target, reason });
+      return { isOk: false, message: `TCP connect to ${target} failed after ${elapsed()} ms: ${reason}` };
+    }
+    const connectMs = elapsed();
+    const address = socket.remoteAddress;
+    socket.destroy();
+    const via = address && address !== bareHost(params.host) ? ` (${address})` : "";
+    ctx.logger.debug("tcp check: connected", { target, connectMs });
+    return { isOk: true, message: `TCP connect to ${target}${via} succeeded in ${connectMs} ms` };
+  }
+
+  return {
+    name: TCP_CHECK,
+    description:
+      "Opens a TCP connection to params.host:params.port; OK when it connects within params.timeoutMs (default 5000).",
+    paramsSchema: TcpParamsSchema,
+    run,
+  };
+}
+
+export const tcpCheck: CheckDefinition = createTcpCheck();

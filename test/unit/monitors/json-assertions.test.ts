@@ -1,0 +1,147 @@
+import { describe, expect, it } from "vitest";
+import {
+  describeJsonType,
+  JsonAssertionSchema,
+  jsonEqual,
+  judgeAssertion,
+  judgeJson,
+} from "#monitors/support/json-assertions.ts";
+import { parsePointer, resolvePointer } from "#monitors/support/json-pointer.ts";
+
+describe("JSON Pointer (RFC 6901)", () => {
+  // The example document and pointers of RFC 6901 section 5.
+  const document = JSON.parse(
+    '{"foo":["bar","baz"],"":0,"a/b":1,"c%d":2,"e^f":3,"g|h":4,"i\\\\j":5,"k\\"l":6," ":7,"m~n":8}',
+  );
+  it.each([
+    ["", document],
+    ["/foo", ["bar", "baz"]],
+    ["/foo/0", "bar"],
+    ["/", 0],
+    ["/a~1b", 1],
+    ["/c%d", 2],
+    ["/e^f", 3],
+    ["/g|h", 4],
+    ["/i\\j", 5],
+    ['/k"l', 6],
+    ["/ ", 7],
+    ["/m~0n", 8],
+  ])("%j", (pointer, expected) => {
+    expect(resolvePointer(document, parsePointer(pointer) ?? ["unreachable"])).toEqual({
+      found: true,
+      value: expected,
+    });
+  });
+
+  it("decodes ~1 before ~0: ~01 is ~1, not /", () => {
+    expect(parsePointer("/~01")).toEqual(["~1"]);
+    expect(resolvePointer({ "~1": "tilde-one", "/": "slash" }, ["~1"])).toEqual({
+      found: true,
+      value: "tilde-one",
+    });
+  });
+
+  it("refuses what is not a pointer", () => {
+    for (const pointer of ["status", "/a~2b", "/a~", "#/status"])
+      expect(parsePointer(pointer), pointer).toBeUndefined();
+  });
+
+  it("finds nothing past the document, at bad array indexes, or in inherited properties", () => {
+    const doc = { items: [{ state: "up" }], n: 1 };
+    for (const pointer of [
+      "/missing",
+      "/items/1",
+      "/items/-",
+      "/items/01",
+      "/items/x",
+      "/n/0",
+      "/constructor",
+      "/__proto__",
+      "/items/length",
+    ]) {
+      expect(resolvePointer(doc, parsePointer(pointer) ?? []), pointer).toEqual({ found: false });
+    }
+    expect(resolvePointer(JSON.parse('{"__proto__": 5}'), ["__proto__"])).toEqual({ found: true, value: 5 });
+    expect(resolvePointer({ a: null }, ["a"])).toEqual({ found: true, value: null });
+  });
+});
+
+describe("JSON assertions", () => {
+  const doc = {
+    status: "ok",
+    version: "2.14.1",
+    checks: { db: { up: true, latencyMs: 12 } },
+    queue: [{ depth: 40 }],
+    note: null,
+    secret: "sk-live-0123456789",
+  };
+  const judge = (assertion: Record<string, unknown>) =>
+    judgeAssertion(doc, JsonAssertionSchema.parse(assertion));
+
+  it("pass when they hold", () => {
+    expect(
+      judgeJson(
+        doc,
+        [
+          { pointer: "/status", equals: "ok" },
+          { pointer: "/checks/db", equals: { latencyMs: 12, up: true } },
+          { pointer: "/version", matches: "^2\\.\\d+" },
+          { pointer: "/note", exists: true },
+          { pointer: "/debug", exists: false },
+          { pointer: "/queue/0/depth", greaterThan: 0, lessThan: 100 },
+          { pointer: "/note", equals: null },
+        ].map((assertion) => JsonAssertionSchema.parse(assertion)),
+      ),
+    ).toEqual([]);
+  });
+
+  it("name the pointer and what was expected, and describe what was found by type only", () => {
+    expect(judge({ pointer: "/status", equals: "degraded" })).toEqual([
+      'json "/status" does not equal "degraded" (found a string of 2 characters)',
+    ]);
+    expect(judge({ pointer: "/secret", equals: "x" })[0]).not.toContain("sk-live");
+    expect(judge({ pointer: "/secret", matches: "^pk-" })).toEqual([
+      'json "/secret" does not match /^pk-/ (found a string of 18 characters)',
+    ]);
+    expect(judge({ pointer: "/checks/db/latencyMs", lessThan: 10 })).toEqual([
+      'json "/checks/db/latencyMs" is not less than 10 (found a number)',
+    ]);
+    expect(judge({ pointer: "/queue/0/depth", greaterThan: 40 })).toEqual([
+      'json "/queue/0/depth" is not greater than 40 (found a number)',
+    ]);
+    expect(judge({ pointer: "/status", greaterThan: 1 })).toEqual([
+      'json "/status" is not greater than 1 (found a string of 2 characters)',
+    ]);
+    expect(judge({ pointer: "/checks/db/latencyMs", matches: "12" })).toEqual([
+      'json "/checks/db/latencyMs" does not match /12/ (found a number)',
+    ]);
+    expect(judge({ pointer: "/missing", equals: 1 })).toEqual(['json "/missing" is missing']);
+    expect(judge({ pointer: "/checks", exists: false })).toEqual([
+      'json "/checks" exists, expected it absent (found an object with 1 key)',
+    ]);
+    expect(judge({ pointer: "/queue", equals: [] })).toEqual([
+      'json "/queue" does not equal [] (found a list of 1 item)',
+    ]);
+  });
+
+  it("compare JSON values by content", () => {
+    expect(jsonEqual({ a: [1, { b: null }] }, { a: [1, { b: null }] })).toBe(true);
+    expect(jsonEqual({ a: 1, b: 2 }, { b: 2, a: 1 })).toBe(true);
+    expect(jsonEqual({ a: 1 }, { a: 1, b: undefined })).toBe(false);
+    expect(jsonEqual([1, 2], [2, 1])).toBe(false);
+    expect(jsonEqual("1", 1)).toBe(false);
+    expect(jsonEqual(null, {})).toBe(false);
+    expect(jsonEqual([], {})).toBe(false);
+  });
+
+  it("describe types", () => {
+    expect([null, true, 1, "ab", [1], { a: 1, b: 2 }].map(describeJsonType)).toEqual([
+      "null",
+      "a boolean",
+      "a number",
+      "a string of 2 characters",
+      "a list of 1 item",
+      "an object with 2 keys",
+    ]);
+  });
+});
