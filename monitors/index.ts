@@ -1,6 +1,7 @@
 import { dynamodbFreshnessCheck } from "./dynamodb-freshness.ts";
 import { httpCheck } from "./http.ts";
 import { manualCheck } from "./manual.ts";
+import { s3ObjectFreshnessCheck } from "./s3-object-freshness.ts";
 import { sqsQueueEmptyCheck } from "./sqs-queue-empty.ts";
 import type { CheckDefinition } from "./types.ts";
 
@@ -11,7 +12,14 @@ export type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
  * that name is resolved. Adding a check means importing it here; nothing registers itself.
  */
 export const checks: ReadonlyMap<string, CheckDefinition> = new Map(
-  [manualCheck, httpCheck, sqsQueueEmptyCheck, dynamodbFreshnessCheck].map((check) => [check.name, check]),
+  [
+    manualCheck,
+    httpCheck,
+    sqsQueueEmptyCheck,
+    dynamodbFreshnessCheck,
+    // The checks of issue 16, in alphabetical order.
+    s3ObjectFreshnessCheck,
+  ].map((check) => [check.name, check]),
 );
 
 /** The check a config item names, or undefined (the orchestrator reports an unknown check). */
