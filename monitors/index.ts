@@ -3,6 +3,7 @@ import { httpCheck } from "./http.ts";
 import { manualCheck } from "./manual.ts";
 import { s3ObjectFreshnessCheck } from "./s3-object-freshness.ts";
 import { sqsQueueEmptyCheck } from "./sqs-queue-empty.ts";
+import { stepFunctionsCheck } from "./step-functions.ts";
 import type { CheckDefinition } from "./types.ts";
 
 export type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
@@ -19,6 +20,7 @@ export const checks: ReadonlyMap<string, CheckDefinition> = new Map(
     dynamodbFreshnessCheck,
     // The checks of issue 16, in alphabetical order.
     s3ObjectFreshnessCheck,
+    stepFunctionsCheck,
   ].map((check) => [check.name, check]),
 );
 

@@ -6,6 +6,7 @@ import { checks, findCheck } from "#monitors/index.ts";
 import { manualCheck } from "#monitors/manual.ts";
 import { s3ObjectFreshnessCheck } from "#monitors/s3-object-freshness.ts";
 import { sqsQueueEmptyCheck } from "#monitors/sqs-queue-empty.ts";
+import { stepFunctionsCheck } from "#monitors/step-functions.ts";
 
 describe("check registry", () => {
   it("holds exactly the shipped checks, keyed by their own names", () => {
@@ -15,6 +16,7 @@ describe("check registry", () => {
       "manual",
       "s3-object-freshness",
       "sqs-queue-empty",
+      "step-functions",
     ]);
     for (const [name, check] of checks) expect(check.name).toBe(name);
   });
@@ -25,6 +27,7 @@ describe("check registry", () => {
     expect(findCheck("sqs-queue-empty")).toBe(sqsQueueEmptyCheck);
     expect(findCheck("dynamodb-freshness")).toBe(dynamodbFreshnessCheck);
     expect(findCheck("s3-object-freshness")).toBe(s3ObjectFreshnessCheck);
+    expect(findCheck("step-functions")).toBe(stepFunctionsCheck);
   });
 
   it("returns undefined for an unknown name, including Object.prototype members", () => {
