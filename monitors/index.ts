@@ -2,6 +2,7 @@ import { dynamodbFreshnessCheck } from "./dynamodb-freshness.ts";
 import { httpCheck } from "./http.ts";
 import { manualCheck } from "./manual.ts";
 import { s3ObjectFreshnessCheck } from "./s3-object-freshness.ts";
+import { sqlCheck } from "./sql.ts";
 import { sqsQueueEmptyCheck } from "./sqs-queue-empty.ts";
 import { stepFunctionsCheck } from "./step-functions.ts";
 import type { CheckDefinition } from "./types.ts";
@@ -20,6 +21,7 @@ export const checks: ReadonlyMap<string, CheckDefinition> = new Map(
     dynamodbFreshnessCheck,
     // The checks of issue 16, in alphabetical order.
     s3ObjectFreshnessCheck,
+    sqlCheck,
     stepFunctionsCheck,
   ].map((check) => [check.name, check]),
 );

@@ -85,7 +85,7 @@ describe("add", () => {
       'error: broken: requiredConsecutiveOks expects a number, got "zero"',
       'error: broken: schedule "rate(5 minute)": use the plural unit for values above 1: "rate(5 minutes)"',
       'error: broken: peopleToNotify[1] "nope" is not a valid email address',
-      'error: broken: check "htp" is not a registered check (known: dynamodb-freshness, http, manual, s3-object-freshness, sqs-queue-empty, step-functions)',
+      'error: broken: check "htp" is not a registered check (known: dynamodb-freshness, http, manual, s3-object-freshness, sql, sqs-queue-empty, step-functions)',
     ]);
     const shown = await cli.run(["show", "broken"]);
     expect(shown.code).toBe(1);

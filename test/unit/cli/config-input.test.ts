@@ -157,7 +157,7 @@ describe("validateConfigItem", () => {
     );
     expect(byAttribute.name).toBe("is required");
     expect(byAttribute.check).toContain(
-      "not a registered check (known: dynamodb-freshness, http, manual, s3-object-freshness, sqs-queue-empty, step-functions)",
+      "not a registered check (known: dynamodb-freshness, http, manual, s3-object-freshness, sql, sqs-queue-empty, step-functions)",
     );
     expect(byAttribute.schedule).toContain('use the plural unit for values above 1: "rate(5 minutes)"');
     expect(byAttribute.timezone).toContain("IANA timezone");

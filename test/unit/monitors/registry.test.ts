@@ -5,6 +5,7 @@ import { httpCheck } from "#monitors/http.ts";
 import { checks, findCheck } from "#monitors/index.ts";
 import { manualCheck } from "#monitors/manual.ts";
 import { s3ObjectFreshnessCheck } from "#monitors/s3-object-freshness.ts";
+import { sqlCheck } from "#monitors/sql.ts";
 import { sqsQueueEmptyCheck } from "#monitors/sqs-queue-empty.ts";
 import { stepFunctionsCheck } from "#monitors/step-functions.ts";
 
@@ -15,6 +16,7 @@ describe("check registry", () => {
       "http",
       "manual",
       "s3-object-freshness",
+      "sql",
       "sqs-queue-empty",
       "step-functions",
     ]);
@@ -27,6 +29,7 @@ describe("check registry", () => {
     expect(findCheck("sqs-queue-empty")).toBe(sqsQueueEmptyCheck);
     expect(findCheck("dynamodb-freshness")).toBe(dynamodbFreshnessCheck);
     expect(findCheck("s3-object-freshness")).toBe(s3ObjectFreshnessCheck);
+    expect(findCheck("sql")).toBe(sqlCheck);
     expect(findCheck("step-functions")).toBe(stepFunctionsCheck);
   });
 
