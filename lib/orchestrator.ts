@@ -1,4 +1,4 @@
-import { Duration } from "aws-cdk-lib";
+import { Duration, Validations } from "aws-cdk-lib";
 import type { TableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -6,6 +6,7 @@ import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { DELIVERY_RETRY_MAX_CONCURRENCY } from "./constants.ts";
+import { dataFlowReadGrants } from "./data-flow-read-arns.ts";
 import type { SenderIdentity } from "./sender-identity.ts";
 import { WatchkeeperFunction } from "./watchkeeper-function.ts";
 
@@ -30,7 +31,7 @@ export interface OrchestratorProps {
   sender: SenderIdentity;
   defaultTimezone: string;
   logRetention: RetentionDays;
-  /** SQS queues and DynamoDB tables the checks read (WatchkeeperSettings.checkReadArns). */
+  /** Queues, tables, buckets, state machines and clusters the checks read (WatchkeeperSettings.checkReadArns). */
   checkReadArns: readonly string[];
   /** Secrets the checks' params may reference (WatchkeeperSettings.checkSecretArns). */
   checkSecretArns?: readonly string[];
@@ -79,6 +80,7 @@ export class Orchestrator extends Construct {
     this.rejectTicksTo(props.ticksDeadLetterQueue);
     this.retryDeliveriesThrough(props.deliveryRetries, props.deliveryBudgetHours);
     this.allowChecksToRead(props.checkReadArns);
+    this.allowDataFlowChecksToRead(props.checkReadArns);
     this.allowSecretsToBeRead(props.checkSecretArns ?? [], props.checkSecretKmsKeyArns ?? []);
     fn.addEventSource(
       new SqsEventSource(props.ticks, {
@@ -142,6 +144,22 @@ export class Orchestrator extends Construct {
       this.lambda.function.addToRolePolicy(
         new PolicyStatement({ actions: ["dynamodb:Query"], resources: tables }),
       );
+    }
+  }
+
+  /**
+   * s3-object-freshness, step-functions and sql: their reads on exactly the listed buckets (or
+   * prefixes), state machines and clusters (lib/data-flow-read-arns.ts).
+   */
+  private allowDataFlowChecksToRead(arns: readonly string[]): void {
+    const { statements, wildcardResources } = dataFlowReadGrants(arns);
+    for (const statement of statements) this.lambda.function.addToRolePolicy(statement);
+    for (const resource of wildcardResources) {
+      Validations.of(this.lambda.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${resource}]`,
+        reason:
+          "s3-object-freshness reads objects whose keys carry a date: s3:GetObject on the objects under the bucket or prefix the deployer listed in checkReadArns.",
+      });
     }
   }
 

@@ -5,6 +5,7 @@ import { isValidTimezone } from "../functions/core/schedule.ts";
 import { CONFIG_DEFAULTS, DOMAIN_NAME } from "../functions/core/schemas.ts";
 import { SECRETS_MANAGER_ARN, SSM_PARAMETER_ARN } from "../functions/core/secrets.ts";
 import { DELIVERY_RETRY_MAX_CONCURRENCY } from "./constants.ts";
+import { DATA_FLOW_READ_ARN_FORMS, isDataFlowReadArn, isRdsClusterArn } from "./data-flow-read-arns.ts";
 
 /**
  * Deployment settings, read from CDK context (`-c key=value` or cdk.json) and validated at synth
@@ -82,9 +83,10 @@ const ContextSchema = z
         z.array(
           z
             .string()
-            .regex(
-              /^arn:aws[a-z-]*:(sqs|dynamodb):[a-z0-9-]+:\d{12}:\S+$/,
-              "must list SQS queue or DynamoDB table ARNs, comma-separated",
+            .refine(
+              (arn) =>
+                /^arn:aws[a-z-]*:(sqs|dynamodb):[a-z0-9-]+:\d{12}:\S+$/.test(arn) || isDataFlowReadArn(arn),
+              `must list SQS queue, DynamoDB table, ${DATA_FLOW_READ_ARN_FORMS}, comma-separated`,
             ),
         ),
       )
@@ -170,6 +172,18 @@ const ContextSchema = z
         code: "custom",
         path: ["checkSecretKmsKeyArns"],
         message: "grants decryption for the secrets in checkSecretArns, which lists none",
+      });
+    }
+  })
+  .superRefine((context, ctx) => {
+    // The Data API reads the database secret with the orchestrator's permissions (the sql check).
+    const secrets = context.checkSecretArns.filter((arn) => arn.split(":")[2] === "secretsmanager");
+    if (context.checkReadArns.some(isRdsClusterArn) && secrets.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["checkReadArns"],
+        message:
+          "lists an Aurora cluster for the sql check, whose Data API calls read the database user's secret as the orchestrator: list that secret in checkSecretArns",
       });
     }
   })

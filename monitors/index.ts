@@ -2,7 +2,10 @@ import { dnsCheck } from "./dns.ts";
 import { dynamodbFreshnessCheck } from "./dynamodb-freshness.ts";
 import { httpCheck } from "./http.ts";
 import { manualCheck } from "./manual.ts";
+import { s3ObjectFreshnessCheck } from "./s3-object-freshness.ts";
+import { sqlCheck } from "./sql.ts";
 import { sqsQueueEmptyCheck } from "./sqs-queue-empty.ts";
+import { stepFunctionsCheck } from "./step-functions.ts";
 import { tcpCheck } from "./tcp.ts";
 import { tlsCertificateCheck } from "./tls-certificate.ts";
 import type { CheckDefinition } from "./types.ts";
@@ -20,6 +23,9 @@ export const checks: ReadonlyMap<string, CheckDefinition> = new Map(
     sqsQueueEmptyCheck,
     dynamodbFreshnessCheck,
     dnsCheck,
+    s3ObjectFreshnessCheck,
+    sqlCheck,
+    stepFunctionsCheck,
     tcpCheck,
     tlsCertificateCheck,
   ].map((check) => [check.name, check]),

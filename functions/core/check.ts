@@ -19,6 +19,12 @@ export interface CheckContext {
   logger: Logger;
   /** The tick's scheduledTime: the logical "now" for freshness checks. */
   now: Date;
+  /**
+   * The monitor's IANA timezone (its `timezone`, else the stack's default): the calendar in which
+   * "today" is read (date patterns such as `{yyyy}/{MM}/{dd}`). The orchestrator always sets it;
+   * a context built elsewhere (a test, a tool) may leave it out, which checks read as UTC.
+   */
+  timezone?: string;
 }
 
 /**

@@ -15,6 +15,8 @@ export interface RunCheckInput {
   params: Record<string, unknown>;
   timeoutMs: number;
   now: Date;
+  /** The monitor's timezone, handed to the check as `ctx.timezone`. */
+  timezone?: string;
   logger: Logger;
   /** Monotonic milliseconds; injectable for tests. */
   elapsed?: () => number;
@@ -60,6 +62,7 @@ export async function runCheck(input: RunCheckInput): Promise<CheckOutcome> {
         signal: controller.signal,
         logger: input.logger,
         now: input.now,
+        ...(input.timezone === undefined ? {} : { timezone: input.timezone }),
       }),
     );
     // A result that arrives after the timeout is ignored; swallow its rejection so it is not unhandled.

@@ -834,7 +834,12 @@ export class TickProcessor {
       params: redactSecrets(config.params),
     });
     const timeoutMs = config.checkTimeoutSeconds * 1000;
-    const base = { monitorId, checkName: config.check, now: new Date(tickTime) };
+    const base = {
+      monitorId,
+      checkName: config.check,
+      now: new Date(tickTime),
+      timezone: config.timezone,
+    };
     if (findSecretRefs(config.params).length === 0) {
       return runCheck({
         ...base,

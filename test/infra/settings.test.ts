@@ -119,8 +119,8 @@ describe("context validation", () => {
     [{ logRetentionDays: "a month" }, "-c logRetentionDays: must be a number of days"],
     [{ namePrefix: "Watch Keeper" }, "-c namePrefix: must start with a lowercase letter"],
     [
-      { checkReadArns: "arn:aws:s3:::bucket" },
-      "-c checkReadArns.0: must list SQS queue or DynamoDB table ARNs",
+      { checkReadArns: "arn:aws:iam::123456789012:role/admin" },
+      "-c checkReadArns.0: must list SQS queue, DynamoDB table, S3 bucket",
     ],
     [{ sesConfigurationSet: "my events" }, "-c sesConfigurationSet: must be an SES configuration set name"],
     [{ sesConfigurationSet: "x".repeat(65) }, "at most 64 letters, digits, hyphens and underscores"],

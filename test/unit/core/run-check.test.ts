@@ -11,6 +11,7 @@ const input = (check: CheckDefinition | undefined, timeoutMs = 50) => ({
   params: { a: 1 },
   timeoutMs,
   now: new Date("2026-03-01T06:00:00Z"),
+  timezone: "Europe/Paris",
   logger: silentLogger,
 });
 
@@ -20,13 +21,23 @@ describe("runCheck", () => {
     const outcome = await runCheck(
       input(
         define(async (ctx) => {
-          seen = { params: ctx.params, now: ctx.now.toISOString(), aborted: ctx.signal.aborted };
+          seen = {
+            params: ctx.params,
+            now: ctx.now.toISOString(),
+            timezone: ctx.timezone,
+            aborted: ctx.signal.aborted,
+          };
           return { isOk: true, message: "fine" };
         }),
       ),
     );
     expect(outcome).toMatchObject({ isOk: true, message: "fine" });
-    expect(seen).toEqual({ params: { a: 1 }, now: "2026-03-01T06:00:00.000Z", aborted: false });
+    expect(seen).toEqual({
+      params: { a: 1 },
+      now: "2026-03-01T06:00:00.000Z",
+      timezone: "Europe/Paris",
+      aborted: false,
+    });
   });
 
   it("reports an unknown check", async () => {

@@ -107,6 +107,33 @@ describe("TickProcessor", () => {
     expect((await p.process(tick("2026-03-01T06:00:00.000+00:00"))).status).toBe("duplicate");
   });
 
+  it("hands the check the tick's time and the monitor's timezone (or the stack default)", async () => {
+    const seen: Array<{ now: string; timezone: string | undefined }> = [];
+    checks.set("recording", {
+      name: "recording",
+      description: "records its context",
+      run: async (ctx) => {
+        seen.push({ now: ctx.now.toISOString(), timezone: ctx.timezone });
+        return { isOk: true, message: "fine" };
+      },
+    });
+    const base = {
+      monitorId: ID,
+      record: "config",
+      name: "n",
+      check: "recording",
+      skipSupersededTicks: false,
+    };
+    store.configs.set(ID, { ...base, timezone: "Asia/Tokyo" });
+    await processor().process(tick(at(0)));
+    store.configs.set(ID, base);
+    await processor({ defaultTimezone: "Europe/Paris" }).process(tick(at(5)));
+    expect(seen).toEqual([
+      { now: at(0), timezone: "Asia/Tokyo" },
+      { now: at(5), timezone: "Europe/Paris" },
+    ]);
+  });
+
   it("does nothing for an inactive monitor", async () => {
     const check = configure([false], { isActive: false });
     expect((await processor().process(tick(at(0)))).status).toBe("inactive");

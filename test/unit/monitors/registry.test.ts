@@ -5,7 +5,10 @@ import { dynamodbFreshnessCheck } from "#monitors/dynamodb-freshness.ts";
 import { httpCheck } from "#monitors/http.ts";
 import { checks, findCheck } from "#monitors/index.ts";
 import { manualCheck } from "#monitors/manual.ts";
+import { s3ObjectFreshnessCheck } from "#monitors/s3-object-freshness.ts";
+import { sqlCheck } from "#monitors/sql.ts";
 import { sqsQueueEmptyCheck } from "#monitors/sqs-queue-empty.ts";
+import { stepFunctionsCheck } from "#monitors/step-functions.ts";
 import { describeParams, paramsJsonSchema } from "#monitors/support/catalog.ts";
 import { parseParams, validateParamsBeforeResolution } from "#monitors/support/params.ts";
 import { tcpCheck } from "#monitors/tcp.ts";
@@ -18,7 +21,10 @@ describe("check registry", () => {
       "dynamodb-freshness",
       "http",
       "manual",
+      "s3-object-freshness",
+      "sql",
       "sqs-queue-empty",
+      "step-functions",
       "tcp",
       "tls-certificate",
     ]);
@@ -33,6 +39,9 @@ describe("check registry", () => {
     expect(findCheck("dns")).toBe(dnsCheck);
     expect(findCheck("tcp")).toBe(tcpCheck);
     expect(findCheck("tls-certificate")).toBe(tlsCertificateCheck);
+    expect(findCheck("s3-object-freshness")).toBe(s3ObjectFreshnessCheck);
+    expect(findCheck("sql")).toBe(sqlCheck);
+    expect(findCheck("step-functions")).toBe(stepFunctionsCheck);
   });
 
   it("returns undefined for an unknown name, including Object.prototype members", () => {

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { readOnlySqlProblem } from "#monitors/support/read-only-sql.ts";
+
+describe("readOnlySqlProblem (defence in depth; the read-only database user is the control)", () => {
+  it.each([
+    "SELECT count(*) FROM orders WHERE created_at > now() - interval '1 day'",
+    "select 1",
+    "SELECT 1;",
+    "SELECT 1 ;  \n",
+    "(SELECT max(id) FROM t)",
+    "WITH recent AS (SELECT * FROM orders) SELECT count(*) AS n FROM recent",
+    // Forbidden words inside strings, quoted identifiers and comments are data, not code.
+    "SELECT count(*) FROM audit WHERE action = 'DELETE' -- no DROP here\n",
+    'SELECT "update", "into" FROM t /* INSERT */',
+    "SELECT `delete` FROM t",
+    "SELECT $tag$ it's ; UPDATE $tag$",
+    "SELECT 'it''s; fine'",
+    // Column names that contain a forbidden word are not that word.
+    "SELECT updated_at, insert_count, settings FROM t",
+    "SELECT replace(name, 'a', 'b') FROM t",
+  ])("accepts %j", (sql) => {
+    expect(readOnlySqlProblem(sql)).toBeUndefined();
+  });
+
+  it.each([
+    ["DELETE FROM orders", "must be a SELECT (or WITH ... SELECT) query"],
+    ["UPDATE t SET a = 1", "must be a SELECT (or WITH ... SELECT) query"],
+    ["EXPLAIN ANALYZE DELETE FROM t", "must be a SELECT (or WITH ... SELECT) query"],
+    ["", "must be a SELECT (or WITH ... SELECT) query"],
+    ["-- only a comment", "must be a SELECT (or WITH ... SELECT) query"],
+    ["SELECT 1; SELECT 2", "must be a single statement (a `;` may only end it)"],
+    ["SELECT 1; DROP TABLE t", "must be a single statement (a `;` may only end it)"],
+    [
+      "WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone",
+      "must only read: it contains DELETE",
+    ],
+    ["SELECT * INTO backup FROM t", "must only read: it contains INTO"],
+    ["SELECT * FROM t INTO OUTFILE '/tmp/x'", "must only read: it contains INTO"],
+    ["SELECT * FROM t FOR UPDATE", "must only read: it contains UPDATE"],
+    ["SELECT * FROM t FOR NO KEY UPDATE", "must only read: it contains UPDATE"],
+    ["SELECT * FROM t FOR SHARE", "must only read: it locks rows (FOR SHARE)"],
+    ["SELECT * FROM t LOCK IN SHARE MODE", "must only read: it contains LOCK"],
+    ["SELECT nextval('order_seq')", "must only read: it calls nextval(), which writes"],
+    ["SELECT set_config('role', 'admin', false)", "must only read: it calls set_config(), which writes"],
+    ["SELECT pg_terminate_backend (42)", "must only read: it calls pg_terminate_backend(), which writes"],
+    // A statement hidden from one dialect's reading is seen by the other's.
+    ["SELECT E'\\''; DROP TABLE t; --'", "must be a single statement (a `;` may only end it)"],
+    ["SELECT 'x\\''; DROP TABLE t; --'", "must be a single statement (a `;` may only end it)"],
+    ["SELECT $$'$$; DROP TABLE t; --'", "must be a single statement (a `;` may only end it)"],
+    // The price of reading both ways: a `;` in a dollar quote ends a statement for MySQL.
+    ["SELECT $$ ; DROP TABLE x $$ AS s", "must be a single statement (a `;` may only end it)"],
+    ["SELECT 1 # 2; DROP TABLE t", "must be a single statement (a `;` may only end it)"],
+    ["SELECT 1--1; DROP TABLE t", "must be a single statement (a `;` may only end it)"],
+    ["SELECT 1 /* /* */ ; DROP TABLE t /* */", "must be a single statement (a `;` may only end it)"],
+  ])("refuses %j: %s", (sql, problem) => {
+    expect(readOnlySqlProblem(sql)).toBe(problem);
+  });
+
+  it("never quotes the statement in its reason", () => {
+    const problem = readOnlySqlProblem("SELECT 'sk_live_secret' INTO x FROM t");
+    expect(problem).toBeDefined();
+    expect(problem).not.toContain("sk_live");
+  });
+});
