@@ -37,7 +37,7 @@ const AlarmNameSchema = (what: string) =>
     .min(1, `must be ${what}`)
     .max(255, "must be at most 255 characters")
     // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
-    .regex(/^[^\u0000-\u001f\u007f]+$/, "must not hold control characters");
+    .regex(/^[^\u0000-\u001f\u007f]*$/, "must not hold control characters");
 
 export const CloudWatchAlarmParamsSchema = z
   .strictObject({

@@ -40,6 +40,23 @@ const NameSchema = (what: string, max: number) =>
     .min(1, `must be ${what}`)
     .max(max, `must be at most ${max} characters`);
 
+/** Length of one datapoint: 1, 5, 10, 30 (high-resolution metrics) or a multiple of 60. */
+const PeriodSchema = z
+  .number({ error: must("must be a number of seconds: 1, 5, 10, 30 or a multiple of 60") })
+  .int("must be a whole number of seconds")
+  .max(86_400, "must be at most 86400 (a day)")
+  .refine(
+    (value) => [1, 5, 10, 30].includes(value) || (value > 0 && value % 60 === 0),
+    "must be 1, 5, 10, 30 or a multiple of 60",
+  );
+
+/** How far back the datapoints are judged, a whole number of periods. */
+const WindowSchema = z
+  .number({ error: must("must be a whole number of minutes") })
+  .int("must be a whole number of minutes")
+  .min(1, "must be at least 1")
+  .max(20_160, "must be at most 20160 (14 days)");
+
 export const CloudWatchMetricParamsSchema = z
   .strictObject({
     /** The metric's namespace, e.g. `AWS/Lambda`. */
@@ -62,23 +79,10 @@ export const CloudWatchMetricParamsSchema = z
         (value) => (STATISTICS as readonly string[]).includes(value) || PERCENTILE.test(value),
         "must be Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99",
       ),
-    /** Length of one datapoint: 1, 5, 10, 30 (high-resolution metrics) or a multiple of 60. @default 60 */
-    periodSeconds: z
-      .number({ error: must("must be a number of seconds: 1, 5, 10, 30 or a multiple of 60") })
-      .int("must be a whole number of seconds")
-      .max(86_400, "must be at most 86400 (a day)")
-      .refine(
-        (value) => [1, 5, 10, 30].includes(value) || (value > 0 && value % 60 === 0),
-        "must be 1, 5, 10, 30 or a multiple of 60",
-      )
-      .default(60),
-    /** How far back the datapoints are judged, a whole number of periods. @default 5 */
-    windowMinutes: z
-      .number({ error: must("must be a whole number of minutes") })
-      .int("must be a whole number of minutes")
-      .min(1, "must be at least 1")
-      .max(20_160, "must be at most 20160 (14 days)")
-      .default(5),
+    /** Length of one datapoint in seconds: 1, 5, 10, 30 or a multiple of 60. @default 60 */
+    periodSeconds: PeriodSchema.default(60),
+    /** Minutes of datapoints judged, a whole number of periods (at most 1440 of them). @default 5 */
+    windowMinutes: WindowSchema.default(5),
     /** The failing condition: the check fails when a datapoint `op` `threshold` holds. */
     comparison: z.strictObject(
       {
@@ -98,6 +102,10 @@ export const CloudWatchMetricParamsSchema = z
       .optional(),
   })
   .superRefine((params, ctx) => {
+    // Zod runs this even when the period or the window failed their own rules: judge only valid ones.
+    const period = PeriodSchema.safeParse(params.periodSeconds);
+    const windowMinutes = WindowSchema.safeParse(params.windowMinutes);
+    if (!period.success || !windowMinutes.success) return;
     const windowSeconds = params.windowMinutes * 60;
     if (windowSeconds % params.periodSeconds !== 0) {
       ctx.addIssue({

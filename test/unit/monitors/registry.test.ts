@@ -8,7 +8,15 @@ import { sqsQueueEmptyCheck } from "#monitors/sqs-queue-empty.ts";
 
 describe("check registry", () => {
   it("holds exactly the shipped checks, keyed by their own names", () => {
-    expect([...checks.keys()].sort()).toEqual(["dynamodb-freshness", "http", "manual", "sqs-queue-empty"]);
+    expect([...checks.keys()].sort()).toEqual([
+      "cloudwatch-alarm",
+      "cloudwatch-metric",
+      "dynamodb-freshness",
+      "http",
+      "lambda",
+      "manual",
+      "sqs-queue-empty",
+    ]);
     for (const [name, check] of checks) expect(check.name).toBe(name);
   });
 
