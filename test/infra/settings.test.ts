@@ -40,6 +40,8 @@ describe("context validation", () => {
       orchestratorReservedConcurrency: 0,
       sesConfigurationSet: undefined,
       createSenderIdentity: false,
+      checkAlarmReads: false,
+      checkMetricReads: false,
       placeholders: [],
     });
   });
@@ -120,7 +122,7 @@ describe("context validation", () => {
     [{ namePrefix: "Watch Keeper" }, "-c namePrefix: must start with a lowercase letter"],
     [
       { checkReadArns: "arn:aws:s3:::bucket" },
-      "-c checkReadArns.0: must list SQS queue or DynamoDB table ARNs",
+      "-c checkReadArns.0: must list SQS queue, DynamoDB table, CloudWatch alarm or Lambda function ARNs",
     ],
     [{ sesConfigurationSet: "my events" }, "-c sesConfigurationSet: must be an SES configuration set name"],
     [{ sesConfigurationSet: "x".repeat(65) }, "at most 64 letters, digits, hyphens and underscores"],
