@@ -1,5 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { checks } from "#monitors/index.ts";
 import { freshTable, localClientConfig } from "../../support/aws.ts";
 import { type CliHarness, cliHarness, runItem } from "./support.ts";
 
@@ -85,7 +86,7 @@ describe("add", () => {
       'error: broken: requiredConsecutiveOks expects a number, got "zero"',
       'error: broken: schedule "rate(5 minute)": use the plural unit for values above 1: "rate(5 minutes)"',
       'error: broken: peopleToNotify[1] "nope" is not a valid email address',
-      'error: broken: check "htp" is not a registered check (known: dynamodb-freshness, http, manual, sqs-queue-empty)',
+      `error: broken: check "htp" is not a registered check (known: ${[...checks.keys()].sort().join(", ")})`,
     ]);
     const shown = await cli.run(["show", "broken"]);
     expect(shown.code).toBe(1);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigFieldSchemas } from "#core/schemas.ts";
+import { checks } from "#monitors/index.ts";
 import {
   applyChanges,
   attributeKind,
@@ -157,7 +158,7 @@ describe("validateConfigItem", () => {
     );
     expect(byAttribute.name).toBe("is required");
     expect(byAttribute.check).toContain(
-      "not a registered check (known: dynamodb-freshness, http, manual, sqs-queue-empty)",
+      `not a registered check (known: ${[...checks.keys()].sort().join(", ")})`,
     );
     expect(byAttribute.schedule).toContain('use the plural unit for values above 1: "rate(5 minutes)"');
     expect(byAttribute.timezone).toContain("IANA timezone");
