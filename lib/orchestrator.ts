@@ -33,6 +33,10 @@ export interface OrchestratorProps {
   logRetention: RetentionDays;
   /** Queues, tables, buckets, state machines and clusters the checks read (WatchkeeperSettings.checkReadArns). */
   checkReadArns: readonly string[];
+  /** WatchkeeperSettings.checkAlarmReads: cloudwatch:DescribeAlarms on every alarm. @default false */
+  checkAlarmReads?: boolean;
+  /** WatchkeeperSettings.checkMetricReads: cloudwatch:GetMetricData (no resource-level permission). @default false */
+  checkMetricReads?: boolean;
   /** Secrets the checks' params may reference (WatchkeeperSettings.checkSecretArns). */
   checkSecretArns?: readonly string[];
   /** KMS keys of those secrets (WatchkeeperSettings.checkSecretKmsKeyArns). */
@@ -81,6 +85,12 @@ export class Orchestrator extends Construct {
     this.retryDeliveriesThrough(props.deliveryRetries, props.deliveryBudgetHours);
     this.allowChecksToRead(props.checkReadArns);
     this.allowDataFlowChecksToRead(props.checkReadArns);
+    this.allowCloudWatchChecks(
+      props.checkReadArns,
+      props.checkAlarmReads ?? false,
+      props.checkMetricReads ?? false,
+    );
+    this.allowLambdaChecks(props.checkReadArns);
     this.allowSecretsToBeRead(props.checkSecretArns ?? [], props.checkSecretKmsKeyArns ?? []);
     fn.addEventSource(
       new SqsEventSource(props.ticks, {
@@ -159,6 +169,63 @@ export class Orchestrator extends Construct {
         id: `AwsSolutions-IAM5[Resource::${resource}]`,
         reason:
           "s3-object-freshness reads objects whose keys carry a date: s3:GetObject on the objects under the bucket or prefix the deployer listed in checkReadArns.",
+      });
+    }
+  }
+
+  /**
+   * `cloudwatch-alarm`: DescribeAlarms on the alarm ARNs listed, or on every alarm with
+   * checkAlarmReads (CloudWatch authorizes a prefix search and composite alarms only against "*").
+   * `cloudwatch-metric`: GetMetricData, which has no resource-level permission, with checkMetricReads.
+   */
+  private allowCloudWatchChecks(arns: readonly string[], alarmReads: boolean, metricReads: boolean): void {
+    const fn = this.lambda.function;
+    const alarms = arns.filter((arn) => arn.split(":")[2] === "cloudwatch");
+    if (alarmReads || alarms.length > 0) {
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["cloudwatch:DescribeAlarms"],
+          resources: alarmReads ? ["*"] : alarms,
+        }),
+      );
+    }
+    if (metricReads) {
+      fn.addToRolePolicy(new PolicyStatement({ actions: ["cloudwatch:GetMetricData"], resources: ["*"] }));
+    }
+    if (alarmReads || metricReads) {
+      Validations.of(this.lambda.role).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason: [
+          alarmReads &&
+            'checkAlarmReads: cloudwatch:DescribeAlarms authorizes prefix searches and composite alarms only on Resource "*" (the deployer opted in).',
+          metricReads &&
+            "checkMetricReads: cloudwatch:GetMetricData supports no resource-level permissions (the deployer opted in).",
+        ]
+          .filter(Boolean)
+          .join(" "),
+      });
+    }
+  }
+
+  /**
+   * `lambda`: InvokeFunction on exactly the functions listed. An unqualified ARN also covers its
+   * versions and aliases (`<arn>:*`), which the check's `qualifier` invokes; a qualified ARN
+   * covers that version or alias only.
+   */
+  private allowLambdaChecks(arns: readonly string[]): void {
+    const functions = arns.filter((arn) => arn.split(":")[2] === "lambda");
+    if (functions.length === 0) return;
+    const unqualified = functions.filter((arn) => arn.split(":").length === 7);
+    this.lambda.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["lambda:InvokeFunction"],
+        resources: [...functions, ...unqualified.map((arn) => `${arn}:*`)],
+      }),
+    );
+    for (const arn of unqualified) {
+      Validations.of(this.lambda.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${arn}:*]`,
+        reason: `The lambda check may invoke a version or alias (params.qualifier) of ${arn}, listed in checkReadArns; list a qualified ARN to allow only that one.`,
       });
     }
   }

@@ -32,6 +32,8 @@ export const CONTEXT_KEYS = [
   "allowedRecipientDomains",
   "createSenderIdentity",
   "stateHeartbeatMinutes",
+  "checkAlarmReads",
+  "checkMetricReads",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -48,6 +50,36 @@ const arnList = (item: z.ZodString | z.ZodType<string, string>) =>
       (Array.isArray(value) ? value : value.split(",")).map((arn) => arn.trim()).filter(Boolean),
     )
     .pipe(z.array(item));
+
+/** `-c name=true` arrives as a string, cdk.json may hold a boolean; "false" is false. */
+const booleanSetting = z
+  .union([z.boolean(), z.enum(["true", "false"])], "must be true or false")
+  .transform((value) => value === true || value === "true");
+
+/** A CloudWatch alarm ARN, exactly one alarm (the `cloudwatch-alarm` check's `alarmName`). */
+export const CLOUDWATCH_ALARM_ARN = /^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:[^*?\s]+$/;
+/** A Lambda function ARN, unqualified or with a version or alias (the `lambda` check's function). */
+export const LAMBDA_FUNCTION_ARN =
+  /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$/;
+
+/** The forms checkReadArns accepts for the `cloudwatch-alarm` and `lambda` checks. */
+function checkReadArnOfCloudWatchOrLambda(arn: string, ctx: z.core.$RefinementCtx<string>): void {
+  const service = arn.split(":")[2];
+  if (service === "cloudwatch" && !CLOUDWATCH_ALARM_ARN.test(arn)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "must list CloudWatch alarms as arn:aws:cloudwatch:<region>:<account>:alarm:<name>, without wildcards (checkAlarmReads grants every alarm)",
+    });
+  }
+  if (service === "lambda" && !LAMBDA_FUNCTION_ARN.test(arn)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "must list Lambda functions as arn:aws:lambda:<region>:<account>:function:<name>[:<version or alias>], without wildcards",
+    });
+  }
+}
 
 const ContextSchema = z
   .object({
@@ -85,9 +117,11 @@ const ContextSchema = z
             .string()
             .refine(
               (arn) =>
-                /^arn:aws[a-z-]*:(sqs|dynamodb):[a-z0-9-]+:\d{12}:\S+$/.test(arn) || isDataFlowReadArn(arn),
-              `must list SQS queue, DynamoDB table, ${DATA_FLOW_READ_ARN_FORMS}, comma-separated`,
-            ),
+                /^arn:aws[a-z-]*:(sqs|dynamodb|cloudwatch|lambda):[a-z0-9-]+:\d{12}:\S+$/.test(arn) ||
+                isDataFlowReadArn(arn),
+              `must list SQS queue, DynamoDB table, CloudWatch alarm, Lambda function, ${DATA_FLOW_READ_ARN_FORMS}, comma-separated`,
+            )
+            .superRefine(checkReadArnOfCloudWatchOrLambda),
         ),
       )
       .default([]),
@@ -165,6 +199,8 @@ const ContextSchema = z
       .union([z.boolean(), z.enum(["true", "false"])], "must be true or false")
       .transform((value) => value === true || value === "true")
       .default(false),
+    checkAlarmReads: booleanSetting.default(false),
+    checkMetricReads: booleanSetting.default(false),
   })
   .superRefine((context, ctx) => {
     if (context.checkSecretKmsKeyArns.length > 0 && context.checkSecretArns.length === 0) {
@@ -228,7 +264,8 @@ export interface WatchkeeperSettings {
   namePrefix: string;
   /**
    * Resources the built-in checks read (`sqs-queue-empty`: queue ARNs, `dynamodb-freshness`: table
-   * or index ARNs): the orchestrator gets exactly the read it needs on each, nothing account-wide.
+   * or index ARNs, `cloudwatch-alarm`: alarm ARNs, `lambda`: function ARNs, which it may invoke):
+   * the orchestrator gets exactly the read it needs on each, nothing account-wide.
    * @default []
    */
   checkReadArns: string[];
@@ -286,6 +323,17 @@ export interface WatchkeeperSettings {
    * default is the one that never creates, replaces or deletes anything. @default false
    */
   createSenderIdentity: boolean;
+  /**
+   * cloudwatch:DescribeAlarms on every alarm ("*"), for `cloudwatch-alarm` monitors that search by
+   * prefix or look at composite alarms: CloudWatch authorizes only named metric alarms per alarm
+   * ARN (those go in checkReadArns). @default false
+   */
+  checkAlarmReads: boolean;
+  /**
+   * cloudwatch:GetMetricData, for `cloudwatch-metric` monitors. The action has no resource-level
+   * permissions: granted, the orchestrator may read every metric of the account and region. @default false
+   */
+  checkMetricReads: boolean;
   /** Context keys that were missing and replaced by synth-only placeholders. */
   placeholders: ContextKey[];
 }
@@ -403,6 +451,8 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
       ? [...new Set(context.allowedRecipientDomains)]
       : undefined,
     createSenderIdentity: context.createSenderIdentity,
+    checkAlarmReads: context.checkAlarmReads,
+    checkMetricReads: context.checkMetricReads,
     placeholders,
   };
 }

@@ -91,6 +91,8 @@ export class WatchkeeperStack extends Stack {
       defaultTimezone: settings.defaultTimezone,
       logRetention: settings.logRetentionDays,
       checkReadArns: settings.checkReadArns,
+      checkAlarmReads: settings.checkAlarmReads,
+      checkMetricReads: settings.checkMetricReads,
       checkSecretArns: settings.checkSecretArns,
       checkSecretKmsKeyArns: settings.checkSecretKmsKeyArns,
     });

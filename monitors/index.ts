@@ -1,6 +1,9 @@
+import { cloudWatchAlarmCheck } from "./cloudwatch-alarm.ts";
+import { cloudWatchMetricCheck } from "./cloudwatch-metric.ts";
 import { dnsCheck } from "./dns.ts";
 import { dynamodbFreshnessCheck } from "./dynamodb-freshness.ts";
 import { httpCheck } from "./http.ts";
+import { lambdaCheck } from "./lambda.ts";
 import { manualCheck } from "./manual.ts";
 import { s3ObjectFreshnessCheck } from "./s3-object-freshness.ts";
 import { sqlCheck } from "./sql.ts";
@@ -22,7 +25,10 @@ export const checks: ReadonlyMap<string, CheckDefinition> = new Map(
     httpCheck,
     sqsQueueEmptyCheck,
     dynamodbFreshnessCheck,
+    cloudWatchAlarmCheck,
+    cloudWatchMetricCheck,
     dnsCheck,
+    lambdaCheck,
     s3ObjectFreshnessCheck,
     sqlCheck,
     stepFunctionsCheck,

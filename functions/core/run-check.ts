@@ -1,4 +1,4 @@
-import type { CheckDefinition } from "./check.ts";
+import type { CheckDefinition, CheckResult } from "./check.ts";
 import type { Logger } from "./ports.ts";
 import { describeThrown, truncateMessage } from "./text.ts";
 
@@ -71,18 +71,10 @@ export async function runCheck(input: RunCheckInput): Promise<CheckOutcome> {
     if (result === "timeout") {
       return failure(`Check "${input.checkName}" timed out after ${input.timeoutMs / 1000} s`, took());
     }
-    if (
-      typeof result !== "object" ||
-      result === null ||
-      typeof (result as { isOk?: unknown }).isOk !== "boolean" ||
-      typeof (result as { message?: unknown }).message !== "string"
-    ) {
-      return failure(
-        `Check "${input.checkName}" returned an invalid result (expected { isOk: boolean, message: string }): ${preview(result)}`,
-        took(),
-      );
+    if (!isCheckResult(result)) {
+      return failure(describeInvalidResult(`Check "${input.checkName}"`, result, CHECK_RESULT_SHAPE), took());
     }
-    const { isOk, message } = result as { isOk: boolean; message: string };
+    const { isOk, message } = result;
     return { isOk, message: truncateMessage(mask(message)), durationMs: took() };
   } catch (thrown) {
     return failure(`Check "${input.checkName}" threw: ${describeThrown(thrown)}`, took());
@@ -91,7 +83,30 @@ export async function runCheck(input: RunCheckInput): Promise<CheckOutcome> {
   }
 }
 
-function preview(value: unknown): string {
+/** The shape a check's result must have, as messages spell it. */
+export const CHECK_RESULT_SHAPE = "{ isOk: boolean, message: string }";
+
+/** A check result: an object with a boolean `isOk` and a string `message` (other keys are ignored). */
+export function isCheckResult(value: unknown): value is CheckResult {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { isOk?: unknown }).isOk === "boolean" &&
+    typeof (value as { message?: unknown }).message === "string"
+  );
+}
+
+/**
+ * The failure message for something that is not a result, shared by every runner of checks
+ * (in-process here, remote in monitors/lambda.ts): `<who> returned an invalid result (expected
+ * <shape>): <the first 200 characters of it>`.
+ */
+export function describeInvalidResult(who: string, value: unknown, shape: string): string {
+  return `${who} returned an invalid result (expected ${shape}): ${preview(value)}`;
+}
+
+/** The first 200 characters of a value as JSON (or as a string when it has no JSON form). */
+export function preview(value: unknown): string {
   if (value === undefined) return "undefined";
   try {
     return (JSON.stringify(value) ?? String(value)).slice(0, 200);

@@ -40,6 +40,8 @@ describe("context validation", () => {
       orchestratorReservedConcurrency: 0,
       sesConfigurationSet: undefined,
       createSenderIdentity: false,
+      checkAlarmReads: false,
+      checkMetricReads: false,
       placeholders: [],
     });
   });
@@ -120,7 +122,7 @@ describe("context validation", () => {
     [{ namePrefix: "Watch Keeper" }, "-c namePrefix: must start with a lowercase letter"],
     [
       { checkReadArns: "arn:aws:iam::123456789012:role/admin" },
-      "-c checkReadArns.0: must list SQS queue, DynamoDB table, S3 bucket",
+      "-c checkReadArns.0: must list SQS queue, DynamoDB table, CloudWatch alarm, Lambda function, S3 bucket",
     ],
     [{ sesConfigurationSet: "my events" }, "-c sesConfigurationSet: must be an SES configuration set name"],
     [{ sesConfigurationSet: "x".repeat(65) }, "at most 64 letters, digits, hyphens and underscores"],

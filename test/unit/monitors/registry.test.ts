@@ -17,9 +17,12 @@ import { tlsCertificateCheck } from "#monitors/tls-certificate.ts";
 describe("check registry", () => {
   it("holds exactly the shipped checks, keyed by their own names", () => {
     expect([...checks.keys()].sort()).toEqual([
+      "cloudwatch-alarm",
+      "cloudwatch-metric",
       "dns",
       "dynamodb-freshness",
       "http",
+      "lambda",
       "manual",
       "s3-object-freshness",
       "sql",
