@@ -40,9 +40,9 @@ describe("checkReadArns for CloudWatch alarms and Lambda functions", () => {
     ],
     ["a layer", "arn:aws:lambda:eu-west-1:123456789012:layer:tools:1", /must list Lambda functions as/],
     [
-      "an S3 bucket",
-      "arn:aws:s3:::bucket",
-      /-c checkReadArns\.0: must list SQS queue, DynamoDB table, CloudWatch alarm or Lambda function ARNs/,
+      "an IAM role",
+      "arn:aws:iam::123456789012:role/admin",
+      /-c checkReadArns\.0: must list SQS queue, DynamoDB table, CloudWatch alarm, Lambda function, S3 bucket/,
     ],
   ])("refuses %s", (_label, value, message) => {
     const attempt = () => parseSettings({ checkReadArns: value });

@@ -49,7 +49,7 @@ describe("checkReadArns: data-flow ARN forms", () => {
     const attempt = () => parseSettings({ checkReadArns: arn });
     expect(attempt).toThrow(WatchkeeperConfigError);
     expect(attempt).toThrow(
-      "-c checkReadArns.0: must list SQS queue, DynamoDB table, S3 bucket (arn:aws:s3:::<bucket>, or arn:aws:s3:::<bucket>/<prefix>* for part of it), Step Functions state machine or Aurora cluster ARNs, comma-separated",
+      "-c checkReadArns.0: must list SQS queue, DynamoDB table, CloudWatch alarm, Lambda function, S3 bucket (arn:aws:s3:::<bucket>, or arn:aws:s3:::<bucket>/<prefix>* for part of it), Step Functions state machine or Aurora cluster ARNs, comma-separated",
     );
   });
 
