@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-sesv2";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { SesNotifier } from "#adapters/ses-notifier.ts";
+import { CLOCK_SCHEDULE_NAME } from "#core/buckets.ts";
 import { HEARTBEAT_ID } from "#core/heartbeat.ts";
 import { renderEmailBody } from "#core/render.ts";
 import { headerSafe } from "#core/text.ts";
@@ -255,12 +256,13 @@ async function configurationSetCheck(env: DoctorEnvironment): Promise<DoctorResu
 const NO_LOCAL_SCHEDULER =
   "the local runtime has no EventBridge Scheduler server: its scheduler and heartbeat run inside `npm start`";
 
-/** The schedule group exists and the heartbeat schedule in it is ENABLED. */
+/** The schedule group exists and the stack's clock and heartbeat schedules in it are ENABLED. */
 async function scheduleChecks(env: DoctorEnvironment): Promise<DoctorResult[]> {
   const group = env.scheduleGroup;
   if (!env.scheduler) {
     return [
       { check: "schedule group", status: "SKIP", message: NO_LOCAL_SCHEDULER, fix: "see its dashboard" },
+      { check: "clock schedule", status: "SKIP", message: NO_LOCAL_SCHEDULER, fix: "see its dashboard" },
       { check: "heartbeat schedule", status: "SKIP", message: NO_LOCAL_SCHEDULER, fix: "see its dashboard" },
     ];
   }
@@ -288,33 +290,30 @@ async function scheduleChecks(env: DoctorEnvironment): Promise<DoctorResult[]> {
             }
           : failed("schedule group", error, env, { action: "scheduler:GetScheduleGroup" }),
     );
-  const heartbeatResult: Promise<DoctorResult> = scheduler
-    .send(new GetScheduleCommand({ GroupName: group, Name: HEARTBEAT_ID }))
-    .then(
+  // The clock drives every monitor (the fan-out); the heartbeat proves the ticks path.
+  const stackSchedule = (check: string, name: string, alarm: string): Promise<DoctorResult> =>
+    scheduler.send(new GetScheduleCommand({ GroupName: group, Name: name })).then(
       (found): DoctorResult =>
         found.State === "ENABLED"
           ? {
-              check: "heartbeat schedule",
+              check,
               status: "PASS",
-              message: `${HEARTBEAT_ID} is ENABLED (${found.ScheduleExpression ?? "no expression"})`,
+              message: `${name} is ENABLED (${found.ScheduleExpression ?? "no expression"})`,
             }
           : {
-              check: "heartbeat schedule",
+              check,
               status: "FAIL",
-              message: `${HEARTBEAT_ID} is ${found.State ?? "in an unknown state"}: the heartbeat-missing alarm will fire`,
+              message: `${name} is ${found.State ?? "in an unknown state"}: the ${alarm} alarm will fire`,
               fix: redeploy,
             },
       (error): DoctorResult =>
         errorName(error) === "ResourceNotFoundException"
-          ? {
-              check: "heartbeat schedule",
-              status: "FAIL",
-              message: `no schedule ${HEARTBEAT_ID} in group ${group}`,
-              fix: redeploy,
-            }
-          : failed("heartbeat schedule", error, env, { action: "scheduler:GetSchedule" }),
+          ? { check, status: "FAIL", message: `no schedule ${name} in group ${group}`, fix: redeploy }
+          : failed(check, error, env, { action: "scheduler:GetSchedule" }),
     );
-  return Promise.all([groupResult, heartbeatResult]);
+  const clockResult = stackSchedule("clock schedule", CLOCK_SCHEDULE_NAME, "clock-missing");
+  const heartbeatResult = stackSchedule("heartbeat schedule", HEARTBEAT_ID, "heartbeat-missing");
+  return Promise.all([groupResult, clockResult, heartbeatResult]);
 }
 
 const QUEUE_MISSING = new Set(["QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"]);

@@ -69,6 +69,7 @@ describe("watchkeeper doctor --local", () => {
     });
     expect(checks["schedule group"]?.status).toBe("SKIP");
     expect(checks["heartbeat schedule"]?.status).toBe("SKIP");
+    expect(checks["clock schedule"]?.status).toBe("SKIP");
 
     const mail = checks["test mail"];
     expect(mail).toMatchObject({ status: "PASS", messageId: expect.any(String) });
@@ -85,7 +86,7 @@ describe("watchkeeper doctor --local", () => {
     const { code, stdout } = await doctor([]);
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split("\n");
-    expect(lines.at(-1)).toMatch(/^\d+ passed, 0 warnings, 0 failed, 4 skipped$/);
+    expect(lines.at(-1)).toMatch(/^\d+ passed, 0 warnings, 0 failed, 5 skipped$/);
     expect(lines.slice(0, -1).every((line) => /^(PASS|WARN|FAIL|SKIP) {2}\S/.test(line))).toBe(true);
     expect(stdout).toMatch(/^SKIP {2}schedule group +the local runtime has no EventBridge Scheduler server/m);
   });

@@ -17,6 +17,7 @@ import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { DoctorResult } from "../../../cli/doctor.ts";
 import { runCli } from "../../../cli/main.ts";
+import { CLOCK_SCHEDULE_NAME } from "../../../functions/core/buckets.ts";
 import { HEARTBEAT_ID } from "../../../functions/core/heartbeat.ts";
 
 /**
@@ -77,6 +78,9 @@ beforeEach(() => {
   schedulerMock
     .on(GetScheduleCommand, { GroupName: "watchkeeper", Name: HEARTBEAT_ID })
     .resolves({ Name: HEARTBEAT_ID, State: "ENABLED", ScheduleExpression: "rate(5 minutes)" });
+  schedulerMock
+    .on(GetScheduleCommand, { GroupName: "watchkeeper", Name: CLOCK_SCHEDULE_NAME })
+    .resolves({ Name: CLOCK_SCHEDULE_NAME, State: "ENABLED", ScheduleExpression: "cron(* * * * ? *)" });
   const attributes = (depth: string, deadLetter?: string) => ({
     Attributes: {
       ApproximateNumberOfMessages: depth,
@@ -134,7 +138,7 @@ describe("watchkeeper doctor (AWS)", () => {
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const output = JSON.parse(result.stdout);
-    expect(output).toMatchObject({ ok: true, summary: { pass: 10, warn: 0, fail: 0, skip: 0 } });
+    expect(output).toMatchObject({ ok: true, summary: { pass: 11, warn: 0, fail: 0, skip: 0 } });
     expect(result.checks()).toMatchObject({
       "sender identity": {
         status: "PASS",
@@ -146,6 +150,7 @@ describe("watchkeeper doctor (AWS)", () => {
         message: "production access, sending enabled, 12 of 50000 mails sent in the last 24 h",
       },
       "schedule group": { status: "PASS", message: "watchkeeper is ACTIVE" },
+      "clock schedule": { status: "PASS", message: `${CLOCK_SCHEDULE_NAME} is ENABLED (cron(* * * * ? *))` },
       "heartbeat schedule": { status: "PASS" },
       "ticks queue": { status: "PASS", message: `${queue(TICKS)}: 2 waiting, 0 in flight` },
       "ticks queue DLQ": { status: "PASS" },
@@ -161,11 +166,11 @@ describe("watchkeeper doctor (AWS)", () => {
     const { code, stdout } = await doctor(SENDER);
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split("\n");
-    expect(lines).toHaveLength(11);
+    expect(lines).toHaveLength(12);
     expect(lines).toContain(
       "WARN  SES account               the account is in the SES sandbox in eu-west-1: mail goes only to verified recipients -> fix: verify every recipient (aws sesv2 create-email-identity --email-identity person@example.org) or request production access (docs/deploy.md section 4)",
     );
-    expect(lines.at(-1)).toBe("9 passed, 1 warning, 0 failed, 0 skipped");
+    expect(lines.at(-1)).toBe("10 passed, 1 warning, 0 failed, 0 skipped");
   });
 
   it("fails an unverified sender, naming what to finish, and exits 1", async () => {
@@ -258,9 +263,9 @@ describe("watchkeeper doctor (AWS)", () => {
     });
   });
 
-  it("fails a missing schedule group and a disabled heartbeat", async () => {
+  it("fails a missing schedule group and a disabled heartbeat and clock", async () => {
     schedulerMock.on(GetScheduleGroupCommand).rejects(named("ResourceNotFoundException"));
-    schedulerMock.on(GetScheduleCommand).resolves({ Name: HEARTBEAT_ID, State: "DISABLED" });
+    schedulerMock.on(GetScheduleCommand).resolves({ State: "DISABLED" });
     const result = await doctor([...SENDER, "--json", "--stack", "watchkeeper"]);
     expect(result.code).toBe(1);
     expect(result.checks()["schedule group"]).toMatchObject({
@@ -272,7 +277,11 @@ describe("watchkeeper doctor (AWS)", () => {
       status: "FAIL",
       message: expect.stringContaining("DISABLED"),
     });
-    expect(result.stderr).toContain("2 checks failed: schedule group, heartbeat schedule");
+    expect(result.checks()["clock schedule"]).toMatchObject({
+      status: "FAIL",
+      message: expect.stringContaining("clock-missing alarm will fire"),
+    });
+    expect(result.stderr).toContain("3 checks failed: schedule group, clock schedule, heartbeat schedule");
   });
 
   it("looks for the schedule group named by --stack", async () => {
