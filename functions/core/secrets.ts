@@ -215,10 +215,10 @@ export class SecretResolver {
     this.#now = options.now ?? Date.now;
   }
 
-  #read(location: SecretLocation): Promise<string> {
+  #read(location: SecretLocation, fresh = false): Promise<string> {
     const key = `${location.service}|${location.arn}`;
     const cached = this.#cache.get(key);
-    if (cached && cached.expiresAt > this.#now()) return cached.value;
+    if (!fresh && cached && cached.expiresAt > this.#now()) return cached.value;
     const entry: CacheEntry = {
       value: Promise.resolve().then(() =>
         this.source.read({ service: location.service, arn: location.arn, region: location.region }),
@@ -264,14 +264,25 @@ export class SecretResolver {
 
   /**
    * `params` with every reference replaced by its value. Throws SecretResolutionError for the first
-   * reference that is malformed or cannot be read; `signal` bounds the wait.
+   * reference that is malformed or cannot be read; `signal` bounds the wait. `fresh` reads past the
+   * cache (and refreshes it): after a failed run, to tell a rotated secret from a real failure.
    */
-  async resolve(params: Record<string, unknown>, signal?: AbortSignal): Promise<ResolvedParams> {
+  async resolve(
+    params: Record<string, unknown>,
+    signal?: AbortSignal,
+    options: { fresh?: boolean } = {},
+  ): Promise<ResolvedParams> {
     const refs = findSecretRefs(params).map(({ value }) => {
       const parsed = Object.keys(value).length === 1 ? parseSecretRef(value[SECRET_REF_KEY]) : undefined;
       if (!parsed) throw new SecretResolutionError(String(value[SECRET_REF_KEY]), SECRET_REF_FORMAT);
       return parsed;
     });
+    if (options.fresh) {
+      // One read per secret past the cache (several #keys of a secret share it); the cache then
+      // holds the fresh values, which the resolution below uses. A failed read is reported there.
+      const distinct = new Map(refs.map((ref) => [`${ref.service}|${ref.arn}`, ref]));
+      await Promise.all([...distinct.values()].map((ref) => this.#read(ref, true).catch(() => undefined)));
+    }
     const resolved = new Map<string, string>();
     await Promise.all(
       refs.map(async (ref) => {

@@ -869,17 +869,34 @@ export class TickProcessor {
         durationMs: Math.round(performance.now() - started),
       };
     }
-    const mask = (text: string) => maskSecretValues(text, resolved.values);
-    const spent = performance.now() - started;
-    const outcome = await runCheck({
-      ...base,
-      check: this.#deps.findCheck(config.check),
-      params: resolved.params,
-      timeoutMs: Math.max(1, Math.round(timeoutMs - spent)),
-      logger: redactingLogger(this.#deps.logger, { mask }),
-      mask,
-    });
-    return outcome;
+    const run = (current: typeof resolved, masked: readonly string[]) => {
+      const mask = (text: string) => maskSecretValues(text, masked);
+      return runCheck({
+        ...base,
+        check: this.#deps.findCheck(config.check),
+        params: current.params,
+        timeoutMs: Math.max(1, Math.round(timeoutMs - (performance.now() - started))),
+        logger: redactingLogger(this.#deps.logger, { mask }),
+        mask,
+      });
+    };
+    const outcome = await run(resolved, resolved.values);
+    if (outcome.isOk) return outcome;
+    // A failure right after a rotation may only mean the cached value is stale (the old token now
+    // refused): read the secrets past the cache, and run once more only if one of them changed, so
+    // a rotation never alerts and a real failure costs one extra read.
+    const fresh = await this.#secrets
+      .resolve(
+        config.params,
+        AbortSignal.timeout(Math.max(1, Math.round(timeoutMs - (performance.now() - started)))),
+        {
+          fresh: true,
+        },
+      )
+      .catch(() => undefined);
+    if (!fresh || sameValues(fresh.values, resolved.values)) return outcome;
+    this.#deps.logger.info("a secret changed since it was cached: check run again", { monitorId });
+    return run(fresh, [...new Set([...resolved.values, ...fresh.values])]);
   }
 
   #buildOutbox(
@@ -945,4 +962,9 @@ export class TickProcessor {
       expiresAt: Math.floor(Date.parse(tickTime) / 1000) + config.historyRetentionDays * 86_400,
     };
   }
+}
+
+/** True when two resolutions read the same secret values. */
+function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value) => b.includes(value));
 }

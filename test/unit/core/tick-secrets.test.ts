@@ -118,7 +118,9 @@ describe("secret references through a tick", () => {
     expect(seen[0]?.url).toBe("https://api.example.org/?key=abc");
     expect(outcome.check.message).not.toContain("Invalid monitor configuration");
     expect(everything(outcome)).not.toContain("key=abc");
-    expect(source.reads).toHaveLength(1);
+    // One read for both keys of the secret, and (the check failed) one read past the cache to tell
+    // a rotation from a real failure.
+    expect(source.reads).toHaveLength(2);
   });
 
   it("fails the run, naming the reference, when the secret cannot be read", async () => {
@@ -154,5 +156,58 @@ describe("secret references through a tick", () => {
     expect(mistyped.check.message).toContain("maxLatencyMs must be a positive number of milliseconds");
     expect(seen).toEqual([]);
     expect(source.reads).toEqual([]);
+  });
+});
+
+describe("a secret rotated while cached", () => {
+  /** OK only with the current token: the old one is refused, as after a rotation. */
+  const strict: CheckDefinition = {
+    ...echo,
+    name: "echo",
+    async run(ctx) {
+      seen.push(ctx.params);
+      const header = (ctx.params.headers as Record<string, string>).Authorization;
+      return header === "tok-new"
+        ? { isOk: true, message: "200" }
+        : { isOk: false, message: `401 for ${header}` };
+    },
+  };
+  const rotating = () =>
+    new TickProcessor({
+      store,
+      notifier,
+      findCheck: (name) => (name === "echo" ? strict : undefined),
+      logger: recordingLogger,
+      wallClock: () => new Date(at(0)),
+      secrets: source,
+    });
+
+  it("reads past the cache after a failure and runs again once: a rotation never alerts", async () => {
+    source.values.set(SM, JSON.stringify({ token: "tok-old" }));
+    configure({ url: "https://api.example.org/x", headers: { Authorization: { secretRef: `${SM}#token` } } });
+    const ticks = rotating();
+    // The old value is cached by a first run (it fails: the old token is already refused upstream).
+    source.values.set(SM, JSON.stringify({ token: "tok-old" }));
+    await ticks.process(tick(0));
+    source.values.set(SM, JSON.stringify({ token: "tok-new" }));
+    seen = [];
+    const outcome = applied(await ticks.process(tick(1)));
+    expect(outcome.check.isOk).toBe(true);
+    expect(seen.map((params) => (params.headers as Record<string, string>).Authorization)).toEqual([
+      "tok-old",
+      "tok-new",
+    ]);
+    expect(JSON.stringify({ states: [...store.states], mails: notifier.sent, lines })).not.toMatch(
+      /tok-(old|new)/,
+    );
+  });
+
+  it("does not run again when the secret did not change (a real failure costs one extra read)", async () => {
+    source.values.set(SM, JSON.stringify({ token: "tok-old" }));
+    configure({ url: "https://api.example.org/x", headers: { Authorization: { secretRef: `${SM}#token` } } });
+    const outcome = applied(await rotating().process(tick(0)));
+    expect(outcome.check.isOk).toBe(false);
+    expect(seen).toHaveLength(1);
+    expect(source.reads).toHaveLength(2);
   });
 });
