@@ -41,22 +41,32 @@ const AlarmNameSchema = (what: string) =>
 
 export const CloudWatchAlarmParamsSchema = z
   .strictObject({
-    /** The alarm's exact name. Give this or `alarmNamePrefix`, not both. */
-    alarmName: AlarmNameSchema("an alarm name").optional(),
-    /** Every alarm whose name starts with this. Give this or `alarmName`, not both. */
-    alarmNamePrefix: AlarmNameSchema("an alarm name prefix").optional(),
-    /**
-     * Composite alarms match too (CloudWatch only returns them to a role whose
-     * cloudwatch:DescribeAlarms is granted on "*": the stack setting checkAlarmReads). @default false
-     */
-    includeComposite: z.boolean({ error: must("must be true or false") }).default(false),
-    /** An alarm in INSUFFICIENT_DATA fails the check too. @default false */
-    insufficientDataIsFailure: z.boolean({ error: must("must be true or false") }).default(false),
-    /** Region of the alarms. @default the SDK's region (AWS_REGION) */
+    alarmName: AlarmNameSchema("an alarm name").optional().meta({
+      description: "The alarm's exact name. Give this or params.alarmNamePrefix, not both.",
+      defaultText: "params.alarmNamePrefix is used",
+    }),
+    alarmNamePrefix: AlarmNameSchema("an alarm name prefix").optional().meta({
+      description: "Every alarm whose name starts with this. Give this or params.alarmName, not both.",
+      defaultText: "params.alarmName is used",
+    }),
+    // CloudWatch only returns composite alarms to a role whose cloudwatch:DescribeAlarms is granted
+    // on "*": hence the stack setting the description names.
+    includeComposite: z
+      .boolean({ error: must("must be true or false") })
+      .default(false)
+      .meta({
+        description:
+          "Composite alarms match too (needs the stack setting checkAlarmReads, which grants cloudwatch:DescribeAlarms on every alarm).",
+      }),
+    insufficientDataIsFailure: z
+      .boolean({ error: must("must be true or false") })
+      .default(false)
+      .meta({ description: "An alarm in INSUFFICIENT_DATA fails the check too." }),
     region: z
       .string({ error: must("must be an AWS region such as us-east-1") })
       .regex(REGION_PATTERN, "must be an AWS region such as us-east-1")
-      .optional(),
+      .optional()
+      .meta({ description: "Region of the alarms.", defaultText: "the SDK's region (AWS_REGION)" }),
   })
   .superRefine((params, ctx) => {
     if (params.alarmName !== undefined && params.alarmNamePrefix !== undefined) {
@@ -209,6 +219,10 @@ export function createCloudWatchAlarmCheck(options: CloudWatchAlarmOptions = {})
     description:
       "Fails while the CloudWatch alarm params.alarmName (or any alarm starting with params.alarmNamePrefix) is in ALARM, or when none matches.",
     paramsSchema: CloudWatchAlarmParamsSchema,
+    example: {
+      name: "No production alarm is firing",
+      params: { alarmNamePrefix: "prod-", insufficientDataIsFailure: true },
+    },
     run,
   };
 }

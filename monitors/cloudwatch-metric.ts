@@ -59,18 +59,22 @@ const WindowSchema = z
 
 export const CloudWatchMetricParamsSchema = z
   .strictObject({
-    /** The metric's namespace, e.g. `AWS/Lambda`. */
-    namespace: NameSchema("a metric namespace such as AWS/Lambda", 255),
-    /** The metric's name, e.g. `Errors`. */
-    metricName: NameSchema("a metric name such as Errors", 255),
-    /** The metric's dimensions, all of them (CloudWatch matches the exact set). @default {} */
+    namespace: NameSchema("a metric namespace such as AWS/Lambda", 255).meta({
+      description: "The metric's namespace, e.g. AWS/Lambda.",
+    }),
+    metricName: NameSchema("a metric name such as Errors", 255).meta({
+      description: "The metric's name, e.g. Errors.",
+    }),
     dimensions: z
       .record(NameSchema("a dimension name", 255), NameSchema("a dimension value", 1024), {
         error: mustBe("must be a map of dimension names to values, e.g. { FunctionName: 'orders' }"),
       })
       .refine((value) => Object.keys(value).length <= 30, "must hold at most 30 dimensions")
-      .default({}),
-    /** `Average`, `Sum`, `Minimum`, `Maximum`, `SampleCount` or a percentile such as `p99`. */
+      .default({})
+      .meta({
+        description:
+          "The metric's dimensions, all of them (CloudWatch matches the exact set), e.g. { FunctionName: 'orders' }.",
+      }),
     statistic: z
       .string({
         error: must("must be Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99"),
@@ -78,28 +82,37 @@ export const CloudWatchMetricParamsSchema = z
       .refine(
         (value) => (STATISTICS as readonly string[]).includes(value) || PERCENTILE.test(value),
         "must be Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99",
-      ),
-    /** Length of one datapoint in seconds: 1, 5, 10, 30 or a multiple of 60. @default 60 */
-    periodSeconds: PeriodSchema.default(60),
-    /** Minutes of datapoints judged, a whole number of periods (at most 1440 of them). @default 5 */
-    windowMinutes: WindowSchema.default(5),
-    /** The failing condition: the check fails when a datapoint `op` `threshold` holds. */
-    comparison: z.strictObject(
-      {
-        op: z.enum(COMPARISON_OPERATORS, { error: must('must be ">", ">=", "<" or "<="') }),
-        threshold: z
-          .number({ error: must("must be a number") })
-          .refine(Number.isFinite, "must be a finite number"),
-      },
-      { error: mustBe('must be a map like { op: ">", threshold: 0 }') },
-    ),
-    /** A window without any datapoint: `failure` (the default) or `ok`. @default "failure" */
-    missingData: z.enum(["ok", "failure"], { error: must('must be "ok" or "failure"') }).default("failure"),
-    /** Region of the metric. @default the SDK's region (AWS_REGION) */
+      )
+      .meta({ description: "Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99." }),
+    periodSeconds: PeriodSchema.default(60).meta({
+      description: "Length of one datapoint in seconds: 1, 5, 10, 30 or a multiple of 60.",
+    }),
+    windowMinutes: WindowSchema.default(5).meta({
+      description: "Minutes of datapoints judged, a whole number of periods (at most 1440 of them).",
+    }),
+    comparison: z
+      .strictObject(
+        {
+          op: z.enum(COMPARISON_OPERATORS, { error: must('must be ">", ">=", "<" or "<="') }),
+          threshold: z
+            .number({ error: must("must be a number") })
+            .refine(Number.isFinite, "must be a finite number"),
+        },
+        { error: mustBe('must be a map like { op: ">", threshold: 0 }') },
+      )
+      .meta({
+        description:
+          'The failing condition { op, threshold }: the check fails when a datapoint op threshold holds, e.g. { op: ">", threshold: 0 }.',
+      }),
+    missingData: z
+      .enum(["ok", "failure"], { error: must('must be "ok" or "failure"') })
+      .default("failure")
+      .meta({ description: 'What a window without any datapoint is: "failure" or "ok".' }),
     region: z
       .string({ error: must("must be an AWS region such as us-east-1") })
       .regex(REGION_PATTERN, "must be an AWS region such as us-east-1")
-      .optional(),
+      .optional()
+      .meta({ description: "Region of the metric.", defaultText: "the SDK's region (AWS_REGION)" }),
   })
   .superRefine((params, ctx) => {
     // Zod runs this even when the period or the window failed their own rules: judge only valid ones.
@@ -293,6 +306,19 @@ export function createCloudWatchMetricCheck(options: CloudWatchMetricOptions = {
     description:
       "Fails when a datapoint of a CloudWatch metric statistic over the last params.windowMinutes satisfies params.comparison (e.g. Errors Sum > 0).",
     paramsSchema: CloudWatchMetricParamsSchema,
+    example: {
+      name: "orders function has no errors",
+      params: {
+        namespace: "AWS/Lambda",
+        metricName: "Errors",
+        dimensions: { FunctionName: "orders" },
+        statistic: "Sum",
+        periodSeconds: 300,
+        windowMinutes: 5,
+        comparison: { op: ">", threshold: 0 },
+        missingData: "ok",
+      },
+    },
     run,
   };
 }

@@ -47,21 +47,22 @@ const NAME_MESSAGE = "must be a DNS name (e.g. api.example.com)";
 
 export const DnsParamsSchema = z
   .strictObject({
-    /** The name to resolve, e.g. `api.example.com`. */
     name: z
       .string({ error: must(NAME_MESSAGE) })
-      .refine((value) => isHost(value) && isIP(bareHost(value)) === 0, NAME_MESSAGE),
-    /** Record types to ask for, pooled: one of them having records is enough. @default ["A", "AAAA"] */
+      .refine((value) => isHost(value) && isIP(bareHost(value)) === 0, NAME_MESSAGE)
+      .meta({ description: "The DNS name to resolve, e.g. api.example.com (not an IP address)." }),
     recordTypes: z
       .preprocess(
         (value) => (typeof value === "string" ? [value] : value),
         listOrSet(RecordTypeSchema, `${TYPE_MESSAGE} or a list of them`, 1),
       )
-      .default(["A", "AAAA"]),
-    /**
-     * Values the answers must hold: addresses, names (CNAME target, MX exchange) or TXT texts.
-     * @default none (any answer will do)
-     */
+      .default(["A", "AAAA"])
+      // JSON Schema drops a default set on a preprocess (it is an output value): say it in words.
+      .meta({
+        description:
+          'Record types to ask for ("A", "AAAA", "CNAME", "TXT", "MX"; one, or a list), pooled: one of them having records is enough.',
+        defaultText: '["A", "AAAA"]',
+      }),
     expected: z
       .preprocess(
         (value) => (typeof value === "string" ? [value] : value),
@@ -71,18 +72,33 @@ export const DnsParamsSchema = z
           1,
         ),
       )
-      .optional(),
-    /** "exact": the answers are exactly `expected`; "contains": they include it. @default "exact" */
-    match: z.enum(["exact", "contains"], { error: must('must be "exact" or "contains"') }).default("exact"),
-    /** DNS server to ask instead of the system's: an IP address, port optional. @default the system's */
+      .optional()
+      .meta({
+        description:
+          "Values the answers must hold (one, or a list): addresses, names (CNAME target, MX exchange) or TXT texts.",
+        defaultText: "any answer will do",
+      }),
+    match: z
+      .enum(["exact", "contains"], { error: must('must be "exact" or "contains"') })
+      .default("exact")
+      .meta({
+        description:
+          '"exact": the answers are exactly params.expected; "contains": they include it (needs params.expected).',
+      }),
     resolver: z
       .string({ error: must(RESOLVER_MESSAGE) })
       .refine((value) => parseResolver(value) !== undefined, RESOLVER_MESSAGE)
-      .optional(),
-    /** Longest wait for the answers, in milliseconds. @default 5000 */
-    timeoutMs: timeoutMsSchema(5_000),
-    /** Address kinds `resolver` may be despite the address policy. @default none */
-    allowAddresses: AllowAddressesSchema,
+      .optional()
+      .meta({
+        description:
+          "DNS server to ask instead of the system's: an IP address, port optional (e.g. 1.1.1.1:53).",
+        defaultText: "the system's DNS servers",
+      }),
+    timeoutMs: timeoutMsSchema(5_000, "Longest wait for the answers, in milliseconds."),
+    allowAddresses: AllowAddressesSchema.meta({
+      description:
+        'Address kinds params.resolver may be despite the address policy: "loopback", "link-local", "metadata" (one, or a list).',
+    }),
   })
   .superRefine((params, ctx) => {
     if (params.match === "contains" && params.expected === undefined) {
@@ -282,6 +298,15 @@ export function createDnsCheck(options: DnsCheckOptions = {}): CheckDefinition {
     description:
       "Resolves params.name (record types params.recordTypes, default A and AAAA); OK when it has records, and the expected values when params.expected is set.",
     paramsSchema: DnsParamsSchema,
+    example: {
+      name: "Mail goes to our provider",
+      schedule: "rate(1 hour)",
+      params: {
+        name: "example.com",
+        recordTypes: "MX",
+        expected: ["mx1.mail.example.net", "mx2.mail.example.net"],
+      },
+    },
     run,
   };
 }

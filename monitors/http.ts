@@ -127,11 +127,7 @@ export const HttpParamsSchema = z
         description:
           'Which redirects to follow: "same-origin" (the origin of url only), "any" origin, or "none" (judge the 3xx itself). https to http is never followed; true and false mean "same-origin" and "none".',
       }),
-    allowAddresses: AllowAddressesSchema.meta({
-      description:
-        'Address kinds the check may connect to despite the address policy: "loopback", "link-local", "metadata" (one, or a list).',
-      defaultText: "none: such addresses are refused",
-    }),
+    allowAddresses: AllowAddressesSchema,
     json: JsonAssertionsSchema.optional().meta({
       description:
         'Assertions on the body parsed as JSON (GET only, first 1 MiB), e.g. [{"pointer": "/status", "equals": "ok"}]: each names a value by JSON Pointer (RFC 6901) and tests it with equals, matches, exists, greaterThan or lessThan.',

@@ -40,7 +40,6 @@ const QUALIFIED_FUNCTION_ARN =
 const QUALIFIER = /^(\$LATEST|[0-9]{1,20}|[A-Za-z0-9_-]{1,128})$/;
 
 export const LambdaParamsSchema = z.strictObject({
-  /** The function's unqualified ARN: `arn:aws:lambda:<region>:<account>:function:<name>`. */
   functionArn: z
     .string({ error: must("must be a Lambda function ARN") })
     .refine(
@@ -50,14 +49,23 @@ export const LambdaParamsSchema = z.strictObject({
     .refine(
       (value) => QUALIFIED_FUNCTION_ARN.test(value) || FUNCTION_ARN.test(value),
       "must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)",
-    ),
-  /** A version number or an alias to invoke. @default the unqualified function ($LATEST) */
+    )
+    .meta({
+      description:
+        "The function's unqualified ARN: arn:aws:lambda:<region>:<account>:function:<name> (invoked in that region).",
+    }),
   qualifier: z
     .string({ error: must("must be a version number or an alias name") })
     .regex(QUALIFIER, "must be a version number, $LATEST or an alias name (letters, digits, - and _)")
-    .optional(),
-  /** Handed to the function as `params` in its event, as written (any JSON value). @default {} */
-  input: z.unknown().optional(),
+    .optional()
+    .meta({
+      description: "A version number or an alias to invoke.",
+      defaultText: "the unqualified function ($LATEST)",
+    }),
+  input: z.unknown().optional().meta({
+    description: "Handed to the function as params in its event, as written (any JSON value).",
+    defaultText: "{}",
+  }),
 });
 export type LambdaParams = z.infer<typeof LambdaParamsSchema>;
 
@@ -222,6 +230,13 @@ export function createLambdaCheck(options: LambdaCheckOptions = {}): CheckDefini
     description:
       "Invokes the Lambda function params.functionArn (your own check: any runtime, role or VPC) and reads { isOk, message } from its answer.",
     paramsSchema: LambdaParamsSchema,
+    example: {
+      name: "Internal orders API answers",
+      params: {
+        functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:vpc-db-check",
+        input: { url: "http://10.0.12.7:8080/health" },
+      },
+    },
     run,
   };
 }

@@ -41,51 +41,60 @@ function datePattern(what: string) {
 
 export const S3ObjectFreshnessParamsSchema = z
   .strictObject({
-    /** Bucket name (not an ARN), e.g. `partner-exports`. */
     bucket: z
       .string({ error: must("must be an S3 bucket name") })
-      .regex(BUCKET_NAME, "must be an S3 bucket name (3-63 of a-z 0-9 . -, not an ARN or URL)"),
-    /**
-     * One object: its key, optionally with date tokens {yyyy} {MM} {dd} {HH} filled with the
-     * tick's scheduled time in the monitor's timezone, e.g. `exports/{yyyy}/{MM}/{dd}/orders.csv`.
-     * Exactly one of `key` and `prefix`.
-     */
-    key: datePattern("an object key").pipe(z.string().min(1, "must not be empty")).optional(),
-    /**
-     * The newest object under this prefix (date tokens as in `key`; `""` is the whole bucket).
-     * Keys ending in `/` (console folder markers) are not objects. Exactly one of `key` and `prefix`.
-     */
-    prefix: datePattern("a key prefix").optional(),
-    /** Oldest acceptable age of the object (by its LastModified), in minutes. Required with `prefix`. @default none with `key` (existing is enough) */
+      .regex(BUCKET_NAME, "must be an S3 bucket name (3-63 of a-z 0-9 . -, not an ARN or URL)")
+      .meta({ description: "Bucket name (not an ARN), e.g. partner-exports." }),
+    key: datePattern("an object key").pipe(z.string().min(1, "must not be empty")).optional().meta({
+      description:
+        "One object: its key, optionally with date tokens {yyyy} {MM} {dd} {HH} filled with the tick's scheduled time in the monitor's timezone, e.g. exports/{yyyy}/{MM}/{dd}/orders.csv. Exactly one of key and prefix.",
+      defaultText: "params.prefix is used",
+    }),
+    // Keys ending in "/" are the folder markers the S3 console creates: they hold no data.
+    prefix: datePattern("a key prefix").optional().meta({
+      description:
+        'The newest object under this prefix (date tokens as in key; "" is the whole bucket); keys ending in / are not objects. Exactly one of key and prefix.',
+      defaultText: "params.key is used",
+    }),
     maxAgeMinutes: z
       .number({ error: must("must be a positive number of minutes") })
       .positive()
-      .optional(),
-    /** Smallest acceptable size in bytes (0 accepts an empty object). @default 1 */
+      .optional()
+      .meta({
+        description:
+          "Oldest acceptable age of the object (by its LastModified), in minutes. Required with prefix.",
+        defaultText: "with key, no age limit (existing is enough)",
+      }),
     minBytes: z
       .number({ error: must("must be a whole number of bytes, 0 or more") })
       .int("must be a whole number of bytes, 0 or more")
       .min(0, "must be a whole number of bytes, 0 or more")
-      .default(1),
-    /** Calendar days added to the date the tokens are filled with (-1: yesterday's file). @default 0 */
+      .default(1)
+      .meta({ description: "Smallest acceptable size in bytes (0 accepts an empty object)." }),
     dateOffsetDays: z
       .number({ error: must("must be a whole number of days from -366 to 0") })
       .int("must be a whole number of days from -366 to 0")
       .min(-366, "must be a whole number of days from -366 to 0")
       .max(0, "must be a whole number of days from -366 to 0")
-      .default(0),
-    /** With `prefix`: pages of 1,000 keys listed at most before the check gives up. @default 10 */
+      .default(0)
+      .meta({
+        description: "Calendar days added to the date the tokens are filled with (-1: yesterday's file).",
+      }),
     maxListPages: z
       .number({ error: must("must be a whole number of pages from 1 to 100") })
       .int("must be a whole number of pages from 1 to 100")
       .min(1, "must be a whole number of pages from 1 to 100")
       .max(100, "must be a whole number of pages from 1 to 100")
-      .default(10),
-    /** Region of the bucket. @default the SDK's (AWS_REGION); a bucket elsewhere is followed */
+      .default(10)
+      .meta({ description: "With prefix: pages of 1,000 keys listed at most before the check gives up." }),
     region: z
       .string({ error: must("must be an AWS region such as us-east-1") })
       .regex(REGION_PATTERN, "must be an AWS region such as us-east-1")
-      .optional(),
+      .optional()
+      .meta({
+        description: "Region of the bucket (a bucket in another region is followed).",
+        defaultText: "the SDK's region (AWS_REGION)",
+      }),
   })
   .superRefine((params, ctx) => {
     if (params.key !== undefined && params.prefix !== undefined) {
@@ -314,6 +323,11 @@ export function createS3ObjectFreshnessCheck(options: S3ObjectFreshnessOptions =
     description:
       "OK while the S3 object at params.key (date tokens {yyyy} {MM} {dd} {HH} in the monitor's timezone), or the newest under params.prefix, exists, is younger than params.maxAgeMinutes and holds at least params.minBytes (default 1).",
     paramsSchema: S3ObjectFreshnessParamsSchema,
+    example: {
+      name: "Today's orders export landed",
+      schedule: "cron(30 7 ? * MON-FRI *)",
+      params: { bucket: "partner-exports", key: "exports/{yyyy}/{MM}/{dd}/orders.csv", minBytes: 100 },
+    },
     run,
   };
 }

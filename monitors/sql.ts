@@ -31,52 +31,62 @@ export type SqlOperator = (typeof SQL_OPERATORS)[number];
 const DATA_API_REQUEST_MS = 45_000;
 
 export const SqlParamsSchema = z.strictObject({
-  /** ARN of the Aurora cluster, e.g. `arn:aws:rds:eu-west-1:123456789012:cluster:orders`. Its region is called. */
   resourceArn: z
     .string({ error: must("must be an Aurora cluster ARN") })
-    .regex(RDS_CLUSTER_ARN, "must be an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)"),
-  /**
-   * ARN of the Secrets Manager secret holding a **read-only** database user's credentials (the
-   * full ARN, listed in the stack setting checkSecretArns too: the Data API reads it as the
-   * orchestrator).
-   */
+    .regex(RDS_CLUSTER_ARN, "must be an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)")
+    .meta({
+      description:
+        "ARN of the Aurora cluster, e.g. arn:aws:rds:eu-west-1:123456789012:cluster:orders (the Data API is called in its region).",
+    }),
+  // The full ARN, listed in checkSecretArns too: the Data API reads the secret as the orchestrator.
   secretArn: z
     .string({ error: must("must be a Secrets Manager secret ARN") })
     .regex(
       SECRETS_MANAGER_ARN,
       "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...:secret:<name>-<suffix>)",
-    ),
-  /** Database to connect to. @default the cluster's default database */
+    )
+    .meta({
+      description:
+        "Full ARN of the Secrets Manager secret holding a read-only database user's credentials (also listed in the stack setting checkSecretArns).",
+    }),
   database: z
     .string({ error: must("must be a database name") })
     .min(1, "must be a database name")
     .max(64, "must be at most 64 characters")
-    .optional(),
-  /** One SELECT (or WITH ... SELECT); only its first row is read, so make it return one. */
+    .optional()
+    .meta({ description: "Database to connect to.", defaultText: "the cluster's default database" }),
   sql: z
     .string({ error: must("must be one SELECT statement") })
     .max(65_536, "must be at most 64 KiB (the Data API's limit)")
     .superRefine((sql, ctx) => {
       const problem = readOnlySqlProblem(sql);
       if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .meta({
+      description:
+        "One read-only SELECT (or WITH ... SELECT); only its first row is read, so make it return one.",
     }),
-  /** What the first row must hold: `{ column?, op, value }`; a number compares as a number, a string as text. */
-  expect: z.strictObject(
-    {
-      /** Column (its name or alias) to compare. @default the first column */
-      column: z
-        .string({ error: must("must be a column name") })
-        .min(1, "must be a column name")
-        .optional(),
-      op: z.enum(SQL_OPERATORS, {
-        // An enum reports a missing value as a bad one: say "is required" as for other params.
-        error: (issue) =>
-          issue.input === undefined ? "is required" : `must be one of ${SQL_OPERATORS.join(" ")}`,
-      }),
-      value: z.union([z.number(), z.string()], { error: must("must be a number or a string") }),
-    },
-    { error: mustBe('must be a map like { op: ">=", value: 1 }') },
-  ),
+  expect: z
+    .strictObject(
+      {
+        column: z
+          .string({ error: must("must be a column name") })
+          .min(1, "must be a column name")
+          .optional()
+          .meta({ description: "Column (its name or alias) to compare.", defaultText: "the first column" }),
+        op: z.enum(SQL_OPERATORS, {
+          // An enum reports a missing value as a bad one: say "is required" as for other params.
+          error: (issue) =>
+            issue.input === undefined ? "is required" : `must be one of ${SQL_OPERATORS.join(" ")}`,
+        }),
+        value: z.union([z.number(), z.string()], { error: must("must be a number or a string") }),
+      },
+      { error: mustBe('must be a map like { op: ">=", value: 1 }') },
+    )
+    .meta({
+      description:
+        'What the first row must hold: { column?, op, value }, e.g. { op: ">=", value: 1 }; a number compares as a number, a string as text; column defaults to the first one.',
+    }),
 });
 export type SqlParams = z.infer<typeof SqlParamsSchema>;
 
@@ -256,6 +266,17 @@ export function createSqlCheck(options: SqlOptions = {}): CheckDefinition {
     description:
       'OK while the first row of one read-only SELECT (params.sql, through the RDS Data API on the Aurora cluster params.resourceArn) holds what params.expect says, e.g. { op: ">=", value: 1 }.',
     paramsSchema: SqlParamsSchema,
+    example: {
+      name: "Orders arrived in the last day",
+      schedule: "rate(1 hour)",
+      params: {
+        resourceArn: "arn:aws:rds:eu-west-1:123456789012:cluster:shop",
+        secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-watchkeeper-ro-AbCdEf",
+        database: "shop",
+        sql: "SELECT count(*) AS n FROM orders WHERE created_at > now() - interval '1 day'",
+        expect: { column: "n", op: ">=", value: 1 },
+      },
+    },
     run,
   };
 }

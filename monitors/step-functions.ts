@@ -23,23 +23,31 @@ export const STATE_MACHINE_ARN =
   /^arn:aws[a-z-]*:states:([a-z0-9-]+):\d{12}:stateMachine:([A-Za-z0-9_-]{1,80})(?::[A-Za-z0-9_-]{1,128})?$/;
 
 export const StepFunctionsParamsSchema = z.strictObject({
-  /**
-   * ARN of the state machine (a Standard one: Express executions are not listed), or of one of
-   * its versions or aliases. Its region is the region called.
-   */
+  // Express executions are not listed by ListExecutions: only a Standard state machine can be watched.
   stateMachineArn: z
     .string({ error: must("must be a state machine ARN") })
     .regex(
       STATE_MACHINE_ARN,
       "must be a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)",
-    ),
-  /** The latest execution must have started at most this many minutes before the tick. */
-  maxAgeMinutes: z.number({ error: must("must be a positive number of minutes") }).positive(),
-  /** A RUNNING latest execution fails once it has run longer than this. @default none (only maxAgeMinutes applies) */
+    )
+    .meta({
+      description:
+        "ARN of a Standard state machine (Express executions are not listed), or of one of its versions or aliases (called in its region).",
+    }),
+  maxAgeMinutes: z
+    .number({ error: must("must be a positive number of minutes") })
+    .positive()
+    .meta({
+      description: "The latest execution must have started at most this many minutes before the tick.",
+    }),
   maxRunningMinutes: z
     .number({ error: must("must be a positive number of minutes") })
     .positive()
-    .optional(),
+    .optional()
+    .meta({
+      description: "A RUNNING latest execution fails once it has run longer than this many minutes.",
+      defaultText: "no limit (only maxAgeMinutes applies)",
+    }),
 });
 export type StepFunctionsParams = z.infer<typeof StepFunctionsParamsSchema>;
 
@@ -163,6 +171,15 @@ export function createStepFunctionsCheck(options: StepFunctionsOptions = {}): Ch
     description:
       "OK while the latest execution of the state machine at params.stateMachineArn SUCCEEDED (or is RUNNING, for at most params.maxRunningMinutes) and started within params.maxAgeMinutes.",
     paramsSchema: StepFunctionsParamsSchema,
+    example: {
+      name: "Nightly export succeeded",
+      schedule: "cron(0 7 * * ? *)",
+      params: {
+        stateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:nightly-export",
+        maxAgeMinutes: 1500,
+        maxRunningMinutes: 90,
+      },
+    },
     run,
   };
 }

@@ -25,13 +25,12 @@ import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
 export const TCP_CHECK = "tcp";
 
 export const TcpParamsSchema = z.strictObject({
-  /** Host name or IP address, e.g. `db.example.com`. */
   host: HostSchema,
-  /** Port, 1-65535. */
   port: PortSchema,
-  /** Longest wait for the connection (DNS included), in milliseconds. @default 5000 */
-  timeoutMs: timeoutMsSchema(5_000),
-  /** Address kinds the check may connect to despite the policy. @default none */
+  timeoutMs: timeoutMsSchema(
+    5_000,
+    "Longest wait for the connection to open (DNS included), in milliseconds.",
+  ),
   allowAddresses: AllowAddressesSchema,
 });
 export type TcpParams = z.infer<typeof TcpParamsSchema>;
@@ -87,6 +86,10 @@ export function createTcpCheck(options: TcpCheckOptions = {}): CheckDefinition {
     description:
       "Opens a TCP connection to params.host:params.port; OK when it connects within params.timeoutMs (default 5000).",
     paramsSchema: TcpParamsSchema,
+    example: {
+      name: "Orders database accepts connections",
+      params: { host: "orders-db.example.com", port: 5432, timeoutMs: 3000 },
+    },
     run,
   };
 }

@@ -36,25 +36,29 @@ export const TLS_CERTIFICATE_CHECK = "tls-certificate";
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const TlsCertificateParamsSchema = z.strictObject({
-  /** Host name (also sent as SNI and matched against the certificate) or IP address. */
-  host: HostSchema,
-  /** Port of the TLS server. @default 443 */
-  port: PortSchema.default(443),
-  /** Fewest days the certificate must still be valid for. @default 14 */
+  host: HostSchema.meta({
+    description:
+      "Host name (also sent as SNI and matched against the certificate) or IP address, e.g. api.example.com.",
+  }),
+  port: PortSchema.default(443).meta({ description: "Port of the TLS server." }),
   minDaysLeft: z
     .number({ error: must("must be a whole number of days from 0 to 3650") })
     .int("must be a whole number of days from 0 to 3650")
     .min(0, "must be a whole number of days from 0 to 3650")
     .max(3650, "must be a whole number of days from 0 to 3650")
-    .default(14),
-  /**
-   * Accept a chain that does not validate against the trusted roots (self-signed, private CA);
-   * the expiry and the host name are still checked. @default false
-   */
-  allowUntrustedChain: z.boolean({ error: must("must be true or false") }).default(false),
-  /** Longest wait for the handshake (DNS and TCP included), in milliseconds. @default 10000 */
-  timeoutMs: timeoutMsSchema(10_000),
-  /** Address kinds the check may connect to despite the policy. @default none */
+    .default(14)
+    .meta({ description: "Fewest days the certificate must still be valid for." }),
+  allowUntrustedChain: z
+    .boolean({ error: must("must be true or false") })
+    .default(false)
+    .meta({
+      description:
+        "Accept a chain that does not validate against the trusted roots (self-signed, private CA); the expiry and the host name are still checked.",
+    }),
+  timeoutMs: timeoutMsSchema(
+    10_000,
+    "Longest wait for the handshake (DNS and TCP included), in milliseconds.",
+  ),
   allowAddresses: AllowAddressesSchema,
 });
 export type TlsCertificateParams = z.infer<typeof TlsCertificateParamsSchema>;
@@ -213,6 +217,11 @@ export function createTlsCertificateCheck(options: TlsCertificateCheckOptions = 
     description:
       "Checks the TLS certificate of params.host:params.port (default 443): at least params.minDaysLeft (default 14) days left, chain valid, host name matches.",
     paramsSchema: TlsCertificateParamsSchema,
+    example: {
+      name: "api.example.com certificate is not about to expire",
+      schedule: "cron(0 8 * * ? *)",
+      params: { host: "api.example.com", minDaysLeft: 21 },
+    },
     run,
   };
 }

@@ -11,8 +11,9 @@ import { listOrSet, must } from "./params.ts";
  */
 
 /**
- * Address kinds a check may connect to despite the policy: "loopback", "link-local", "metadata"
- * (one, or a list). @default none
+ * Address kinds a check may connect to despite the policy (support/addresses.ts): they are refused
+ * by default because a config item's writer could otherwise aim a check at the orchestrator's own
+ * host or the cloud metadata service.
  */
 export const AllowAddressesSchema = z
   .preprocess(
@@ -22,7 +23,12 @@ export const AllowAddressesSchema = z
       'must be "loopback", "link-local", "metadata" or a list of them',
     ),
   )
-  .optional();
+  .optional()
+  .meta({
+    description:
+      'Address kinds the check may connect to despite the address policy: "loopback", "link-local", "metadata" (one, or a list).',
+    defaultText: "none: such addresses are refused",
+  });
 
 // RFC 1123 labels (underscores too: service names such as _dmarc are real DNS names).
 const HOST_NAME =
@@ -41,25 +47,31 @@ export function isHost(value: string): boolean {
 const HOST_MESSAGE = "must be a host name or an IP address (e.g. db.example.com; no scheme, no port)";
 
 /** A host name or IP address to connect to. */
-export const HostSchema = z.string({ error: must(HOST_MESSAGE) }).refine(isHost, HOST_MESSAGE);
+export const HostSchema = z
+  .string({ error: must(HOST_MESSAGE) })
+  .refine(isHost, HOST_MESSAGE)
+  .meta({ description: "Host name or IP address to connect to, e.g. db.example.com (no scheme, no port)." });
 
 export const PortSchema = z
   .number({ error: must("must be a port number (1-65535)") })
   .int("must be a port number (1-65535)")
   .min(1, "must be a port number (1-65535)")
-  .max(65535, "must be a port number (1-65535)");
+  .max(65535, "must be a port number (1-65535)")
+  .meta({ description: "TCP port to connect to." });
 
 /** Longest `timeoutMs` a check accepts: the orchestrator's longest check timeout (840 s). */
 export const MAX_TIMEOUT_MS = 840_000;
 
-export function timeoutMsSchema(defaultMs: number) {
+/** `description` says what the wait covers (it differs per check). */
+export function timeoutMsSchema(defaultMs: number, description: string) {
   const message = `must be a number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`;
   return z
     .number({ error: must(message) })
     .int(message)
     .min(1, message)
     .max(MAX_TIMEOUT_MS, message)
-    .default(defaultMs);
+    .default(defaultMs)
+    .meta({ description });
 }
 
 /** `host:port`, with brackets around an IPv6 address. */

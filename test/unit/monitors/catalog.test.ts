@@ -102,6 +102,7 @@ describe("describeParams", () => {
       "headers",
       "followRedirects",
       "allowAddresses",
+      "json",
     ]);
   });
 
