@@ -2,7 +2,7 @@ import type { InvokeCommandOutput, LambdaClient } from "@aws-sdk/client-lambda";
 import * as z from "zod";
 import { describeInvalidResult, isCheckResult, preview } from "#core/run-check.ts";
 import { abortedError } from "./support/abort.ts";
-import { checkClientConfig, regionalClients } from "./support/clients.ts";
+import { checkClientConfig, lazyImport, regionalClients } from "./support/clients.ts";
 import { errorText, formatBytes } from "./support/format.ts";
 import { must, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
@@ -91,14 +91,7 @@ export class LambdaFunctionError extends Error {
 }
 
 type LambdaSdk = typeof import("@aws-sdk/client-lambda");
-let loading: Promise<LambdaSdk> | undefined;
-function loadLambdaSdk(): Promise<LambdaSdk> {
-  loading ??= import("@aws-sdk/client-lambda").catch((error: unknown) => {
-    loading = undefined;
-    throw error;
-  });
-  return loading;
-}
+const loadLambdaSdk = lazyImport((): Promise<LambdaSdk> => import("@aws-sdk/client-lambda"));
 
 let clients: ((region: string | undefined) => LambdaClient) | undefined;
 async function defaultClientFor(region: string): Promise<LambdaClient> {

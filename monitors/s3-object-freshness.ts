@@ -1,7 +1,7 @@
 import type { ListObjectsV2CommandOutput, S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
-import { checkClientConfig, REGION_PATTERN, regionalClients } from "./support/clients.ts";
+import { checkClientConfig, lazyImport, REGION_PATTERN, regionalClients } from "./support/clients.ts";
 import {
   type CalendarTime,
   calendarTime,
@@ -155,14 +155,7 @@ const missingBucket = (bucket: string): CheckResult => ({
 
 export function createS3ObjectFreshnessCheck(options: S3ObjectFreshnessOptions = {}): CheckDefinition {
   // Loaded on the first run only: a fleet of http monitors never parses the S3 client.
-  let sdk: Promise<S3Sdk> | undefined;
-  const loadSdk = () => {
-    sdk ??= import("@aws-sdk/client-s3").catch((error: unknown) => {
-      sdk = undefined;
-      throw error;
-    });
-    return sdk;
-  };
+  const loadSdk = lazyImport((): Promise<S3Sdk> => import("@aws-sdk/client-s3"));
   let clients: ((region: string | undefined) => S3Client) | undefined = options.clientFor;
 
   async function clientFor(region: string | undefined): Promise<{ s3: S3Sdk; client: S3Client }> {

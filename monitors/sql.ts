@@ -2,7 +2,7 @@ import type { ColumnMetadata, Field, RDSDataClient } from "@aws-sdk/client-rds-d
 import * as z from "zod";
 import { SECRETS_MANAGER_ARN } from "#core/secrets.ts";
 import { abortedError } from "./support/abort.ts";
-import { checkClientConfig, regionalClients } from "./support/clients.ts";
+import { checkClientConfig, lazyImport, regionalClients } from "./support/clients.ts";
 import { errorText, quote } from "./support/format.ts";
 import { must, mustBe, parseParams } from "./support/params.ts";
 import { readOnlySqlProblem } from "./support/read-only-sql.ts";
@@ -198,14 +198,7 @@ export interface SqlOptions {
 
 export function createSqlCheck(options: SqlOptions = {}): CheckDefinition {
   // Loaded on the first run only: a fleet of http monitors never parses the RDS Data client.
-  let sdk: Promise<RdsDataSdk> | undefined;
-  const loadSdk = () => {
-    sdk ??= import("@aws-sdk/client-rds-data").catch((error: unknown) => {
-      sdk = undefined;
-      throw error;
-    });
-    return sdk;
-  };
+  const loadSdk = lazyImport((): Promise<RdsDataSdk> => import("@aws-sdk/client-rds-data"));
   let clients = options.clientFor;
 
   async function run(ctx: CheckContext): Promise<CheckResult> {

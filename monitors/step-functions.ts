@@ -1,7 +1,7 @@
 import type { ExecutionListItem, SFNClient } from "@aws-sdk/client-sfn";
 import * as z from "zod";
 import { abortedError } from "./support/abort.ts";
-import { checkClientConfig, regionalClients } from "./support/clients.ts";
+import { checkClientConfig, lazyImport, regionalClients } from "./support/clients.ts";
 import { errorText, formatDuration } from "./support/format.ts";
 import { must, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
@@ -111,14 +111,7 @@ export function judgeExecution(
 
 export function createStepFunctionsCheck(options: StepFunctionsOptions = {}): CheckDefinition {
   // Loaded on the first run only: a fleet of http monitors never parses the Step Functions client.
-  let sdk: Promise<SfnSdk> | undefined;
-  const loadSdk = () => {
-    sdk ??= import("@aws-sdk/client-sfn").catch((error: unknown) => {
-      sdk = undefined;
-      throw error;
-    });
-    return sdk;
-  };
+  const loadSdk = lazyImport((): Promise<SfnSdk> => import("@aws-sdk/client-sfn"));
   let clients = options.clientFor;
 
   async function run(ctx: CheckContext): Promise<CheckResult> {

@@ -38,3 +38,19 @@ export function checkClientConfig(
 ) {
   return { ...(region ? { region } : {}), requestHandler: boundedRequestHandler(timeouts) };
 }
+
+/**
+ * A module loaded on first use and kept (a failed load is forgotten, so the next run retries it).
+ * Checks load their SDK client this way: the orchestrator's main bundle leaves those packages out
+ * (lib/lambda-bundling.ts, side bundles), so a fleet of http monitors never parses them.
+ */
+export function lazyImport<Module>(load: () => Promise<Module>): () => Promise<Module> {
+  let loading: Promise<Module> | undefined;
+  return () => {
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    return loading;
+  };
+}

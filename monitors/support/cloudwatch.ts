@@ -1,5 +1,5 @@
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { checkClientConfig, regionalClients } from "./clients.ts";
+import { checkClientConfig, lazyImport, regionalClients } from "./clients.ts";
 
 /**
  * The CloudWatch SDK of the `cloudwatch-alarm` and `cloudwatch-metric` checks, loaded on their
@@ -8,15 +8,9 @@ import { checkClientConfig, regionalClients } from "./clients.ts";
  */
 export type CloudWatchSdk = typeof import("@aws-sdk/client-cloudwatch");
 
-let loading: Promise<CloudWatchSdk> | undefined;
-
-export function loadCloudWatchSdk(): Promise<CloudWatchSdk> {
-  loading ??= import("@aws-sdk/client-cloudwatch").catch((error: unknown) => {
-    loading = undefined;
-    throw error;
-  });
-  return loading;
-}
+export const loadCloudWatchSdk = lazyImport(
+  (): Promise<CloudWatchSdk> => import("@aws-sdk/client-cloudwatch"),
+);
 
 /** A client for a region (undefined: the SDK's), or a promise of one. */
 export type CloudWatchClientFor = (
