@@ -150,6 +150,20 @@ async function unack(context: CommandContext, id: string): Promise<void> {
     );
 }
 
+/** The first acknowledgement and how long it took (MTTA's measure), then who holds it now. */
+function acknowledged(view: IncidentView, color: CommandContext["out"]["color"]): string {
+  const first = view.firstAcknowledgedBy ?? view.acknowledgedBy;
+  if (!first) return color.dim("-");
+  const after = view.timeToAckMs !== null ? ` after ${formatSpan(view.timeToAckMs)}` : "";
+  const now =
+    view.acknowledgedBy === null
+      ? ", unacked"
+      : view.acknowledgedBy !== first
+        ? `, now ${truncate(view.acknowledgedBy, 20)}`
+        : "";
+  return `${truncate(first, 24)}${after}${now}`;
+}
+
 function notified(view: IncidentView): string {
   const { alert, reminder, recovery, abandoned } = view.notifications;
   const parts = [
@@ -203,11 +217,7 @@ async function incidents(context: CommandContext, id: string | undefined): Promi
           ? color.green("resolved")
           : color.yellow("closed"),
       view.durationMs === null ? "-" : `${formatSpan(view.durationMs)}${view.status === "open" ? "+" : ""}`,
-      view.acknowledgedBy
-        ? `${truncate(view.acknowledgedBy, 24)}${view.timeToAckMs !== null ? ` after ${formatSpan(view.timeToAckMs)}` : ""}`
-        : view.firstAcknowledgedBy
-          ? color.dim(`unacked (was ${truncate(view.firstAcknowledgedBy, 16)})`)
-          : color.dim("-"),
+      acknowledged(view, color),
       notified(view),
       truncate(view.lastFailureMessage ?? view.firstFailureMessage ?? "", 50),
     ]),

@@ -170,7 +170,7 @@ describe("acknowledgement and incidents on DynamoDB Local", () => {
       /^queue\s+2026-11-21 10:50:00Z\s+open\s+5m\+\s+-\s+1 alert\s+queue feed missing$/,
     );
     expect(lines[3]).toMatch(
-      /^web\s+2026-11-21 10:00:00Z\s+resolved\s+40m\s+carol after 12m\s+1 alert, 1 reminder, 1 recovery\s+web feed missing$/,
+      /^web\s+2026-11-21 10:00:00Z\s+resolved\s+40m\s+alice@example.org after 12m, now carol\s+1 alert, 1 reminder, 1 recovery\s+web feed missing$/,
     );
     const json = (await cli.run(["incidents", "--json", "--open"], { now })).json();
     expect(json.incidents).toHaveLength(1);
