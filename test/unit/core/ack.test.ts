@@ -8,6 +8,8 @@ import {
 } from "#core/ack.ts";
 import { applyIncidentUpdate, INCIDENT_RETENTION_DAYS } from "#core/incident.ts";
 import { StaleStateError } from "#core/ports.ts";
+import { renderNotification } from "#core/render.ts";
+import { escapeHtml } from "#core/text.ts";
 import { TickProcessor } from "#core/tick.ts";
 import type { CheckDefinition } from "../../../monitors/types.ts";
 import { MemoryMonitorStore, RecordingNotifier, scriptedCheck } from "../../support/memory-adapters.ts";
@@ -291,5 +293,32 @@ describe("applyIncidentUpdate", () => {
       increment: ["alertsSent", "remindersSent"],
     });
     expect(second).toEqual({ openedAt: "a", firstAcknowledgedBy: "x", alertsSent: 2, remindersSent: 1 });
+  });
+});
+
+describe("the acknowledgement line of REMINDER and RECOVERED", () => {
+  const content = {
+    type: "recovery" as const,
+    monitorId: ID,
+    name: "Compass PO feed",
+    state: "ok" as const,
+    at: "2026-03-01T08:00:00.000Z",
+    timezone: "UTC",
+    check: "scripted",
+    message: "all good",
+  };
+  it("says the same in text and HTML, escaped in HTML, and nothing for an ALERT", () => {
+    const acked = renderNotification({
+      ...content,
+      acknowledgement: { by: "eve <eve@example.org>", at: "2026-03-01T07:00:00.000Z", note: "<b>on it</b>" },
+    });
+    const line = 'eve <eve@example.org> at 2026-03-01T07:00:00.000Z: "<b>on it</b>"';
+    expect(acked.text).toContain(`Acknowledged: ${line}`);
+    expect(acked.html).toContain(`<th align="left">Acknowledged</th><td>${escapeHtml(line)}</td>`);
+    expect(acked.html).not.toContain("<b>on it");
+    expect(renderNotification({ ...content, acknowledgement: null }).text).toContain("Acknowledged: nobody");
+    expect(renderNotification({ ...content, type: "alert", state: "alert" }).text).not.toContain(
+      "Acknowledged",
+    );
   });
 });
