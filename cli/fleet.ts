@@ -1,3 +1,4 @@
+import { INCIDENT_PREFIX } from "#core/incident.ts";
 import { CONFIG_RECORD, type MonitorConfig, parseConfigLeniently, STATE_RECORD } from "#core/schemas.ts";
 import { type Item, type MonitorsTable, NOTIFICATION_PREFIX, RUN_PREFIX } from "./monitors-table.ts";
 
@@ -20,6 +21,7 @@ export interface FleetScan {
   monitors: FleetMonitor[];
   runs: Item[];
   notifications: Item[];
+  incidents: Item[];
 }
 
 export const MONITOR_ATTRIBUTES = [
@@ -46,6 +48,9 @@ export const MONITOR_ATTRIBUTES = [
   // Present only while mail is undelivered: health reports it.
   "outbox",
   "outboxQueue",
+  // The open incident and its acknowledgement (incidents, health, list).
+  "incident",
+  "ack",
 ] as const;
 
 const RUN_ATTRIBUTES = [
@@ -72,6 +77,28 @@ const NOTIFICATION_ATTRIBUTES = [
   "error",
 ];
 
+const INCIDENT_ATTRIBUTES = [
+  "openedAt",
+  "adopted",
+  "firstFailureMessage",
+  "lastFailureMessage",
+  "lastFailureAt",
+  "acknowledgedBy",
+  "acknowledgedAt",
+  "ackNote",
+  "ackUntil",
+  "firstAcknowledgedBy",
+  "firstAcknowledgedAt",
+  "unacknowledgedBy",
+  "unacknowledgedAt",
+  "resolvedAt",
+  "durationMs",
+  "alertsSent",
+  "remindersSent",
+  "recoveriesSent",
+  "notificationsAbandoned",
+];
+
 export interface FleetQuery {
   /** Include config and state items. @default true */
   monitors?: boolean;
@@ -81,6 +108,8 @@ export interface FleetQuery {
   failedRunsOnly?: boolean;
   /** Include notification log items delivered at or after this time. */
   notificationsSince?: Date;
+  /** Include incident items still open or resolved at or after this time. */
+  incidentsSince?: Date;
   /** Project to the attributes the reports read; false reads whole items (export). @default true */
   project?: boolean;
 }
@@ -115,8 +144,18 @@ export async function scanFleet(table: MonitorsTable, query: FleetQuery): Promis
     names["#deliveredAt"] = "deliveredAt";
     clauses.push("(begins_with(#record, :notification) AND #deliveredAt >= :notificationsSince)");
   }
+  if (query.incidentsSince) {
+    values[":incident"] = INCIDENT_PREFIX;
+    values[":incidentsSince"] = query.incidentsSince.toISOString();
+    names["#resolvedAt"] = "resolvedAt";
+    // An incident overlaps the window unless it was resolved before it began.
+    clauses.push(
+      "(begins_with(#record, :incident) AND (attribute_not_exists(#resolvedAt) OR #resolvedAt >= :incidentsSince))",
+    );
+  }
   const attributes = [
     ...new Set([
+      ...(query.incidentsSince ? INCIDENT_ATTRIBUTES : []),
       ...(query.monitors !== false ? MONITOR_ATTRIBUTES : []),
       ...(query.runsSince ? RUN_ATTRIBUTES : []),
       ...(query.notificationsSince ? NOTIFICATION_ATTRIBUTES : []),
@@ -126,6 +165,7 @@ export async function scanFleet(table: MonitorsTable, query: FleetQuery): Promis
   const states = new Map<string, Item>();
   const runs: Item[] = [];
   const notifications: Item[] = [];
+  const incidents: Item[] = [];
   for await (const item of table.scan({
     expression: clauses.join(" OR "),
     values,
@@ -138,6 +178,7 @@ export async function scanFleet(table: MonitorsTable, query: FleetQuery): Promis
     else if (record === STATE_RECORD) states.set(monitorId, item);
     else if (record.startsWith(RUN_PREFIX)) runs.push(item);
     else if (record.startsWith(NOTIFICATION_PREFIX)) notifications.push(item);
+    else if (record.startsWith(INCIDENT_PREFIX)) incidents.push(item);
   }
   const monitors = [...configs.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
@@ -147,7 +188,7 @@ export async function scanFleet(table: MonitorsTable, query: FleetQuery): Promis
       ...parseConfigLeniently(monitorId, raw),
       state: states.get(monitorId),
     }));
-  return { monitors, runs, notifications };
+  return { monitors, runs, notifications, incidents };
 }
 
 /** The monitor's confirmed state as shown to people: paused wins, then the state item. */

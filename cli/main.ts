@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from "commander";
 import { registerCheckCommands } from "./commands/checks.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerHistoryCommands } from "./commands/history.ts";
+import { registerIncidentCommands } from "./commands/incidents.ts";
 import { registerManageCommands } from "./commands/manage.ts";
 import { registerMonitorCommands } from "./commands/monitors.ts";
 import { registerReportCommands } from "./commands/reports.ts";
@@ -77,12 +78,14 @@ function buildProgram(
         "  watchkeeper show api-health --local",
         "  watchkeeper history api-health --since 7d --json",
         "  watchkeeper checks http",
+        '  watchkeeper ack api-health --note "on it" --for 4h',
       ].join("\n"),
     );
   const run = createRunner(io, clients, onTarget);
   registerMonitorCommands(program, run);
   registerManageCommands(program, run);
   registerHistoryCommands(program, run);
+  registerIncidentCommands(program, run);
   registerReportCommands(program, run);
   registerTransferCommands(program, run);
   registerDoctorCommand(program, run);

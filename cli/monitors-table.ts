@@ -10,7 +10,8 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
-import type { StoredMonitor } from "#core/ports.ts";
+import { INCIDENT_PREFIX } from "#core/incident.ts";
+import type { MonitorStore, StoredMonitor } from "#core/ports.ts";
 import { CONFIG_RECORD, STATE_RECORD } from "#core/schemas.ts";
 import { UnknownMonitorError } from "./errors.ts";
 
@@ -24,6 +25,7 @@ export const NOTIFICATION_PREFIX = "notification#";
 // "$" sorts right after "#": `BETWEEN "run#<from>" AND "run$"` is every run item from <from> on.
 const RUN_END = "run$";
 const NOTIFICATION_END = "notification$";
+const INCIDENT_END = "incident$";
 
 export type Item = Record<string, unknown>;
 
@@ -56,6 +58,11 @@ export class MonitorsTable {
   /** Config (raw) and state (validated) in one consistent round trip, as the orchestrator loads them. */
   load(monitorId: string): Promise<StoredMonitor> {
     return new DynamoMonitorStore(this.tableName, this.doc).load(monitorId);
+  }
+
+  /** The orchestrator's own store over this table: the ack use case writes through it. */
+  store(): MonitorStore {
+    return new DynamoMonitorStore(this.tableName, this.doc);
   }
 
   /** One item as stored (no validation: export and reset must work on a broken item too). */
@@ -229,6 +236,11 @@ export class MonitorsTable {
     options: { since?: Date; limit?: number; newestFirst?: boolean } = {},
   ) {
     return this.#queryRange(monitorId, NOTIFICATION_PREFIX, NOTIFICATION_END, options);
+  }
+
+  /** Incident items of one monitor (`incident#<start>`), oldest first, via Query. */
+  async incidents(monitorId: string) {
+    return this.#queryRange(monitorId, INCIDENT_PREFIX, INCIDENT_END, {});
   }
 
   async #queryRange(

@@ -127,8 +127,10 @@ export class Orchestrator extends Construct {
     fn.addToRolePolicy(
       new PolicyStatement({
         // Exactly what functions/adapters/dynamodb-store.ts calls (transactions need the item actions).
-        // Every state change is a conditional PutItem (alone or in a transaction with log items).
-        actions: ["dynamodb:BatchGetItem", "dynamodb:PutItem"],
+        // Every state change is a conditional PutItem (alone or in a transaction with log items);
+        // incident items (`incident#<start>`) are UpdateItems in that transaction, which IAM
+        // authorises as UpdateItem. No more than PutItem on the same table already allows.
+        actions: ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
         resources: [table.tableArn],
       }),
     );

@@ -14,6 +14,7 @@ import {
   plural,
   truncate,
 } from "../format.ts";
+import { type IncidentStats, incidentStats, incidentView } from "../incidents.ts";
 import { scheduleProblem, writtenSchedule } from "../schedule-status.ts";
 import { groupBy, type RunStats, runSample, runStats } from "../stats.ts";
 
@@ -23,7 +24,7 @@ export function registerReportCommands(program: Command, run: Runner): void {
   program
     .command("health")
     .description(
-      "Fleet health over a window: monitors in alert, success rate, runs, notifications sent, stale monitors (scans the table)",
+      "Fleet health over a window: monitors in alert, success rate, runs, notifications sent, MTTA and MTTR, stale monitors (scans the table)",
     )
     .option("--hours <n>", "window in hours", "24")
     .option(
@@ -80,10 +81,16 @@ async function health(context: CommandContext): Promise<void> {
   if (!Number.isFinite(hours) || hours <= 0) throw new CliError("--hours must be a positive number", 2);
   const since = new Date(now.getTime() - hours * 3_600_000);
   const table = await context.table();
-  const { monitors, runs, notifications } = await scanFleet(table, {
+  const { monitors, runs, notifications, incidents } = await scanFleet(table, {
     runsSince: since,
     notificationsSince: since,
+    incidentsSince: since,
   });
+  const states = new Map(monitors.map((monitor) => [monitor.monitorId, monitor.state]));
+  const incidentReport = incidentStats(
+    incidents.map((item) => incidentView(item, states.get(String(item.monitorId)), now)),
+    since,
+  );
   const active = monitors.filter((monitor) => monitor.config.isActive);
   const inAlert = monitors.filter((monitor) => displayState(monitor) === "alert");
   const stale = monitors.map((monitor) => staleness(monitor, now)).filter((entry) => entry !== undefined);
@@ -134,7 +141,9 @@ async function health(context: CommandContext): Promise<void> {
       name: monitor.config.name,
       lastRunDt: monitor.state?.lastRunDt ?? null,
       lastResultMessage: monitor.state?.lastResultMessage ?? null,
+      acknowledgedBy: (monitor.state?.ack as { by?: string } | undefined)?.by ?? null,
     })),
+    incidents: incidentReport,
     runs: stats.runs,
     failures: stats.failures,
     successRate: stats.successRate ?? null,
@@ -181,7 +190,14 @@ function printHealth(
     monitors: number;
     active: number;
     paused: number;
-    inAlert: Array<{ monitorId: string; name: string; lastRunDt: unknown; lastResultMessage: unknown }>;
+    inAlert: Array<{
+      monitorId: string;
+      name: string;
+      lastRunDt: unknown;
+      lastResultMessage: unknown;
+      acknowledgedBy: string | null;
+    }>;
+    incidents: IncidentStats;
     runs: number;
     failures: number;
     successRate: number | null;
@@ -219,6 +235,7 @@ function printHealth(
         ? color.green("none")
         : color.red(`${report.inAlert.length}: ${report.inAlert.map((entry) => entry.monitorId).join(", ")}`),
     ],
+    ["incidents", describeIncidents(report.incidents)],
     [
       "runs",
       report.runs === 0
@@ -273,11 +290,12 @@ function printHealth(
     out.line();
     out.heading(color.red("In alert"));
     out.table(
-      ["ID", "NAME", "LAST RUN", "LAST MESSAGE"],
+      ["ID", "NAME", "LAST RUN", "ACKNOWLEDGED", "LAST MESSAGE"],
       report.inAlert.map((entry) => [
         entry.monitorId,
         truncate(entry.name, 32),
         formatAge(entry.lastRunDt as string | undefined, now),
+        entry.acknowledgedBy ? truncate(entry.acknowledgedBy, 24) : color.yellow("no"),
         truncate(entry.lastResultMessage as string | undefined, 60),
       ]),
     );
@@ -324,6 +342,20 @@ function printHealth(
     for (const entry of report.problems)
       for (const problem of entry.problems) out.line(`  ${entry.monitorId}: ${problem}`);
   }
+}
+
+/** `3 opened (1 open); MTTA 4m over 2 acknowledged; MTTR 25m over 2 resolved`. */
+function describeIncidents(stats: IncidentStats): string {
+  if (stats.opened === 0) return "none opened";
+  return [
+    `${stats.opened} opened${stats.open > 0 ? ` (${stats.open} still open)` : ""}`,
+    stats.mttaMs === null
+      ? `none acknowledged`
+      : `MTTA ${formatSpan(stats.mttaMs)} over ${stats.acknowledged} acknowledged`,
+    stats.mttrMs === null
+      ? "none resolved"
+      : `MTTR ${formatSpan(stats.mttrMs)} over ${stats.resolved} resolved`,
+  ].join("; ");
 }
 
 type StatsRow = RunStats & { name: string; check?: string; monitors?: number };

@@ -8,8 +8,10 @@ import {
   DynamoDBDocumentClient,
   PutCommand,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
+import { type IncidentUpdate, incidentRecord } from "#core/incident.ts";
 import type { MonitorStore, StateRecords, StoredMonitor } from "#core/ports.ts";
 import { StaleStateError } from "#core/ports.ts";
 import { CONFIG_RECORD, type MonitorState, MonitorStateSchema, STATE_RECORD } from "#core/schemas.ts";
@@ -64,6 +66,55 @@ async function withRetries<T>(write: () => Promise<T>, attempts = 3): Promise<T>
       await new Promise((resolve) => setTimeout(resolve, 100 * 4 ** (attempt - 1)));
     }
   }
+}
+
+type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+
+/** The UpdateItem of an incident item (functions/core/incident.ts), for the state's transaction. */
+export function incidentUpdateItem(
+  tableName: string,
+  monitorId: string,
+  update: IncidentUpdate,
+): TransactItem {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const name = (attribute: string) => {
+    const placeholder = `#a${Object.keys(names).length}`;
+    names[placeholder] = attribute;
+    return placeholder;
+  };
+  const value = (given: unknown) => {
+    const placeholder = `:v${Object.keys(values).length}`;
+    values[placeholder] = given;
+    return placeholder;
+  };
+  const defined = (fields: object | undefined) =>
+    Object.entries(fields ?? {}).filter(([, given]) => given !== undefined);
+  const set = [
+    ...defined(update.set).map(([attribute, given]) => `${name(attribute)} = ${value(given)}`),
+    ...defined(update.setIfAbsent).map(([attribute, given]) => {
+      const placeholder = name(attribute);
+      return `${placeholder} = if_not_exists(${placeholder}, ${value(given)})`;
+    }),
+  ];
+  const add = (update.increment ?? []).map((counter) => `${name(counter)} ${value(1)}`);
+  const remove = (update.remove ?? []).map((attribute) => name(attribute));
+  const expression = [
+    set.length > 0 ? `SET ${set.join(", ")}` : "",
+    add.length > 0 ? `ADD ${add.join(", ")}` : "",
+    remove.length > 0 ? `REMOVE ${remove.join(", ")}` : "",
+  ]
+    .filter(Boolean)
+    .join(" ");
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { monitorId, record: incidentRecord(update.start) },
+      UpdateExpression: expression,
+      ExpressionAttributeNames: names,
+      ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+    },
+  };
 }
 
 /**
@@ -181,20 +232,19 @@ export class DynamoMonitorStore implements MonitorStore {
         record: `notification#${receipt.tickTime}#${receipt.type}`,
       });
     }
+    const transactItems: TransactItem[] = [
+      ...logItems.map((Item) => ({ Put: { TableName: this.tableName, Item } })),
+      // Incident items are updated, never put: see IncidentUpdate. The transaction's version
+      // condition makes even its counters exactly-once.
+      ...(records.incident ? [incidentUpdateItem(this.tableName, monitorId, records.incident)] : []),
+    ];
     try {
       // Conditional on the version, so a write that did land before a lost response fails its
       // retry as stale and the caller re-reads: retrying throttling and conflicts here is safe.
       await withRetries<unknown>(() =>
-        logItems.length > 0
+        transactItems.length > 0
           ? // One request for state and log items: a write is one DynamoDB request, history included.
-            this.doc.send(
-              new TransactWriteCommand({
-                TransactItems: [
-                  { Put: put },
-                  ...logItems.map((Item) => ({ Put: { TableName: this.tableName, Item } })),
-                ],
-              }),
-            )
+            this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...transactItems] }))
           : this.doc.send(new PutCommand(put)),
       );
     } catch (error) {

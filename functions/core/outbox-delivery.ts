@@ -1,3 +1,4 @@
+import { incidentOnDelivery } from "./incident.ts";
 import type { DeliveryReceipt, DeliveryRetryPort, Logger, MonitorStore, Notifier } from "./ports.ts";
 import { PermanentDeliveryError, StaleStateError } from "./ports.ts";
 import { describeDelay, withDeliveryDelay } from "./render.ts";
@@ -369,7 +370,13 @@ export class OutboxDelivery {
           monitorId,
           next,
           state.version,
-          done ? { receipt: sent.receipt } : {},
+          done
+            ? {
+                receipt: sent.receipt,
+                // Counted on its incident's item, in this same write: exactly once.
+                incident: incidentOnDelivery(state, sending, delivery.delivered, iso(this.#now())),
+              }
+            : {},
         );
       } catch (error) {
         // A delivered mail must be cleared, or it goes out again, and a release that never lands

@@ -1,3 +1,4 @@
+import type { IncidentUpdate } from "./incident.ts";
 import type { MonitorState, Outbox } from "./schemas.ts";
 
 /**
@@ -84,6 +85,11 @@ export interface StateRecords {
   summary?: RunSummary | undefined;
   /** The notification log item (`notification#<tickTime>#<type>`), written when an outbox entry is cleared. */
   receipt?: DeliveryReceipt | undefined;
+  /**
+   * The change to the incident item (`incident#<start>`, functions/core/incident.ts) that this
+   * state change makes: opening, acknowledging, resolving the incident, counting its mail.
+   */
+  incident?: IncidentUpdate | undefined;
 }
 
 export interface MonitorStore {

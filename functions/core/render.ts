@@ -1,4 +1,4 @@
-import type { MonitorStatus, NotificationType } from "./schemas.ts";
+import type { Acknowledgement, MonitorStatus, NotificationType } from "./schemas.ts";
 import { bodySafe, escapeHtml, headerSafe } from "./text.ts";
 
 export interface NotificationContent {
@@ -11,6 +11,11 @@ export interface NotificationContent {
   timezone: string;
   check: string;
   message: string;
+  /**
+   * Who acknowledged the incident (REMINDER, RECOVERED): `null` says nobody did; undefined leaves
+   * the line out (ALERT: a new incident is never acknowledged).
+   */
+  acknowledgement?: Acknowledgement | null | undefined;
 }
 
 export interface RenderedEmail {
@@ -103,10 +108,25 @@ export function renderNotification(content: NotificationContent): RenderedEmail 
     ["Time (UTC)", utc],
     ["Time (local)", local],
   ];
+  if (content.acknowledgement !== undefined) {
+    fields.push(["Acknowledged", describeAcknowledgement(content.acknowledgement, content.at)]);
+  }
   const { text, html } = renderEmailBody(HEADLINE[content.type], fields, [
     { label: "Message from the check:", body: message },
   ]);
   return { subject, text, html };
+}
+
+/**
+ * One line about an acknowledgement for a mail sent at `at`: `alice@example.org at 2026-…Z, until
+ * 2026-…Z: "looking into it"`, or that nobody acknowledged. Values are made header-safe (one line).
+ */
+export function describeAcknowledgement(ack: Acknowledgement | null, at: string): string {
+  if (!ack) return "nobody";
+  const expired = ack.until !== undefined && !(Date.parse(at) < Date.parse(ack.until));
+  const until = ack.until === undefined ? "" : `, ${expired ? "expired" : "until"} ${ack.until}`;
+  const note = ack.note ? `: "${headerSafe(ack.note, 300)}"` : "";
+  return `${headerSafe(ack.by, 128)} at ${ack.at}${until}${note}`;
 }
 
 /** "2 h 5 min", "32 min", "45 s": how late a notification is, for people. */

@@ -316,8 +316,38 @@ export const OutboxSchema = z.looseObject({
    * `tickTime`: an ALERT sent late to people listed during its incident).
    */
   reminderClockFrom: z.string().optional(),
+  /** The `start` of the incident it belongs to: its delivery is counted on that incident's item. */
+  incident: z.string().optional(),
 });
 export type Outbox = z.infer<typeof OutboxSchema>;
+
+/**
+ * An acknowledgement of the current incident (issue 14): it silences reminders only, until the
+ * incident recovers or `until` (judged on the tick's logical clock), whichever comes first.
+ */
+export const AcknowledgementSchema = z.looseObject({
+  /** Who acknowledged: a person's name or address, as the caller (CLI, dashboard, link) vouches. */
+  by: z.string(),
+  /** When (ISO UTC, wall clock of the caller). */
+  at: z.string(),
+  note: z.string().optional(),
+  /** ISO UTC after which reminders resume; absent: until the incident ends. */
+  until: z.string().optional(),
+});
+export type Acknowledgement = z.infer<typeof AcknowledgementSchema>;
+
+/**
+ * The open incident as the state item tracks it (functions/core/incident.ts): the key of its
+ * `incident#<start>` item, and its latest failure (kept here because every failing tick writes the
+ * state anyway, and copied to the incident item only on the writes that touch it).
+ */
+export const StateIncidentSchema = z.looseObject({
+  /** Logical time of the tick that opened it (its ALERT decision): `incident#<start>`. */
+  start: z.string(),
+  lastFailureMessage: z.string().optional(),
+  lastFailureAt: z.string().optional(),
+});
+export type StateIncident = z.infer<typeof StateIncidentSchema>;
 
 /** The state item (DESIGN.md §2), owned by the orchestrator. */
 export const MonitorStateSchema = z.looseObject({
@@ -347,6 +377,10 @@ export const MonitorStateSchema = z.looseObject({
    * healthy monitor's `lastRunDt` may lag by up to this much. Absent: every tick writes.
    */
   stateHeartbeatMinutes: z.number().min(0).optional(),
+  /** The current incident's acknowledgement; cleared at recovery. */
+  ack: AcknowledgementSchema.optional(),
+  /** The open incident (state `alert`); absent when ok. */
+  incident: StateIncidentSchema.optional(),
 });
 export type MonitorState = z.infer<typeof MonitorStateSchema>;
 

@@ -1,4 +1,4 @@
-import type { MonitorStatus, NotificationType } from "./schemas.ts";
+import type { Acknowledgement, MonitorStatus, NotificationType } from "./schemas.ts";
 
 /** The part of the state item the state machine reads and writes. */
 export interface MachineState {
@@ -11,6 +11,12 @@ export interface MachineState {
    * clock starts at delivery, so no reminder is due meanwhile; alerts and recoveries still are.
    */
   notificationPending?: boolean | undefined;
+  /**
+   * The current incident's acknowledgement (issue 14): while it holds, no reminder is due. It is
+   * carried through the incident (expired or not: people still see who acknowledged) and cleared
+   * when the incident ends; a new incident starts unacknowledged.
+   */
+  ack?: Acknowledgement | undefined;
 }
 
 export interface MachineConfig {
@@ -25,7 +31,8 @@ export type QuietReason =
   | "recovering" // alert, OK counted, threshold not reached
   | "reminder-window" // alert, failing, reminder not due yet
   | "reminders-disabled"
-  | "awaiting-delivery"; // alert, failing, the last notification is not delivered yet
+  | "awaiting-delivery" // alert, failing, the last notification is not delivered yet
+  | "acknowledged"; // alert, failing, someone acknowledged the incident and the ack holds
 
 export interface Decision {
   next: MachineState;
@@ -47,16 +54,19 @@ export function decide(
   config: MachineConfig,
 ): Decision {
   const current = previous ?? INITIAL_STATE;
+  // The acknowledgement belongs to the incident: it lives while the state is alert.
+  const withAck = (next: MachineState): MachineState =>
+    next.state === "alert" && current.state === "alert" && current.ack ? { ...next, ack: current.ack } : next;
   const notified = (type: NotificationType, state: MonitorStatus): Decision => ({
-    next: { state, consecutiveOkCount: 0, lastNotificationDt: now, lastNotificationType: type },
+    next: withAck({ state, consecutiveOkCount: 0, lastNotificationDt: now, lastNotificationType: type }),
     notification: type,
   });
   const quiet = (next: MachineState, quietReason: QuietReason): Decision => ({
-    next: {
+    next: withAck({
       ...next,
       lastNotificationDt: current.lastNotificationDt,
       lastNotificationType: current.lastNotificationType,
-    },
+    }),
     notification: null,
     quietReason,
   });
@@ -73,12 +83,33 @@ export function decide(
   if (config.reminderFrequencyMinutes <= 0) {
     return quiet({ state: "alert", consecutiveOkCount: 0 }, "reminders-disabled");
   }
+  // The reminder gate: elapsed AND not acknowledged (an expired ack no longer counts).
+  if (ackHolds(current.ack, now)) {
+    return quiet({ state: "alert", consecutiveOkCount: 0 }, "acknowledged");
+  }
   if (current.notificationPending) {
     return quiet({ state: "alert", consecutiveOkCount: 0 }, "awaiting-delivery");
   }
   return reminderDue(current.lastNotificationDt, now, config.reminderFrequencyMinutes)
     ? notified("reminder", "alert")
     : quiet({ state: "alert", consecutiveOkCount: 0 }, "reminder-window");
+}
+
+/** A monitor is in an incident while its confirmed state is alert (from ALERT to RECOVERED). */
+export function inIncident(state: Pick<MachineState, "state"> | undefined): boolean {
+  return state?.state === "alert";
+}
+
+/**
+ * Whether an acknowledgement silences reminders at `now` (the tick's logical clock): it exists
+ * and has no expiry, or its expiry is still ahead. The expiry instant itself counts as expired.
+ */
+export function ackHolds(ack: Acknowledgement | undefined, now: string): boolean {
+  if (!ack) return false;
+  if (ack.until === undefined) return true;
+  const until = Date.parse(ack.until);
+  // An unreadable expiry (a hand edit) silences nothing: reminders are the safe side.
+  return Number.isFinite(until) && Date.parse(now) < until;
 }
 
 /** The window boundary counts as elapsed; a missing clock means the reminder is overdue. */

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { CheckDefinition } from "./check.ts";
+import { type IncidentUpdate, incidentOnTick } from "./incident.ts";
 import { type DeliveryResult, OutboxDelivery, RetryableTickError } from "./outbox-delivery.ts";
 import type {
   DeliveryReceipt,
@@ -20,6 +21,7 @@ import { renderNotification, withDeliveryDelay } from "./render.ts";
 import { type CheckOutcome, runCheck } from "./run-check.ts";
 import { nextRun, parseSchedule } from "./schedule.ts";
 import {
+  type Acknowledgement,
   CONFIG_DEFAULTS,
   type ConfigProblem,
   formatProblems,
@@ -220,6 +222,17 @@ export class PrefetchedMonitors {
     this.#items.delete(monitorId);
     return stored;
   }
+}
+
+/** The tick's incident change, counting its own notification if it was abandoned unsent. */
+function withAbandoned(
+  update: IncidentUpdate | undefined,
+  abandoned: Outbox | false | undefined,
+): IncidentUpdate | undefined {
+  if (!abandoned || abandoned.incident === undefined) return update;
+  if (update && update.start !== abandoned.incident) return update;
+  const base = update ?? { start: abandoned.incident };
+  return { ...base, increment: [...(base.increment ?? []), "notificationsAbandoned"] };
 }
 
 /** What one tick's processing knows across its re-reads. */
@@ -454,7 +467,7 @@ export class TickProcessor {
     const { monitorId } = tick;
     const manual = tick.reason === "manual";
     const stamp = manual ? iso(tick.scheduledTime) : tickTime;
-    const { decision, entry, unnotifiedAlert } = this.#decide(context, state, config, check);
+    const { decision, entry, unnotifiedAlert, incident } = this.#decide(context, state, config, check);
     const { outbox, outboxQueue, overflow } = this.#enqueue(context, state, entry);
     const heartbeatMs = this.#options.stateHeartbeatMs;
     const next: MonitorState = {
@@ -471,6 +484,7 @@ export class TickProcessor {
       scheduleError: state?.scheduleError,
       configProblems: configProblems ?? undefined,
       stateHeartbeatMinutes: heartbeatMs > 0 ? heartbeatMs / 60_000 : undefined,
+      incident: incident.incident,
     };
     const quiet =
       heartbeatMs > 0 &&
@@ -495,6 +509,7 @@ export class TickProcessor {
       run: quiet ? undefined : this.#runRecord(config, tickTime, check, decision, entry !== undefined, state),
       summary,
       receipt: abandoned,
+      incident: withAbandoned(incident.update, abandoned && entry),
     });
     // The quiet runs before this write are summarised (or, for a manual run, still pending).
     if (!manual) this.#quietRuns.forget(monitorId);
@@ -669,7 +684,12 @@ export class TickProcessor {
     state: MonitorState | undefined,
     config: MonitorConfig,
     check: CheckOutcome,
-  ): { decision: Decision; entry: Outbox | undefined; unnotifiedAlert: MonitorState["unnotifiedAlert"] } {
+  ): {
+    decision: Decision;
+    entry: Outbox | undefined;
+    unnotifiedAlert: MonitorState["unnotifiedAlert"];
+    incident: ReturnType<typeof incidentOnTick>;
+  } {
     const { tickTime } = context;
     const pending = state?.outbox !== undefined || (state?.outboxQueue?.length ?? 0) > 0;
     const decision = decide(
@@ -678,11 +698,15 @@ export class TickProcessor {
       tickTime,
       config,
     );
+    // The incident this tick belongs to (opened, continued or resolved by it): its notifications
+    // are tagged with it, and its item changes in the same write.
+    const incident = incidentOnTick(state, decision, check, tickTime);
+    const tag = { incident: incident.update?.start ?? incident.incident?.start, ack: state?.ack };
     const listed = config.peopleToNotify.length > 0;
     const unnotified = decision.next.state === "ok" ? undefined : state?.unnotifiedAlert;
     if (unnotified && listed && decision.notification !== "recovery") {
       const entry: Outbox = {
-        ...this.#buildOutbox("alert", config, unnotified.message, unnotified.tickTime, {
+        ...this.#buildOutbox("alert", config, unnotified.message, unnotified.tickTime, tag, {
           decidedAt: unnotified.tickTime,
           reason: "nobody was listed to receive it then",
         }),
@@ -690,15 +714,15 @@ export class TickProcessor {
         reminderClockFrom: tickTime,
       };
       const next = { ...decision.next, lastNotificationDt: tickTime, lastNotificationType: "alert" as const };
-      return { decision: { next, notification: "alert" }, entry, unnotifiedAlert: undefined };
+      return { decision: { next, notification: "alert" }, entry, unnotifiedAlert: undefined, incident };
     }
     if (decision.notification && listed) {
-      const entry = this.#buildOutbox(decision.notification, config, check.message, tickTime);
-      return { decision, entry, unnotifiedAlert: unnotified };
+      const entry = this.#buildOutbox(decision.notification, config, check.message, tickTime, tag);
+      return { decision, entry, unnotifiedAlert: unnotified, incident };
     }
     const unnotifiedAlert =
       decision.notification === "alert" ? { tickTime, message: check.message } : unnotified;
-    return { decision, entry: undefined, unnotifiedAlert };
+    return { decision, entry: undefined, unnotifiedAlert, incident };
   }
 
   /**
@@ -904,6 +928,7 @@ export class TickProcessor {
     config: MonitorConfig,
     message: string,
     tickTime: string,
+    tag: { incident: string | undefined; ack: Acknowledgement | undefined },
     late?: { decidedAt: string; reason: string },
   ): Outbox {
     let email = renderNotification({
@@ -915,6 +940,8 @@ export class TickProcessor {
       timezone: config.timezone,
       check: config.check,
       message,
+      // A new incident's ALERT has nobody to name; REMINDER and RECOVERED say who acknowledged.
+      ...(type === "alert" ? {} : { acknowledgement: tag.ack ?? null }),
     });
     const wallNow = this.#now();
     if (late) {
@@ -934,6 +961,7 @@ export class TickProcessor {
       ...email,
       createdAt: iso(wallNow),
       attempts: 0,
+      ...(tag.incident !== undefined ? { incident: tag.incident } : {}),
     };
   }
 

@@ -1,4 +1,4 @@
-import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
@@ -319,6 +319,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
     const reminderViolations: string[] = [];
     const firstMailNotAlert: string[] = [];
     const undrained: string[] = [];
+    const incidentMismatches: string[] = [];
     let delayedMonitors = 0;
     for (const monitor of monitors) {
       const reference = model(monitor);
@@ -342,6 +343,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
       firstMailNotAlert.push(
         ...checkIncidentsStartWithAlert(monitor, reference, arrivals.get(monitor.id) ?? []),
       );
+      incidentMismatches.push(...(await checkIncidentRecords(monitor, delivered)));
       const stored = (await store.load(monitor.id)).state;
       if (stored?.outbox || stored?.outboxQueue) undrained.push(monitor.id);
       // Write on change: a monitor that ends healthy and quiet need not have written its last
@@ -415,6 +417,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
       incidentsNotStartingWithAlert: firstMailNotAlert.length,
       drainDidNotFlush: undrained.length,
       finalStateMismatches: stateMismatches.length,
+      incidentRecordMismatches: incidentMismatches.length,
     };
     console.info(`chaos figures\n${JSON.stringify(figures, null, 2)}`);
     const findings = {
@@ -424,6 +427,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
       lost,
       unexpected,
       undrained,
+      incidentMismatches,
     };
     for (const [name, list] of Object.entries(findings)) {
       if (list.length > 0) console.info(`${name}: ${list.slice(0, 20).join("\n  ")}`);
@@ -478,6 +482,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
     expect(reminderViolations, context).toEqual([]);
     expect(firstMailNotAlert, context).toEqual([]);
     expect(stateMismatches, context).toEqual([]);
+    expect(incidentMismatches, context).toEqual([]);
   });
 });
 
@@ -593,6 +598,53 @@ function replayReminders(
     state = { ...match.next, lastNotificationDt: match.notification ? at : state.lastNotificationDt };
   });
   return violations;
+}
+
+/**
+ * Incident items (issue 14) under the same faults: one per incident of the model, opened and
+ * resolved at the model's ticks, and notifications counted exactly once each (at their outbox
+ * clear, however often a crash made SES send them): the counts add up to the distinct mails that
+ * arrived.
+ */
+async function checkIncidentRecords(monitor: MonitorPlan, delivered: Map<string, number>): Promise<string[]> {
+  const { Items = [] } = await doc.send(
+    new QueryCommand({
+      TableName: tableName,
+      KeyConditionExpression: "monitorId = :id AND begins_with(#record, :incident)",
+      ExpressionAttributeNames: { "#record": "record" },
+      ExpressionAttributeValues: { ":id": monitor.id, ":incident": "incident#" },
+      ConsistentRead: true,
+    }),
+  );
+  const wanted: Array<{ openedAt: string; resolvedAt?: string }> = [];
+  let state: MachineState | undefined;
+  monitor.outcomes.forEach((isOk, index) => {
+    const decision = decide(state, isOk, tickTime(index), monitor);
+    if (decision.notification === "alert") wanted.push({ openedAt: tickTime(index) });
+    if (decision.notification === "recovery") {
+      const open = wanted.at(-1);
+      if (open) open.resolvedAt = tickTime(index);
+    }
+    state = decision.next;
+  });
+  const actual = Items.map((item) => ({
+    openedAt: item.openedAt,
+    ...(item.resolvedAt ? { resolvedAt: item.resolvedAt } : {}),
+  }));
+  const problems: string[] = [];
+  if (JSON.stringify(actual) !== JSON.stringify(wanted)) {
+    problems.push(`${monitor.id}: incidents ${JSON.stringify(actual)} != ${JSON.stringify(wanted)}`);
+  }
+  const counted = Items.reduce(
+    (sum, item) =>
+      sum + Number(item.alertsSent ?? 0) + Number(item.remindersSent ?? 0) + Number(item.recoveriesSent ?? 0),
+    0,
+  );
+  const distinct = [...delivered.keys()].filter((key) => key.startsWith(`${monitor.id}|`)).length;
+  if (counted !== distinct) {
+    problems.push(`${monitor.id}: incident items count ${counted} notifications sent, ${distinct} arrived`);
+  }
+  return problems;
 }
 
 /** Every incident's first mail to arrive is its ALERT, never a REMINDER or the RECOVERED. */

@@ -432,7 +432,12 @@ describe("IAM", () => {
     const monitorsTable = statementWith(statements, "dynamodb:BatchGetItem");
     expect(monitorsTable.Resource).toEqual(table);
     // Least privilege: what the store adapter calls, and nothing that deletes or scans.
-    expect(actions(monitorsTable).sort()).toEqual(["dynamodb:BatchGetItem", "dynamodb:PutItem"]);
+    // UpdateItem: incident items, updated in the state write's transaction (functions/core/incident.ts).
+    expect(actions(monitorsTable).sort()).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    ]);
     const ses = statementWith(statements, "ses:SendEmail");
     expect(actions(ses)).toEqual(["ses:SendEmail"]);
     // The account's identities (SES also authorises against sandbox recipients), pinned to the sender.

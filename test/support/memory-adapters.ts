@@ -1,3 +1,4 @@
+import { applyIncidentUpdate, type IncidentFields } from "#core/incident.ts";
 import type {
   DeliveryReceipt,
   DeliveryRetryPort,
@@ -26,6 +27,8 @@ export class MemoryMonitorStore implements MonitorStore {
   readonly runs: Array<RunRecord & { monitorId: string }> = [];
   readonly summaries: Array<RunSummary & { monitorId: string }> = [];
   readonly receipts: Array<DeliveryReceipt & { monitorId: string }> = [];
+  /** Incident items by `<monitorId>|<start>`, updated as DynamoDB would. */
+  readonly incidents = new Map<string, IncidentFields>();
   writes = 0;
   loads = 0;
   batchLoads = 0;
@@ -81,6 +84,10 @@ export class MemoryMonitorStore implements MonitorStore {
     if (records.run) this.runs.push({ ...records.run, monitorId });
     if (records.summary) this.summaries.push({ ...records.summary, monitorId });
     if (records.receipt) this.receipts.push({ ...records.receipt, monitorId });
+    if (records.incident) {
+      const key = `${monitorId}|${records.incident.start}`;
+      this.incidents.set(key, applyIncidentUpdate(this.incidents.get(key), records.incident));
+    }
   }
 }
 
