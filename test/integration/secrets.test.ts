@@ -139,8 +139,10 @@ describe("secret references through the orchestrator", () => {
     expect(received.at(-1)?.headers.authorization).toBe(SECRET);
 
     const items = await storedItems("partner-api");
+    // The incident item too (issue 14): the secret must be absent from it as from the rest.
     expect(items.map((item) => String(item.record).split("#")[0]).sort()).toEqual([
       "config",
+      "incident",
       "notification",
       "run",
       "state",
