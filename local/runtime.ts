@@ -10,7 +10,7 @@ import type { DynamoDBStreamEvent, SQSEvent } from "aws-lambda";
 import { DynamoDbBuckets } from "#adapters/dynamodb-buckets.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { SesNotifier } from "#adapters/ses-notifier.ts";
-import type { Logger, SchedulerPort } from "#core/ports.ts";
+import type { Logger } from "#core/ports.ts";
 import { planReconcile } from "#core/schedule-sync.ts";
 import { CONFIG_RECORD } from "#core/schemas.ts";
 import { createScheduleSyncHandler } from "../functions/schedule-sync/handler.ts";
@@ -232,7 +232,7 @@ async function startServers(options: LocalRuntimeOptions, shutdown: Shutdown) {
 async function reconcile(
   doc: DynamoDBDocumentClient,
   tableName: string,
-  scheduler: SchedulerPort,
+  scheduler: DynamoDbBuckets,
   status: DynamoDbScheduleStatus,
   logger: Logger,
 ): Promise<void> {
@@ -248,15 +248,20 @@ async function reconcile(
     },
   );
   for await (const page of pages) configs.push(...((page.Items ?? []) as Array<Record<string, unknown>>));
+  const startedAt = new Date();
   const plan = planReconcile(configs, await scheduler.list());
   for (const definition of plan.upserts) {
     await scheduler.upsert(definition);
     await status.clearError(definition.monitorId);
   }
   for (const { monitorId, reason } of plan.invalid) await status.reportError(monitorId, reason);
+  // Members whose config item is gone (deleted while the runtime was down), then the headers.
+  for (const monitorId of plan.removals) await scheduler.remove(monitorId);
+  await scheduler.syncHeaders(startedAt);
   logger.info("schedules reconciled from the table", {
     upserts: plan.upserts.length,
     invalid: plan.invalid.length,
+    removals: plan.removals.length,
   });
 }
 

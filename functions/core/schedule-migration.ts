@@ -40,10 +40,17 @@ export class MigratingScheduler implements SchedulerPort, ScheduleReader, Header
     let phaseMinute = definition.phaseMinute;
     const header = headerFor(definition.expression, definition.timezone);
     if (phaseMinute === undefined && header.kind === "rate") {
-      const old = await this.legacy.anchorOf(definition.monitorId);
-      // Only the same rate keeps its cadence: a changed rate restarts, as UpdateSchedule would.
-      if (old && sameRate(old.expression, header.periodMinutes)) {
-        phaseMinute = phaseFromAnchor(old.anchor, header.periodMinutes);
+      // A rate keeps its phase across edits that leave its period alone (a pause, a new timezone):
+      // first the member's own, then, for a monitor not migrated yet, its old schedule's anchor.
+      const member = await this.buckets.describe(definition.monitorId);
+      if (member?.phaseMinute !== undefined && sameRate(member.expression, header.periodMinutes)) {
+        phaseMinute = member.phaseMinute;
+      } else {
+        const old = await this.legacy.anchorOf(definition.monitorId);
+        // Only the same rate keeps its cadence: a changed rate restarts, as UpdateSchedule would.
+        if (old && sameRate(old.expression, header.periodMinutes)) {
+          phaseMinute = phaseFromAnchor(old.anchor, header.periodMinutes);
+        }
       }
     }
     await this.buckets.upsert({ ...definition, ...(phaseMinute === undefined ? {} : { phaseMinute }) });
