@@ -14,6 +14,54 @@ export const MAX_JSON_ASSERTIONS = 20;
 
 const OPERATORS = ["equals", "matches", "exists", "greaterThan", "lessThan"] as const;
 
+/** Longest `matches` pattern, and the most of a value it is run on (its first characters). */
+const MAX_PATTERN_LENGTH = 200;
+export const MAX_MATCHED_LENGTH = 4096;
+
+/**
+ * A group that repeats and holds a repetition itself (`(a+)+`, `(\w+\s?)*`, `(a|aa){2,}`): the
+ * shape of catastrophic backtracking. A conservative syntactic test (safe-regex's star height):
+ * some harmless patterns are refused too, and are easy to rewrite.
+ */
+export function hasNestedQuantifier(pattern: string): boolean {
+  const stack: boolean[] = [];
+  let inClass = false;
+  for (let index = 0; index < pattern.length; index++) {
+    const char = pattern[index];
+    if (char === "\\") {
+      index++;
+      continue;
+    }
+    if (inClass) {
+      if (char === "]") inClass = false;
+      continue;
+    }
+    if (char === "[") inClass = true;
+    else if (char === "(") stack.push(false);
+    else if (char === ")") {
+      const innerRepeats = stack.pop() ?? false;
+      const next = pattern[index + 1];
+      const repeated = next === "*" || next === "+" || next === "{";
+      if (repeated && (innerRepeats || /\|/.test(groupBody(pattern, index)))) return true;
+      if (stack.length > 0 && (innerRepeats || repeated)) stack[stack.length - 1] = true;
+    } else if ((char === "*" || char === "+" || char === "{") && stack.length > 0) {
+      stack[stack.length - 1] = true;
+    }
+  }
+  return false;
+}
+
+/** The text of the group that closes at `close` (for alternation inside a repeated group). */
+function groupBody(pattern: string, close: number): string {
+  let depth = 0;
+  for (let index = close; index >= 0; index--) {
+    if (pattern[index] === ")" && pattern[index - 1] !== "\\") depth++;
+    if (pattern[index] === "(" && pattern[index - 1] !== "\\") depth--;
+    if (depth === 0) return pattern.slice(index + 1, close);
+  }
+  return "";
+}
+
 function isRegex(source: string): boolean {
   try {
     new RegExp(source);
@@ -37,7 +85,12 @@ export const JsonAssertionSchema = z
       /** The value must be a string matching this regular expression (JavaScript syntax). */
       matches: z
         .string({ error: must("must be a regular expression (a string)") })
+        .max(MAX_PATTERN_LENGTH, `must be at most ${MAX_PATTERN_LENGTH} characters`)
         .refine(isRegex, "must be a valid regular expression")
+        .refine(
+          (pattern) => !hasNestedQuantifier(pattern),
+          "must not repeat a group that itself repeats (such as (a+)+ or (\\w+\\s?)*): it can take exponential time on a hostile body",
+        )
         .optional(),
       /** true: the value must be there (null counts); false: it must not. */
       exists: z.boolean({ error: must("must be true or false") }).optional(),
@@ -126,7 +179,11 @@ export function judgeAssertion(document: unknown, assertion: JsonAssertion): str
     problems.push(`${name} does not equal ${jsonText(assertion.equals)} ${what}`);
   }
   if (assertion.matches !== undefined) {
-    if (typeof value !== "string" || !new RegExp(assertion.matches).test(value)) {
+    // Bounded input: a regular expression runs synchronously, past the check's abort signal.
+    if (
+      typeof value !== "string" ||
+      !new RegExp(assertion.matches).test(value.slice(0, MAX_MATCHED_LENGTH))
+    ) {
       // The source escaped as in JSON (no raw control character), between slashes.
       problems.push(`${name} does not match /${jsonText(assertion.matches).slice(1, -1)}/ ${what}`);
     }

@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
   describeJsonType,
+  hasNestedQuantifier,
   JsonAssertionSchema,
+  JsonAssertionsSchema,
   jsonEqual,
   judgeAssertion,
   judgeJson,
+  MAX_MATCHED_LENGTH,
 } from "#monitors/support/json-assertions.ts";
 import { parsePointer, resolvePointer } from "#monitors/support/json-pointer.ts";
 
@@ -143,5 +146,25 @@ describe("JSON assertions", () => {
       "a list of 1 item",
       "an object with 2 keys",
     ]);
+  });
+});
+
+describe("`matches` cannot stall the orchestrator (catastrophic backtracking)", () => {
+  it("refuses patterns that repeat a repeating or alternating group", () => {
+    for (const pattern of ["(a+)+", "^(a|aa)+$", "(\\w+\\s?)*$", "((ab)*c)*"]) {
+      expect(hasNestedQuantifier(pattern), pattern).toBe(true);
+      const parsed = JsonAssertionsSchema.safeParse([{ pointer: "/v", matches: pattern }]);
+      expect(parsed.success, pattern).toBe(false);
+      expect(JSON.stringify(parsed.error?.issues)).toContain("exponential time");
+    }
+    for (const pattern of ["^ok$", "^v\\d+\\.\\d+$", "(ab)+", "[(a+)]+", "^(GREEN|YELLOW)$"]) {
+      expect(hasNestedQuantifier(pattern), pattern).toBe(false);
+    }
+  });
+
+  it("runs a pattern on the first 4 KiB of a value only", () => {
+    const value = `${"x".repeat(MAX_MATCHED_LENGTH)}needle`;
+    expect(judgeAssertion({ v: value }, { pointer: "/v", matches: "needle" })).toHaveLength(1);
+    expect(judgeAssertion({ v: `needle${value}` }, { pointer: "/v", matches: "needle" })).toEqual([]);
   });
 });
