@@ -372,5 +372,34 @@ export function maskSecretValues(text: string, values: readonly string[]): strin
   for (const form of forms) {
     if (result.includes(form)) result = result.split(form).join(SECRET_MASK);
   }
+  return maskTruncatedPrefixes(result, forms);
+}
+
+/** Shortest start of a secret that is masked when a message cuts it off with an ellipsis. */
+const MIN_TRUNCATED_PREFIX = 16;
+
+/**
+ * Checks cut long values to fit a message (`"abc…"`), before the masking sees them: a secret's start
+ * followed by `…` is masked too, so a long secret cannot leak by its first 80 characters.
+ */
+function maskTruncatedPrefixes(text: string, forms: readonly string[]): string {
+  if (!text.includes("…")) return text;
+  let result = text;
+  for (let at = result.indexOf("…"); at !== -1; at = result.indexOf("…", at + 1)) {
+    let longest = 0;
+    for (const form of forms) {
+      for (let length = Math.min(form.length - 1, at); length >= MIN_TRUNCATED_PREFIX; length--) {
+        if (length <= longest) break;
+        if (result.startsWith(form.slice(0, length), at - length)) {
+          longest = length;
+          break;
+        }
+      }
+    }
+    if (longest > 0) {
+      result = `${result.slice(0, at - longest)}${SECRET_MASK}${result.slice(at + 1)}`;
+      at = at - longest + SECRET_MASK.length - 1;
+    }
+  }
   return result;
 }

@@ -224,6 +224,16 @@ describe("SecretResolver", () => {
 });
 
 describe("maskSecretValues", () => {
+  it("masks the start of a secret that a check cut off with an ellipsis before the masking saw it", () => {
+    const secret = `sk-live-${"7Hq2".repeat(30)}`;
+    const cut = `expected TXT "${secret.slice(0, 80)}…", found "v=spf1"`;
+    expect(maskSecretValues(cut, [secret])).toBe('expected TXT "[secret]", found "v=spf1"');
+    // A short common start followed by an ellipsis is left alone.
+    expect(maskSecretValues("GET https://api.e…", ["https://api.example.org/hook/T0"])).toBe(
+      "GET https://api.e…",
+    );
+  });
+
   it("masks a secret URL in the forms the http check prints it (no query, no credentials, normalised)", () => {
     const cases: Array<[secret: string, printed: string]> = [
       ["http://h/hooks/T0SECRETPATH?x=1", "GET http://h/hooks/T0SECRETPATH?… returned 200"],
