@@ -298,10 +298,17 @@ function failureMessage(error: unknown, params: SqlParams, cluster: string): str
       return `the query on cluster ${cluster} timed out in the Data API (${errorText(error)})`;
     case "BadRequestException":
     case "DatabaseErrorException":
-      return `the query on cluster ${cluster} failed: ${errorText(error)}`;
+      // The database quotes the offending value ("invalid input syntax for type uuid: "<value>""):
+      // keep the words, never the data.
+      return `the query on cluster ${cluster} failed: ${withoutQuotedValues(errorText(error))}`;
     default:
       return `ExecuteStatement on cluster ${cluster} failed: ${errorText(error)}`;
   }
+}
+
+/** A database error message with its quoted values (data, not the error's words) blanked. */
+export function withoutQuotedValues(text: string): string {
+  return text.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, "[value]");
 }
 
 export const sqlCheck = createSqlCheck();

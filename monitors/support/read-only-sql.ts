@@ -96,15 +96,26 @@ function codeOf(sql: string, dialect: Dialect): string {
     } else if (char === "'" || char === '"' || char === "`") {
       // Backticks quote MySQL identifiers; PostgreSQL refuses the statement at them, so reading
       // them as quotes there too hides nothing it would run.
-      index++;
+      const start = ++index;
       while (index < sql.length) {
         if (dialect === "mysql" && at() === "\\") index += 2;
         else if (at() === char && at(1) === char) index += 2;
         else if (at() === char) break;
         else index++;
       }
+      const content = sql.slice(start, index);
       index++;
-      code += " '' ";
+      if (dialect === "postgresql" && char === "'" && content.includes("\\")) {
+        // E'…' strings (and servers without standard_conforming_strings) end a literal at \',
+        // where this scan would not: refuse rather than guess where the literal ends.
+        code += ` ${BACKSLASH_MARK} `;
+      } else if (dialect === "postgresql" && char === '"' && /^\s*\(/.test(sql.slice(index))) {
+        // A quoted identifier called as a function names it as well as an unquoted one
+        // ("setval"(...)); elsewhere it is a column or table name, whatever its spelling.
+        code += ` ${content.replaceAll('""', '"').toLowerCase()} `;
+      } else {
+        code += " '' ";
+      }
     } else if (char === "$" && dialect === "postgresql" && !/[A-Za-z0-9_$]/.test(sql[index - 1] ?? "")) {
       const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(index))?.[0];
       if (tag) {
@@ -123,7 +134,13 @@ function codeOf(sql: string, dialect: Dialect): string {
   return code;
 }
 
+/** Stands in the scanned code for a PostgreSQL string literal that holds a backslash. */
+const BACKSLASH_MARK = "\u0000backslash\u0000";
+
 function problemIn(code: string): string | undefined {
+  if (code.includes(BACKSLASH_MARK)) {
+    return "must not use a backslash inside a string literal (where such a literal ends depends on the server's settings)";
+  }
   const statements = code.split(";");
   if (statements.slice(1).some((rest) => rest.trim() !== "")) {
     return "must be a single statement (a `;` may only end it)";

@@ -44,8 +44,20 @@ describe("readOnlySqlProblem (defence in depth; the read-only database user is t
     ["SELECT set_config('role', 'admin', false)", "must only read: it calls set_config(), which writes"],
     ["SELECT pg_terminate_backend (42)", "must only read: it calls pg_terminate_backend(), which writes"],
     // A statement hidden from one dialect's reading is seen by the other's.
-    ["SELECT E'\\''; DROP TABLE t; --'", "must be a single statement (a `;` may only end it)"],
-    ["SELECT 'x\\''; DROP TABLE t; --'", "must be a single statement (a `;` may only end it)"],
+    [
+      "SELECT E'\\''; DROP TABLE t; --'",
+      "must not use a backslash inside a string literal (where such a literal ends depends on the server's settings)",
+    ],
+    [
+      "SELECT 'x\\''; DROP TABLE t; --'",
+      "must not use a backslash inside a string literal (where such a literal ends depends on the server's settings)",
+    ],
+    // E-strings end at \' where a MySQL reading hides the rest behind #: refused, not guessed.
+    [
+      "SELECT length(E'\\'') # setval(42::regclass, 1)::int --'",
+      "must not use a backslash inside a string literal (where such a literal ends depends on the server's settings)",
+    ],
+    ["SELECT \"setval\"('s', 1)", "must only read: it calls setval(), which writes"],
     ["SELECT $$'$$; DROP TABLE t; --'", "must be a single statement (a `;` may only end it)"],
     // The price of reading both ways: a `;` in a dollar quote ends a statement for MySQL.
     ["SELECT $$ ; DROP TABLE x $$ AS s", "must be a single statement (a `;` may only end it)"],

@@ -194,15 +194,24 @@ describe("sql check", () => {
     await expect(run({ ...base, expect: { op: ">=", value: 1 } })).resolves.toEqual({ isOk: false, message });
   });
 
-  it("reports the database's own error for a bad query", async () => {
+  it("reports the database's own error for a bad query, without the values it quotes", async () => {
     rds
       .on(ExecuteStatementCommand)
       .rejects(sdkError("BadRequestException", 'ERROR: relation "ordres" does not exist'));
     await expect(run({ ...base, expect: { op: ">=", value: 1 } })).resolves.toEqual({
       isOk: false,
       message:
-        'the query on cluster orders failed: BadRequestException: ERROR: relation "ordres" does not exist',
+        "the query on cluster orders failed: BadRequestException: ERROR: relation [value] does not exist",
     });
+    // PostgreSQL quotes data the same way it quotes names: neither reaches the message.
+    rds
+      .on(ExecuteStatementCommand)
+      .rejects(
+        sdkError("DatabaseErrorException", 'ERROR: invalid input syntax for type uuid: "4111-1111-1111"'),
+      );
+    const failed = await run({ ...base, expect: { op: ">=", value: 1 } });
+    expect(failed.message).not.toContain("4111");
+    expect(failed.message).toContain("invalid input syntax for type uuid: [value]");
   });
 
   it("passes ctx.signal to the SDK and says what was aborted", async () => {
