@@ -221,10 +221,25 @@ describe("MigratingScheduler", () => {
     const buckets = new MemoryScheduler();
     const old = { hourly: { expression: "rate(1 hour)", anchor: new Date("2035-12-31T23:17:20Z") } };
     const migrating = new MigratingScheduler(buckets, legacyOf(old, buckets.calls));
-    await migrating.upsert({ monitorId: "hourly", expression: "rate(1 hour)", timezone: "UTC", enabled: true });
-    await migrating.upsert({ monitorId: "hourly", expression: "rate(60 minutes)", timezone: "Europe/Paris", enabled: false });
+    await migrating.upsert({
+      monitorId: "hourly",
+      expression: "rate(1 hour)",
+      timezone: "UTC",
+      enabled: true,
+    });
+    await migrating.upsert({
+      monitorId: "hourly",
+      expression: "rate(60 minutes)",
+      timezone: "Europe/Paris",
+      enabled: false,
+    });
     expect(buckets.schedules.get("hourly")?.phaseMinute).toBe(18);
-    await migrating.upsert({ monitorId: "hourly", expression: "rate(2 hours)", timezone: "UTC", enabled: true });
+    await migrating.upsert({
+      monitorId: "hourly",
+      expression: "rate(2 hours)",
+      timezone: "UTC",
+      enabled: true,
+    });
     expect(buckets.schedules.get("hourly")?.phaseMinute).toBeUndefined();
   });
 
