@@ -188,6 +188,18 @@ export async function startLambdaInvokeServer(options: LambdaInvokeServerOptions
   }
 
   const server = createServer((request, response) => {
+    // Only SDK clients on this machine: a web page open in a local browser could otherwise post
+    // to it (a text/plain POST needs no CORS preflight), and a DNS-rebound name would arrive with
+    // a Host other than the loopback address.
+    const host = request.headers.host ?? "";
+    if (request.headers.origin !== undefined || !/^(127\.0\.0\.1|localhost)(:\d+)?$/.test(host)) {
+      return sendError(
+        response,
+        403,
+        "AccessDeniedException",
+        "only local SDK clients may invoke local functions",
+      );
+    }
     handle(request, response).catch((error: unknown) => {
       if (response.headersSent) return void response.destroy();
       sendError(response, 500, "ServiceException", error instanceof Error ? error.message : String(error));

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -248,5 +248,31 @@ describe("the local Invoke server", () => {
       lambda.send(new InvokeCommand({ FunctionName: "fixture", Payload: "{not json" })),
     ).rejects.toMatchObject({ name: "InvalidRequestContentException" });
     lambda.destroy();
+  });
+});
+
+describe("the local Lambda Invoke server", () => {
+  it("refuses requests from a browser page (an Origin) or under another host name", async () => {
+    const url = `${server.endpoint}/2015-03-31/functions/fixture/invocations`;
+    const fromPage = await fetch(url, {
+      method: "POST",
+      body: "{}",
+      headers: { origin: "https://evil.example" },
+    });
+    expect(fromPage.status).toBe(403);
+    // fetch will not send another Host: a plain request does, as a DNS-rebound page's would.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest(
+        url,
+        { method: "POST", headers: { host: "attacker.example" } },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        },
+      );
+      request.on("error", reject);
+      request.end("{}");
+    });
+    expect(rebound).toBe(403);
   });
 });
