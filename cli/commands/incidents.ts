@@ -4,6 +4,7 @@ import {
   AckConflictError,
   AcknowledgementService,
   type AckOutcome,
+  IncidentChangedError,
   InvalidAckRequestError,
   MonitorNotFoundError,
   NotInIncidentError,
@@ -27,6 +28,10 @@ export function registerIncidentCommands(program: Command, run: Runner): void {
     .option("--note <text>", "what is being done, shown in the RECOVERED mail and `incidents`")
     .option("--for <duration>", "reminders resume after this long (e.g. 30m, 4h; at most 30d)")
     .option("--by <who>", "who acknowledges (env WATCHKEEPER_USER; default: the OS user name)")
+    .option(
+      "--incident <start>",
+      "only if this incident is still the open one (its start, as `incidents` shows it); else nothing is acknowledged",
+    )
     .addHelpText(
       "after",
       [
@@ -85,6 +90,7 @@ async function acting(monitorId: string, action: () => Promise<AckOutcome>): Pro
     if (error instanceof NotInIncidentError) throw new CliError(error.message);
     if (error instanceof InvalidAckRequestError) throw new CliError(error.message, 2);
     if (error instanceof AckConflictError) throw new CliError(error.message);
+    if (error instanceof IncidentChangedError) throw new CliError(error.message);
     throw error;
   }
 }
@@ -95,6 +101,7 @@ async function ack(context: CommandContext, id: string): Promise<void> {
   const forMs = typeof options.for === "string" ? parseDuration(options.for) : undefined;
   const service = new AcknowledgementService({ store: (await context.table()).store() });
   const note = typeof options.note === "string" ? options.note : undefined;
+  const incident = typeof options.incident === "string" ? options.incident : undefined;
   const outcome = await acting(monitorId, () =>
     service.acknowledge(
       monitorId,
@@ -102,6 +109,7 @@ async function ack(context: CommandContext, id: string): Promise<void> {
         by: actor(context),
         ...(note !== undefined ? { note } : {}),
         ...(forMs !== undefined ? { forMs } : {}),
+        ...(incident !== undefined ? { incident } : {}),
       },
       now,
     ),

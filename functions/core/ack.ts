@@ -29,6 +29,12 @@ export const AckRequestSchema = z.object({
     .transform((note) => (note === "" ? undefined : note)),
   /** Reminders resume after this long (ms); absent: sticky until recovery. */
   forMs: z.number().int().positive().max(MAX_ACK_FOR_MS, "at most 30 days").optional(),
+  /**
+   * The start of the incident the caller saw (`incident#<start>`): the ack is refused when another
+   * incident is open by the time it is written (a link from an old mail must never ack a new one).
+   * Absent: whatever incident is open.
+   */
+  incident: z.iso.datetime({ message: "must be an incident's start time (ISO 8601)" }).optional(),
 });
 export type AckRequest = z.input<typeof AckRequestSchema>;
 
@@ -52,6 +58,20 @@ export class NotInIncidentError extends Error {
   ) {
     super(
       `${monitorId} is not in an incident (its state is ${state}): only a monitor in alert can be acknowledged`,
+    );
+  }
+}
+
+/** The incident the caller meant is over: another one (or none) is open now. */
+export class IncidentChangedError extends Error {
+  override name = "IncidentChangedError";
+  constructor(
+    readonly monitorId: string,
+    readonly meant: string,
+    readonly open: string,
+  ) {
+    super(
+      `the incident of ${monitorId} that started at ${meant} is over; the one open now started at ${open}: nothing was acknowledged`,
     );
   }
 }
@@ -111,9 +131,12 @@ export class AcknowledgementService {
    * An expired ack is replaced as if there were none.
    */
   async acknowledge(monitorId: string, request: AckRequest, now: Date): Promise<AckOutcome> {
-    const { by, note, forMs } = parse(AckRequestSchema, request);
+    const { by, note, forMs, incident } = parse(AckRequestSchema, request);
     const at = now.toISOString();
-    return this.#change(monitorId, at, (state) => {
+    return this.#change(monitorId, at, (state, open) => {
+      if (incident !== undefined && Date.parse(open.incident.start) !== Date.parse(incident)) {
+        throw new IncidentChangedError(monitorId, incident, open.incident.start);
+      }
       const current = state.ack && ackHolds(state.ack, at) ? state.ack : undefined;
       // The same person again: an update of their ack, which keeps its time.
       const base = current?.by === by ? current : undefined;
@@ -153,7 +176,10 @@ export class AcknowledgementService {
   async #change(
     monitorId: string,
     at: string,
-    decide: (state: MonitorState) =>
+    decide: (
+      state: MonitorState,
+      open: { incident: StateIncident; adopted: boolean },
+    ) =>
       | {
           ack: Acknowledgement | undefined;
           update: (open: { incident: StateIncident; adopted: boolean }) => ReturnType<typeof incidentOnAck>;
@@ -174,7 +200,7 @@ export class AcknowledgementService {
         incidentStart: open.incident.start,
         lastFailureMessage: open.incident.lastFailureMessage ?? undefined,
       });
-      const change = decide(state);
+      const change = decide(state, open);
       if (!change) return outcome(false, state.ack);
       const { ack: _old, ...rest } = state;
       const next: MonitorState = {

@@ -177,7 +177,8 @@ export function incidentOnTick(
         : undefined,
     };
   }
-  // Resolved by this tick's RECOVERED (or a state edited by hand back to ok).
+  // Resolved by this tick's RECOVERED. (A state edited by hand back to ok has no open incident to
+  // resolve here: the CLI lists such an incident as "closed".)
   return {
     incident: undefined,
     update: {

@@ -197,4 +197,29 @@ describe("acknowledgement and incidents on DynamoDB Local", () => {
     );
     expect(text.stdout).toMatch(/queue\s+Monitor queue\s+5m ago\s+no\s+queue feed missing/);
   });
+
+  it("acks only the incident named by --incident while it is the open one", async () => {
+    await cli.put({
+      monitorId: "stale-link",
+      record: "config",
+      name: "Monitor stale-link",
+      check: "scripted",
+      peopleToNotify: ["oncall@example.org"],
+      skipSupersededTicks: false,
+    });
+    outcomes["stale-link"] = [false];
+    await tickAt("stale-link", 0); // ALERT: incident from minute 0
+    const stale = await cli.run(
+      ["ack", "stale-link", "--by", "alice", "--incident", "2020-01-01T00:00:00Z"],
+      {
+        now: wall(1),
+      },
+    );
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain("is over; the one open now started at");
+    const bad = await cli.run(["ack", "stale-link", "--by", "alice", "--incident", "yesterday"], {
+      now: wall(1),
+    });
+    expect(bad.code).toBe(2);
+  });
 });

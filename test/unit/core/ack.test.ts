@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import {
   AckConflictError,
   AcknowledgementService,
+  IncidentChangedError,
   InvalidAckRequestError,
   MonitorNotFoundError,
   NotInIncidentError,
@@ -137,6 +138,17 @@ describe("acknowledgement through the tick", () => {
     expect(incident(at(0))).toMatchObject({ resolvedAt: at(5), acknowledgedBy: "alice" });
     expect(incident(at(10))).toMatchObject({ openedAt: at(10), alertsSent: 1, remindersSent: 1 });
     expect(incident(at(10))?.acknowledgedBy).toBeUndefined();
+  });
+
+  it("refuses to ack a newer incident than the one the caller saw (a link from an old mail)", async () => {
+    configure([false, true, false]);
+    await ticks(0, 5, 10); // incident A from minute 0, recovered at 5, incident B from minute 10
+    await expect(acks.acknowledge(ID, { by: "alice", incident: at(0) }, wall(11))).rejects.toThrow(
+      IncidentChangedError,
+    );
+    expect(store.states.get(ID)?.ack).toBeUndefined();
+    const outcome = await acks.acknowledge(ID, { by: "alice", incident: at(10) }, wall(11));
+    expect(outcome).toMatchObject({ changed: true, incidentStart: at(10) });
   });
 
   it("resumes reminders after an unack, and records who unacknowledged", async () => {
