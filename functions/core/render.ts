@@ -165,7 +165,7 @@ export function renderEmailBody(
     "</head>",
     `<body style="margin:0;padding:0;background:#f2f4f7">`,
     // The inbox preview: clients show the first text of a mail, and this is it, hidden.
-    `<div style="display:none;max-height:0;max-width:0;overflow:hidden;opacity:0;mso-hide:all">${escapeHtml(extras.preheader ?? headline)}</div>`,
+    `<div style="display:none;max-height:0;max-width:0;overflow:hidden;opacity:0">${escapeHtml(extras.preheader ?? headline)}</div>`,
     `<div style="max-width:600px;margin:0 auto;padding:16px;background:#ffffff;${FONT};font-size:16px;line-height:1.5;color:#101828;overflow-wrap:anywhere;word-wrap:break-word">`,
     NOTICE_SLOT,
     `<p style="margin:0 0 12px;font-size:20px;line-height:1.3;font-weight:700;color:${extras.accent ?? "#101828"}">${escapeHtml(headline)}</p>`,
