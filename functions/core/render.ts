@@ -149,12 +149,14 @@ export function renderEmailBody(
     ...sections.flatMap((section) => [...(section.label ? [section.label] : []), section.body, ""]),
     "-- Watchkeeper",
   ].join("\n");
-  const cell = "padding:6px 0;border-top:1px solid #e4e7ec;vertical-align:top;font-size:14px";
+  // Styles shared by the rows sit on the table; each cell says only its own (mails stay small:
+  // an undelivered one is stored in the state item).
+  const line = "border-top:1px solid #e4e7ec";
   const rows = fields
     .map(
       ([label, value]) =>
-        `<tr><th align="left" style="${cell};width:34%;padding-right:12px;color:#475467;font-weight:600">${escapeHtml(label)}</th>` +
-        `<td style="${cell}">${escapeHtml(value)}</td></tr>`,
+        `<tr><th align="left" valign="top" style="padding:6px 12px 6px 0;${line};width:34%;color:#475467">${escapeHtml(label)}</th>` +
+        `<td valign="top" style="padding:6px 0;${line}">${escapeHtml(value)}</td></tr>`,
     )
     .join("");
   const paragraph = "margin:0 0 16px";
@@ -180,7 +182,7 @@ export function renderEmailBody(
             .join("<br>")}</p>`,
         ]
       : []),
-    `<table role="presentation" style="width:100%;border-collapse:collapse;margin:0 0 16px">${rows}</table>`,
+    `<table role="presentation" style="width:100%;border-collapse:collapse;margin:0 0 16px;font-size:14px">${rows}</table>`,
     ...sections.map((section) =>
       section.label
         ? `<p style="margin:0 0 4px;font-weight:600">${escapeHtml(section.label)}</p>` +
