@@ -97,6 +97,18 @@ export const ConfigFieldSchemas = {
   skipSupersededTicks: consoleBoolean,
   historyRetentionDays: consoleNumber(z.number().int().min(1).max(3650)),
   recordOnlyChanges: consoleBoolean,
+  /**
+   * Where on-call people read what to do (issue 14): linked from every ALERT, REMINDER and RECOVERED.
+   * Optional, no default; an https URL without spaces or credentials, else a config problem and no link.
+   */
+  runbookUrl: z
+    .url({ protocol: /^https$/, message: "must be an https:// URL", abort: true })
+    .max(2000, "must be at most 2000 characters")
+    .refine((url) => !/[\s<>"'`]/.test(url), "must not contain spaces or quotes")
+    .refine(
+      (url) => /^https:\/\/[^/?#@]+(?:[/?#]|$)/i.test(url),
+      "must be https://<host>/... (no user name or password in it)",
+    ),
 } as const;
 
 /** A valid config item, with defaults applied (DESIGN.md §2). */
@@ -119,6 +131,7 @@ export const MonitorConfigSchema = z.object({
   skipSupersededTicks: ConfigFieldSchemas.skipSupersededTicks.default(CONFIG_DEFAULTS.skipSupersededTicks),
   historyRetentionDays: ConfigFieldSchemas.historyRetentionDays.default(CONFIG_DEFAULTS.historyRetentionDays),
   recordOnlyChanges: ConfigFieldSchemas.recordOnlyChanges.default(CONFIG_DEFAULTS.recordOnlyChanges),
+  runbookUrl: ConfigFieldSchemas.runbookUrl.optional(),
 });
 export type MonitorConfig = z.infer<typeof MonitorConfigSchema>;
 /** The config without its key, built once: lenient parsing runs on every tick. */
@@ -346,6 +359,8 @@ export const StateIncidentSchema = z.looseObject({
   start: z.string(),
   lastFailureMessage: z.string().optional(),
   lastFailureAt: z.string().optional(),
+  /** REMINDERs decided in this incident so far (the mail says which one it is). */
+  reminders: z.number().int().min(0).optional(),
 });
 export type StateIncident = z.infer<typeof StateIncidentSchema>;
 

@@ -212,6 +212,19 @@ const iso = (time: string | number | Date) => new Date(time).toISOString();
  * monitor's items are handed out once, to its first tick: a later tick of the same monitor in the
  * batch, and every re-read after a lost write race, loads afresh.
  */
+/** What a notification knows of its incident (functions/core/incident.ts), for its mail. */
+interface NotificationTag {
+  /** The incident's start (also the outbox entry's `incident`). */
+  incident: string | undefined;
+  ack: Acknowledgement | undefined;
+  /** The incident was adopted by this tick: its start is a lower bound. */
+  adopted?: boolean;
+  /** REMINDER: which reminder of the incident this one is. */
+  reminders?: number;
+  /** The incident's last failure (said by RECOVERED). */
+  lastFailureMessage?: string | undefined;
+}
+
 export class PrefetchedMonitors {
   readonly #items: Map<string, StoredMonitor>;
   constructor(items: Map<string, StoredMonitor> = new Map()) {
@@ -701,7 +714,12 @@ export class TickProcessor {
     // The incident this tick belongs to (opened, continued or resolved by it): its notifications
     // are tagged with it, and its item changes in the same write.
     const incident = incidentOnTick(state, decision, check, tickTime);
-    const tag = { incident: incident.update?.start ?? incident.incident?.start, ack: state?.ack };
+    const tag: NotificationTag = {
+      incident: incident.update?.start ?? incident.incident?.start,
+      ack: state?.ack,
+      adopted: incident.update?.set?.adopted === true,
+      lastFailureMessage: incident.update?.set?.lastFailureMessage ?? state?.incident?.lastFailureMessage,
+    };
     const listed = config.peopleToNotify.length > 0;
     const unnotified = decision.next.state === "ok" ? undefined : state?.unnotifiedAlert;
     if (unnotified && listed && decision.notification !== "recovery") {
@@ -717,6 +735,13 @@ export class TickProcessor {
       return { decision: { next, notification: "alert" }, entry, unnotifiedAlert: undefined, incident };
     }
     if (decision.notification && listed) {
+      if (decision.notification === "reminder" && incident.incident) {
+        // The state counts the incident's reminders, so that each one can say which it is.
+        const reminders = (incident.incident.reminders ?? 0) + 1;
+        const counted = { ...incident, incident: { ...incident.incident, reminders } };
+        const entry = this.#buildOutbox("reminder", config, check.message, tickTime, { ...tag, reminders });
+        return { decision, entry, unnotifiedAlert: unnotified, incident: counted };
+      }
       const entry = this.#buildOutbox(decision.notification, config, check.message, tickTime, tag);
       return { decision, entry, unnotifiedAlert: unnotified, incident };
     }
@@ -928,10 +953,16 @@ export class TickProcessor {
     config: MonitorConfig,
     message: string,
     tickTime: string,
-    tag: { incident: string | undefined; ack: Acknowledgement | undefined },
+    tag: NotificationTag,
     late?: { decidedAt: string; reason: string },
   ): Outbox {
     let email = renderNotification({
+      failingSince: tag.incident,
+      failingSinceIsLowerBound: tag.adopted,
+      reminderFrequencyMinutes: config.reminderFrequencyMinutes,
+      runbookUrl: config.runbookUrl,
+      ...(type === "reminder" ? { reminderNumber: tag.reminders } : {}),
+      ...(type === "recovery" ? { lastFailureMessage: tag.lastFailureMessage } : {}),
       type,
       monitorId: config.monitorId,
       name: config.name,

@@ -62,7 +62,9 @@ const SUBJECT_TYPE: Record<string, NotificationType> = {
 /** "<monitorId>|<tickTime>|<type>" of a rendered mail (the type from the subject, else the body). */
 export function mailKey(text: string, subject: string): string {
   const id = /\((chaos-\d{4})\)/.exec(text)?.[1];
-  const time = /Time \(UTC\): (\S+)/.exec(text)?.[1];
+  // The tick's time, UTC after the local time: an ALERT's "Failing since" is its own tick.
+  const time = (/^(?:Checked|Recovered) at: .* · (\S+)$/m.exec(text) ??
+    /^Failing since: .* · (\S+)$/m.exec(text))?.[1];
   const word = /^\[Monitor (\w+)\]/.exec(subject)?.[1] ?? /Notification: (\w+)/.exec(text)?.[1] ?? "";
   const type = SUBJECT_TYPE[word] ?? (word.toLowerCase() as NotificationType);
   return `${id}|${time}|${type}`;

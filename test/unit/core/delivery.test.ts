@@ -102,7 +102,10 @@ describe("delivery retries on their own backoff", () => {
     expect(store.receipts[0]).toMatchObject({ outcome: "delivered", attempts: 4, delayMs: 210_000 });
     // It said it was late, and by how much.
     expect(notifier.sent[0]?.text).toMatch(/^Delayed: this ALERT was decided at .* delivered 4 min late/);
-    expect(notifier.sent[0]?.html).toContain("<p><strong>Delayed: this ALERT");
+    // First in the readable column, before the headline.
+    expect(notifier.sent[0]?.html).toMatch(
+      /max-width:600px[^>]*><p[^>]*><strong>Delayed: this ALERT[^<]*<\/strong><\/p><!--watchkeeper:notices--><p[^>]*>Failing since/,
+    );
   });
 
   it("caps the delay at 5 minutes and spreads retries by ±20% jitter", async () => {
@@ -365,7 +368,8 @@ describe("incidents reach people in order", () => {
     await scheduledTick(10);
     expect(subjects()).toEqual(["[Monitor ALERT]"]);
     expect(notifier.sent[0]?.to).toEqual(["Oncall@example.com"]);
-    expect(notifier.sent[0]?.text).toContain("Time (UTC): 2026-03-01T12:00:00.000Z");
+    // Its incident started with the ALERT that reached nobody, not when it was finally sent.
+    expect(notifier.sent[0]?.text).toMatch(/^Failing since: .* · 2026-03-01T12:00:00.000Z$/m);
     expect(notifier.sent[0]?.text).toMatch(/^Delayed: .*nobody was listed to receive it then/);
     expect(store.states.get(ID)?.unnotifiedAlert).toBeUndefined();
     await scheduledTick(15);

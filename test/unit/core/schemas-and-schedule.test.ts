@@ -61,6 +61,13 @@ describe("config validation", () => {
     ["skipSupersededTicks", "yes"],
     ["historyRetentionDays", 0],
     ["recordOnlyChanges", 1],
+    ["runbookUrl", "http://wiki.example.org/r"],
+    ["runbookUrl", "javascript:alert(1)"],
+    ["runbookUrl", "https:wiki.example.org"],
+    ["runbookUrl", "https://user:secret@wiki.example.org/r"],
+    ["runbookUrl", 'https://wiki.example.org/r"><script>'],
+    ["runbookUrl", `https://wiki.example.org/${"x".repeat(2000)}`],
+    ["runbookUrl", 42],
   ])("names %s when it is %j, and keeps the other attributes", (attribute, value) => {
     const { config, problems } = parseConfigLeniently("m", {
       name: "M",
@@ -76,6 +83,21 @@ describe("config validation", () => {
         CONFIG_DEFAULTS[attribute as keyof typeof CONFIG_DEFAULTS],
       );
     }
+  });
+
+  it("reads an https runbookUrl, has none by default, and a bad one falls back to none", () => {
+    const base = { name: "M", check: "manual" };
+    const url = "https://wiki.example.org/runbooks/m?section=1#steps";
+    expect(parseConfigLeniently("m", { ...base, runbookUrl: url })).toMatchObject({
+      config: { runbookUrl: url },
+      problems: [],
+    });
+    expect(parseConfigLeniently("m", base).config).not.toHaveProperty("runbookUrl");
+    const bad = parseConfigLeniently("m", { ...base, runbookUrl: "ftp://wiki.example.org/r" });
+    expect(bad.config).not.toHaveProperty("runbookUrl");
+    expect(formatProblems(bad.problems)).toBe(
+      'runbookUrl "ftp://wiki.example.org/r": must be an https:// URL',
+    );
   });
 
   it("requires name and check", () => {

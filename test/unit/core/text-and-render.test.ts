@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { renderNotification } from "#core/render.ts";
+import { renderNotification, withDeliveryDelay } from "#core/render.ts";
 import {
   bodySafe,
   describeThrown,
@@ -30,20 +30,219 @@ describe("renderNotification", () => {
     expect(renderNotification({ ...content, type }).subject).toBe(subject);
   });
 
-  it("puts name, id, state, type, UTC and local time and the message verbatim in the text body", () => {
+  it("says what is wrong first, in the check's words, then the times local first and UTC after", () => {
     const { text } = renderNotification({ ...content, message: "line one\nline two: <b>ok</b>" });
+    const lines = text.split("\n");
+    expect(lines[0]).toBe("Failing since 8:05 AM CST: line one line two: <b>ok</b>");
+    expect(text).toContain(
+      "Failing since: Nov 21, 2026, 8:05:00 AM CST (America/Chicago) · 2026-11-21T14:05:00.000Z",
+    );
     expect(text).toContain("Monitor: Compass PO feed (compass-po)");
-    expect(text).toContain("Notification: ALERT");
-    expect(text).toContain("State: ALERT");
-    expect(text).toContain("Time (UTC): 2026-11-21T14:05:00.000Z");
-    expect(text).toMatch(/Time \(local\): Nov 21, 2026, 8:05:00 AM CST \(America\/Chicago\)/);
-    expect(text).toContain("line one\nline two: <b>ok</b>");
+    expect(text).toContain("Check: dynamodb-freshness");
+    // Several lines do not fit the headline: the whole message follows, verbatim.
+    expect(text).toContain("Message from the check:\nline one\nline two: <b>ok</b>");
+    // Order: headline, lead, fields (times before the monitor), message, signature.
+    const order = [
+      "Failing since 8:05",
+      "started failing",
+      "Failing since: ",
+      "Monitor: ",
+      "Message from",
+      "-- Watchkeeper",
+    ];
+    const positions = order.map((fragment) => text.indexOf(fragment));
+    expect(positions.every((position) => position >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+  });
+
+  it("shows the check's message in the inbox preview: the text's first 100 characters and the HTML preheader", () => {
+    const { text, html } = renderNotification(content);
+    expect(text.slice(0, 100)).toContain("newest item is 3h12m old (limit 90m)");
+    const preheader = /<body[^>]*><div style="display:none[^"]*">([^<]*)<\/div>/.exec(html)?.[1];
+    expect(preheader).toBe("Failing since 8:05 AM CST: newest item is 3h12m old (limit 90m)");
+    // A one-line message is said once: no repeated block at the bottom.
+    expect(text).not.toContain("Message from the check:");
+  });
+
+  it("says the same things in the text and the HTML part, in the same order", () => {
+    const email = renderNotification({
+      ...content,
+      type: "reminder",
+      state: "alert",
+      failingSince: "2026-11-21T11:00:00.000Z",
+      reminderNumber: 3,
+      reminderFrequencyMinutes: 60,
+      acknowledgement: null,
+      runbookUrl: "https://wiki.example.org/run?x=1&y=2",
+      message: "a & b\nsecond <line>",
+    });
+    const visible = email.html
+      .replace(/<div style="display:none[^>]*>[^<]*<\/div>/, "")
+      .replace(/<br>/g, "\n")
+      .replace(/<\/(p|tr|pre)>/g, "\n")
+      .replace(/<\/th>/g, ": ")
+      .replace(/<[^>]+>/g, "")
+      .replace(/&lt;/g, "<")
+      .replace(/&gt;/g, ">")
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, "&");
+    const words = (value: string) => value.replace(/\s+/g, " ").trim();
+    expect(words(visible)).toBe(words(email.text));
+  });
+
+  it("gives local time first and UTC after across a DST change, in the monitor's zone", () => {
+    // US spring forward: 2026-03-08 02:00 CST becomes 03:00 CDT.
+    const { text } = renderNotification({
+      ...content,
+      type: "reminder",
+      state: "alert",
+      timezone: "America/Chicago",
+      failingSince: "2026-03-08T07:30:00.000Z",
+      at: "2026-03-08T09:00:00.000Z",
+      reminderNumber: 1,
+    });
+    expect(text).toContain(
+      "Failing since: Mar 8, 2026, 1:30:00 AM CST (America/Chicago) · 2026-03-08T07:30:00.000Z",
+    );
+    expect(text).toContain(
+      "Checked at: Mar 8, 2026, 4:00:00 AM CDT (America/Chicago) · 2026-03-08T09:00:00.000Z",
+    );
+    expect(text.split("\n")[0]).toBe("Still failing after 1 h 30 min: newest item is 3h12m old (limit 90m)");
+  });
+
+  it("REMINDER says how long it has been failing and how many reminders went out", () => {
+    const { text } = renderNotification({
+      ...content,
+      type: "reminder",
+      state: "alert",
+      failingSince: "2026-11-19T12:00:00.000Z",
+      reminderNumber: 4,
+      reminderFrequencyMinutes: 720,
+      acknowledgement: null,
+    });
+    expect(text.split("\n")[0]).toBe("Still failing after 2 d 2 h: newest item is 3h12m old (limit 90m)");
+    expect(text).toContain("has been failing for 2 d 2 h. This is reminder 4 (3 sent before it).");
+    expect(text).toContain("Reminders every 12 h until it recovers or someone acknowledges it.");
+    expect(text).toContain("Acknowledged: nobody");
+  });
+
+  it("says 'at least' when the incident was adopted (its start is only when it was first seen)", () => {
+    const { text } = renderNotification({
+      ...content,
+      type: "reminder",
+      state: "alert",
+      failingSince: "2026-11-21T13:05:00.000Z",
+      failingSinceIsLowerBound: true,
+    });
+    expect(text.split("\n")[0]).toMatch(/^Still failing after at least 1 h: /);
+  });
+
+  it("RECOVERED gives the outage's duration, its last failure and who acknowledged", () => {
+    const { text, html } = renderNotification({
+      ...content,
+      type: "recovery",
+      state: "ok",
+      failingSince: "2026-11-21T11:50:00.000Z",
+      message: "newest item is 2m old",
+      lastFailureMessage: "newest item is 3h12m old (limit 90m)",
+      acknowledgement: { by: "alice@example.org", at: "2026-11-21T12:10:00.000Z" },
+    });
+    expect(text.split("\n")[0]).toBe("Recovered after 2 h 15 min: newest item is 2m old");
+    expect(text).toContain("is healthy again after an outage of 2 h 15 min.");
+    expect(text).toContain(
+      "Failing from: Nov 21, 2026, 5:50:00 AM CST (America/Chicago) · 2026-11-21T11:50:00.000Z",
+    );
+    expect(text).toContain(
+      "Recovered at: Nov 21, 2026, 8:05:00 AM CST (America/Chicago) · 2026-11-21T14:05:00.000Z",
+    );
+    expect(text).toContain("Outage: 2 h 15 min");
+    expect(text).toContain("Acknowledged: alice@example.org at 2026-11-21T12:10:00.000Z");
+    expect(text).toContain("Last failure: newest item is 3h12m old (limit 90m)");
+    expect(html).toContain("#067647"); // green headline
+  });
+
+  it("links the runbook when there is one, and renders no link, label or empty slot without it", () => {
+    const runbookUrl = "https://wiki.example.org/runbooks/compass?team=po&v=2";
+    const withRunbook = renderNotification({ ...content, runbookUrl });
+    expect(withRunbook.text).toContain(`Runbook: ${runbookUrl}`);
+    expect(withRunbook.html).toContain(
+      `Runbook: <a href="${escapeHtml(runbookUrl)}" style="color:#175cd3">${escapeHtml(runbookUrl)}</a>`,
+    );
+    // Links come right after the lead, before the times.
+    expect(withRunbook.text.indexOf("Runbook:")).toBeLessThan(withRunbook.text.indexOf("Failing since:"));
+    const without = renderNotification(content);
+    for (const part of [without.text, without.html]) {
+      expect(part).not.toMatch(/Runbook|Acknowledge:|Dashboard|<a /);
+    }
+  });
+
+  it("fills the ack and dashboard slots when given, in order, and never links anything but http(s)", () => {
+    const email = renderNotification({
+      ...content,
+      ackUrl: "https://watchkeeper.example.org/ack?t=abc",
+      dashboardUrl: "https://watchkeeper.example.org/m/compass-po",
+      runbookUrl: "https://wiki.example.org/r",
+    });
+    const links = email.text.split("\n").filter((line) => /^(Acknowledge|Dashboard|Runbook): /.test(line));
+    expect(links).toEqual([
+      "Acknowledge: https://watchkeeper.example.org/ack?t=abc",
+      "Dashboard: https://watchkeeper.example.org/m/compass-po",
+      "Runbook: https://wiki.example.org/r",
+    ]);
+    const hostile = renderNotification({
+      ...content,
+      ackUrl: "javascript:alert(1)",
+      dashboardUrl: 'https://x.example/"><script>',
+    });
+    expect(hostile.html).not.toContain("javascript:");
+    expect(hostile.html).not.toContain("<script>");
+    expect(hostile.text).not.toContain("Acknowledge:");
+    // A RECOVERED has nothing left to acknowledge.
+    expect(
+      renderNotification({ ...content, type: "recovery", state: "ok", ackUrl: "https://a.example/x" }).text,
+    ).not.toContain("Acknowledge:");
+  });
+
+  it("is one readable column on a phone: viewport, a max-width container, no layout tables, inline styles", () => {
+    const { html } = renderNotification({ ...content, runbookUrl: "https://wiki.example.org/r" });
+    expect(html).toContain('<meta name="viewport" content="width=device-width,initial-scale=1">');
+    expect(html).toMatch(/<div style="max-width:600px;margin:0 auto;[^"]*overflow-wrap:anywhere/);
+    // One table, for the key/value rows only; no widths in pixels wider than a 390 px screen.
+    expect(html.match(/<table/g)).toHaveLength(1);
+    expect(html).not.toMatch(/<td[^>]*>\s*<table/);
+    expect(html).not.toMatch(/(?<!max-)width:(?:[4-9]\d\d|\d{4,})px/);
+    expect(html).not.toMatch(/<style|<link|<script|class=/);
   });
 
   it("cannot be made to inject headers through the name", () => {
     const { subject } = renderNotification({ ...content, name: "Feed\r\nBcc: attacker@evil.test\u2028X" });
     expect(subject).toBe("[Monitor ALERT] Feed Bcc: attacker@evil.test X");
     expect(subject).not.toMatch(/[\r\n\u2028]/);
+  });
+
+  it("escapes hostile names and messages everywhere in the HTML, preheader and headline included", () => {
+    const { html, text, subject } = renderNotification({
+      ...content,
+      type: "reminder",
+      state: "alert",
+      name: "Feed</title><script>alert(1)</script>\r\nBcc: x@evil.test",
+      message: '<img src=x onerror=alert(1)>"\'&\n<a href="https://evil.test">click</a>',
+      acknowledgement: {
+        by: "<b>mallory</b>",
+        at: "2026-11-21T13:00:00.000Z",
+        note: "</td></tr></table><iframe>",
+      },
+    });
+    expect(subject).toBe("[Monitor REMINDER] Feed</title><script>alert(1)</script> Bcc: x@evil.test");
+    expect(subject).not.toMatch(/[\r\n]/);
+    for (const tag of ["<script", "<img", '<a href="https://evil', "<iframe", "<b>mallory", "</title>"]) {
+      expect(html).not.toContain(tag);
+    }
+    expect(html).toContain("&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;");
+    expect(text.split("\n")[0]).toBe(
+      'Still failing after less than a minute: <img src=x onerror=alert(1)>"\'& <a href="https://evil.test">click</a>',
+    );
   });
 
   it("escapes HTML from names and messages, and keeps unicode", () => {
@@ -67,6 +266,30 @@ describe("renderNotification", () => {
         expect(subject.length).toBeLessThanOrEqual(220);
       }),
     );
+  });
+});
+
+describe("withDeliveryDelay", () => {
+  const delay = {
+    type: "alert" as const,
+    decidedAt: "2026-11-21T14:05:00.000Z",
+    delayMs: 600_000,
+    reason: "x",
+  };
+  it("puts the note first in the readable column of today's mails", () => {
+    const { html, text } = withDeliveryDelay(renderNotification(content), delay);
+    expect(text).toMatch(
+      /^Delayed: this ALERT was decided at 2026-11-21T14:05:00.000Z and is delivered 10 min late/,
+    );
+    expect(html.indexOf("<strong>Delayed:")).toBeGreaterThan(html.indexOf("max-width:600px"));
+  });
+  it("still marks a mail rendered in the old layout (an outbox entry written before an upgrade)", () => {
+    const old = {
+      subject: "s",
+      text: "t",
+      html: "<!doctype html><html><body><p>A monitor has started failing.</p></body></html>",
+    };
+    expect(withDeliveryDelay(old, delay).html).toContain("<body><p><strong>Delayed: this ALERT");
   });
 });
 
