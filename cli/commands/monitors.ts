@@ -223,6 +223,22 @@ async function show(context: CommandContext, monitorId: string): Promise<void> {
           ? `${state.lastNotificationType} at ${formatUtc(state.lastNotificationDt)} (${formatAge(state.lastNotificationDt, now)})`
           : "none",
       ],
+      ...(state.incident
+        ? ([
+            [
+              "incident",
+              `since ${formatUtc(state.incident.start)} (${formatAge(state.incident.start, now)})`,
+            ],
+          ] as Array<[string, string]>)
+        : []),
+      ...(state.ack
+        ? ([
+            [
+              "acknowledged",
+              `by ${state.ack.by} at ${formatUtc(state.ack.at)}${state.ack.until ? `, until ${formatUtc(state.ack.until)}` : ", until recovery"}${state.ack.note ? `: ${state.ack.note}` : ""}`,
+            ],
+          ] as Array<[string, string]>)
+        : []),
       ["version", String(state.version)],
       ...(state.outbox
         ? ([

@@ -127,6 +127,11 @@ describe("acknowledgement and incidents on DynamoDB Local", () => {
     });
     // The escape sequence's control characters are gone before anything is stored.
     expect(Item?.ackNote).toBe("failing over ]0;pwned the DB");
+    const shown = await cli.run(["show", "web"], { now: wall(31) });
+    expect(shown.stdout).toMatch(/incident\s+since 2026-11-21 10:00:00Z/);
+    expect(shown.stdout).toMatch(
+      /acknowledged\s+by alice@example.org at 2026-11-21 10:12:00Z, until 2026-11-21 11:12:00Z: failing over \]0;pwned the DB/,
+    );
   });
 
   it("unacks, then the incident resolves and RECOVERED names who acknowledged", async () => {
