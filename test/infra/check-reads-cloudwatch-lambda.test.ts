@@ -1,18 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSettings, WatchkeeperConfigError } from "../../lib/settings.ts";
-import { type SynthesizedWatchkeeper, synthWatchkeeper, validationReport } from "../support/cdk.ts";
+import {
+  allStatements,
+  orchestratorStatements,
+  type Statement,
+  type SynthesizedWatchkeeper,
+  synthWatchkeeper,
+  validationReport,
+  withoutCdkValidation,
+} from "../support/cdk.ts";
 
 /**
  * The grants of the `cloudwatch-alarm`, `cloudwatch-metric` and `lambda` checks: alarm and function
  * ARNs in checkReadArns, and the opt-in settings checkAlarmReads / checkMetricReads.
  */
 
-const cdkValidation = process.env.CDK_VALIDATION;
-process.env.CDK_VALIDATION = "false";
-afterAll(() => {
-  if (cdkValidation === undefined) delete process.env.CDK_VALIDATION;
-  else process.env.CDK_VALIDATION = cdkValidation;
-});
+withoutCdkValidation(afterAll);
 
 const ALARM = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:orders-5xx";
 const FUNCTION = "arn:aws:lambda:eu-west-1:123456789012:function:orders-check";
@@ -65,24 +68,6 @@ describe("checkReadArns for CloudWatch alarms and Lambda functions", () => {
     );
   });
 });
-
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
-
-function orchestratorStatements(synthesized: SynthesizedWatchkeeper): Statement[] {
-  const { template } = synthesized;
-  const [fn] = Object.values(template.findResources("AWS::Lambda::Function")).filter((resource) =>
-    String(resource.Metadata?.["aws:cdk:path"]).includes("Orchestrator/Lambda/Function"),
-  );
-  const roleId = fn?.Properties.Role["Fn::GetAtt"][0];
-  return Object.values(template.findResources("AWS::IAM::Policy"))
-    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
-}
-
-const allStatements = (synthesized: SynthesizedWatchkeeper) =>
-  Object.values(synthesized.template.findResources("AWS::IAM::Policy")).flatMap(
-    (policy) => policy.Properties.PolicyDocument.Statement as Statement[],
-  );
 
 const withAction = (statements: Statement[], ...actions: string[]) =>
   statements.filter((statement) => [statement.Action].flat().some((action) => actions.includes(action)));

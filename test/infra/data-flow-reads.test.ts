@@ -1,18 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSettings, WatchkeeperConfigError } from "../../lib/settings.ts";
-import { type SynthesizedWatchkeeper, synthWatchkeeper, validationReport } from "../support/cdk.ts";
+import {
+  allStatements,
+  orchestratorStatements,
+  type Statement,
+  type SynthesizedWatchkeeper,
+  synthWatchkeeper,
+  validationReport,
+  withoutCdkValidation,
+} from "../support/cdk.ts";
 
 /**
  * checkReadArns for the data-flow checks (s3-object-freshness, step-functions, sql): the ARN
  * forms the setting accepts, and the exact grants the orchestrator gets for them.
  */
 
-const cdkValidation = process.env.CDK_VALIDATION;
-process.env.CDK_VALIDATION = "false";
-afterAll(() => {
-  if (cdkValidation === undefined) delete process.env.CDK_VALIDATION;
-  else process.env.CDK_VALIDATION = cdkValidation;
-});
+withoutCdkValidation(afterAll);
 
 const BUCKET = "arn:aws:s3:::partner-exports";
 const PREFIXED = "arn:aws:s3:::shared-drop/compass/*";
@@ -68,24 +71,6 @@ describe("checkReadArns: data-flow ARN forms", () => {
     ]);
   });
 });
-
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
-
-function orchestratorStatements(synthesized: SynthesizedWatchkeeper): Statement[] {
-  const { template } = synthesized;
-  const [fn] = Object.values(template.findResources("AWS::Lambda::Function")).filter((resource) =>
-    String(resource.Metadata?.["aws:cdk:path"]).includes("Orchestrator/Lambda/Function"),
-  );
-  const roleId = fn?.Properties.Role["Fn::GetAtt"][0];
-  return Object.values(template.findResources("AWS::IAM::Policy"))
-    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
-}
-
-const allStatements = (synthesized: SynthesizedWatchkeeper) =>
-  Object.values(synthesized.template.findResources("AWS::IAM::Policy")).flatMap(
-    (policy) => policy.Properties.PolicyDocument.Statement as Statement[],
-  );
 
 const DATA_FLOW_ACTIONS = ["s3:", "states:", "rds-data:"];
 const withDataFlowAction = (statements: Statement[]) =>

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSettings, WatchkeeperConfigError } from "../../lib/settings.ts";
-import { type SynthesizedWatchkeeper, synthWatchkeeper, validationReport } from "../support/cdk.ts";
+import {
+  type SynthesizedWatchkeeper,
+  synthWatchkeeper,
+  validationReport,
+  withoutCdkValidation,
+} from "../support/cdk.ts";
 
 /** The stack setting allowedRecipientDomains: validation, the env var, the ses:Recipients condition. */
 
-const cdkValidation = process.env.CDK_VALIDATION;
-process.env.CDK_VALIDATION = "false";
-afterAll(() => {
-  if (cdkValidation === undefined) delete process.env.CDK_VALIDATION;
-  else process.env.CDK_VALIDATION = cdkValidation;
-});
+withoutCdkValidation(afterAll);
 
 describe("allowedRecipientDomains setting", () => {
   it("is none by default, and a comma-separated, lowercased, deduplicated list otherwise", () => {

@@ -1,15 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSettings, WatchkeeperConfigError } from "../../lib/settings.ts";
-import { type SynthesizedWatchkeeper, synthWatchkeeper, validationReport } from "../support/cdk.ts";
+import {
+  allStatements,
+  orchestratorStatements,
+  type Statement,
+  type SynthesizedWatchkeeper,
+  synthWatchkeeper,
+  validationReport,
+  withoutCdkValidation,
+} from "../support/cdk.ts";
 
 /** The stack settings checkSecretArns / checkSecretKmsKeyArns: validation and the exact grants. */
 
-const cdkValidation = process.env.CDK_VALIDATION;
-process.env.CDK_VALIDATION = "false";
-afterAll(() => {
-  if (cdkValidation === undefined) delete process.env.CDK_VALIDATION;
-  else process.env.CDK_VALIDATION = cdkValidation;
-});
+withoutCdkValidation(afterAll);
 
 const SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:partner/api-AbCdEf";
 const OTHER_REGION_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:billing-Zz9Yy8";
@@ -61,24 +64,6 @@ describe("checkSecretArns / checkSecretKmsKeyArns settings", () => {
     );
   });
 });
-
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
-
-function orchestratorStatements(synthesized: SynthesizedWatchkeeper): Statement[] {
-  const { template } = synthesized;
-  const [fn] = Object.values(template.findResources("AWS::Lambda::Function")).filter((resource) =>
-    String(resource.Metadata?.["aws:cdk:path"]).includes("Orchestrator/Lambda/Function"),
-  );
-  const roleId = fn?.Properties.Role["Fn::GetAtt"][0];
-  return Object.values(template.findResources("AWS::IAM::Policy"))
-    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
-}
-
-const allStatements = (synthesized: SynthesizedWatchkeeper) =>
-  Object.values(synthesized.template.findResources("AWS::IAM::Policy")).flatMap(
-    (policy) => policy.Properties.PolicyDocument.Statement as Statement[],
-  );
 
 const withAction = (statements: Statement[], prefix: string) =>
   statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith(prefix)));

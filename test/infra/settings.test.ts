@@ -11,16 +11,11 @@ import {
   WatchkeeperConfigError,
 } from "../../lib/settings.ts";
 import { ALLOW_PLACEHOLDER_SENDER } from "../../lib/watchkeeper-stack.ts";
-import { type SynthesizedWatchkeeper, synthWatchkeeper } from "../support/cdk.ts";
+import { type SynthesizedWatchkeeper, synthWatchkeeper, withoutCdkValidation } from "../support/cdk.ts";
 
 // CloudFormation schema validation of the full template is slow and runs in stack.test.ts; these
 // synths check context handling and cdk-nag wiring only.
-const cdkValidation = process.env.CDK_VALIDATION;
-process.env.CDK_VALIDATION = "false";
-afterAll(() => {
-  if (cdkValidation === undefined) delete process.env.CDK_VALIDATION;
-  else process.env.CDK_VALIDATION = cdkValidation;
-});
+withoutCdkValidation(afterAll);
 
 describe("context validation", () => {
   it("applies documented defaults", () => {

@@ -63,3 +63,38 @@ export function validationReport(outdir: string): ValidationReport {
     return { pluginReports: [] };
   }
 }
+
+/**
+ * Turns off bundling-time validation (CDK_VALIDATION) for this test file, restoring it afterwards:
+ * the settings tests synthesize many stacks with deliberately varied context.
+ */
+export function withoutCdkValidation(afterAll: (hook: () => void) => void): void {
+  const saved = process.env.CDK_VALIDATION;
+  process.env.CDK_VALIDATION = "false";
+  afterAll(() => {
+    if (saved === undefined) delete process.env.CDK_VALIDATION;
+    else process.env.CDK_VALIDATION = saved;
+  });
+}
+
+/** An IAM policy statement as the synthesized template holds it. */
+export type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
+
+/** Every statement of the orchestrator's execution role. */
+export function orchestratorStatements(synthesized: SynthesizedWatchkeeper): Statement[] {
+  const { template } = synthesized;
+  const [fn] = Object.values(template.findResources("AWS::Lambda::Function")).filter((resource) =>
+    String(resource.Metadata?.["aws:cdk:path"]).includes("Orchestrator/Lambda/Function"),
+  );
+  const roleId = fn?.Properties.Role["Fn::GetAtt"][0];
+  return Object.values(template.findResources("AWS::IAM::Policy"))
+    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+/** Every statement of every policy in the stack. */
+export function allStatements(synthesized: SynthesizedWatchkeeper): Statement[] {
+  return Object.values(synthesized.template.findResources("AWS::IAM::Policy")).flatMap(
+    (policy) => policy.Properties.PolicyDocument.Statement as Statement[],
+  );
+}
