@@ -1,4 +1,20 @@
-/** Helpers for the tests that hold every registered check to the same bar. */
+import { expect } from "vitest";
+import { InvalidParamsError } from "#monitors/support/params.ts";
+
+/** Helpers for the checks' tests, and for those that hold every registered check to the same bar. */
+
+/** An error shaped like the AWS SDK's (its `name` is the service's exception name). */
+export const awsError = (name: string, message: string) => Object.assign(new Error(message), { name });
+
+/** The params problems a run refuses with: it must reject with InvalidParamsError. */
+export async function paramsProblems(run: Promise<unknown>, params: unknown): Promise<string[]> {
+  const error = await run.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error, JSON.stringify(params)).toBeInstanceOf(InvalidParamsError);
+  return [...(error as InvalidParamsError).problems];
+}
 
 /** A value of a JSON type the param's schema does not accept, or undefined when it accepts any. */
 export function wrongValueFor(property: Record<string, unknown>): unknown {

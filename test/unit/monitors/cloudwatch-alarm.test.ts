@@ -4,7 +4,7 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "#core/ports.ts";
 import { CLOUDWATCH_ALARM_CHECK, cloudWatchAlarmCheck, MAX_ALARM_PAGES } from "#monitors/cloudwatch-alarm.ts";
 import { findCheck } from "#monitors/index.ts";
-import { InvalidParamsError } from "#monitors/support/params.ts";
+import { awsError, paramsProblems } from "../../support/check-params.ts";
 
 // There is no CloudWatch emulator: request shapes and answers are played by a mocked client. The
 // class is mocked, so the check's own lazily loaded client (monitors/support/cloudwatch.ts) is used.
@@ -21,16 +21,7 @@ const alarm = (name: string, state: string, reason = `${name} reason`): MetricAl
   StateValue: state as MetricAlarm["StateValue"],
   StateReason: reason,
 });
-const awsError = (name: string, message: string) => Object.assign(new Error(message), { name });
-
-async function problems(params: Record<string, unknown>): Promise<string[]> {
-  const error = await run(params).then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error, JSON.stringify(params)).toBeInstanceOf(InvalidParamsError);
-  return [...(error as InvalidParamsError).problems];
-}
+const problems = (params: Record<string, unknown>) => paramsProblems(run(params), params);
 
 describe("cloudwatch-alarm params", () => {
   it("is registered", () => {

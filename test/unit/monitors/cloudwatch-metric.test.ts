@@ -11,7 +11,7 @@ import {
   metricWindow,
 } from "#monitors/cloudwatch-metric.ts";
 import { findCheck } from "#monitors/index.ts";
-import { InvalidParamsError } from "#monitors/support/params.ts";
+import { awsError, paramsProblems } from "../../support/check-params.ts";
 
 // There is no CloudWatch emulator: request shapes and answers are played by a mocked client.
 const mock = mockClient(CloudWatchClient);
@@ -48,16 +48,7 @@ const answer = (points: Array<[string, number]>, extra: Record<string, unknown> 
   ],
   ...extra,
 });
-const awsError = (name: string, message: string) => Object.assign(new Error(message), { name });
-
-async function problems(params: Record<string, unknown>): Promise<string[]> {
-  const error = await run(params).then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error, JSON.stringify(params)).toBeInstanceOf(InvalidParamsError);
-  return [...(error as InvalidParamsError).problems];
-}
+const problems = (params: Record<string, unknown>) => paramsProblems(run(params), params);
 
 describe("cloudwatch-metric params", () => {
   it("is registered", () => {

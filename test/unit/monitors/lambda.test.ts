@@ -4,7 +4,7 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "#core/ports.ts";
 import { runCheck } from "#core/run-check.ts";
 import { LAMBDA_CHECK, lambdaCheck } from "#monitors/lambda.ts";
-import { InvalidParamsError } from "#monitors/support/params.ts";
+import { awsError, paramsProblems } from "../../support/check-params.ts";
 
 // Params and the answers the local function host cannot give (a non-JSON payload, a Handled
 // error, a denied or throttled Invoke), played by a mocked client. The whole path against a real
@@ -16,7 +16,6 @@ afterAll(() => mock.restore());
 const ARN = "arn:aws:lambda:eu-west-1:123456789012:function:orders-check";
 const NOW = new Date("2026-11-21T10:05:00.000Z");
 const encode = (text: string) => new TextEncoder().encode(text) as never;
-const awsError = (name: string, message: string) => Object.assign(new Error(message), { name });
 
 const run = (params: Record<string, unknown>, signal = AbortSignal.timeout(10_000)) =>
   lambdaCheck.run({ monitorId: "orders", params, signal, logger: silentLogger, now: NOW });
@@ -31,14 +30,7 @@ const outcome = (params: Record<string, unknown>) =>
     logger: silentLogger,
   });
 
-async function problems(params: Record<string, unknown>): Promise<string[]> {
-  const error = await run(params).then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error, JSON.stringify(params)).toBeInstanceOf(InvalidParamsError);
-  return [...(error as InvalidParamsError).problems];
-}
+const problems = (params: Record<string, unknown>) => paramsProblems(run(params), params);
 
 describe("lambda params", () => {
   it.each([
