@@ -208,3 +208,18 @@ export interface ScheduleStatusPort {
    */
   forgetState?(monitorId: string): Promise<void>;
 }
+
+/**
+ * Links a notification carries for people (issue 14): a signed, expiring, single-purpose ack link
+ * bound to the monitor, the incident and the recipient, and the dashboard's page of the monitor.
+ * Undefined when the stack has no dashboard (the mail then renders no link).
+ */
+export interface NotificationLinks {
+  /**
+   * The ack link for `recipient`: an email address, or `channel:<name>` for a channel's message.
+   * Async: the signing key is read from Secrets Manager (cached).
+   */
+  ackUrl(input: { monitorId: string; incident: string; recipient: string }): Promise<string | undefined>;
+  /** The dashboard's page of the monitor. */
+  dashboardUrl(monitorId: string): string | undefined;
+}
