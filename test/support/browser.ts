@@ -36,11 +36,7 @@ export async function launchBrowser(): Promise<{ browser: Browser; close(): Prom
  * its path. `name` may hold `/` for a subfolder; anything but letters, digits, `-`, `_`, `.` and
  * `/` becomes `-`.
  */
-export async function saveScreenshot(
-  page: Page,
-  name: string,
-  dir: string = SCREENSHOT_DIR,
-): Promise<string> {
+export async function saveScreenshot(page: Page, name: string): Promise<string> {
   const safe = name.replaceAll(/[^\w./-]+/g, "-").replaceAll(/\.\.+/g, ".");
   const path = join(SCREENSHOT_DIR, `${safe}.png`);
   await mkdir(dirname(path), { recursive: true });
