@@ -129,7 +129,7 @@ const NOTICE_SLOT = "<!--watchkeeper:notices-->";
 /**
  * The text and HTML parts every Watchkeeper mail shares: a headline, an optional lead and links,
  * key/value fields, sections, and the signature. The HTML is one inline-styled column (at most
- * 600 px, readable on a 390 px phone), a table only for the key/value rows, every value escaped;
+ * 600 px, its padding included; readable on a 390 px phone), a table only for the key/value rows, every value escaped;
  * callers make values body-safe first. Text and HTML carry the same words in the same order.
  */
 export function renderEmailBody(
@@ -168,7 +168,7 @@ export function renderEmailBody(
     `<body style="margin:0;padding:0;background:#f2f4f7">`,
     // The inbox preview: clients show the first text of a mail, and this is it, hidden.
     `<div style="display:none;max-height:0;max-width:0;overflow:hidden;opacity:0">${escapeHtml(extras.preheader ?? headline)}</div>`,
-    `<div style="max-width:600px;margin:0 auto;padding:16px;background:#ffffff;${FONT};font-size:16px;line-height:1.5;color:#101828;overflow-wrap:anywhere;word-wrap:break-word">`,
+    `<div style="max-width:600px;margin:0 auto;padding:16px;background:#ffffff;${FONT};font-size:16px;line-height:1.5;color:#101828;overflow-wrap:anywhere;word-wrap:break-word;box-sizing:border-box">`,
     NOTICE_SLOT,
     `<p style="margin:0 0 12px;font-size:20px;line-height:1.3;font-weight:700;color:${extras.accent ?? "#101828"}">${escapeHtml(headline)}</p>`,
     ...(extras.lead ? [`<p style="${paragraph}">${escapeHtml(extras.lead)}</p>`] : []),
