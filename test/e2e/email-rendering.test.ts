@@ -22,6 +22,10 @@ import { launchBrowser, saveScreenshot } from "../support/browser.ts";
  * docs/screenshots/, whose PNGs are committed.
  */
 
+// The page's DOM, used only in callbacks that run inside Chromium (the project's lib has no DOM types).
+// biome-ignore lint/suspicious/noExplicitAny: typed by the browser, not by this program.
+declare const document: any;
+
 const DOCS_SCREENSHOTS = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "screenshots");
 const toDocs = process.env.WATCHKEEPER_SCREENSHOTS_TO_DOCS === "1";
 
@@ -141,7 +145,7 @@ async function visibleBlocks(page: Page): Promise<string[]> {
     [...document.body.querySelectorAll("p, th, td, pre")]
       .filter((element) => element.checkVisibility({ opacityProperty: true, visibilityProperty: true }))
       // biome-ignore lint/performance/useDomNodeTextContent: what is rendered, as a reader sees it.
-      .map((element) => (element as HTMLElement).innerText.trim())
+      .map((element) => element.innerText.trim())
       .filter(Boolean),
   );
 }
