@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import pc from "picocolors";
 import { type Dashboard, startDashboard } from "./dashboard.ts";
+import type { DashboardHeader } from "./dashboard-view.ts";
 import type { LogEntry, LogLevel } from "./log.ts";
 import { type LocalRuntime, startLocalRuntime } from "./runtime.ts";
 import { assertPortFree, LocalServerError } from "./servers.ts";
@@ -114,20 +115,28 @@ function describeProblem(entry: LogEntry): string {
   return `${entry.level.toLowerCase()} ${entry.service}${monitor}: ${entry.message}${reason ? `: ${reason}` : ""}`;
 }
 
-function header(runtime: LocalRuntime, options: CliOptions): string[] {
+function header(runtime: LocalRuntime, options: CliOptions): DashboardHeader {
   const { endpoints } = runtime;
   const mode = [
     options.data ? `data in ${resolve(options.data)}` : "in-memory data",
     options.scheduler ? "scheduler on" : pc.yellow("scheduler off (--no-scheduler)"),
   ].join(", ");
-  return [
-    `${pc.bold("Watchkeeper local")} ${pc.dim(`(${mode})`)}`,
-    `  inbox     ${pc.cyan(endpoints.inboxUrl)}  ${pc.dim("<- every email sent lands here")}`,
-    `  dynamodb  ${endpoints.dynamodb}  table ${endpoints.tableName}`,
-    `  sqs       ${endpoints.queueUrl}`,
-    `  demo site ${endpoints.demoSiteUrl}/health  ${pc.dim("(also /status/503, /slow?ms=1500)")}`,
-    `  logs      ${runtime.logFile}   endpoints ${runtime.infoFile}`,
-  ];
+  // Each on its own line, never cut (local/dashboard-view.ts); a hint shows only where it fits.
+  return {
+    title: `${pc.bold("Watchkeeper local")} ${pc.dim(`(${mode})`)}`,
+    links: [
+      { label: "inbox", url: endpoints.inboxUrl, hint: "<- every email sent lands here" },
+      {
+        label: "demo site",
+        url: `${endpoints.demoSiteUrl}/health`,
+        hint: "(also /status/503, /slow?ms=1500)",
+      },
+      { label: "dynamodb", url: endpoints.dynamodb, hint: `table ${endpoints.tableName}` },
+      { label: "sqs", url: endpoints.queueUrl },
+      { label: "logs", url: runtime.logFile },
+      { label: "endpoints", url: runtime.infoFile },
+    ],
+  };
 }
 
 async function main(): Promise<void> {
