@@ -77,7 +77,8 @@ const NOTIFICATION_ATTRIBUTES = [
   "error",
 ];
 
-const INCIDENT_ATTRIBUTES = [
+/** What `incidents` and `health` read of an incident item (besides its key). */
+export const INCIDENT_ATTRIBUTES: readonly string[] = [
   "openedAt",
   "adopted",
   "firstFailureMessage",

@@ -25,7 +25,6 @@ export const NOTIFICATION_PREFIX = "notification#";
 // "$" sorts right after "#": `BETWEEN "run#<from>" AND "run$"` is every run item from <from> on.
 const RUN_END = "run$";
 const NOTIFICATION_END = "notification$";
-const INCIDENT_END = "incident$";
 
 export type Item = Record<string, unknown>;
 
@@ -71,6 +70,19 @@ export class MonitorsTable {
       new GetCommand({ TableName: this.tableName, Key: { monitorId, record }, ConsistentRead: true }),
     );
     return Item ? plainItem(Item) : undefined;
+  }
+
+  /** Whether the monitor has a config item: one small strongly consistent read. */
+  async exists(monitorId: string): Promise<boolean> {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { monitorId, record: CONFIG_RECORD },
+        ConsistentRead: true,
+        ProjectionExpression: "monitorId",
+      }),
+    );
+    return Item !== undefined;
   }
 
   getConfig(monitorId: string): Promise<Item | undefined> {
@@ -238,9 +250,80 @@ export class MonitorsTable {
     return this.#queryRange(monitorId, NOTIFICATION_PREFIX, NOTIFICATION_END, options);
   }
 
-  /** Incident items of one monitor (`incident#<start>`), oldest first, via Query. */
-  async incidents(monitorId: string) {
-    return this.#queryRange(monitorId, INCIDENT_PREFIX, INCIDENT_END, {});
+  /**
+   * One monitor's incidents overlapping the window from `since` on (still unresolved, or resolved
+   * at or after it), oldest first, and no more: a Query on `begins_with(record, "incident#")`
+   * filtered by DynamoDB and projected to `attributes`, with the config and state items in one
+   * BatchGetItem projected to what `incidents` needs (does it exist, which incident is open). The
+   * state is not validated: a broken state item must not hide its monitor's incidents.
+   */
+  async incidentsOf(
+    monitorId: string,
+    options: { since: Date; attributes: readonly string[] },
+  ): Promise<{ exists: boolean; state: Item | undefined; items: Item[] }> {
+    const names: Record<string, string> = { "#record": "record", "#resolvedAt": "resolvedAt" };
+    const projection = ["monitorId", "record", ...options.attributes].map((attribute, index) => {
+      names[`#p${index}`] = attribute;
+      return `#p${index}`;
+    });
+    const query = async () => {
+      const items: Item[] = [];
+      const pages = paginateQuery(
+        { client: this.doc },
+        {
+          TableName: this.tableName,
+          KeyConditionExpression: "monitorId = :id AND begins_with(#record, :incident)",
+          // An incident overlaps the window unless it was resolved before it began.
+          FilterExpression: "attribute_not_exists(#resolvedAt) OR #resolvedAt >= :since",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: {
+            ":id": monitorId,
+            ":incident": INCIDENT_PREFIX,
+            ":since": options.since.toISOString(),
+          },
+          ProjectionExpression: projection.join(", "),
+        },
+      );
+      for await (const page of pages) items.push(...(page.Items ?? []).map(plainItem));
+      return items;
+    };
+    const [heads, items] = await Promise.all([
+      this.#getProjected(
+        [CONFIG_RECORD, STATE_RECORD].map((record) => ({ monitorId, record })),
+        ["monitorId", "record", "incident"],
+      ),
+      query(),
+    ]);
+    return {
+      exists: heads.some((item) => item.record === CONFIG_RECORD),
+      state: heads.find((item) => item.record === STATE_RECORD),
+      items,
+    };
+  }
+
+  /** BatchGetItem of a few keys, projected, strongly consistent; unprocessed keys retried. */
+  async #getProjected(keys: Item[], attributes: readonly string[]): Promise<Item[]> {
+    const names = Object.fromEntries(attributes.map((attribute, index) => [`#a${index}`, attribute]));
+    const found: Item[] = [];
+    let pending = keys;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await backoff(attempt);
+      const response = await this.doc.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [this.tableName]: {
+              Keys: pending,
+              ConsistentRead: true,
+              ProjectionExpression: Object.keys(names).join(", "),
+              ExpressionAttributeNames: names,
+            },
+          },
+        }),
+      );
+      found.push(...(response.Responses?.[this.tableName] ?? []).map(plainItem));
+      pending = response.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    }
+    return found;
   }
 
   async #queryRange(

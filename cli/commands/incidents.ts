@@ -12,9 +12,10 @@ import {
 import { MonitorIdSchema } from "#core/schemas.ts";
 import type { CommandContext, Runner } from "../context.ts";
 import { CliError, UnknownMonitorError } from "../errors.ts";
-import { scanFleet } from "../fleet.ts";
+import { INCIDENT_ATTRIBUTES, scanFleet } from "../fleet.ts";
 import { formatAge, formatSpan, formatUtc, parseDuration, parseSince, plural, truncate } from "../format.ts";
 import { type IncidentView, incidentView } from "../incidents.ts";
+import type { MonitorsTable } from "../monitors-table.ts";
 
 /** `ack`, `unack` (the ack use case of functions/core/ack.ts) and `incidents` (incident items). */
 
@@ -38,6 +39,8 @@ export function registerIncidentCommands(program: Command, run: Runner): void {
         "",
         "Acknowledging again as the same person keeps the first time and updates the note or expiry;",
         "someone else's ack replaces it. `watchkeeper unack <id>` lets the reminders resume.",
+        "",
+        CLOCK_HELP,
         "Examples:",
         '  watchkeeper ack api-health --note "DB failover in progress" --for 4h',
       ].join("\n"),
@@ -49,12 +52,13 @@ export function registerIncidentCommands(program: Command, run: Runner): void {
     .description("Remove the acknowledgement of a monitor's incident: reminders resume")
     .argument("<id>", "monitor id")
     .option("--by <who>", "who unacknowledges (env WATCHKEEPER_USER; default: the OS user name)")
+    .addHelpText("after", `\n${CLOCK_HELP}`)
     .action((id: string, _options, command: Command) => run(command, (context) => unack(context, id)));
 
   program
     .command("incidents")
     .description(
-      "Incidents (ALERT to RECOVERED) open or resolved in the window: duration, who acknowledged, mail sent (Query for one monitor, else a scan)",
+      "Incidents (ALERT to RECOVERED) open or resolved in the window: duration, who acknowledged, mail sent (one monitor: a Query of its incident# items only; else a scan)",
     )
     .argument("[id]", "only this monitor's incidents")
     .option("--since <when>", "a duration (24h, 7d) or an ISO time", "7d")
@@ -62,6 +66,41 @@ export function registerIncidentCommands(program: Command, run: Runner): void {
     .action((id: string | undefined, _options, command: Command) =>
       run(command, (context) => incidents(context, id)),
     );
+}
+
+/** Below this, this machine's clock and DynamoDB's agree (DynamoDB's Date header has whole seconds). */
+export const CLOCK_SKEW_TOLERANCE_MS = 5_000;
+
+const CLOCK_HELP = [
+  "Times: DynamoDB has no clock of its own to write with, so the ack's time (and the expiry --for",
+  "counts from) is this machine's clock, unless it is 5 s or more off DynamoDB's (the Date of its",
+  "responses, as the AWS SDK samples it): then DynamoDB's clock is used, and a warning says so.",
+].join("\n");
+
+/**
+ * When an ack or unack happens: this machine's clock, or DynamoDB's when they differ by
+ * CLOCK_SKEW_TOLERANCE_MS or more. The orchestrator compares an ack's expiry with tick times from
+ * AWS's clock, and MTTA subtracts the incident's start from the ack's time: an operator's clock
+ * minutes off would shift both. The AWS SDK's clock-skew correction sets the client's
+ * `systemClockOffset` (server time minus local time) from the Date header of every response;
+ * one small read (does the monitor exist) samples it before the time is taken.
+ */
+/** "7 s", "10 min", "3 h": a clock difference sampled to the second, rounded. */
+function roughSpan(ms: number): string {
+  const seconds = Math.round(Math.abs(ms) / 1000);
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
+async function actionTime(context: CommandContext, table: MonitorsTable, monitorId: string): Promise<Date> {
+  if (!(await table.exists(monitorId))) throw new UnknownMonitorError(monitorId);
+  const offset = context.target.dynamodb.config.systemClockOffset ?? 0;
+  if (Math.abs(offset) < CLOCK_SKEW_TOLERANCE_MS) return context.now;
+  context.out.note(
+    `this machine's clock is about ${roughSpan(offset)} ${offset > 0 ? "behind" : "ahead of"} DynamoDB's: the times written are DynamoDB's`,
+  );
+  return new Date(context.now.getTime() + offset);
 }
 
 /** Who acts: --by, else WATCHKEEPER_USER, else the OS user (the core sanitises whichever it is). */
@@ -96,10 +135,12 @@ async function acting(monitorId: string, action: () => Promise<AckOutcome>): Pro
 }
 
 async function ack(context: CommandContext, id: string): Promise<void> {
-  const { out, options, now } = context;
+  const { out, options } = context;
   const monitorId = checkedId(id);
   const forMs = typeof options.for === "string" ? parseDuration(options.for) : undefined;
-  const service = new AcknowledgementService({ store: (await context.table()).store() });
+  const table = await context.table();
+  const now = await actionTime(context, table, monitorId);
+  const service = new AcknowledgementService({ store: table.store() });
   const note = typeof options.note === "string" ? options.note : undefined;
   const incident = typeof options.incident === "string" ? options.incident : undefined;
   const outcome = await acting(monitorId, () =>
@@ -144,9 +185,11 @@ async function ack(context: CommandContext, id: string): Promise<void> {
 }
 
 async function unack(context: CommandContext, id: string): Promise<void> {
-  const { out, now } = context;
+  const { out } = context;
   const monitorId = checkedId(id);
-  const service = new AcknowledgementService({ store: (await context.table()).store() });
+  const table = await context.table();
+  const now = await actionTime(context, table, monitorId);
+  const service = new AcknowledgementService({ store: table.store() });
   const outcome = await acting(monitorId, () =>
     service.unacknowledge(monitorId, { by: actor(context) }, now),
   );
@@ -190,8 +233,11 @@ async function incidents(context: CommandContext, id: string | undefined): Promi
   let views: IncidentView[];
   if (id !== undefined) {
     const monitorId = checkedId(id);
-    const [{ config, state }, items] = await Promise.all([table.load(monitorId), table.incidents(monitorId)]);
-    if (!config && items.length === 0) throw new UnknownMonitorError(monitorId);
+    const { exists, state, items } = await table.incidentsOf(monitorId, {
+      since,
+      attributes: INCIDENT_ATTRIBUTES,
+    });
+    if (!exists && items.length === 0) throw new UnknownMonitorError(monitorId);
     views = items.map((item) => incidentView(item, state, now));
   } else {
     const fleet = await scanFleet(table, { incidentsSince: since });
