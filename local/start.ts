@@ -118,7 +118,7 @@ function describeProblem(entry: LogEntry): string {
 function header(runtime: LocalRuntime, options: CliOptions): DashboardHeader {
   const { endpoints } = runtime;
   const mode = [
-    options.data ? `data in ${resolve(options.data)}` : "in-memory data",
+    options.data ? "data kept on disk" : "in-memory data",
     options.scheduler ? "scheduler on" : pc.yellow("scheduler off (--no-scheduler)"),
   ].join(", ");
   // Each on its own line, never cut (local/dashboard-view.ts); a hint shows only where it fits.
@@ -133,6 +133,7 @@ function header(runtime: LocalRuntime, options: CliOptions): DashboardHeader {
       },
       { label: "dynamodb", url: endpoints.dynamodb, hint: `table ${endpoints.tableName}` },
       { label: "sqs", url: endpoints.queueUrl },
+      ...(options.data ? [{ label: "data", url: resolve(options.data) }] : []),
       { label: "logs", url: runtime.logFile },
       { label: "endpoints", url: runtime.infoFile },
     ],
