@@ -1,4 +1,4 @@
-import { copyFile, mkdir } from "node:fs/promises";
+import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
@@ -179,6 +179,8 @@ describe("notification mails in Chromium", () => {
   /** Only the four example mails go to docs/; the test variants stay artifacts. */
   async function screenshot(name: string, docs = false): Promise<void> {
     const path = await saveScreenshot(page, `email/${name}`);
+    expect(path).toMatch(/test-artifacts\/screenshots\/email\/[\w-]+\.png$/);
+    expect((await readFile(path)).subarray(0, 8).toString("hex")).toBe("89504e470d0a1a0a");
     if (toDocs && docs) {
       await mkdir(DOCS_SCREENSHOTS, { recursive: true });
       await copyFile(path, join(DOCS_SCREENSHOTS, `email-${name}.png`));
