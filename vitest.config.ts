@@ -36,7 +36,8 @@ export default defineConfig({
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 120_000,
-          globalSetup: ["test/support/global-dynamodb.ts"],
+          // Chromium unpacked once, before the workers start (test/support/browser.ts).
+          globalSetup: ["test/support/global-dynamodb.ts", "test/support/global-chromium.ts"],
         },
       },
       {

@@ -7,7 +7,10 @@ import { type Browser, type Page, chromium as playwright } from "playwright-core
 /**
  * Chromium for the browser tests: playwright-core drives the Chromium that `@sparticuz/chromium`
  * ships inside its npm package, so `npm ci` alone installs it (no `playwright install`, no
- * download). One browser per test file: launch it in beforeAll, `close()` it in afterAll.
+ * download). One browser per test file: launch it in beforeAll, `close()` it in afterAll. Browser
+ * tests belong in the e2e project, whose globalSetup (test/support/global-chromium.ts) unpacks
+ * Chromium once before the workers start: the package's own unpacking is not safe to run twice at
+ * the same moment.
  */
 
 /** Where screenshots go: git-ignored, kept by CI as test artifacts. */
@@ -19,9 +22,12 @@ export const SCREENSHOT_DIR = resolve(
   "screenshots",
 );
 
+/** One unpacking per worker; the e2e project's globalSetup has done it before the workers start. */
+let unpacked: Promise<string> | undefined;
+
 export async function launchBrowser(): Promise<{ browser: Browser; close(): Promise<void> }> {
-  // Unpacks the binary to a temporary folder on first use; later calls reuse it.
-  const executablePath = await chromium.executablePath();
+  unpacked ??= chromium.executablePath();
+  const executablePath = await unpacked;
   const browser = await playwright.launch({ executablePath, args: chromium.args, headless: true });
   return {
     browser,
