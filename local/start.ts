@@ -7,6 +7,7 @@ import type { DashboardHeader } from "./dashboard-view.ts";
 import type { LogEntry, LogLevel } from "./log.ts";
 import { type LocalRuntime, startLocalRuntime } from "./runtime.ts";
 import { assertPortFree, LocalServerError } from "./servers.ts";
+import { cellText } from "./terminal-text.ts";
 
 /**
  * `npm start`: the whole pipeline on this machine, with a live view of it. A thin CLI over
@@ -170,7 +171,8 @@ async function main(): Promise<void> {
     onLog: (entry) => {
       if (entry.level === "WARN" || entry.level === "ERROR") {
         const colour = entry.level === "ERROR" ? pc.red : pc.yellow;
-        dashboard?.note(colour(describeProblem(entry)));
+        // Log messages carry errors and ids from the table: no escape sequence reaches the terminal.
+        dashboard?.note(colour(cellText(describeProblem(entry))));
       }
     },
   });
