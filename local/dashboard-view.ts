@@ -274,7 +274,8 @@ export function renderFrame(input: FrameInput, width: number, height?: number): 
   // The last column stays free: a line that fills the width wraps early on some terminals.
   const usable = Math.max(1, width - 1);
   const top = [...renderHeader(input.header, width), ""];
-  let table = renderTable(input.rows, usable, input.now);
+  // Below MIN_WIDTH the columns' minimums may not fit: cut, rather than let the terminal wrap.
+  let table = renderTable(input.rows, usable, input.now).map((line) => clipToWidth(line, usable));
   const minutes = input.rows.find((row) => row.stateHeartbeatMinutes)?.stateHeartbeatMinutes;
   const heartbeat = minutes
     ? notes(
@@ -295,7 +296,7 @@ export function renderFrame(input: FrameInput, width: number, height?: number): 
     ...heartbeat,
     ...problem,
     "",
-    pc.bold("Recent notifications and problems"),
+    pc.bold(clipToWidth("Recent notifications and problems", usable)),
     ...events.flat(),
     ...footer,
   ];

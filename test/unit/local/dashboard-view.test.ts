@@ -154,6 +154,16 @@ describe("the npm start view", () => {
     }
   });
 
+  it("still fits narrower windows than it is made for, but for URLs wider than them", () => {
+    const urls = HEADER.links.map((link) => link.url);
+    for (let width = 20; width < 60; width++) {
+      for (const line of renderFrame(INPUT, width, 30)) {
+        if (urls.includes(stripAnsi(line))) continue;
+        expect(displayWidth(line), `${width} columns: ${stripAnsi(line)}`).toBeLessThanOrEqual(width);
+      }
+    }
+  });
+
   it.each(widths)("keeps every header URL whole on one line at %i columns", (width) => {
     const lines = plain(renderFrame(INPUT, width));
     for (const { url } of HEADER.links) expect(lines.some((line) => line.includes(url))).toBe(true);
