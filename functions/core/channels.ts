@@ -50,7 +50,8 @@ export const PAGERDUTY_EVENTS_URL =
   /^(?:https:\/\/events(?:\.eu)?\.pagerduty\.com|http:\/\/(?:127\.0\.0\.1|localhost):\d{1,5})\/v2\/enqueue$/;
 export const PAGERDUTY_DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue";
 
-const SNS_TOPIC_ARN = /^arn:aws(?:-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$/;
+/** An SNS topic ARN (standard or FIFO). */
+export const SNS_TOPIC_ARN = /^arn:aws(?:-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$/;
 
 export const ChannelDefinitionSchema = z.discriminatedUnion("kind", [
   /** Slack incoming webhook; the URL is the secret. Block Kit payload. */
