@@ -123,6 +123,11 @@ function header(runtime: LocalRuntime, options: CliOptions): string[] {
   return [
     `${pc.bold("Watchkeeper local")} ${pc.dim(`(${mode})`)}`,
     `  inbox     ${pc.cyan(endpoints.inboxUrl)}  ${pc.dim("<- every email sent lands here")}`,
+    ...(endpoints.channelReceiverUrl
+      ? [
+          `  channels  ${pc.cyan(endpoints.channelReceiverUrl)}  ${pc.dim("<- Slack, Teams, PagerDuty and webhook deliveries")}`,
+        ]
+      : []),
     `  dynamodb  ${endpoints.dynamodb}  table ${endpoints.tableName}`,
     `  sqs       ${endpoints.queueUrl}`,
     `  demo site ${endpoints.demoSiteUrl}/health  ${pc.dim("(also /status/503, /slow?ms=1500)")}`,
