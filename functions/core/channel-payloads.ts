@@ -459,13 +459,14 @@ export interface SnsPayload {
 export function snsPayload(channelName: string, topicArn: string, message: ChannelMessage): SnsPayload {
   const details = channelDetails(message);
   const firstLine = headerSafe(`${channelHeadline(message)}: ${details}`, SNS_FIRST_LINE_CHARS);
+  const links = channelLinks(message);
   const body = [
     firstLine,
     "",
     ...channelFacts(message).map(([label, value]) => `${label}: ${value}`),
     "",
     details,
-    ...channelLinks(message).map(([label, url]) => `${label}: ${url}`),
+    ...links.flatMap(([label, url], index) => [...(index === 0 ? [""] : []), `${label}: ${url}`]),
   ].join("\n");
   const fifo = topicArn.endsWith(".fifo");
   return {
