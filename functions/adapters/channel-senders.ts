@@ -23,6 +23,7 @@ import { PermanentDeliveryError, type SecretSource } from "#core/ports.ts";
 import { maskSecretValues, SecretResolutionError, SecretResolver } from "#core/secrets.ts";
 import { describeThrown, headerSafe } from "#core/text.ts";
 import {
+  ADDRESS_KINDS,
   type AddressKind,
   AddressRefusedError,
   guardedLookup,
@@ -80,6 +81,24 @@ export interface ChannelSenderOptions {
   sns?: (region: string) => SnsPublisher;
   /** Wall clock in ms (the webhook timestamp). @default Date.now */
   now?: () => number;
+}
+
+/**
+ * The address kinds of `CHANNEL_ALLOW_ADDRESSES` (comma-separated; the local runtime sets
+ * "loopback" for its receiver). Unset or empty: none. An unknown kind throws: the policy must not
+ * lapse silently.
+ */
+export function allowAddressesFromEnv(value: string | undefined): AddressKind[] {
+  const kinds = (value ?? "")
+    .split(",")
+    .map((kind) => kind.trim())
+    .filter(Boolean);
+  for (const kind of kinds) {
+    if (!(ADDRESS_KINDS as readonly string[]).includes(kind)) {
+      throw new Error(`CHANNEL_ALLOW_ADDRESSES: "${kind}" is not one of ${ADDRESS_KINDS.join(", ")}`);
+    }
+  }
+  return kinds as AddressKind[];
 }
 
 const loadSns = lazyImport(() => import("@aws-sdk/client-sns"));
@@ -250,7 +269,9 @@ export function createChannelSender(options: ChannelSenderOptions): ChannelSende
     if (status >= 200 && status < 300) return answer;
     if (status >= 300 && status < 400) {
       const where =
-        answer.location && URL.canParse(answer.location, url.href) ? new URL(answer.location, url).origin : "";
+        answer.location && URL.canParse(answer.location, url.href)
+          ? new URL(answer.location, url).origin
+          : "";
       const text = `${receiver} answered ${status} (a redirect${where ? ` to ${where}` : ""}): channels follow no redirects; use the final URL`;
       throw status === 301 || status === 308 ? new Refused(text) : new Error(text);
     }

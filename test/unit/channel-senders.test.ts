@@ -10,7 +10,11 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ChannelSenderOptions, createChannelSender } from "#adapters/channel-senders.ts";
+import {
+  allowAddressesFromEnv,
+  type ChannelSenderOptions,
+  createChannelSender,
+} from "#adapters/channel-senders.ts";
 import { type ChannelDefinition, ChannelDefinitionSchema, type ChannelMessage } from "#core/channels.ts";
 import { PermanentDeliveryError } from "#core/ports.ts";
 import {
@@ -389,5 +393,14 @@ describe("SNS (aws-sdk-client-mock: no local SNS server exists)", () => {
     mock.on(PublishCommand).rejects(new ThrottledException({ message: "Rate exceeded", $metadata: {} }));
     const throttled = await failure(sender().send(sns(), message()));
     expect(throttled).not.toBeInstanceOf(PermanentDeliveryError);
+  });
+});
+
+describe("CHANNEL_ALLOW_ADDRESSES", () => {
+  it("reads the local runtime's setting, none when unset, and refuses an unknown kind", () => {
+    expect(allowAddressesFromEnv("loopback")).toEqual(["loopback"]);
+    expect(allowAddressesFromEnv(" loopback , link-local ")).toEqual(["loopback", "link-local"]);
+    expect(allowAddressesFromEnv(undefined)).toEqual([]);
+    expect(() => allowAddressesFromEnv("everything")).toThrow('"everything" is not one of');
   });
 });
