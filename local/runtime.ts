@@ -488,15 +488,17 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   shutdown.add(() => retryPoller.stop());
 
   let seeded: string[] = [];
-  if (options.seed !== false) {
-    await seedLocalChannels(new DynamoDbChannels({ tableName, client: doc }), localChannels.channels);
-  }
   if (options.seed !== false && (await tableIsEmpty(doc, tableName))) {
     const items = await loadSeedMonitors(options.seedFile ?? DEFAULT_SEED_FILE, {
       demoSiteUrl: demoSite.url,
     });
     seeded = await seedMonitors(doc, tableName, items);
     logger.info("example monitors seeded", { monitorIds: seeded });
+  }
+  // After the monitors: the table's emptiness decides whether they are seeded. Rewritten on every
+  // start (the receiver's port and secrets are new each time).
+  if (options.seed !== false) {
+    await seedLocalChannels(new DynamoDbChannels({ tableName, client: doc }), localChannels.channels);
   }
 
   const info = { ...endpoints, logFile, pid: process.pid, startedAt: new Date().toISOString() };

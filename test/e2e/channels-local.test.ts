@@ -45,6 +45,8 @@ describe("the local channel receiver", () => {
       "local-teams",
       "local-webhook",
     ]);
+    // Seeded after the example monitors, whose seeding needs an empty table.
+    expect(env.runtime.seeded.length).toBeGreaterThan(0);
   });
 
   it("takes a signed test from `watchkeeper channel test --local`", async () => {
