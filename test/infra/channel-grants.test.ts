@@ -7,12 +7,11 @@ import {
   type SynthesizedWatchkeeper,
   synthWatchkeeper,
   validationReport,
-  withoutCdkValidation,
 } from "../support/cdk.ts";
 
 /** The stack settings channelTopicArns / channelSecretArns / channelSecretKmsKeyArns (issue 15). */
 
-withoutCdkValidation(afterAll);
+// Validation stays on (cdk-nag runs at synth, and a finding fails it): the grants must be clean.
 
 const TOPIC = "arn:aws:sns:eu-west-1:123456789012:oncall-sms";
 const FIFO_TOPIC = "arn:aws:sns:eu-west-1:123456789012:oncall.fifo";
