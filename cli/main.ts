@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, Option } from "commander";
+import { registerChannelCommands } from "./commands/channels.ts";
 import { registerCheckCommands } from "./commands/checks.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerHistoryCommands } from "./commands/history.ts";
@@ -89,6 +90,7 @@ function buildProgram(
   registerReportCommands(program, run);
   registerTransferCommands(program, run);
   registerDoctorCommand(program, run);
+  registerChannelCommands(program, run);
   registerCheckCommands(program, io);
   return program;
 }

@@ -45,6 +45,9 @@ const LocalInfoSchema = z.object({
   deliveryRetryQueueUrl: z.string().optional(),
   senderEmail: z.string().optional(),
   inboxUrl: z.string().optional(),
+  // The channel receiver of `npm start` (issue 15) and the Secrets Manager stand-in it serves.
+  channelReceiverUrl: z.url().optional(),
+  secretsManager: z.url().optional(),
   pid: z.number().int().optional(),
 });
 export type LocalInfo = z.infer<typeof LocalInfoSchema>;
@@ -121,6 +124,14 @@ export class Target {
     const target = new Target(options, io.env, dynamodb, clientConfig, clients, local);
     if (!clients.dynamodb) target.#owned.push(dynamodb);
     return target;
+  }
+
+  /**
+   * The SDK client configuration of this target (region, profile; local credentials with --local),
+   * for clients a command creates itself (`channel test`: Secrets Manager, SSM, SNS).
+   */
+  get awsConfig(): Readonly<Record<string, unknown>> {
+    return this.clientConfig;
   }
 
   /** What an error message should name. */

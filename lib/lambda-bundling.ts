@@ -13,7 +13,7 @@ export const LAMBDA_BUNDLE_ALIASES: Readonly<Record<string, string>> = {
 
 /**
  * AWS SDK clients that only some monitors need (secret references, the checks of S3, CloudWatch,
- * Step Functions, the RDS Data API, Lambda). The code imports them dynamically, on first use; the
+ * Step Functions, the RDS Data API, Lambda; SNS for `sns` notification channels). The code imports them dynamically, on first use; the
  * function's main bundle leaves them out, and the asset carries them as local packages under
  * `node_modules/` (built by `sideBundleCommands`, pinned versions from this lockfile, shared code
  * split into chunks), which that dynamic import finds. So a fleet of `http` monitors neither ships
@@ -26,6 +26,7 @@ export const LAZY_SDK_PACKAGES: readonly string[] = [
   "@aws-sdk/client-s3",
   "@aws-sdk/client-secrets-manager",
   "@aws-sdk/client-sfn",
+  "@aws-sdk/client-sns",
   "@aws-sdk/client-ssm",
 ];
 

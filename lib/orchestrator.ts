@@ -41,6 +41,12 @@ export interface OrchestratorProps {
   checkSecretArns?: readonly string[];
   /** KMS keys of those secrets (WatchkeeperSettings.checkSecretKmsKeyArns). */
   checkSecretKmsKeyArns?: readonly string[];
+  /** SNS topics `sns` channels publish to (WatchkeeperSettings.channelTopicArns). */
+  channelTopicArns?: readonly string[];
+  /** Secrets notification channels reference (WatchkeeperSettings.channelSecretArns). */
+  channelSecretArns?: readonly string[];
+  /** KMS keys of those secrets (WatchkeeperSettings.channelSecretKmsKeyArns). */
+  channelSecretKmsKeyArns?: readonly string[];
   /**
    * Ticks per invocation. The handler runs each monitor's ticks in parallel with the others', so a
    * batch costs one invocation and the slowest check, not the sum of the checks; it starts no
@@ -91,7 +97,12 @@ export class Orchestrator extends Construct {
       props.checkMetricReads ?? false,
     );
     this.allowLambdaChecks(props.checkReadArns);
-    this.allowSecretsToBeRead(props.checkSecretArns ?? [], props.checkSecretKmsKeyArns ?? []);
+    // Checks' and channels' secrets are read by the same role through the same code (one grant).
+    this.allowSecretsToBeRead(
+      [...new Set([...(props.checkSecretArns ?? []), ...(props.channelSecretArns ?? [])])],
+      [...new Set([...(props.checkSecretKmsKeyArns ?? []), ...(props.channelSecretKmsKeyArns ?? [])])],
+    );
+    this.allowChannelTopics(props.channelTopicArns ?? []);
     fn.addEventSource(
       new SqsEventSource(props.ticks, {
         batchSize: props.batchSize ?? 10,
@@ -259,6 +270,14 @@ export class Orchestrator extends Construct {
         }),
       );
     }
+  }
+
+  /** `sns` channels: sns:Publish on exactly the topics the deployer listed. */
+  private allowChannelTopics(topicArns: readonly string[]): void {
+    if (topicArns.length === 0) return;
+    this.lambda.function.addToRolePolicy(
+      new PolicyStatement({ actions: ["sns:Publish"], resources: [...topicArns] }),
+    );
   }
 
   /** Malformed or future ticks are forwarded to the DLQ with their reason, then acknowledged. */

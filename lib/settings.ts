@@ -1,6 +1,7 @@
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Node } from "constructs";
 import * as z from "zod";
+import { SNS_TOPIC_ARN } from "../functions/core/channels.ts";
 import { isValidTimezone } from "../functions/core/schedule.ts";
 import { CONFIG_DEFAULTS, DOMAIN_NAME } from "../functions/core/schemas.ts";
 import { SECRETS_MANAGER_ARN, SSM_PARAMETER_ARN } from "../functions/core/secrets.ts";
@@ -25,6 +26,9 @@ export const CONTEXT_KEYS = [
   "checkReadArns",
   "checkSecretArns",
   "checkSecretKmsKeyArns",
+  "channelTopicArns",
+  "channelSecretArns",
+  "channelSecretKmsKeyArns",
   "deliveryBudgetHours",
   "orchestratorMaxConcurrency",
   "orchestratorReservedConcurrency",
@@ -81,6 +85,30 @@ function checkReadArnOfCloudWatchOrLambda(arn: string, ctx: z.core.$RefinementCt
   }
 }
 
+/** Secrets Manager secret and SSM parameter ARNs, whole (checkSecretArns, channelSecretArns). */
+const secretArnList = arnList(
+  z
+    .string()
+    .refine(
+      (arn) => !arn.includes("#"),
+      "must list secret ARNs without #jsonKey: a grant covers the whole secret",
+    )
+    .refine(
+      (arn) => arn.includes("#") || SECRETS_MANAGER_ARN.test(arn) || SSM_PARAMETER_ARN.test(arn),
+      "must list Secrets Manager secret ARNs (with their six-character suffix) or SSM parameter ARNs, comma-separated, without wildcards",
+    ),
+).default([]);
+
+/** Customer managed KMS keys, by key ARN (checkSecretKmsKeyArns, channelSecretKmsKeyArns). */
+const kmsKeyArnList = arnList(
+  z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
+      "must list KMS key ARNs (arn:aws:kms:<region>:<account>:key/<id>; not aliases), comma-separated",
+    ),
+).default([]);
+
 const ContextSchema = z
   .object({
     senderEmail: z.email("must be an email address such as alerts@example.org").optional(),
@@ -125,26 +153,18 @@ const ContextSchema = z
         ),
       )
       .default([]),
-    checkSecretArns: arnList(
-      z
-        .string()
-        .refine(
-          (arn) => !arn.includes("#"),
-          "must list secret ARNs without #jsonKey: a grant covers the whole secret",
-        )
-        .refine(
-          (arn) => arn.includes("#") || SECRETS_MANAGER_ARN.test(arn) || SSM_PARAMETER_ARN.test(arn),
-          "must list Secrets Manager secret ARNs (with their six-character suffix) or SSM parameter ARNs, comma-separated, without wildcards",
-        ),
-    ).default([]),
-    checkSecretKmsKeyArns: arnList(
+    checkSecretArns: secretArnList,
+    checkSecretKmsKeyArns: kmsKeyArnList,
+    channelTopicArns: arnList(
       z
         .string()
         .regex(
-          /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
-          "must list KMS key ARNs (arn:aws:kms:<region>:<account>:key/<id>; not aliases), comma-separated",
+          SNS_TOPIC_ARN,
+          "must list SNS topic ARNs (arn:aws:sns:<region>:<account>:<topic>), comma-separated, without wildcards",
         ),
     ).default([]),
+    channelSecretArns: secretArnList,
+    channelSecretKmsKeyArns: kmsKeyArnList,
     deliveryBudgetHours: z.coerce
       .number({ message: "must be a number of hours" })
       .int("must be a whole number of hours")
@@ -203,12 +223,14 @@ const ContextSchema = z
     checkMetricReads: booleanSetting.default(false),
   })
   .superRefine((context, ctx) => {
-    if (context.checkSecretKmsKeyArns.length > 0 && context.checkSecretArns.length === 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["checkSecretKmsKeyArns"],
-        message: "grants decryption for the secrets in checkSecretArns, which lists none",
-      });
+    for (const prefix of ["check", "channel"] as const) {
+      if (context[`${prefix}SecretKmsKeyArns`].length > 0 && context[`${prefix}SecretArns`].length === 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: [`${prefix}SecretKmsKeyArns`],
+          message: `grants decryption for the secrets in ${prefix}SecretArns, which lists none`,
+        });
+      }
     }
   })
   .superRefine((context, ctx) => {
@@ -281,6 +303,20 @@ export interface WatchkeeperSettings {
    * aws/ssm) need none. @default []
    */
   checkSecretKmsKeyArns: string[];
+  /**
+   * SNS topics that `sns` notification channels publish to (docs/channels/sns.md): sns:Publish on
+   * exactly these. @default []
+   */
+  channelTopicArns: string[];
+  /**
+   * Secrets that notification channels reference (webhook URLs, PagerDuty routing keys, signing
+   * secrets; docs/channels/): read as checkSecretArns are, granted separately so that a channel's
+   * secret need not be readable by checks' params and the other way round (both reach the same
+   * role; the split documents intent and keeps each list reviewable). @default []
+   */
+  channelSecretArns: string[];
+  /** Customer managed KMS keys of channelSecretArns (as checkSecretKmsKeyArns). @default [] */
+  channelSecretKmsKeyArns: string[];
   /**
    * How long a notification that keeps failing transiently (SES throttling, 5xx, timeouts) is
    * retried before it is abandoned and the operators are alarmed. Refusals abandon at once.
@@ -442,6 +478,9 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     checkReadArns: context.checkReadArns,
     checkSecretArns: [...new Set(context.checkSecretArns)],
     checkSecretKmsKeyArns: [...new Set(context.checkSecretKmsKeyArns)],
+    channelTopicArns: [...new Set(context.channelTopicArns)],
+    channelSecretArns: [...new Set(context.channelSecretArns)],
+    channelSecretKmsKeyArns: [...new Set(context.channelSecretKmsKeyArns)],
     deliveryBudgetHours: context.deliveryBudgetHours,
     stateHeartbeatMinutes: context.stateHeartbeatMinutes,
     orchestratorMaxConcurrency: context.orchestratorMaxConcurrency,

@@ -95,6 +95,9 @@ export class WatchkeeperStack extends Stack {
       checkMetricReads: settings.checkMetricReads,
       checkSecretArns: settings.checkSecretArns,
       checkSecretKmsKeyArns: settings.checkSecretKmsKeyArns,
+      channelTopicArns: settings.channelTopicArns,
+      channelSecretArns: settings.channelSecretArns,
+      channelSecretKmsKeyArns: settings.channelSecretKmsKeyArns,
     });
     this.scheduleSync = new ScheduleSync(this, "ScheduleSync", {
       table: this.table.table,

@@ -8,6 +8,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBStreamEvent, SQSEvent } from "aws-lambda";
 import { DynamoDbBuckets } from "#adapters/dynamodb-buckets.ts";
+import { DynamoDbChannels } from "#adapters/dynamodb-channels.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { SesNotifier } from "#adapters/ses-notifier.ts";
 import type { Logger } from "#core/ports.ts";
@@ -15,6 +16,7 @@ import { planReconcile } from "#core/schedule-sync.ts";
 import { CONFIG_RECORD } from "#core/schemas.ts";
 import { createScheduleSyncHandler } from "../functions/schedule-sync/handler.ts";
 import { LocalBucketSchedules } from "./bucket-schedules.ts";
+import { seedLocalChannels, startLocalChannels } from "./channel-receiver.ts";
 import { type DemoSite, startDemoSite } from "./demo-site.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import { jsonLinesLogger, type LogEntry, type LogLevel } from "./log.ts";
@@ -104,6 +106,9 @@ export interface LocalEndpoints {
   inboxUrl: string;
   senderEmail: string;
   demoSiteUrl: string;
+  /** The channel receiver (local/channel-receiver.ts) and its Secrets Manager stand-in. */
+  channelReceiverUrl?: string;
+  secretsManager?: string;
 }
 
 export interface LocalRuntime {
@@ -321,6 +326,8 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   );
   const demoSite: DemoSite = await startDemoSite(options.ports?.demoSite ?? 0);
   shutdown.add(() => demoSite.stop());
+  const localChannels = await startLocalChannels();
+  shutdown.add(() => localChannels.receiver.stop());
 
   const endpoints: LocalEndpoints = {
     region: LOCAL_REGION,
@@ -336,6 +343,8 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     inboxUrl: servers.ses.inboxUrl,
     senderEmail: options.senderEmail ?? "watchkeeper@example.com",
     demoSiteUrl: demoSite.url,
+    channelReceiverUrl: localChannels.receiver.url,
+    secretsManager: localChannels.receiver.url,
   };
 
   const functionOutput = new ProblemLines("watchkeeper-orchestrator");
@@ -360,6 +369,9 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
       AWS_ENDPOINT_URL_SQS: endpoints.sqs,
       AWS_ENDPOINT_URL_SESV2: endpoints.ses,
+      // Secret references resolve against the channel receiver's stand-in; channels may reach it.
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: localChannels.receiver.url,
+      CHANNEL_ALLOW_ADDRESSES: "loopback",
       POWERTOOLS_LOG_LEVEL: logLevel,
       STATE_HEARTBEAT_MINUTES: String(options.stateHeartbeatMinutes ?? 15),
       // No X-Ray daemon here; EMF metrics stay on and land in runtime.log with the logs.
@@ -482,6 +494,11 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     });
     seeded = await seedMonitors(doc, tableName, items);
     logger.info("example monitors seeded", { monitorIds: seeded });
+  }
+  // After the monitors: the table's emptiness decides whether they are seeded. Rewritten on every
+  // start (the receiver's port and secrets are new each time).
+  if (options.seed !== false) {
+    await seedLocalChannels(new DynamoDbChannels({ tableName, client: doc }), localChannels.channels);
   }
 
   const info = { ...endpoints, logFile, pid: process.pid, startedAt: new Date().toISOString() };

@@ -127,6 +127,15 @@ function header(runtime: LocalRuntime, options: CliOptions): DashboardHeader {
     title: `${pc.bold("Watchkeeper local")} ${pc.dim(`(${mode})`)}`,
     links: [
       { label: "inbox", url: endpoints.inboxUrl, hint: "<- every email sent lands here" },
+      ...(endpoints.channelReceiverUrl
+        ? [
+            {
+              label: "channels",
+              url: endpoints.channelReceiverUrl,
+              hint: "<- Slack, Teams, PagerDuty and webhook deliveries",
+            },
+          ]
+        : []),
       {
         label: "demo site",
         url: `${endpoints.demoSiteUrl}/health`,

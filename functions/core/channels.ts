@@ -45,7 +45,13 @@ const common = {
   isActive: z._default(z.boolean(), true),
 };
 
-const SNS_TOPIC_ARN = /^arn:aws(?:-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$/;
+/** PagerDuty's Events API v2 endpoints (US, EU), or a loopback receiver for the local runtime. */
+export const PAGERDUTY_EVENTS_URL =
+  /^(?:https:\/\/events(?:\.eu)?\.pagerduty\.com|http:\/\/(?:127\.0\.0\.1|localhost):\d{1,5})\/v2\/enqueue$/;
+export const PAGERDUTY_DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue";
+
+/** An SNS topic ARN (standard or FIFO). */
+export const SNS_TOPIC_ARN = /^arn:aws(?:-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$/;
 
 export const ChannelDefinitionSchema = z.discriminatedUnion("kind", [
   /** Slack incoming webhook; the URL is the secret. Block Kit payload. */
@@ -58,6 +64,21 @@ export const ChannelDefinitionSchema = z.discriminatedUnion("kind", [
     kind: z.literal("pagerduty"),
     routingKey: ChannelSecretSchema,
     severity: z._default(z.enum(["critical", "error", "warning", "info"]), "critical"),
+    /**
+     * Where events go: PagerDuty's US or EU endpoint, or a loopback receiver (the local runtime;
+     * refused by the address policy in AWS). Nothing else: the routing key is sent along.
+     * @default "https://events.pagerduty.com/v2/enqueue"
+     */
+    eventsUrl: z.optional(
+      z
+        .string()
+        .check(
+          z.regex(
+            PAGERDUTY_EVENTS_URL,
+            "must be https://events.pagerduty.com/v2/enqueue, https://events.eu.pagerduty.com/v2/enqueue or a loopback http://127.0.0.1:<port>/v2/enqueue",
+          ),
+        ),
+    ),
   }),
   /** Generic webhook, signed per Standard Webhooks (webhook-id / -timestamp / -signature). */
   z.object({

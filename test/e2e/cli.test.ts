@@ -110,8 +110,10 @@ describe("npm start", () => {
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain("stopped.");
     expect(existsSync(infoFile)).toBe(false);
-    // Nothing is left listening: DynamoDB Local (Java), fauxqs, the SES server, the demo site.
-    for (const endpoint of [info.dynamodb, info.sqs, info.ses, info.demoSiteUrl]) {
+    // Nothing is left listening: DynamoDB Local (Java), fauxqs, the SES server, the demo site, the
+    // channel receiver.
+    const receiver = info.channelReceiverUrl ? [info.channelReceiverUrl] : [];
+    for (const endpoint of [info.dynamodb, info.sqs, info.ses, info.demoSiteUrl, ...receiver]) {
       await assertPortFree(Number(new URL(endpoint).port), endpoint);
     }
   });
