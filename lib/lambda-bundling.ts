@@ -12,12 +12,13 @@ export const LAMBDA_BUNDLE_ALIASES: Readonly<Record<string, string>> = {
 };
 
 /**
- * AWS SDK clients that only some monitors need (secret references, the checks of S3, CloudWatch,
- * Step Functions, the RDS Data API, Lambda). The code imports them dynamically, on first use; the
- * function's main bundle leaves them out, and the asset carries them as local packages under
- * `node_modules/` (built by `sideBundleCommands`, pinned versions from this lockfile, shared code
- * split into chunks), which that dynamic import finds. So a fleet of `http` monitors neither ships
- * nor parses Step Functions' client at cold start.
+ * AWS SDK clients that only some ticks need: those of some monitors (secret references, the checks
+ * of S3, CloudWatch, Step Functions, the RDS Data API, Lambda) and SES v2, which only a tick that
+ * sends mail needs. The code imports them dynamically, on first use; the function's main bundle
+ * leaves them out, and the asset carries them as local packages under `node_modules/` (built by
+ * `sideBundleCommands`, pinned versions from this lockfile, shared code split into chunks), which
+ * that dynamic import finds. So a fleet of `http` monitors neither ships nor parses Step Functions'
+ * client at cold start, and a tick that sends no mail never parses SES's.
  */
 export const LAZY_SDK_PACKAGES: readonly string[] = [
   "@aws-sdk/client-cloudwatch",
@@ -25,6 +26,7 @@ export const LAZY_SDK_PACKAGES: readonly string[] = [
   "@aws-sdk/client-rds-data",
   "@aws-sdk/client-s3",
   "@aws-sdk/client-secrets-manager",
+  "@aws-sdk/client-sesv2",
   "@aws-sdk/client-sfn",
   "@aws-sdk/client-ssm",
 ];

@@ -8,7 +8,7 @@ import { AWS_REQUEST_TIMEOUTS, boundedRequestHandler } from "#adapters/aws-reque
 import { awsSecretApis } from "#adapters/aws-secret-clients.ts";
 import { AwsSecretSource } from "#adapters/aws-secret-source.ts";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
-import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
+import { lazySesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsDeliveryRetries } from "#adapters/sqs-delivery-retries.ts";
 import { SqsEarlyAck } from "#adapters/sqs-early-ack.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
@@ -263,9 +263,10 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
   const sqs = new SQSClient({ requestHandler });
   return {
     store: new DynamoMonitorStore(requiredEnv("MONITORS_TABLE"), createDocumentClient(dynamo)),
+    // Made on the first send: most ticks send no mail, so a cold start does not load SES.
     notifier: new SesNotifier(
       requiredEnv("SENDER_EMAIL"),
-      createSesClient(),
+      lazySesClient(),
       process.env.SES_CONFIGURATION_SET,
     ),
     ...(deadLetterQueueUrl
