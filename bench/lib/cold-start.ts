@@ -1,7 +1,8 @@
-import { spawn } from "node:child_process";
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import * as esbuild from "esbuild";
+import { LAZY_SDK_PACKAGES, sideBundleCommands } from "#lib/lambda-bundling.ts";
 import type { LambdaConfig } from "./lambda-config.ts";
 import { median, percentile, round } from "./stats.ts";
 
@@ -11,6 +12,9 @@ import { median, percentile, round } from "./stats.ts";
  * the same AWS SDK clients bundled the same way (so with the same credential provider: the
  * environment-variable one that lib/lambda-bundling.ts substitutes for the SDK's default chain), so
  * that the ratio measures our own code. Variants that each add or change one thing say what it costs.
+ * The orchestrator's asset also carries side bundles (LAZY_SDK_PACKAGES: the clients few ticks
+ * need, SES included), built by the same commands as the stack's (sideBundleCommands): their bytes
+ * are reported beside the main bundle's, though a cold start loads none of them.
  */
 
 export interface BundleResult {
@@ -18,6 +22,8 @@ export interface BundleResult {
   bytes: number;
   mapBytes: number;
   metafile: esbuild.Metafile;
+  /** The side bundles built beside it (Variant.sideBundles). */
+  side?: SideBundles;
 }
 
 export interface Variant {
@@ -30,6 +36,8 @@ export interface Variant {
   external?: string[];
   /** Overrides the function's esbuild aliases (lib/lambda-bundling.ts); `{}`: none. */
   alias?: Record<string, string>;
+  /** Also builds the asset's side bundles (lib/lambda-bundling.ts) beside this bundle. */
+  sideBundles?: boolean;
 }
 
 const BASELINE_SOURCE = `
@@ -42,33 +50,77 @@ export const clients = [dynamo, DynamoDBDocumentClient.from(dynamo), new SESv2Cl
 export const handler = async () => clients.length;
 `;
 
+/** The clients the orchestrator creates at init since issue 13: SES is made on the first send. */
+const EAGER_CLIENTS_SOURCE = `
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+const dynamo = new DynamoDBClient({});
+export const clients = [dynamo, DynamoDBDocumentClient.from(dynamo), new SQSClient({})];
+export const handler = async () => clients.length;
+`;
+
 const withBaseline = (extra: string) => ({ contents: `${BASELINE_SOURCE}\n${extra}` });
 
 export function variants(root: string, config: LambdaConfig): Variant[] {
   const handler = { file: join(root, "functions/orchestrator/handler.ts") };
   const baseline = { contents: BASELINE_SOURCE };
+  // The baselines bundle every client they create (none is a side bundle for them).
+  const inline: string[] = [];
   const list: Variant[] = [
-    { name: "orchestrator", description: "functions/orchestrator/handler.ts as deployed", entry: handler },
+    {
+      name: "orchestrator",
+      description:
+        "functions/orchestrator/handler.ts as deployed (main bundle; side bundles built beside it)",
+      entry: handler,
+      sideBundles: true,
+    },
     {
       name: "baseline",
       description:
         "only the AWS SDK clients (DynamoDB, lib-dynamodb, SESv2, SQS), created; same bundling, so the same credentials (environment variables)",
       entry: baseline,
+      external: inline,
+    },
+    {
+      name: "baseline-eager-clients",
+      description:
+        "only the clients the orchestrator creates at init (DynamoDB, lib-dynamodb, SQS; SES is made on the first send), created; same bundling",
+      entry: { contents: EAGER_CLIENTS_SOURCE },
+      external: inline,
+    },
+    {
+      name: "orchestrator+ses-in-bundle",
+      description:
+        "orchestrator with SES v2 in the main bundle (still imported on the first send): what the side bundle saves",
+      entry: handler,
+      external: LAZY_SDK_PACKAGES.filter((name) => name !== "@aws-sdk/client-sesv2"),
     },
     {
       name: "baseline+zod-schemas",
-      description: "baseline + functions/core/schemas.ts (zod classic)",
+      description: "baseline + functions/core/schemas.ts (zod/mini since issue 13)",
       entry: withBaseline('import * as schemas from "#core/schemas.ts";\nglobalThis.__keep = schemas;'),
+      external: inline,
+    },
+    {
+      name: "baseline+checks",
+      description:
+        "baseline + the check registry (monitors/index.ts: every check module and its params schema)",
+      entry: withBaseline('import { checks } from "#monitors/index.ts";\nglobalThis.__keep = checks;'),
+      // The checks' own clients stay side bundles, as in the orchestrator; the baseline's SES does not.
+      external: LAZY_SDK_PACKAGES.filter((name) => name !== "@aws-sdk/client-sesv2"),
     },
     {
       name: "baseline+zod-classic",
       description: "baseline + zod classic with one object schema: the library's own cost",
       entry: withBaseline('import * as z from "zod";\nglobalThis.__keep = z.object({ a: z.string() });'),
+      external: inline,
     },
     {
       name: "baseline+zod-mini",
       description: "baseline + zod/mini with one object schema: the library's own cost",
       entry: withBaseline('import * as z from "zod/mini";\nglobalThis.__keep = z.object({ a: z.string() });'),
+      external: inline,
     },
     {
       name: "baseline+powertools",
@@ -77,6 +129,7 @@ export function variants(root: string, config: LambdaConfig): Variant[] {
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { SqsFifoPartialProcessorAsync } from "@aws-lambda-powertools/batch";
 globalThis.__keep = [new Logger(), new Metrics({ namespace: "x" }), new SqsFifoPartialProcessorAsync()];`),
+      external: inline,
     },
     {
       name: "baseline+tracer",
@@ -84,6 +137,7 @@ globalThis.__keep = [new Logger(), new Metrics({ namespace: "x" }), new SqsFifoP
       entry: withBaseline(`import { Tracer } from "@aws-lambda-powertools/tracer";
 const tracer = new Tracer({ serviceName: "x" });
 globalThis.__keep = clients.map((c) => tracer.captureAWSv3Client(c));`),
+      external: inline,
     },
     {
       name: "orchestrator+default-credentials",
@@ -96,6 +150,7 @@ globalThis.__keep = clients.map((c) => tracer.captureAWSv3Client(c));`),
       description: "baseline with the SDK's whole default credential chain (no alias)",
       entry: baseline,
       alias: {},
+      external: inline,
     },
     {
       name: "orchestrator+sdk-external",
@@ -116,6 +171,7 @@ globalThis.__keep = clients.map((c) => tracer.captureAWSv3Client(c));`),
         name: "baseline-no-source-maps",
         description: "baseline bundle, NODE_OPTIONS without --enable-source-maps",
         entry: baseline,
+        external: inline,
         nodeOptions: config.nodeOptions.replace("--enable-source-maps", "").trim(),
       },
     );
@@ -170,7 +226,44 @@ export async function bundle(
   try {
     mapBytes = statSync(mapFile).size;
   } catch {}
-  return { file, bytes: statSync(file).size, mapBytes, metafile: result.metafile };
+  const side = variant.sideBundles ? buildSideBundles(root, dir, config) : undefined;
+  return { file, bytes: statSync(file).size, mapBytes, metafile: result.metafile, ...(side ? { side } : {}) };
+}
+
+export interface SideBundles {
+  /** Every file the side bundles add to the asset (entries, shared chunks, package.json files). */
+  bytes: number;
+  /** Per package: its entry file (the shared chunks are counted in `chunkBytes`). */
+  entries: Array<{ module: string; bytes: number }>;
+  chunkBytes: number;
+}
+
+/**
+ * The asset's side bundles, built under `<dir>/node_modules` by the very shell commands the stack
+ * runs after bundling (lib/lambda-bundling.ts, sideBundleCommands), so their bytes are the
+ * deployed ones.
+ */
+export function buildSideBundles(root: string, dir: string, config: LambdaConfig): SideBundles {
+  const out = join(dir, "node_modules");
+  rmSync(out, { recursive: true, force: true });
+  for (const command of sideBundleCommands(root, dir, config.bundling.target))
+    execFileSync("bash", ["-c", command], { stdio: ["ignore", "ignore", "inherit"] });
+  const files = listFiles(out);
+  const size = (file: string) => statSync(file).size;
+  const entries = LAZY_SDK_PACKAGES.map((module) => ({
+    module,
+    bytes: size(join(out, module, "index.mjs")),
+  }));
+  const chunkBytes = files
+    .filter((file) => relative(out, file).startsWith("_chunks/"))
+    .reduce((sum, file) => sum + size(file), 0);
+  return { bytes: files.reduce((sum, file) => sum + size(file), 0), entries, chunkBytes };
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listFiles(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
 }
 
 /** Output bytes per npm package (or first-party folder), largest first. */
@@ -339,18 +432,27 @@ export async function measureColdStart(
       name: variant.name,
       file: bundles.get(variant.name)?.file ?? "",
       nodeOptions: variant.nodeOptions ?? config.nodeOptions,
-      runs:
-        variant.name === "orchestrator" || variant.name === "baseline" ? runs.initRuns : runs.attributionRuns,
+      runs: ["orchestrator", "baseline", "baseline-eager-clients"].includes(variant.name)
+        ? runs.initRuns
+        : runs.attributionRuns,
     })),
   );
   const byName = new Map<string, InitMeasurement>(measured.map((m) => [m.name, m]));
   const main = bundles.get("orchestrator");
   const orchestrator = byName.get("orchestrator");
   const baseline = byName.get("baseline");
-  if (!main || !orchestrator || !baseline) throw new Error("cold start: main bundles missing");
+  const eager = byName.get("baseline-eager-clients");
+  if (!main || !orchestrator || !baseline || !eager || !main.side)
+    throw new Error("cold start: main bundles missing");
   return {
+    /** The main bundle (index.mjs): what every cold start loads and parses. */
     bundleBytes: main.bytes,
     sourceMapBytes: main.mapBytes,
+    /** The side bundles under node_modules/ (LAZY_SDK_PACKAGES): loaded on first use only. */
+    sideBundleBytes: main.side.bytes,
+    sideBundles: { entries: main.side.entries, chunkBytes: main.side.chunkBytes },
+    /** Everything the asset holds: main bundle + source map + side bundles. */
+    assetBytes: main.bytes + main.mapBytes + main.side.bytes,
     baselineBundleBytes: bundles.get("baseline")?.bytes ?? 0,
     initMs: round(orchestrator.initMs, 1),
     baselineInitMs: round(baseline.initMs, 1),
@@ -358,9 +460,16 @@ export async function measureColdStart(
     initCpuMs: round(orchestrator.initCpuMs, 1),
     baselineInitCpuMs: round(baseline.initCpuMs, 1),
     cpuRatio: round(orchestrator.initCpuMs / baseline.initCpuMs, 2),
+    /**
+     * Against the clients the orchestrator still creates at init (no SES): the stricter reading,
+     * since `baseline` keeps the SES client the orchestrator now makes on the first send.
+     */
+    eagerClientsBaselineInitMs: round(eager.initMs, 1),
+    ratioToEagerClients: round(orchestrator.initMs / eager.initMs, 2),
+    cpuRatioToEagerClients: round(orchestrator.initCpuMs / eager.initCpuMs, 2),
     runs: orchestrator.runs,
     method:
-      "esbuild with lib/'s bundling options, including lib/lambda-bundling.ts's aliases (environment-variable credentials), for the orchestrator and for the SDK-only baseline alike; each bundle imported by a fresh `node` (NODE_OPTIONS as the function's) with Lambda-like env vars; initMs = wall time of the dynamic import (median), initCpuMs = process CPU time during it (median); runs interleaved",
+      "esbuild with lib/'s bundling options, including lib/lambda-bundling.ts's aliases (environment-variable credentials) and, for the orchestrator, its side bundles (LAZY_SDK_PACKAGES: external to the main bundle, built by sideBundleCommands beside it), for the orchestrator and for the SDK-only baseline alike (the baselines bundle all their clients); each bundle imported by a fresh `node` (NODE_OPTIONS as the function's) with Lambda-like env vars; initMs = wall time of the dynamic import (median), initCpuMs = process CPU time during it (median); runs interleaved",
     bundling: config.bundling,
     nodeOptions: config.nodeOptions,
     largestModules: bytesByPackage(main.metafile, 12),
