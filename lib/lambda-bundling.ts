@@ -35,6 +35,44 @@ export const LAZY_SDK_PACKAGES: readonly string[] = [
 export const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
+/** Where the split main bundle puts its chunks, relative to the asset's root. */
+export const MAIN_CHUNKS_DIR = "_chunks";
+
+/**
+ * The shell command that rebuilds a function's main bundle with code splitting (CDK's
+ * `commandHooks.afterBundling`; CDK's own esbuild run writes a single file): the same options as
+ * lib/watchkeeper-function.ts gives CDK (ESM, minified, source maps without sources, the aliases,
+ * LAZY_SDK_PACKAGES external), so `index.mjs` and its map are replaced by the same code, except
+ * that every module reached only through a dynamic `import()` (the orchestrator's checks,
+ * monitors/lazy-registry.ts, and the SDK's own lazy imports) becomes a chunk under
+ * `_chunks/`, loaded on first use instead of parsed at every cold start. Code shared by the entry
+ * and those modules goes into chunks the entry imports: nothing is duplicated.
+ * @param entry the handler module, relative to inputDir
+ * @param metafile where esbuild writes its metafile (the bench reads it); none by default
+ */
+export function splitMainBundleCommand(
+  inputDir: string,
+  outputDir: string,
+  entry: string,
+  target: string,
+  metafile?: string,
+): string {
+  return [
+    `cd "${inputDir}" &&`,
+    '"$([ -x node_modules/.bin/esbuild ] && echo node_modules/.bin/esbuild || command -v esbuild)"',
+    `index=./${entry}`,
+    "--bundle --splitting --format=esm --platform=node --minify --log-level=warning",
+    `--target=${target} --main-fields=module,main`,
+    "--sourcemap --sources-content=false",
+    `--outdir="${outputDir}" --out-extension:.js=.mjs --entry-names=[name]`,
+    `--chunk-names=${MAIN_CHUNKS_DIR}/[name]-[hash]`,
+    `--banner:js="${ESM_REQUIRE_BANNER}"`,
+    ...LAZY_SDK_PACKAGES.map((name) => `--external:${name}`),
+    ...Object.entries(LAMBDA_BUNDLE_ALIASES).map(([from, to]) => `--alias:${from}=${to}`),
+    ...(metafile ? [`--metafile="${metafile}"`] : []),
+  ].join(" ");
+}
+
 /**
  * Shell commands that build LAZY_SDK_PACKAGES into `<outputDir>/node_modules` (CDK's
  * `commandHooks.afterBundling`): one esbuild run, ESM with code splitting (the SDK core the
