@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import * as esbuild from "esbuild";
-import { LAZY_SDK_PACKAGES, sideBundleCommands } from "#lib/lambda-bundling.ts";
+import { LAZY_SDK_PACKAGES, sideBundleCommands, splitMainBundleCommand } from "#lib/lambda-bundling.ts";
 import type { LambdaConfig } from "./lambda-config.ts";
 import { median, percentile, round } from "./stats.ts";
 
@@ -19,9 +19,14 @@ import { median, percentile, round } from "./stats.ts";
 
 export interface BundleResult {
   file: string;
+  /** What a cold start loads: the entry file and, when split, the chunks it imports statically. */
   bytes: number;
   mapBytes: number;
   metafile: esbuild.Metafile;
+  /** Split bundles: the output files a cold start loads (keys of metafile.outputs). */
+  eagerOutputs?: Set<string>;
+  /** Split bundles: the chunks loaded on first use only (dynamic imports), source maps aside. */
+  lazyChunkBytes?: number;
   /** The side bundles built beside it (Variant.sideBundles). */
   side?: SideBundles;
 }
@@ -36,8 +41,14 @@ export interface Variant {
   external?: string[];
   /** Overrides the function's esbuild aliases (lib/lambda-bundling.ts); `{}`: none. */
   alias?: Record<string, string>;
-  /** Also builds the asset's side bundles (lib/lambda-bundling.ts) beside this bundle. */
-  sideBundles?: boolean;
+  /**
+   * Built as the stack builds the orchestrator's asset: the main bundle split by
+   * splitMainBundleCommand and the side bundles by sideBundleCommands (lib/lambda-bundling.ts),
+   * the very shell commands of its `afterBundling` hook. Needs `entry.file`.
+   */
+  asDeployed?: boolean;
+  /** Code splitting as the deployed orchestrator (for variants of it built with other options). */
+  split?: boolean;
 }
 
 const BASELINE_SOURCE = `
@@ -73,7 +84,13 @@ export function variants(root: string, config: LambdaConfig): Variant[] {
       description:
         "functions/orchestrator/handler.ts as deployed (main bundle; side bundles built beside it)",
       entry: handler,
-      sideBundles: true,
+      asDeployed: true,
+    },
+    {
+      name: "orchestrator-single-file",
+      description:
+        "orchestrator as one file (no code splitting): the checks and the SDK's lazy imports in the main bundle, evaluated on first use",
+      entry: handler,
     },
     {
       name: "baseline",
@@ -95,6 +112,7 @@ export function variants(root: string, config: LambdaConfig): Variant[] {
         "orchestrator with SES v2 in the main bundle (still imported on the first send): what the side bundle saves",
       entry: handler,
       external: LAZY_SDK_PACKAGES.filter((name) => name !== "@aws-sdk/client-sesv2"),
+      split: true,
     },
     {
       name: "baseline+zod-schemas",
@@ -144,6 +162,7 @@ globalThis.__keep = clients.map((c) => tracer.captureAWSv3Client(c));`),
       description: "orchestrator with the SDK's whole default credential chain (no alias): before issue 13",
       entry: handler,
       alias: {},
+      split: true,
     },
     {
       name: "baseline+default-credentials",
@@ -157,6 +176,7 @@ globalThis.__keep = clients.map((c) => tracer.captureAWSv3Client(c));`),
       description: "@aws-sdk/* external (CDK's default: the runtime's SDK)",
       entry: handler,
       external: ["@aws-sdk/*"],
+      split: true,
     },
   ];
   if (config.nodeOptions.includes("--enable-source-maps")) {
@@ -165,6 +185,7 @@ globalThis.__keep = clients.map((c) => tracer.captureAWSv3Client(c));`),
         name: "orchestrator-no-source-maps",
         description: "orchestrator bundle, NODE_OPTIONS without --enable-source-maps",
         entry: handler,
+        split: true,
         nodeOptions: config.nodeOptions.replace("--enable-source-maps", "").trim(),
       },
       {
@@ -186,11 +207,12 @@ export async function bundle(
   variant: Variant,
 ): Promise<BundleResult> {
   const dir = join(outDir, variant.name);
+  if (variant.asDeployed) return bundleAsDeployed(root, dir, config, variant);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, config.bundling.format === "esm" ? "index.mjs" : "index.js");
   const entry =
     "file" in variant.entry
-      ? { entryPoints: [variant.entry.file] }
+      ? { entryPoints: variant.split ? { index: variant.entry.file } : [variant.entry.file] }
       : {
           stdin: {
             contents: variant.entry.contents,
@@ -216,18 +238,73 @@ export async function bundle(
       Object.entries(variant.alias ?? config.bundling.alias).map(([from, to]) => [from, join(root, to)]),
     ),
     ...(config.bundling.banner ? { banner: { js: config.bundling.banner } } : {}),
-    outfile: file,
+    // Split as the orchestrator's asset is (splitMainBundleCommand), or one file.
+    ...(variant.split
+      ? {
+          splitting: true,
+          outdir: dir,
+          outExtension: { ".js": ".mjs" },
+          entryNames: "[name]",
+          chunkNames: "_chunks/[name]-[hash]",
+        }
+      : { outfile: file }),
     metafile: true,
     logLevel: "error",
     plugins: variant.plugins ?? [],
   });
+  if (variant.split) return { file, ...splitBytes(result.metafile) };
   const mapFile = `${file}.map`;
   let mapBytes = 0;
   try {
     mapBytes = statSync(mapFile).size;
   } catch {}
-  const side = variant.sideBundles ? buildSideBundles(root, dir, config) : undefined;
-  return { file, bytes: statSync(file).size, mapBytes, metafile: result.metafile, ...(side ? { side } : {}) };
+  return { file, bytes: statSync(file).size, mapBytes, metafile: result.metafile };
+}
+
+/** A split bundle's bytes: what its entry loads at once, what it loads on first use, its maps. */
+function splitBytes(metafile: esbuild.Metafile) {
+  const outputs = metafile.outputs;
+  // The handler's entry, `index.mjs` (each dynamically imported module is an entry point too).
+  const entryKey = Object.keys(outputs).find((key) => /(^|\/)index\.mjs$/.test(key));
+  if (!entryKey) throw new Error("no index.mjs in the metafile");
+  // The entry and every chunk it imports statically, transitively: what a cold start loads.
+  const eagerOutputs = new Set<string>();
+  const pending = [entryKey];
+  for (let key = pending.pop(); key !== undefined; key = pending.pop()) {
+    if (eagerOutputs.has(key)) continue;
+    eagerOutputs.add(key);
+    for (const imported of outputs[key]?.imports ?? [])
+      if (imported.kind === "import-statement" && outputs[imported.path]) pending.push(imported.path);
+  }
+  const sum = (keys: string[]) => keys.reduce((total, key) => total + (outputs[key]?.bytes ?? 0), 0);
+  const code = Object.keys(outputs).filter((key) => !key.endsWith(".map"));
+  return {
+    bytes: sum([...eagerOutputs]),
+    mapBytes: sum(Object.keys(outputs).filter((key) => key.endsWith(".map"))),
+    metafile,
+    eagerOutputs,
+    lazyChunkBytes: sum(code.filter((key) => !eagerOutputs.has(key))),
+  };
+}
+
+/** The orchestrator's asset as the stack builds it (Variant.asDeployed). */
+function bundleAsDeployed(root: string, dir: string, config: LambdaConfig, variant: Variant): BundleResult {
+  if (!("file" in variant.entry)) throw new Error(`${variant.name}: asDeployed needs an entry file`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const metafilePath = join(dir, "..", `${variant.name}.meta.json`);
+  const entry = relative(root, variant.entry.file);
+  execFileSync(
+    "bash",
+    ["-c", splitMainBundleCommand(root, dir, entry, config.bundling.target, metafilePath)],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const metafile = JSON.parse(readFileSync(metafilePath, "utf8")) as esbuild.Metafile;
+  return {
+    file: join(dir, "index.mjs"),
+    ...splitBytes(metafile),
+    side: buildSideBundles(root, dir, config),
+  };
 }
 
 export interface SideBundles {
@@ -266,13 +343,15 @@ function listFiles(dir: string): string[] {
   );
 }
 
-/** Output bytes per npm package (or first-party folder), largest first. */
+/** Output bytes per npm package (or first-party folder), largest first; `only`: these outputs. */
 export function bytesByPackage(
   metafile: esbuild.Metafile,
   top = 12,
+  only?: Set<string>,
 ): Array<{ module: string; bytes: number }> {
   const totals = new Map<string, number>();
-  for (const output of Object.values(metafile.outputs)) {
+  for (const [key, output] of Object.entries(metafile.outputs)) {
+    if (only && !only.has(key)) continue;
     for (const [input, info] of Object.entries(output.inputs)) {
       const match = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
       const key = match?.[1] ?? input.split("/").slice(0, 2).join("/");
@@ -286,11 +365,12 @@ export function bytesByPackage(
 }
 
 /** Bytes of zod's locale files in the bundle: the part a namespace import drops. */
-export function zodLocaleBytes(metafile: esbuild.Metafile): number {
+export function zodLocaleBytes(metafile: esbuild.Metafile, only?: Set<string>): number {
   let bytes = 0;
-  for (const output of Object.values(metafile.outputs))
-    for (const [input, info] of Object.entries(output.inputs))
-      if (/node_modules\/zod\/.*\/locales\//.test(input)) bytes += info.bytesInOutput;
+  for (const [key, output] of Object.entries(metafile.outputs))
+    if (!only || only.has(key))
+      for (const [input, info] of Object.entries(output.inputs))
+        if (/node_modules\/zod\/.*\/locales\//.test(input)) bytes += info.bytesInOutput;
   return bytes;
 }
 
@@ -448,11 +528,13 @@ export async function measureColdStart(
     /** The main bundle (index.mjs): what every cold start loads and parses. */
     bundleBytes: main.bytes,
     sourceMapBytes: main.mapBytes,
+    /** The main bundle's chunks loaded on first use only (the checks; the SDK's lazy imports). */
+    lazyChunkBytes: main.lazyChunkBytes ?? 0,
     /** The side bundles under node_modules/ (LAZY_SDK_PACKAGES): loaded on first use only. */
     sideBundleBytes: main.side.bytes,
     sideBundles: { entries: main.side.entries, chunkBytes: main.side.chunkBytes },
-    /** Everything the asset holds: main bundle + source map + side bundles. */
-    assetBytes: main.bytes + main.mapBytes + main.side.bytes,
+    /** Everything the asset holds: main bundle, its lazy chunks, source maps, side bundles. */
+    assetBytes: main.bytes + (main.lazyChunkBytes ?? 0) + main.mapBytes + main.side.bytes,
     baselineBundleBytes: bundles.get("baseline")?.bytes ?? 0,
     initMs: round(orchestrator.initMs, 1),
     baselineInitMs: round(baseline.initMs, 1),
@@ -472,8 +554,18 @@ export async function measureColdStart(
       "esbuild with lib/'s bundling options, including lib/lambda-bundling.ts's aliases (environment-variable credentials) and, for the orchestrator, its side bundles (LAZY_SDK_PACKAGES: external to the main bundle, built by sideBundleCommands beside it), for the orchestrator and for the SDK-only baseline alike (the baselines bundle all their clients); each bundle imported by a fresh `node` (NODE_OPTIONS as the function's) with Lambda-like env vars; initMs = wall time of the dynamic import (median), initCpuMs = process CPU time during it (median); runs interleaved",
     bundling: config.bundling,
     nodeOptions: config.nodeOptions,
-    largestModules: bytesByPackage(main.metafile, 12),
-    zodLocaleBytes: zodLocaleBytes(main.metafile),
+    largestModules: bytesByPackage(main.metafile, 12, main.eagerOutputs),
+    /** In the chunks loaded on first use (checks, the SDK's own lazy imports), largest first. */
+    largestLazyModules: bytesByPackage(
+      main.metafile,
+      12,
+      new Set(
+        Object.keys(main.metafile.outputs).filter(
+          (key) => !key.endsWith(".map") && !main.eagerOutputs?.has(key),
+        ),
+      ),
+    ),
+    zodLocaleBytes: zodLocaleBytes(main.metafile, main.eagerOutputs),
     variants: list.map((variant) => {
       const m = byName.get(variant.name);
       const b = bundles.get(variant.name);
