@@ -93,6 +93,15 @@ export function variants(root: string, config: LambdaConfig): Variant[] {
       entry: handler,
     },
     {
+      name: "orchestrator+first-http-check",
+      description:
+        "orchestrator, then the http check's module loaded (what the first tick of an http monitor adds, once per cold start)",
+      entry: {
+        contents: `export * from ${JSON.stringify(handler.file)};\nawait import(${JSON.stringify(join(root, "monitors/http.ts"))});\n`,
+      },
+      split: true,
+    },
+    {
       name: "baseline",
       description:
         "only the AWS SDK clients (DynamoDB, lib-dynamodb, SESv2, SQS), created; same bundling, so the same credentials (environment variables)",
@@ -210,17 +219,24 @@ export async function bundle(
   if (variant.asDeployed) return bundleAsDeployed(root, dir, config, variant);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, config.bundling.format === "esm" ? "index.mjs" : "index.js");
-  const entry =
+  // A split bundle needs an entry file: source text is written next to the bundle (absolute imports).
+  const entryFile =
     "file" in variant.entry
-      ? { entryPoints: variant.split ? { index: variant.entry.file } : [variant.entry.file] }
-      : {
-          stdin: {
-            contents: variant.entry.contents,
-            resolveDir: root,
-            sourcefile: `${variant.name}.ts`,
-            loader: "ts" as const,
-          },
-        };
+      ? variant.entry.file
+      : variant.split
+        ? join(outDir, `${variant.name}.entry.ts`)
+        : undefined;
+  if (entryFile && "contents" in variant.entry) writeFileSync(entryFile, variant.entry.contents);
+  const entry = entryFile
+    ? { entryPoints: variant.split ? { index: entryFile } : [entryFile] }
+    : {
+        stdin: {
+          contents: "contents" in variant.entry ? variant.entry.contents : "",
+          resolveDir: root,
+          sourcefile: `${variant.name}.ts`,
+          loader: "ts" as const,
+        },
+      };
   const result = await esbuild.build({
     ...entry,
     absWorkingDir: root,
