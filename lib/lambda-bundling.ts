@@ -12,12 +12,13 @@ export const LAMBDA_BUNDLE_ALIASES: Readonly<Record<string, string>> = {
 };
 
 /**
- * AWS SDK clients that only some monitors need (secret references, the checks of S3, CloudWatch,
- * Step Functions, the RDS Data API, Lambda; SNS for `sns` notification channels). The code imports them dynamically, on first use; the
- * function's main bundle leaves them out, and the asset carries them as local packages under
- * `node_modules/` (built by `sideBundleCommands`, pinned versions from this lockfile, shared code
- * split into chunks), which that dynamic import finds. So a fleet of `http` monitors neither ships
- * nor parses Step Functions' client at cold start.
+ * AWS SDK clients that only some ticks need: those of some monitors (secret references, the checks
+ * of S3, CloudWatch, Step Functions, the RDS Data API, Lambda; SNS for `sns` channels) and SES v2, which only a tick that
+ * sends mail needs. The code imports them dynamically, on first use; the function's main bundle
+ * leaves them out, and the asset carries them as local packages under `node_modules/` (built by
+ * `sideBundleCommands`, pinned versions from this lockfile, shared code split into chunks), which
+ * that dynamic import finds. So a fleet of `http` monitors neither ships nor parses Step Functions'
+ * client at cold start, and a tick that sends no mail never parses SES's.
  */
 export const LAZY_SDK_PACKAGES: readonly string[] = [
   "@aws-sdk/client-cloudwatch",
@@ -25,6 +26,7 @@ export const LAZY_SDK_PACKAGES: readonly string[] = [
   "@aws-sdk/client-rds-data",
   "@aws-sdk/client-s3",
   "@aws-sdk/client-secrets-manager",
+  "@aws-sdk/client-sesv2",
   "@aws-sdk/client-sfn",
   "@aws-sdk/client-sns",
   "@aws-sdk/client-ssm",
@@ -33,6 +35,44 @@ export const LAZY_SDK_PACKAGES: readonly string[] = [
 /** The banner of every ESM bundle: CommonJS dependencies call require(), which ESM lacks. */
 export const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
+/** Where the split main bundle puts its chunks, relative to the asset's root. */
+export const MAIN_CHUNKS_DIR = "_chunks";
+
+/**
+ * The shell command that rebuilds a function's main bundle with code splitting (CDK's
+ * `commandHooks.afterBundling`; CDK's own esbuild run writes a single file): the same options as
+ * lib/watchkeeper-function.ts gives CDK (ESM, minified, source maps without sources, the aliases,
+ * LAZY_SDK_PACKAGES external), so `index.mjs` and its map are replaced by the same code, except
+ * that every module reached only through a dynamic `import()` (the orchestrator's checks,
+ * monitors/lazy-registry.ts, and the SDK's own lazy imports) becomes a chunk under
+ * `_chunks/`, loaded on first use instead of parsed at every cold start. Code shared by the entry
+ * and those modules goes into chunks the entry imports: nothing is duplicated.
+ * @param entry the handler module, relative to inputDir
+ * @param metafile where esbuild writes its metafile (the bench reads it); none by default
+ */
+export function splitMainBundleCommand(
+  inputDir: string,
+  outputDir: string,
+  entry: string,
+  target: string,
+  metafile?: string,
+): string {
+  return [
+    `cd "${inputDir}" &&`,
+    '"$([ -x node_modules/.bin/esbuild ] && echo node_modules/.bin/esbuild || command -v esbuild)"',
+    `index=./${entry}`,
+    "--bundle --splitting --format=esm --platform=node --minify --log-level=warning",
+    `--target=${target} --main-fields=module,main`,
+    "--sourcemap --sources-content=false",
+    `--outdir="${outputDir}" --out-extension:.js=.mjs --entry-names=[name]`,
+    `--chunk-names=${MAIN_CHUNKS_DIR}/[name]-[hash]`,
+    `--banner:js="${ESM_REQUIRE_BANNER}"`,
+    ...LAZY_SDK_PACKAGES.map((name) => `--external:${name}`),
+    ...Object.entries(LAMBDA_BUNDLE_ALIASES).map(([from, to]) => `--alias:${from}=${to}`),
+    ...(metafile ? [`--metafile="${metafile}"`] : []),
+  ].join(" ");
+}
 
 /**
  * Shell commands that build LAZY_SDK_PACKAGES into `<outputDir>/node_modules` (CDK's

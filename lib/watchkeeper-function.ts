@@ -10,6 +10,7 @@ import {
   LAMBDA_BUNDLE_ALIASES,
   LAZY_SDK_PACKAGES,
   sideBundleCommands,
+  splitMainBundleCommand,
 } from "./lambda-bundling.ts";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "..");
@@ -32,8 +33,10 @@ export interface WatchkeeperFunctionProps {
   /** Reserved concurrent executions; undefined: none. */
   reservedConcurrentExecutions?: number | undefined;
   /**
-   * Ship LAZY_SDK_PACKAGES as side bundles loaded on first use (the orchestrator, whose checks and
-   * secret references need them) instead of leaving them out. @default false
+   * Ship LAZY_SDK_PACKAGES as side bundles loaded on first use (the orchestrator, whose checks,
+   * secret references and mail need them) instead of leaving them out, and split the main bundle so
+   * that what the handler imports dynamically (its checks) is chunks loaded on first use too
+   * (lib/lambda-bundling.ts). @default false
    */
   lazySdkClients?: boolean;
 }
@@ -99,8 +102,10 @@ export class WatchkeeperFunction extends Construct {
               commandHooks: {
                 beforeBundling: () => [],
                 beforeInstall: () => [],
-                afterBundling: (inputDir: string, outputDir: string) =>
-                  sideBundleCommands(inputDir, outputDir, "node24"),
+                afterBundling: (inputDir: string, outputDir: string) => [
+                  splitMainBundleCommand(inputDir, outputDir, props.entry, "node24"),
+                  ...sideBundleCommands(inputDir, outputDir, "node24"),
+                ],
               },
             }
           : { externalModules: [] }),

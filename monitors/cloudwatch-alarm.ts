@@ -1,5 +1,5 @@
 import type { CompositeAlarm, DescribeAlarmsCommandInput, MetricAlarm } from "@aws-sdk/client-cloudwatch";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { abortedError } from "./support/abort.ts";
 import { REGION_PATTERN } from "./support/clients.ts";
 import {
@@ -32,57 +32,62 @@ export const STATE_REASON_CHARS = 160;
 
 // CloudWatch alarm names: 1 to 255 characters, any but control characters.
 const AlarmNameSchema = (what: string) =>
-  z
-    .string({ error: must(`must be ${what}`) })
-    .min(1, `must be ${what}`)
-    .max(255, "must be at most 255 characters")
+  z.string({ error: must(`must be ${what}`) }).check(
+    z.minLength(1, `must be ${what}`),
+    z.maxLength(255, "must be at most 255 characters"),
     // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
-    .regex(/^[^\u0000-\u001f\u007f]*$/, "must not hold control characters");
+    z.regex(/^[^\u0000-\u001f\u007f]*$/, "must not hold control characters"),
+  );
 
 export const CloudWatchAlarmParamsSchema = z
   .strictObject({
-    alarmName: AlarmNameSchema("an alarm name").optional().meta({
+    alarmName: z.optional(AlarmNameSchema("an alarm name")).register(z.globalRegistry, {
       description: "The alarm's exact name. Give this or params.alarmNamePrefix, not both.",
       defaultText: "params.alarmNamePrefix is used",
     }),
-    alarmNamePrefix: AlarmNameSchema("an alarm name prefix").optional().meta({
+    alarmNamePrefix: z.optional(AlarmNameSchema("an alarm name prefix")).register(z.globalRegistry, {
       description: "Every alarm whose name starts with this. Give this or params.alarmName, not both.",
       defaultText: "params.alarmName is used",
     }),
     // CloudWatch only returns composite alarms to a role whose cloudwatch:DescribeAlarms is granted
     // on "*": hence the stack setting the description names.
     includeComposite: z
-      .boolean({ error: must("must be true or false") })
-      .default(false)
-      .meta({
+      ._default(z.boolean({ error: must("must be true or false") }), false)
+      .register(z.globalRegistry, {
         description:
           "Composite alarms match too (needs the stack setting checkAlarmReads, which grants cloudwatch:DescribeAlarms on every alarm).",
       }),
     insufficientDataIsFailure: z
-      .boolean({ error: must("must be true or false") })
-      .default(false)
-      .meta({ description: "An alarm in INSUFFICIENT_DATA fails the check too." }),
+      ._default(z.boolean({ error: must("must be true or false") }), false)
+      .register(z.globalRegistry, { description: "An alarm in INSUFFICIENT_DATA fails the check too." }),
     region: z
-      .string({ error: must("must be an AWS region such as us-east-1") })
-      .regex(REGION_PATTERN, "must be an AWS region such as us-east-1")
-      .optional()
-      .meta({ description: "Region of the alarms.", defaultText: "the SDK's region (AWS_REGION)" }),
+      .optional(
+        z
+          .string({ error: must("must be an AWS region such as us-east-1") })
+          .check(z.regex(REGION_PATTERN, "must be an AWS region such as us-east-1")),
+      )
+      .register(z.globalRegistry, {
+        description: "Region of the alarms.",
+        defaultText: "the SDK's region (AWS_REGION)",
+      }),
   })
-  .superRefine((params, ctx) => {
-    if (params.alarmName !== undefined && params.alarmNamePrefix !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["alarmNamePrefix"],
-        message: "cannot be combined with params.alarmName: give exactly one of them",
-      });
-    } else if (params.alarmName === undefined && params.alarmNamePrefix === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["alarmName"],
-        message: "is required (or params.alarmNamePrefix: exactly one of them)",
-      });
-    }
-  });
+  .check(
+    z.superRefine((params, ctx) => {
+      if (params.alarmName !== undefined && params.alarmNamePrefix !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["alarmNamePrefix"],
+          message: "cannot be combined with params.alarmName: give exactly one of them",
+        });
+      } else if (params.alarmName === undefined && params.alarmNamePrefix === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["alarmName"],
+          message: "is required (or params.alarmNamePrefix: exactly one of them)",
+        });
+      }
+    }),
+  );
 export type CloudWatchAlarmParams = z.infer<typeof CloudWatchAlarmParamsSchema>;
 
 type State = "OK" | "ALARM" | "INSUFFICIENT_DATA";

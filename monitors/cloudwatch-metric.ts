@@ -1,5 +1,5 @@
 import type { GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { abortedError } from "./support/abort.ts";
 import { REGION_PATTERN } from "./support/clients.ts";
 import {
@@ -37,41 +37,47 @@ export type ComparisonOperator = (typeof COMPARISON_OPERATORS)[number];
 const NameSchema = (what: string, max: number) =>
   z
     .string({ error: must(`must be ${what}`) })
-    .min(1, `must be ${what}`)
-    .max(max, `must be at most ${max} characters`);
+    .check(z.minLength(1, `must be ${what}`), z.maxLength(max, `must be at most ${max} characters`));
 
 /** Length of one datapoint: 1, 5, 10, 30 (high-resolution metrics) or a multiple of 60. */
 const PeriodSchema = z
   .number({ error: must("must be a number of seconds: 1, 5, 10, 30 or a multiple of 60") })
-  .int("must be a whole number of seconds")
-  .max(86_400, "must be at most 86400 (a day)")
-  .refine(
-    (value) => [1, 5, 10, 30].includes(value) || (value > 0 && value % 60 === 0),
-    "must be 1, 5, 10, 30 or a multiple of 60",
+  .check(
+    z.int("must be a whole number of seconds"),
+    z.lte(86_400, "must be at most 86400 (a day)"),
+    z.refine(
+      (value) => [1, 5, 10, 30].includes(value) || (value > 0 && value % 60 === 0),
+      "must be 1, 5, 10, 30 or a multiple of 60",
+    ),
   );
 
 /** How far back the datapoints are judged, a whole number of periods. */
 const WindowSchema = z
   .number({ error: must("must be a whole number of minutes") })
-  .int("must be a whole number of minutes")
-  .min(1, "must be at least 1")
-  .max(20_160, "must be at most 20160 (14 days)");
+  .check(
+    z.int("must be a whole number of minutes"),
+    z.gte(1, "must be at least 1"),
+    z.lte(20_160, "must be at most 20160 (14 days)"),
+  );
 
 export const CloudWatchMetricParamsSchema = z
   .strictObject({
-    namespace: NameSchema("a metric namespace such as AWS/Lambda", 255).meta({
+    namespace: NameSchema("a metric namespace such as AWS/Lambda", 255).register(z.globalRegistry, {
       description: "The metric's namespace, e.g. AWS/Lambda.",
     }),
-    metricName: NameSchema("a metric name such as Errors", 255).meta({
+    metricName: NameSchema("a metric name such as Errors", 255).register(z.globalRegistry, {
       description: "The metric's name, e.g. Errors.",
     }),
     dimensions: z
-      .record(NameSchema("a dimension name", 255), NameSchema("a dimension value", 1024), {
-        error: mustBe("must be a map of dimension names to values, e.g. { FunctionName: 'orders' }"),
-      })
-      .refine((value) => Object.keys(value).length <= 30, "must hold at most 30 dimensions")
-      .default({})
-      .meta({
+      ._default(
+        z
+          .record(NameSchema("a dimension name", 255), NameSchema("a dimension value", 1024), {
+            error: mustBe("must be a map of dimension names to values, e.g. { FunctionName: 'orders' }"),
+          })
+          .check(z.refine((value) => Object.keys(value).length <= 30, "must hold at most 30 dimensions")),
+        {},
+      )
+      .register(z.globalRegistry, {
         description:
           "The metric's dimensions, all of them (CloudWatch matches the exact set), e.g. { FunctionName: 'orders' }.",
       }),
@@ -79,15 +85,19 @@ export const CloudWatchMetricParamsSchema = z
       .string({
         error: must("must be Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99"),
       })
-      .refine(
-        (value) => (STATISTICS as readonly string[]).includes(value) || PERCENTILE.test(value),
-        "must be Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99",
+      .check(
+        z.refine(
+          (value) => (STATISTICS as readonly string[]).includes(value) || PERCENTILE.test(value),
+          "must be Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99",
+        ),
       )
-      .meta({ description: "Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99." }),
-    periodSeconds: PeriodSchema.default(60).meta({
+      .register(z.globalRegistry, {
+        description: "Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99.",
+      }),
+    periodSeconds: z._default(PeriodSchema, 60).register(z.globalRegistry, {
       description: "Length of one datapoint in seconds: 1, 5, 10, 30 or a multiple of 60.",
     }),
-    windowMinutes: WindowSchema.default(5).meta({
+    windowMinutes: z._default(WindowSchema, 5).register(z.globalRegistry, {
       description: "Minutes of datapoints judged, a whole number of periods (at most 1440 of them).",
     }),
     comparison: z
@@ -96,44 +106,52 @@ export const CloudWatchMetricParamsSchema = z
           op: z.enum(COMPARISON_OPERATORS, { error: must('must be ">", ">=", "<" or "<="') }),
           threshold: z
             .number({ error: must("must be a number") })
-            .refine(Number.isFinite, "must be a finite number"),
+            .check(z.refine(Number.isFinite, "must be a finite number")),
         },
         { error: mustBe('must be a map like { op: ">", threshold: 0 }') },
       )
-      .meta({
+      .register(z.globalRegistry, {
         description:
           'The failing condition { op, threshold }: the check fails when a datapoint op threshold holds, e.g. { op: ">", threshold: 0 }.',
       }),
     missingData: z
-      .enum(["ok", "failure"], { error: must('must be "ok" or "failure"') })
-      .default("failure")
-      .meta({ description: 'What a window without any datapoint is: "failure" or "ok".' }),
+      ._default(z.enum(["ok", "failure"], { error: must('must be "ok" or "failure"') }), "failure")
+      .register(z.globalRegistry, {
+        description: 'What a window without any datapoint is: "failure" or "ok".',
+      }),
     region: z
-      .string({ error: must("must be an AWS region such as us-east-1") })
-      .regex(REGION_PATTERN, "must be an AWS region such as us-east-1")
-      .optional()
-      .meta({ description: "Region of the metric.", defaultText: "the SDK's region (AWS_REGION)" }),
+      .optional(
+        z
+          .string({ error: must("must be an AWS region such as us-east-1") })
+          .check(z.regex(REGION_PATTERN, "must be an AWS region such as us-east-1")),
+      )
+      .register(z.globalRegistry, {
+        description: "Region of the metric.",
+        defaultText: "the SDK's region (AWS_REGION)",
+      }),
   })
-  .superRefine((params, ctx) => {
-    // Zod runs this even when the period or the window failed their own rules: judge only valid ones.
-    const period = PeriodSchema.safeParse(params.periodSeconds);
-    const windowMinutes = WindowSchema.safeParse(params.windowMinutes);
-    if (!period.success || !windowMinutes.success) return;
-    const windowSeconds = params.windowMinutes * 60;
-    if (windowSeconds % params.periodSeconds !== 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["windowMinutes"],
-        message: `must be a whole number of periods (params.periodSeconds ${params.periodSeconds})`,
-      });
-    } else if (windowSeconds / params.periodSeconds > MAX_DATAPOINTS) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["windowMinutes"],
-        message: `must hold at most ${MAX_DATAPOINTS} periods of params.periodSeconds (${params.periodSeconds} s): widen the period or shorten the window`,
-      });
-    }
-  });
+  .check(
+    z.superRefine((params, ctx) => {
+      // Zod runs this even when the period or the window failed their own rules: judge only valid ones.
+      const period = PeriodSchema.safeParse(params.periodSeconds);
+      const windowMinutes = WindowSchema.safeParse(params.windowMinutes);
+      if (!period.success || !windowMinutes.success) return;
+      const windowSeconds = params.windowMinutes * 60;
+      if (windowSeconds % params.periodSeconds !== 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["windowMinutes"],
+          message: `must be a whole number of periods (params.periodSeconds ${params.periodSeconds})`,
+        });
+      } else if (windowSeconds / params.periodSeconds > MAX_DATAPOINTS) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["windowMinutes"],
+          message: `must hold at most ${MAX_DATAPOINTS} periods of params.periodSeconds (${params.periodSeconds} s): widen the period or shorten the window`,
+        });
+      }
+    }),
+  );
 export type CloudWatchMetricParams = z.infer<typeof CloudWatchMetricParamsSchema>;
 
 export function breaches(value: number, op: ComparisonOperator, threshold: number): boolean {

@@ -1,6 +1,7 @@
 import { Resolver } from "node:dns/promises";
 import { isIP } from "node:net";
-import * as z from "zod";
+import * as z from "zod/mini";
+import { preprocess } from "#core/validation.ts";
 import { abortedError } from "./support/abort.ts";
 import { refusal } from "./support/addresses.ts";
 import { plural, quote } from "./support/format.ts";
@@ -26,7 +27,7 @@ export type RecordType = (typeof RECORD_TYPES)[number];
 
 const TYPE_MESSAGE = 'must be "A", "AAAA", "CNAME", "TXT" or "MX"';
 
-const RecordTypeSchema = z.preprocess(
+const RecordTypeSchema = preprocess(
   (value) => (typeof value === "string" ? value.toUpperCase() : value),
   z.enum(RECORD_TYPES, { error: must(TYPE_MESSAGE) }),
 );
@@ -49,62 +50,71 @@ export const DnsParamsSchema = z
   .strictObject({
     name: z
       .string({ error: must(NAME_MESSAGE) })
-      .refine((value) => isHost(value) && isIP(bareHost(value)) === 0, NAME_MESSAGE)
-      .meta({ description: "The DNS name to resolve, e.g. api.example.com (not an IP address)." }),
+      .check(z.refine((value) => isHost(value) && isIP(bareHost(value)) === 0, NAME_MESSAGE))
+      .register(z.globalRegistry, {
+        description: "The DNS name to resolve, e.g. api.example.com (not an IP address).",
+      }),
     recordTypes: z
-      .preprocess(
-        (value) => (typeof value === "string" ? [value] : value),
-        listOrSet(RecordTypeSchema, `${TYPE_MESSAGE} or a list of them`, 1),
+      ._default(
+        preprocess(
+          (value) => (typeof value === "string" ? [value] : value),
+          listOrSet(RecordTypeSchema, `${TYPE_MESSAGE} or a list of them`, 1),
+        ),
+        ["A", "AAAA"],
       )
-      .default(["A", "AAAA"])
       // JSON Schema drops a default set on a preprocess (it is an output value): say it in words.
-      .meta({
+      .register(z.globalRegistry, {
         description:
           'Record types to ask for ("A", "AAAA", "CNAME", "TXT", "MX"; one, or a list), pooled: one of them having records is enough.',
         defaultText: '["A", "AAAA"]',
       }),
     expected: z
-      .preprocess(
-        (value) => (typeof value === "string" ? [value] : value),
-        listOrSet(
-          z.string({ error: must("must be a string") }).min(1, "must not be empty"),
-          "must be a string or a list of strings",
-          1,
+      .optional(
+        preprocess(
+          (value) => (typeof value === "string" ? [value] : value),
+          listOrSet(
+            z.string({ error: must("must be a string") }).check(z.minLength(1, "must not be empty")),
+            "must be a string or a list of strings",
+            1,
+          ),
         ),
       )
-      .optional()
-      .meta({
+      .register(z.globalRegistry, {
         description:
           "Values the answers must hold (one, or a list): addresses, names (CNAME target, MX exchange) or TXT texts.",
         defaultText: "any answer will do",
       }),
     match: z
-      .enum(["exact", "contains"], { error: must('must be "exact" or "contains"') })
-      .default("exact")
-      .meta({
+      ._default(z.enum(["exact", "contains"], { error: must('must be "exact" or "contains"') }), "exact")
+      .register(z.globalRegistry, {
         description:
           '"exact": the answers are exactly params.expected; "contains": they include it (needs params.expected).',
       }),
     resolver: z
-      .string({ error: must(RESOLVER_MESSAGE) })
-      .refine((value) => parseResolver(value) !== undefined, RESOLVER_MESSAGE)
-      .optional()
-      .meta({
+      .optional(
+        z
+          .string({ error: must(RESOLVER_MESSAGE) })
+          .check(z.refine((value) => parseResolver(value) !== undefined, RESOLVER_MESSAGE)),
+      )
+      .register(z.globalRegistry, {
         description:
           "DNS server to ask instead of the system's: an IP address, port optional (e.g. 1.1.1.1:53).",
         defaultText: "the system's DNS servers",
       }),
     timeoutMs: timeoutMsSchema(5_000, "Longest wait for the answers, in milliseconds."),
-    allowAddresses: AllowAddressesSchema.meta({
+    // A clone: the shared schema keeps its own description (classic zod's `.meta()` cloned too).
+    allowAddresses: AllowAddressesSchema.clone().register(z.globalRegistry, {
       description:
         'Address kinds params.resolver may be despite the address policy: "loopback", "link-local", "metadata" (one, or a list).',
     }),
   })
-  .superRefine((params, ctx) => {
-    if (params.match === "contains" && params.expected === undefined) {
-      ctx.addIssue({ code: "custom", path: ["match"], message: "needs params.expected" });
-    }
-  });
+  .check(
+    z.superRefine((params, ctx) => {
+      if (params.match === "contains" && params.expected === undefined) {
+        ctx.addIssue({ code: "custom", path: ["match"], message: "needs params.expected" });
+      }
+    }),
+  );
 export type DnsParams = z.infer<typeof DnsParamsSchema>;
 
 interface Answer {

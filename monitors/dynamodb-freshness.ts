@@ -1,6 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { abortedError } from "./support/abort.ts";
 import { checkClientConfig, REGION_PATTERN, regionalClients } from "./support/clients.ts";
 import { errorText, formatDuration } from "./support/format.ts";
@@ -23,22 +23,25 @@ const TABLE_ARN = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/[A-Za-z0-9_
 
 const AttributeNameSchema = z
   .string({ error: must("must be an attribute name") })
-  .min(1, "must be an attribute name")
-  .max(255, "must be at most 255 characters");
+  .check(z.minLength(1, "must be an attribute name"), z.maxLength(255, "must be at most 255 characters"));
 
 export const DynamodbFreshnessParamsSchema = z.strictObject({
   tableName: z
     .string({ error: must("must be a DynamoDB table name or ARN") })
-    .refine(
-      (value) => TABLE_NAME.test(value) || TABLE_ARN.test(value),
-      "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -) or table ARN",
+    .check(
+      z.refine(
+        (value) => TABLE_NAME.test(value) || TABLE_ARN.test(value),
+        "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -) or table ARN",
+      ),
     )
-    .meta({ description: "Table name or table ARN to query." }),
+    .register(z.globalRegistry, { description: "Table name or table ARN to query." }),
   indexName: z
-    .string({ error: must("must be an index name") })
-    .regex(TABLE_NAME, "must be an index name (3-255 of A-Z a-z 0-9 _ . -)")
-    .optional()
-    .meta({
+    .optional(
+      z
+        .string({ error: must("must be an index name") })
+        .check(z.regex(TABLE_NAME, "must be an index name (3-255 of A-Z a-z 0-9 _ . -)")),
+    )
+    .register(z.globalRegistry, {
       description:
         "Query this global or local secondary index instead; partitionKey and sortKey are then the index's.",
       defaultText: "the table itself",
@@ -47,35 +50,41 @@ export const DynamodbFreshnessParamsSchema = z.strictObject({
     .strictObject(
       {
         name: AttributeNameSchema,
-        value: z.union([z.string().min(1), z.number()], {
+        value: z.union([z.string().check(z.minLength(1)), z.number()], {
           error: must("must be a non-empty string or a number"),
         }),
       },
       { error: mustBe("must be a map like { name: 'feedId', value: 'compass' }") },
     )
-    .meta({
+    .register(z.globalRegistry, {
       description:
         'The partition to look at: its key attribute name and value (string or number), e.g. {"name": "feedId", "value": "compass"}.',
     }),
-  sortKey: AttributeNameSchema.meta({
+  // A clone: AttributeNameSchema is shared (classic zod's `.meta()` cloned too).
+  sortKey: AttributeNameSchema.clone().register(z.globalRegistry, {
     description: "Sort key attribute of the table (or index): the newest item is the last by it.",
   }),
-  timestampAttribute: AttributeNameSchema.optional().meta({
+  timestampAttribute: z.optional(AttributeNameSchema).register(z.globalRegistry, {
     description:
       "Attribute holding the item's time: an ISO-8601 string (UTC when it has no zone) or epoch seconds or milliseconds.",
     defaultText: "the sort key",
   }),
   maxAgeMinutes: z
     .number({ error: must("must be a positive number of minutes") })
-    .positive()
-    .meta({
+    .check(z.positive())
+    .register(z.globalRegistry, {
       description: "Oldest acceptable age of the newest item, in minutes, from the tick's scheduled time.",
     }),
   region: z
-    .string({ error: must("must be an AWS region such as us-east-1") })
-    .regex(REGION_PATTERN, "must be an AWS region such as us-east-1")
-    .optional()
-    .meta({ description: "Region of the table.", defaultText: "the SDK's region (AWS_REGION)" }),
+    .optional(
+      z
+        .string({ error: must("must be an AWS region such as us-east-1") })
+        .check(z.regex(REGION_PATTERN, "must be an AWS region such as us-east-1")),
+    )
+    .register(z.globalRegistry, {
+      description: "Region of the table.",
+      defaultText: "the SDK's region (AWS_REGION)",
+    }),
 });
 export type DynamodbFreshnessParams = z.infer<typeof DynamodbFreshnessParamsSchema>;
 

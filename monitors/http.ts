@@ -3,7 +3,8 @@ import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
 import { pipeline, type Readable } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
-import * as z from "zod";
+import * as z from "zod/mini";
+import { preprocess } from "#core/validation.ts";
 import { abortedError } from "./support/abort.ts";
 import {
   type AddressKind,
@@ -61,90 +62,94 @@ function isHttpUrl(value: string): boolean {
 
 const StatusSchema = z
   .number({ error: must("must be an HTTP status code (100-599)") })
-  .int()
-  .min(100)
-  .max(599);
+  .check(z.int(), z.gte(100), z.lte(599));
 
 export const HttpParamsSchema = z
   .strictObject({
     url: z
       .string({ error: must("must be an http(s) URL") })
-      .refine(isHttpUrl, "must be an http(s) URL (e.g. https://example.com/health)")
-      .meta({
+      .check(z.refine(isHttpUrl, "must be an http(s) URL (e.g. https://example.com/health)"))
+      .register(z.globalRegistry, {
         description:
           "The http:// or https:// URL to request. Credentials in it (https://user:pass@host) are sent as Basic auth; messages show it without credentials or query string.",
       }),
-    method: z
-      .preprocess(
-        (value) => (typeof value === "string" ? value.toUpperCase() : value),
-        z.enum(["GET", "HEAD"], { error: must("must be GET or HEAD") }).default("GET"),
-      )
-      .meta({ description: "GET or HEAD (any case)." }),
+    method: preprocess(
+      (value) => (typeof value === "string" ? value.toUpperCase() : value),
+      z._default(z.enum(["GET", "HEAD"], { error: must("must be GET or HEAD") }), "GET"),
+    ).register(z.globalRegistry, { description: "GET or HEAD (any case)." }),
     expectedStatus: z
-      .union([StatusSchema, listOrSet(StatusSchema, "must be a list of HTTP status codes", 1)], {
-        error: must("must be an HTTP status code (100-599) or a non-empty list of them"),
-      })
-      .optional()
-      .meta({ description: "The status code, or list of codes, that counts as OK.", defaultText: "any 2xx" }),
+      .optional(
+        z.union([StatusSchema, listOrSet(StatusSchema, "must be a list of HTTP status codes", 1)], {
+          error: must("must be an HTTP status code (100-599) or a non-empty list of them"),
+        }),
+      )
+      .register(z.globalRegistry, {
+        description: "The status code, or list of codes, that counts as OK.",
+        defaultText: "any 2xx",
+      }),
     bodyIncludes: z
-      .string({ error: must("must be a non-empty string") })
-      .min(1, "must be a non-empty string")
-      .optional()
-      .meta({
+      .optional(
+        z
+          .string({ error: must("must be a non-empty string") })
+          .check(z.minLength(1, "must be a non-empty string")),
+      )
+      .register(z.globalRegistry, {
         description: "Text the response body must contain (searched in its first 1 MiB; GET only).",
         defaultText: "the body is not read",
       }),
     maxLatencyMs: z
-      .number({ error: must("must be a positive number of milliseconds") })
-      .positive()
-      .optional()
-      .meta({
+      .optional(z.number({ error: must("must be a positive number of milliseconds") }).check(z.positive()))
+      .register(z.globalRegistry, {
         description: "Slowest acceptable time to the final response's headers, in milliseconds.",
         defaultText: "no limit",
       }),
     headers: z
-      .record(
-        z.string().regex(HEADER_NAME, "is not a valid HTTP header name"),
-        z
-          .string({ error: must("must be a string") })
-          .refine((value) => !HEADER_VALUE_FORBIDDEN.test(value), "must not contain control characters"),
-        { error: mustBe("must be a map of header names to string values") },
+      .optional(
+        z.record(
+          z.string().check(z.regex(HEADER_NAME, "is not a valid HTTP header name")),
+          z
+            .string({ error: must("must be a string") })
+            .check(
+              z.refine((value) => !HEADER_VALUE_FORBIDDEN.test(value), "must not contain control characters"),
+            ),
+          { error: mustBe("must be a map of header names to string values") },
+        ),
       )
-      .optional()
-      .meta({
+      .register(z.globalRegistry, {
         description:
           'Request headers, e.g. {"x-api-key": {"secretRef": "<ARN>"}}, sent to the origin of url only; values never appear in messages.',
         defaultText: "none",
       }),
-    followRedirects: z
-      .preprocess(
-        (value) => (value === true ? "same-origin" : value === false ? "none" : value),
-        z
-          .enum(REDIRECT_POLICIES, { error: must('must be "same-origin", "any" or "none"') })
-          .default("same-origin"),
-      )
-      .meta({
-        description:
-          'Which redirects to follow: "same-origin" (the origin of url only), "any" origin, or "none" (judge the 3xx itself). https to http is never followed; true and false mean "same-origin" and "none".',
-      }),
+    followRedirects: preprocess(
+      (value) => (value === true ? "same-origin" : value === false ? "none" : value),
+      z._default(
+        z.enum(REDIRECT_POLICIES, { error: must('must be "same-origin", "any" or "none"') }),
+        "same-origin",
+      ),
+    ).register(z.globalRegistry, {
+      description:
+        'Which redirects to follow: "same-origin" (the origin of url only), "any" origin, or "none" (judge the 3xx itself). https to http is never followed; true and false mean "same-origin" and "none".',
+    }),
     allowAddresses: AllowAddressesSchema,
-    json: JsonAssertionsSchema.optional().meta({
+    json: z.optional(JsonAssertionsSchema).register(z.globalRegistry, {
       description:
         'Assertions on the body parsed as JSON (GET only, first 1 MiB), e.g. [{"pointer": "/status", "equals": "ok"}]: each names a value by JSON Pointer (RFC 6901) and tests it with equals, matches, exists, greaterThan or lessThan.',
       defaultText: "none",
     }),
   })
-  .superRefine((params, ctx) => {
-    for (const key of ["bodyIncludes", "json"] as const) {
-      if (params.method === "HEAD" && params[key] !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: [key],
-          message: "cannot be used with method HEAD (a HEAD response has no body)",
-        });
+  .check(
+    z.superRefine((params, ctx) => {
+      for (const key of ["bodyIncludes", "json"] as const) {
+        if (params.method === "HEAD" && params[key] !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: "cannot be used with method HEAD (a HEAD response has no body)",
+          });
+        }
       }
-    }
-  });
+    }),
+  );
 export type HttpParams = z.infer<typeof HttpParamsSchema>;
 
 /** The URL as a message may show it: no credentials, no query string (tokens live there). */

@@ -16,8 +16,10 @@ import type { CheckDefinition } from "./types.ts";
 export type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
 
 /**
- * The explicit registry: config items name a check in `check`, and this map is the only place
- * that name is resolved. Adding a check means importing it here; nothing registers itself.
+ * The explicit registry: config items name a check in `check`, and this map is where tools, tests
+ * and the local runtime resolve that name. Adding a check means importing it here and naming it in
+ * monitors/lazy-registry.ts, the deployed orchestrator's registry, which loads each check on first
+ * use (a test keeps the two in step); nothing registers itself.
  */
 export const checks: ReadonlyMap<string, CheckDefinition> = new Map(
   [

@@ -1,5 +1,5 @@
 import type { InvokeCommandOutput, LambdaClient } from "@aws-sdk/client-lambda";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { describeInvalidResult, isCheckResult, preview } from "#core/run-check.ts";
 import { abortedError } from "./support/abort.ts";
 import { checkClientConfig, lazyImport, regionalClients } from "./support/clients.ts";
@@ -42,27 +42,33 @@ const QUALIFIER = /^(\$LATEST|[0-9]{1,20}|[A-Za-z0-9_-]{1,128})$/;
 export const LambdaParamsSchema = z.strictObject({
   functionArn: z
     .string({ error: must("must be a Lambda function ARN") })
-    .refine(
-      (value) => !QUALIFIED_FUNCTION_ARN.test(value),
-      "must be an unqualified function ARN: put the version or alias in params.qualifier",
+    .check(
+      z.refine(
+        (value) => !QUALIFIED_FUNCTION_ARN.test(value),
+        "must be an unqualified function ARN: put the version or alias in params.qualifier",
+      ),
+      z.refine(
+        (value) => QUALIFIED_FUNCTION_ARN.test(value) || FUNCTION_ARN.test(value),
+        "must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)",
+      ),
     )
-    .refine(
-      (value) => QUALIFIED_FUNCTION_ARN.test(value) || FUNCTION_ARN.test(value),
-      "must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)",
-    )
-    .meta({
+    .register(z.globalRegistry, {
       description:
         "The function's unqualified ARN: arn:aws:lambda:<region>:<account>:function:<name> (invoked in that region).",
     }),
   qualifier: z
-    .string({ error: must("must be a version number or an alias name") })
-    .regex(QUALIFIER, "must be a version number, $LATEST or an alias name (letters, digits, - and _)")
-    .optional()
-    .meta({
+    .optional(
+      z
+        .string({ error: must("must be a version number or an alias name") })
+        .check(
+          z.regex(QUALIFIER, "must be a version number, $LATEST or an alias name (letters, digits, - and _)"),
+        ),
+    )
+    .register(z.globalRegistry, {
       description: "A version number or an alias to invoke.",
       defaultText: "the unqualified function ($LATEST)",
     }),
-  input: z.unknown().optional().meta({
+  input: z.optional(z.unknown()).register(z.globalRegistry, {
     description: "Handed to the function as params in its event, as written (any JSON value).",
     defaultText: "{}",
   }),

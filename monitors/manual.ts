@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { sleep } from "./support/abort.ts";
 import { listOrSet, must, parseParams } from "./support/params.ts";
 import type { CheckContext, CheckDefinition, CheckResult } from "./types.ts";
@@ -18,67 +18,59 @@ const MINUTE_MS = 60_000;
 
 export const ManualParamsSchema = z
   .strictObject({
-    isOk: z
-      .boolean({ error: must("must be true or false") })
-      .optional()
-      .meta({
-        description: "The outcome (when there is no sequence).",
-        defaultText: "required unless sequence or throwMessage is set",
-      }),
-    message: z
-      .string({ error: must("must be a string") })
-      .optional()
-      .meta({
-        description: "The message, returned verbatim.",
-        defaultText: '"Manual check is OK" / "Manual check is failing"',
-      }),
-    throwMessage: z
-      .string({ error: must("must be a string") })
-      .optional()
-      .meta({
-        description:
-          "Throw an Error with this message instead (after delayMs): exercises the exception path.",
-        defaultText: "no throw",
-      }),
+    isOk: z.optional(z.boolean({ error: must("must be true or false") })).register(z.globalRegistry, {
+      description: "The outcome (when there is no sequence).",
+      defaultText: "required unless sequence or throwMessage is set",
+    }),
+    message: z.optional(z.string({ error: must("must be a string") })).register(z.globalRegistry, {
+      description: "The message, returned verbatim.",
+      defaultText: '"Manual check is OK" / "Manual check is failing"',
+    }),
+    throwMessage: z.optional(z.string({ error: must("must be a string") })).register(z.globalRegistry, {
+      description: "Throw an Error with this message instead (after delayMs): exercises the exception path.",
+      defaultText: "no throw",
+    }),
     delayMs: z
-      .number({ error: must(`must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`) })
-      .min(0)
-      .max(MAX_DELAY_MS)
-      .default(0)
-      .meta({
+      ._default(
+        z
+          .number({ error: must(`must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`) })
+          .check(z.gte(0), z.lte(MAX_DELAY_MS)),
+        0,
+      )
+      .register(z.globalRegistry, {
         description:
           "Wait this long first, in milliseconds; the orchestrator's timeout aborts the wait (exercises the timeout path).",
       }),
-    sequence: listOrSet(
-      z.boolean({ error: must("must be true or false") }),
-      "must be a list of true/false",
-      1,
-    )
-      .optional()
-      .meta({
+    sequence: z
+      .optional(
+        listOrSet(z.boolean({ error: must("must be true or false") }), "must be a list of true/false", 1),
+      )
+      .register(z.globalRegistry, {
         description:
           "Outcomes cycled through by the tick's logical time, one step per sequenceStepMinutes: a deterministic flap. Excludes isOk.",
         defaultText: "none: isOk decides",
       }),
     sequenceStepMinutes: z
-      .number({ error: must("must be a positive whole number of minutes") })
-      .int()
-      .positive()
-      .default(1)
-      .meta({ description: "Minutes each entry of sequence lasts." }),
+      ._default(
+        z.number({ error: must("must be a positive whole number of minutes") }).check(z.int(), z.positive()),
+        1,
+      )
+      .register(z.globalRegistry, { description: "Minutes each entry of sequence lasts." }),
   })
-  .superRefine((params, ctx) => {
-    if (params.isOk !== undefined && params.sequence !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["sequence"],
-        message: "cannot be combined with params.isOk: set one of them",
-      });
-    }
-    if (params.isOk === undefined && params.sequence === undefined && params.throwMessage === undefined) {
-      ctx.addIssue({ code: "custom", path: ["isOk"], message: "is required (true or false)" });
-    }
-  });
+  .check(
+    z.superRefine((params, ctx) => {
+      if (params.isOk !== undefined && params.sequence !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["sequence"],
+          message: "cannot be combined with params.isOk: set one of them",
+        });
+      }
+      if (params.isOk === undefined && params.sequence === undefined && params.throwMessage === undefined) {
+        ctx.addIssue({ code: "custom", path: ["isOk"], message: "is required (true or false)" });
+      }
+    }),
+  );
 export type ManualParams = z.infer<typeof ManualParamsSchema>;
 
 /** Index into `sequence` for the tick at `now`: whole steps since the epoch, wrapped around. */

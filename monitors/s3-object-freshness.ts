@@ -1,5 +1,5 @@
 import type { ListObjectsV2CommandOutput, S3Client } from "@aws-sdk/client-s3";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { abortedError } from "./support/abort.ts";
 import { checkClientConfig, lazyImport, REGION_PATTERN, regionalClients } from "./support/clients.ts";
 import {
@@ -30,86 +30,113 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export const LIST_PAGE_SIZE = 1000;
 
 function datePattern(what: string) {
-  return z
-    .string({ error: must(`must be ${what}`) })
-    .max(1024, "must be at most 1024 characters (S3's key length)")
-    .superRefine((value, ctx) => {
+  return z.string({ error: must(`must be ${what}`) }).check(
+    z.maxLength(1024, "must be at most 1024 characters (S3's key length)"),
+    z.superRefine((value, ctx) => {
       const problem = datePatternProblem(value);
       if (problem) ctx.addIssue({ code: "custom", message: problem });
-    });
+    }),
+  );
 }
 
 export const S3ObjectFreshnessParamsSchema = z
   .strictObject({
     bucket: z
       .string({ error: must("must be an S3 bucket name") })
-      .regex(BUCKET_NAME, "must be an S3 bucket name (3-63 of a-z 0-9 . -, not an ARN or URL)")
-      .meta({ description: "Bucket name (not an ARN), e.g. partner-exports." }),
-    key: datePattern("an object key").pipe(z.string().min(1, "must not be empty")).optional().meta({
-      description:
-        "One object: its key, optionally with date tokens {yyyy} {MM} {dd} {HH} filled with the tick's scheduled time in the monitor's timezone, e.g. exports/{yyyy}/{MM}/{dd}/orders.csv. Exactly one of key and prefix.",
-      defaultText: "params.prefix is used",
-    }),
+      .check(z.regex(BUCKET_NAME, "must be an S3 bucket name (3-63 of a-z 0-9 . -, not an ARN or URL)"))
+      .register(z.globalRegistry, { description: "Bucket name (not an ARN), e.g. partner-exports." }),
+    key: z
+      .optional(z.pipe(datePattern("an object key"), z.string().check(z.minLength(1, "must not be empty"))))
+      .register(z.globalRegistry, {
+        description:
+          "One object: its key, optionally with date tokens {yyyy} {MM} {dd} {HH} filled with the tick's scheduled time in the monitor's timezone, e.g. exports/{yyyy}/{MM}/{dd}/orders.csv. Exactly one of key and prefix.",
+        defaultText: "params.prefix is used",
+      }),
     // Keys ending in "/" are the folder markers the S3 console creates: they hold no data.
-    prefix: datePattern("a key prefix").optional().meta({
+    prefix: z.optional(datePattern("a key prefix")).register(z.globalRegistry, {
       description:
         'The newest object under this prefix (date tokens as in key; "" is the whole bucket); keys ending in / are not objects. Exactly one of key and prefix.',
       defaultText: "params.key is used",
     }),
     maxAgeMinutes: z
-      .number({ error: must("must be a positive number of minutes") })
-      .positive()
-      .optional()
-      .meta({
+      .optional(z.number({ error: must("must be a positive number of minutes") }).check(z.positive()))
+      .register(z.globalRegistry, {
         description:
           "Oldest acceptable age of the object (by its LastModified), in minutes. Required with prefix.",
         defaultText: "with key, no age limit (existing is enough)",
       }),
     minBytes: z
-      .number({ error: must("must be a whole number of bytes, 0 or more") })
-      .int("must be a whole number of bytes, 0 or more")
-      .min(0, "must be a whole number of bytes, 0 or more")
-      .default(1)
-      .meta({ description: "Smallest acceptable size in bytes (0 accepts an empty object)." }),
+      ._default(
+        z
+          .number({ error: must("must be a whole number of bytes, 0 or more") })
+          .check(
+            z.int("must be a whole number of bytes, 0 or more"),
+            z.gte(0, "must be a whole number of bytes, 0 or more"),
+          ),
+        1,
+      )
+      .register(z.globalRegistry, {
+        description: "Smallest acceptable size in bytes (0 accepts an empty object).",
+      }),
     dateOffsetDays: z
-      .number({ error: must("must be a whole number of days from -366 to 0") })
-      .int("must be a whole number of days from -366 to 0")
-      .min(-366, "must be a whole number of days from -366 to 0")
-      .max(0, "must be a whole number of days from -366 to 0")
-      .default(0)
-      .meta({
+      ._default(
+        z
+          .number({ error: must("must be a whole number of days from -366 to 0") })
+          .check(
+            z.int("must be a whole number of days from -366 to 0"),
+            z.gte(-366, "must be a whole number of days from -366 to 0"),
+            z.lte(0, "must be a whole number of days from -366 to 0"),
+          ),
+        0,
+      )
+      .register(z.globalRegistry, {
         description: "Calendar days added to the date the tokens are filled with (-1: yesterday's file).",
       }),
     maxListPages: z
-      .number({ error: must("must be a whole number of pages from 1 to 100") })
-      .int("must be a whole number of pages from 1 to 100")
-      .min(1, "must be a whole number of pages from 1 to 100")
-      .max(100, "must be a whole number of pages from 1 to 100")
-      .default(10)
-      .meta({ description: "With prefix: pages of 1,000 keys listed at most before the check gives up." }),
+      ._default(
+        z
+          .number({ error: must("must be a whole number of pages from 1 to 100") })
+          .check(
+            z.int("must be a whole number of pages from 1 to 100"),
+            z.gte(1, "must be a whole number of pages from 1 to 100"),
+            z.lte(100, "must be a whole number of pages from 1 to 100"),
+          ),
+        10,
+      )
+      .register(z.globalRegistry, {
+        description: "With prefix: pages of 1,000 keys listed at most before the check gives up.",
+      }),
     region: z
-      .string({ error: must("must be an AWS region such as us-east-1") })
-      .regex(REGION_PATTERN, "must be an AWS region such as us-east-1")
-      .optional()
-      .meta({
+      .optional(
+        z
+          .string({ error: must("must be an AWS region such as us-east-1") })
+          .check(z.regex(REGION_PATTERN, "must be an AWS region such as us-east-1")),
+      )
+      .register(z.globalRegistry, {
         description: "Region of the bucket (a bucket in another region is followed).",
         defaultText: "the SDK's region (AWS_REGION)",
       }),
   })
-  .superRefine((params, ctx) => {
-    if (params.key !== undefined && params.prefix !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["prefix"], message: "cannot be used with params.key: give one" });
-    } else if (params.key === undefined && params.prefix === undefined) {
-      ctx.addIssue({ code: "custom", path: ["key"], message: "or params.prefix is required" });
-    }
-    if (params.prefix !== undefined && params.maxAgeMinutes === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["maxAgeMinutes"],
-        message: "is required with params.prefix (how old may the newest object be?)",
-      });
-    }
-  });
+  .check(
+    z.superRefine((params, ctx) => {
+      if (params.key !== undefined && params.prefix !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["prefix"],
+          message: "cannot be used with params.key: give one",
+        });
+      } else if (params.key === undefined && params.prefix === undefined) {
+        ctx.addIssue({ code: "custom", path: ["key"], message: "or params.prefix is required" });
+      }
+      if (params.prefix !== undefined && params.maxAgeMinutes === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["maxAgeMinutes"],
+          message: "is required with params.prefix (how old may the newest object be?)",
+        });
+      }
+    }),
+  );
 export type S3ObjectFreshnessParams = z.infer<typeof S3ObjectFreshnessParamsSchema>;
 
 type S3Sdk = typeof import("@aws-sdk/client-s3");

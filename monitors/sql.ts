@@ -1,5 +1,5 @@
 import type { ColumnMetadata, Field, RDSDataClient } from "@aws-sdk/client-rds-data";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { SECRETS_MANAGER_ARN } from "#core/secrets.ts";
 import { abortedError } from "./support/abort.ts";
 import { checkClientConfig, lazyImport, regionalClients } from "./support/clients.ts";
@@ -33,36 +33,49 @@ const DATA_API_REQUEST_MS = 45_000;
 export const SqlParamsSchema = z.strictObject({
   resourceArn: z
     .string({ error: must("must be an Aurora cluster ARN") })
-    .regex(RDS_CLUSTER_ARN, "must be an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)")
-    .meta({
+    .check(
+      z.regex(
+        RDS_CLUSTER_ARN,
+        "must be an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)",
+      ),
+    )
+    .register(z.globalRegistry, {
       description:
         "ARN of the Aurora cluster, e.g. arn:aws:rds:eu-west-1:123456789012:cluster:orders (the Data API is called in its region).",
     }),
   // The full ARN, listed in checkSecretArns too: the Data API reads the secret as the orchestrator.
   secretArn: z
     .string({ error: must("must be a Secrets Manager secret ARN") })
-    .regex(
-      SECRETS_MANAGER_ARN,
-      "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...:secret:<name>-<suffix>)",
+    .check(
+      z.regex(
+        SECRETS_MANAGER_ARN,
+        "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...:secret:<name>-<suffix>)",
+      ),
     )
-    .meta({
+    .register(z.globalRegistry, {
       description:
         "Full ARN of the Secrets Manager secret holding a read-only database user's credentials (also listed in the stack setting checkSecretArns).",
     }),
   database: z
-    .string({ error: must("must be a database name") })
-    .min(1, "must be a database name")
-    .max(64, "must be at most 64 characters")
-    .optional()
-    .meta({ description: "Database to connect to.", defaultText: "the cluster's default database" }),
+    .optional(
+      z
+        .string({ error: must("must be a database name") })
+        .check(z.minLength(1, "must be a database name"), z.maxLength(64, "must be at most 64 characters")),
+    )
+    .register(z.globalRegistry, {
+      description: "Database to connect to.",
+      defaultText: "the cluster's default database",
+    }),
   sql: z
     .string({ error: must("must be one SELECT statement") })
-    .max(65_536, "must be at most 64 KiB (the Data API's limit)")
-    .superRefine((sql, ctx) => {
-      const problem = readOnlySqlProblem(sql);
-      if (problem) ctx.addIssue({ code: "custom", message: problem });
-    })
-    .meta({
+    .check(
+      z.maxLength(65_536, "must be at most 64 KiB (the Data API's limit)"),
+      z.superRefine((sql, ctx) => {
+        const problem = readOnlySqlProblem(sql);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
+    )
+    .register(z.globalRegistry, {
       description:
         "One read-only SELECT (or WITH ... SELECT); only its first row is read, so make it return one.",
     }),
@@ -70,10 +83,13 @@ export const SqlParamsSchema = z.strictObject({
     .strictObject(
       {
         column: z
-          .string({ error: must("must be a column name") })
-          .min(1, "must be a column name")
-          .optional()
-          .meta({ description: "Column (its name or alias) to compare.", defaultText: "the first column" }),
+          .optional(
+            z.string({ error: must("must be a column name") }).check(z.minLength(1, "must be a column name")),
+          )
+          .register(z.globalRegistry, {
+            description: "Column (its name or alias) to compare.",
+            defaultText: "the first column",
+          }),
         op: z.enum(SQL_OPERATORS, {
           // An enum reports a missing value as a bad one: say "is required" as for other params.
           error: (issue) =>
@@ -83,7 +99,7 @@ export const SqlParamsSchema = z.strictObject({
       },
       { error: mustBe('must be a map like { op: ">=", value: 1 }') },
     )
-    .meta({
+    .register(z.globalRegistry, {
       description:
         'What the first row must hold: { column?, op, value }, e.g. { op: ">=", value: 1 }; a number compares as a number, a string as text; column defaults to the first one.',
     }),

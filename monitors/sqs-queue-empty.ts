@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, type QueueAttributeName, SQSClient } from "@aws-sdk/client-sqs";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { abortedError } from "./support/abort.ts";
 import { checkClientConfig, REGION_PATTERN, regionalClients } from "./support/clients.ts";
 import { errorText, plural } from "./support/format.ts";
@@ -24,23 +24,24 @@ const QUEUE_URL = /^https?:\/\/([^\s/?#:]+)(?::\d+)?\/[^\s?#]*[^\s/?#][^\s?#]*$/
 export const SqsQueueEmptyParamsSchema = z.strictObject({
   queueUrl: z
     .string({ error: must("must be an SQS queue URL") })
-    .regex(QUEUE_URL, "must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)")
-    .meta({
+    .check(
+      z.regex(QUEUE_URL, "must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)"),
+    )
+    .register(z.globalRegistry, {
       description: "The queue URL, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq.",
     }),
   maxMessages: z
-    .number({ error: must("must be a whole number of at least 1") })
-    .int()
-    .min(1)
-    .default(1)
-    .meta({
+    ._default(z.number({ error: must("must be a whole number of at least 1") }).check(z.int(), z.gte(1)), 1)
+    .register(z.globalRegistry, {
       description: "OK while the visible message count is below this: 1 means the queue must be empty.",
     }),
   region: z
-    .string({ error: must("must be an AWS region such as us-east-1") })
-    .regex(REGION_PATTERN, "must be an AWS region such as us-east-1")
-    .optional()
-    .meta({
+    .optional(
+      z
+        .string({ error: must("must be an AWS region such as us-east-1") })
+        .check(z.regex(REGION_PATTERN, "must be an AWS region such as us-east-1")),
+    )
+    .register(z.globalRegistry, {
       description: "Region of the queue.",
       defaultText: "the region in the queue URL, else the SDK's (AWS_REGION)",
     }),

@@ -1,5 +1,5 @@
 import type { ExecutionListItem, SFNClient } from "@aws-sdk/client-sfn";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { abortedError } from "./support/abort.ts";
 import { checkClientConfig, lazyImport, regionalClients } from "./support/clients.ts";
 import { errorText, formatDuration } from "./support/format.ts";
@@ -26,25 +26,25 @@ export const StepFunctionsParamsSchema = z.strictObject({
   // Express executions are not listed by ListExecutions: only a Standard state machine can be watched.
   stateMachineArn: z
     .string({ error: must("must be a state machine ARN") })
-    .regex(
-      STATE_MACHINE_ARN,
-      "must be a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)",
+    .check(
+      z.regex(
+        STATE_MACHINE_ARN,
+        "must be a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)",
+      ),
     )
-    .meta({
+    .register(z.globalRegistry, {
       description:
         "ARN of a Standard state machine (Express executions are not listed), or of one of its versions or aliases (called in its region).",
     }),
   maxAgeMinutes: z
     .number({ error: must("must be a positive number of minutes") })
-    .positive()
-    .meta({
+    .check(z.positive())
+    .register(z.globalRegistry, {
       description: "The latest execution must have started at most this many minutes before the tick.",
     }),
   maxRunningMinutes: z
-    .number({ error: must("must be a positive number of minutes") })
-    .positive()
-    .optional()
-    .meta({
+    .optional(z.number({ error: must("must be a positive number of minutes") }).check(z.positive()))
+    .register(z.globalRegistry, {
       description: "A RUNNING latest execution fails once it has run longer than this many minutes.",
       defaultText: "no limit (only maxAgeMinutes applies)",
     }),

@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { abortedError } from "./support/abort.ts";
 import { AddressRefusedError, guardedLookup, type Resolver, systemResolver } from "./support/addresses.ts";
 import {

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { checkServerIdentity, connect, type PeerCertificate, type TLSSocket } from "node:tls";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { abortedError } from "./support/abort.ts";
 import { AddressRefusedError, guardedLookup, type Resolver, systemResolver } from "./support/addresses.ts";
 import { formatDuration, plural, quote } from "./support/format.ts";
@@ -36,22 +36,27 @@ export const TLS_CERTIFICATE_CHECK = "tls-certificate";
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const TlsCertificateParamsSchema = z.strictObject({
-  host: HostSchema.meta({
+  // A clone: HostSchema is shared (classic zod's `.meta()` cloned too).
+  host: HostSchema.clone().register(z.globalRegistry, {
     description:
       "Host name (also sent as SNI and matched against the certificate) or IP address, e.g. api.example.com.",
   }),
-  port: PortSchema.default(443).meta({ description: "Port of the TLS server." }),
+  port: z._default(PortSchema, 443).register(z.globalRegistry, { description: "Port of the TLS server." }),
   minDaysLeft: z
-    .number({ error: must("must be a whole number of days from 0 to 3650") })
-    .int("must be a whole number of days from 0 to 3650")
-    .min(0, "must be a whole number of days from 0 to 3650")
-    .max(3650, "must be a whole number of days from 0 to 3650")
-    .default(14)
-    .meta({ description: "Fewest days the certificate must still be valid for." }),
+    ._default(
+      z
+        .number({ error: must("must be a whole number of days from 0 to 3650") })
+        .check(
+          z.int("must be a whole number of days from 0 to 3650"),
+          z.gte(0, "must be a whole number of days from 0 to 3650"),
+          z.lte(3650, "must be a whole number of days from 0 to 3650"),
+        ),
+      14,
+    )
+    .register(z.globalRegistry, { description: "Fewest days the certificate must still be valid for." }),
   allowUntrustedChain: z
-    .boolean({ error: must("must be true or false") })
-    .default(false)
-    .meta({
+    ._default(z.boolean({ error: must("must be true or false") }), false)
+    .register(z.globalRegistry, {
       description:
         "Accept a chain that does not validate against the trusted roots (self-signed, private CA); the expiry and the host name are still checked.",
     }),

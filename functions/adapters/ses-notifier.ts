@@ -1,5 +1,6 @@
-import { SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
+import type { SESv2Client, SESv2ClientConfig } from "@aws-sdk/client-sesv2";
 import { boundedRequestHandler, type RequestTimeouts } from "#adapters/aws-request-handler.ts";
+import { lazyImport } from "#adapters/lazy-import.ts";
 import type { Email, Notifier } from "#core/ports.ts";
 import { PermanentDeliveryError } from "#core/ports.ts";
 
@@ -17,18 +18,30 @@ const PERMANENT_ERRORS = new Set([
   "AccountSuspendedException",
 ]);
 
-const SES_REQUEST_TIMEOUTS: RequestTimeouts = { connectMs: 3_000, requestMs: 8_000 };
+export const SES_REQUEST_TIMEOUTS: RequestTimeouts = { connectMs: 3_000, requestMs: 8_000 };
 
 /**
- * A client whose calls cannot hang: a stuck socket would otherwise hold the invocation (and every
- * monitor in its batch) until the function times out. 4 attempts × 8 s stays inside the outbox lease.
+ * The configuration of a client whose calls cannot hang: a stuck socket would otherwise hold the
+ * invocation (and every monitor in its batch) until the function times out. 4 attempts × 8 s stays
+ * inside the outbox lease.
  * @param timeouts of each attempt (tests shorten them)
  */
-export function createSesClient(timeouts: RequestTimeouts = SES_REQUEST_TIMEOUTS): SESv2Client {
-  return new SESv2Client({
-    maxAttempts: 4,
-    requestHandler: boundedRequestHandler(timeouts),
-  });
+export function sesClientConfig(timeouts: RequestTimeouts = SES_REQUEST_TIMEOUTS): SESv2ClientConfig {
+  return { maxAttempts: 4, requestHandler: boundedRequestHandler(timeouts) };
+}
+
+/**
+ * The SES v2 package, imported on the first send. Most ticks send no mail: the orchestrator's main
+ * bundle leaves the package out (a side bundle, lib/lambda-bundling.ts), so its cold start does not
+ * parse SES's 100-odd operations. This module imports only its types; `createSesClient`
+ * (functions/adapters/ses-client.ts) is the eager constructor for the functions and tools that
+ * always mail.
+ */
+const loadSes = lazyImport(() => import("@aws-sdk/client-sesv2"));
+
+/** A client made on first use (sesClientConfig), then kept: the orchestrator's. */
+export function lazySesClient(timeouts: RequestTimeouts = SES_REQUEST_TIMEOUTS): () => Promise<SESv2Client> {
+  return lazyImport(async () => new (await loadSes()).SESv2Client(sesClientConfig(timeouts)));
 }
 
 /**
@@ -37,15 +50,24 @@ export function createSesClient(timeouts: RequestTimeouts = SES_REQUEST_TIMEOUTS
  * reported as a PermanentDeliveryError.
  */
 export class SesNotifier implements Notifier {
+  /**
+   * @param client a client, or how to get one on the first send (lazySesClient, the default):
+   * either way the SES package is loaded on the first send, not with this module.
+   */
   constructor(
     private readonly from: string,
-    private readonly client: SESv2Client = createSesClient(),
+    private readonly client: SESv2Client | (() => Promise<SESv2Client>) = lazySesClient(),
     private readonly configurationSetName?: string,
   ) {}
 
   async send(email: Email): Promise<{ messageId: string }> {
     try {
-      const response = await this.client.send(
+      // Inside the try: a package or client that cannot load is a transient failure, as a send's.
+      const [client, { SendEmailCommand }] = await Promise.all([
+        typeof this.client === "function" ? this.client() : this.client,
+        loadSes(),
+      ]);
+      const response = await client.send(
         new SendEmailCommand({
           FromEmailAddress: this.from,
           Destination: { ToAddresses: [...email.to] },

@@ -1,4 +1,4 @@
-import type { ZodType } from "zod";
+import type * as z from "zod/mini";
 import type { Logger } from "./ports.ts";
 import type { CheckResult } from "./schemas.ts";
 
@@ -41,7 +41,7 @@ export interface CheckDefinition {
    * documents the params from it: give each field `.meta({ description })` and, for an optional
    * field without a `.default(value)`, `defaultText` (what leaving it out means, in words).
    */
-  paramsSchema?: ZodType;
+  paramsSchema?: z.ZodMiniType;
   /** A working example, shown by `watchkeeper checks`; its params must pass `paramsSchema`. */
   example?: CheckExample;
   run(ctx: CheckContext): Promise<CheckResult>;

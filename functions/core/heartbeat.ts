@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { RESERVED_ID_PREFIX } from "./schemas.ts";
 
 /**
@@ -38,7 +38,7 @@ export function heartbeatTickBody(scheduledTime = "<aws.scheduler.scheduled-time
 const HeartbeatTickSchema = z.object({
   monitorId: z.literal(HEARTBEAT_ID),
   reason: z.literal(HEARTBEAT_REASON),
-  scheduledTime: z.string().optional(),
+  scheduledTime: z.optional(z.string()),
 });
 export type HeartbeatTick = z.infer<typeof HeartbeatTickSchema>;
 

@@ -1,5 +1,6 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { isValidTimezone, parseSchedule } from "./schedule.ts";
+import { preprocess } from "./validation.ts";
 
 /**
  * Ids with this prefix name Watchkeeper's own schedules in the monitors' schedule group (the
@@ -13,13 +14,13 @@ export function isReservedId(id: string): boolean {
 }
 
 /** Partition key: also the EventBridge schedule name, hence the schedule-name alphabet. */
-export const MonitorIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 . _ -")
-  .refine(
+export const MonitorIdSchema = z.string().check(
+  z.regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 . _ -"),
+  z.refine(
     (id) => !isReservedId(id),
     `must not start with "${RESERVED_ID_PREFIX}" (reserved for Watchkeeper)`,
-  );
+  ),
+);
 export type MonitorId = z.infer<typeof MonitorIdSchema>;
 
 export const CONFIG_RECORD = "config";
@@ -29,19 +30,25 @@ export const STATE_RECORD = "state";
 export const IsoInstantSchema = z.iso.datetime({ offset: true });
 
 /** Email address as SES accepts it in a destination (no display names, no control characters). */
-export const EmailAddressSchema = z.email({ message: "is not a valid email address" }).max(254);
+export const EmailAddressSchema = z
+  .email({ message: "is not a valid email address" })
+  .check(z.maxLength(254));
 
-const ScheduleSchema = z.string().superRefine((value, ctx) => {
-  try {
-    parseSchedule(value);
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message });
-  }
-});
+const ScheduleSchema = z.string().check(
+  z.superRefine((value, ctx) => {
+    try {
+      parseSchedule(value);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  }),
+);
 
-const TimezoneSchema = z
-  .string()
-  .refine(isValidTimezone, { message: "is not an IANA timezone (e.g. America/Chicago, Europe/Paris, UTC)" });
+const TimezoneSchema = z.string().check(
+  z.refine(isValidTimezone, {
+    message: "is not an IANA timezone (e.g. America/Chicago, Europe/Paris, UTC)",
+  }),
+);
 
 /**
  * Defaults of the config item (DESIGN.md §2). Exported so that docs, CLI and tests name one source.
@@ -64,13 +71,13 @@ export const CONFIG_DEFAULTS = {
  * People edit config items in the DynamoDB console, where a boolean typed as the string "true" or a
  * number typed as a string are the most common slips: read them as meant (issue 10), and only them.
  */
-const consoleBoolean = z.preprocess((value) => {
+const consoleBoolean = preprocess((value) => {
   if (typeof value !== "string") return value;
   const word = value.trim().toLowerCase();
   return word === "true" ? true : word === "false" ? false : value;
 }, z.boolean());
-const consoleNumber = <T extends z.ZodType>(schema: T) =>
-  z.preprocess(
+const consoleNumber = <T extends z.core.SomeType>(schema: T) =>
+  preprocess(
     (value) => (typeof value === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
     schema,
   );
@@ -80,35 +87,39 @@ const consoleNumber = <T extends z.ZodType>(schema: T) =>
  * replaced by its default without discarding the good ones.
  */
 export const ConfigFieldSchemas = {
-  name: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
+  name: z
+    .string()
+    .check(z.trim(), z.minLength(1, "must not be empty"), z.maxLength(200, "must be at most 200 characters")),
   check: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be a check name like 'http' or 'sqs-queue-empty'"),
+    .check(z.regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be a check name like 'http' or 'sqs-queue-empty'")),
   params: z.record(z.string(), z.unknown()),
   isActive: consoleBoolean,
   schedule: ScheduleSchema,
   timezone: TimezoneSchema,
-  requiredConsecutiveOks: consoleNumber(z.number().int().min(1).max(100)),
-  reminderFrequencyMinutes: consoleNumber(z.number().int().min(0).max(525_600)),
-  peopleToNotify: z.array(EmailAddressSchema).max(50, "at most 50 recipients (SES limit per message)"),
+  requiredConsecutiveOks: consoleNumber(z.number().check(z.int(), z.gte(1), z.lte(100))),
+  reminderFrequencyMinutes: consoleNumber(z.number().check(z.int(), z.gte(0), z.lte(525_600))),
+  peopleToNotify: z
+    .array(EmailAddressSchema)
+    .check(z.maxLength(50, "at most 50 recipients (SES limit per message)")),
   checkTimeoutSeconds: consoleNumber(
-    z.number().positive().max(840, "must be at most 840 seconds (the orchestrator's budget)"),
+    z.number().check(z.positive(), z.lte(840, "must be at most 840 seconds (the orchestrator's budget)")),
   ),
   skipSupersededTicks: consoleBoolean,
-  historyRetentionDays: consoleNumber(z.number().int().min(1).max(3650)),
+  historyRetentionDays: consoleNumber(z.number().check(z.int(), z.gte(1), z.lte(3650))),
   recordOnlyChanges: consoleBoolean,
   /**
    * Where on-call people read what to do (issue 14): linked from every ALERT, REMINDER and RECOVERED.
    * Optional, no default; an https URL without spaces or credentials, else a config problem and no link.
    */
-  runbookUrl: z
-    .url({ protocol: /^https$/, message: "must be an https:// URL", abort: true })
-    .max(2000, "must be at most 2000 characters")
-    .refine((url) => !/[\s<>"'`]/.test(url), "must not contain spaces or quotes")
-    .refine(
+  runbookUrl: z.url({ protocol: /^https$/, message: "must be an https:// URL", abort: true }).check(
+    z.maxLength(2000, "must be at most 2000 characters"),
+    z.refine((url) => !/[\s<>"'`]/.test(url), "must not contain spaces or quotes"),
+    z.refine(
       (url) => /^https:\/\/[^/?#@]+(?:[/?#]|$)/i.test(url),
       "must be https://<host>/... (no user name or password in it)",
     ),
+  ),
 } as const;
 
 /** A valid config item, with defaults applied (DESIGN.md §2). */
@@ -116,26 +127,37 @@ export const MonitorConfigSchema = z.object({
   monitorId: MonitorIdSchema,
   name: ConfigFieldSchemas.name,
   check: ConfigFieldSchemas.check,
-  params: ConfigFieldSchemas.params.default(() => ({})),
-  isActive: ConfigFieldSchemas.isActive.default(CONFIG_DEFAULTS.isActive),
-  schedule: ConfigFieldSchemas.schedule.default(CONFIG_DEFAULTS.schedule),
-  timezone: ConfigFieldSchemas.timezone.default(CONFIG_DEFAULTS.timezone),
-  requiredConsecutiveOks: ConfigFieldSchemas.requiredConsecutiveOks.default(
+  params: z._default(ConfigFieldSchemas.params, () => ({})),
+  isActive: z._default(ConfigFieldSchemas.isActive, CONFIG_DEFAULTS.isActive),
+  schedule: z._default(ConfigFieldSchemas.schedule, CONFIG_DEFAULTS.schedule),
+  timezone: z._default(ConfigFieldSchemas.timezone, CONFIG_DEFAULTS.timezone),
+  requiredConsecutiveOks: z._default(
+    ConfigFieldSchemas.requiredConsecutiveOks,
     CONFIG_DEFAULTS.requiredConsecutiveOks,
   ),
-  reminderFrequencyMinutes: ConfigFieldSchemas.reminderFrequencyMinutes.default(
+  reminderFrequencyMinutes: z._default(
+    ConfigFieldSchemas.reminderFrequencyMinutes,
     CONFIG_DEFAULTS.reminderFrequencyMinutes,
   ),
-  peopleToNotify: ConfigFieldSchemas.peopleToNotify.default(() => []),
-  checkTimeoutSeconds: ConfigFieldSchemas.checkTimeoutSeconds.default(CONFIG_DEFAULTS.checkTimeoutSeconds),
-  skipSupersededTicks: ConfigFieldSchemas.skipSupersededTicks.default(CONFIG_DEFAULTS.skipSupersededTicks),
-  historyRetentionDays: ConfigFieldSchemas.historyRetentionDays.default(CONFIG_DEFAULTS.historyRetentionDays),
-  recordOnlyChanges: ConfigFieldSchemas.recordOnlyChanges.default(CONFIG_DEFAULTS.recordOnlyChanges),
-  runbookUrl: ConfigFieldSchemas.runbookUrl.optional(),
+  peopleToNotify: z._default(ConfigFieldSchemas.peopleToNotify, () => []),
+  checkTimeoutSeconds: z._default(
+    ConfigFieldSchemas.checkTimeoutSeconds,
+    CONFIG_DEFAULTS.checkTimeoutSeconds,
+  ),
+  skipSupersededTicks: z._default(
+    ConfigFieldSchemas.skipSupersededTicks,
+    CONFIG_DEFAULTS.skipSupersededTicks,
+  ),
+  historyRetentionDays: z._default(
+    ConfigFieldSchemas.historyRetentionDays,
+    CONFIG_DEFAULTS.historyRetentionDays,
+  ),
+  recordOnlyChanges: z._default(ConfigFieldSchemas.recordOnlyChanges, CONFIG_DEFAULTS.recordOnlyChanges),
+  runbookUrl: z.optional(ConfigFieldSchemas.runbookUrl),
 });
 export type MonitorConfig = z.infer<typeof MonitorConfigSchema>;
 /** The config without its key, built once: lenient parsing runs on every tick. */
-const ConfigAttributesSchema = MonitorConfigSchema.omit({ monitorId: true });
+const ConfigAttributesSchema = z.omit(MonitorConfigSchema, { monitorId: true });
 /** What a person writes: optional attributes may be left out. */
 export type MonitorConfigInput = z.input<typeof MonitorConfigSchema>;
 
@@ -250,7 +272,7 @@ export function parseConfigLeniently(
         problems.push({ attribute, message: "at most 50 recipients (SES limit per message)" });
       continue;
     }
-    const parsed = (schema as z.ZodType).safeParse(value);
+    const parsed = z.safeParse(schema as z.core.$ZodType, value);
     if (parsed.success) {
       config[attribute] = parsed.data;
       continue;
@@ -291,9 +313,9 @@ export const TickMessageSchema = z.object({
    * `deliver`: another attempt at the pending notification decided by the tick at `scheduledTime`
    * (the delivery retry queue); it never runs the check.
    */
-  reason: z.enum(["scheduled", "manual", "deliver"]).optional(),
+  reason: z.optional(z.enum(["scheduled", "manual", "deliver"])),
   /** On a `deliver` tick: the entry's failed attempts when it was queued (its retry chain's token). */
-  attempt: z.number().int().min(0).optional(),
+  attempt: z.optional(z.number().check(z.int(), z.gte(0))),
 });
 export type TickMessage = z.infer<typeof TickMessageSchema>;
 
@@ -316,21 +338,21 @@ export const OutboxSchema = z.looseObject({
   html: z.string(),
   createdAt: z.string(),
   /** Epoch ms until which the writer owns delivery: a concurrent handler must not send it too. */
-  claimedUntil: z.number().optional(),
+  claimedUntil: z.optional(z.number()),
   /** Who holds the claim: only the holder may release it. */
-  claimId: z.string().optional(),
+  claimId: z.optional(z.string()),
   /** Send attempts that failed so far (SQS redeliveries that did not try to send are not counted). */
-  attempts: z.number().int().default(0),
-  lastError: z.string().optional(),
+  attempts: z._default(z.number().check(z.int()), 0),
+  lastError: z.optional(z.string()),
   /** Epoch ms of the retry the delivery-retry queue will bring; until then, scheduled ticks leave it alone. */
-  nextAttemptAt: z.number().optional(),
+  nextAttemptAt: z.optional(z.number()),
   /**
    * The logical time the reminder clock counts from if this is the latest notification (when not
    * `tickTime`: an ALERT sent late to people listed during its incident).
    */
-  reminderClockFrom: z.string().optional(),
+  reminderClockFrom: z.optional(z.string()),
   /** The `start` of the incident it belongs to: its delivery is counted on that incident's item. */
-  incident: z.string().optional(),
+  incident: z.optional(z.string()),
 });
 export type Outbox = z.infer<typeof OutboxSchema>;
 
@@ -343,9 +365,9 @@ export const AcknowledgementSchema = z.looseObject({
   by: z.string(),
   /** When (ISO UTC, wall clock of the caller). */
   at: z.string(),
-  note: z.string().optional(),
+  note: z.optional(z.string()),
   /** ISO UTC after which reminders resume; absent: until the incident ends. */
-  until: z.string().optional(),
+  until: z.optional(z.string()),
 });
 export type Acknowledgement = z.infer<typeof AcknowledgementSchema>;
 
@@ -357,45 +379,45 @@ export type Acknowledgement = z.infer<typeof AcknowledgementSchema>;
 export const StateIncidentSchema = z.looseObject({
   /** Logical time of the tick that opened it (its ALERT decision): `incident#<start>`. */
   start: z.string(),
-  lastFailureMessage: z.string().optional(),
-  lastFailureAt: z.string().optional(),
+  lastFailureMessage: z.optional(z.string()),
+  lastFailureAt: z.optional(z.string()),
   /** REMINDERs decided in this incident so far (the mail says which one it is). */
-  reminders: z.number().int().min(0).optional(),
+  reminders: z.optional(z.number().check(z.int(), z.gte(0))),
 });
 export type StateIncident = z.infer<typeof StateIncidentSchema>;
 
 /** The state item (DESIGN.md §2), owned by the orchestrator. */
 export const MonitorStateSchema = z.looseObject({
   // Defaults cover a state item that schedule-sync created only to report a schedule error.
-  state: MonitorStatusSchema.default("ok"),
-  consecutiveOkCount: z.number().int().min(0).default(0),
-  lastRunDt: z.string().optional(),
-  lastResultMessage: z.string().optional(),
-  lastResultOk: z.boolean().optional(),
-  lastNotificationDt: z.string().optional(),
-  lastNotificationType: NotificationTypeSchema.optional(),
-  lastTickTime: z.string().optional(),
-  version: z.number().int().min(0).default(0),
+  state: z._default(MonitorStatusSchema, "ok"),
+  consecutiveOkCount: z._default(z.number().check(z.int(), z.gte(0)), 0),
+  lastRunDt: z.optional(z.string()),
+  lastResultMessage: z.optional(z.string()),
+  lastResultOk: z.optional(z.boolean()),
+  lastNotificationDt: z.optional(z.string()),
+  lastNotificationType: z.optional(NotificationTypeSchema),
+  lastTickTime: z.optional(z.string()),
+  version: z._default(z.number().check(z.int(), z.gte(0)), 0),
   /** The notification being delivered (the head of the pending queue). */
-  outbox: OutboxSchema.optional(),
+  outbox: z.optional(OutboxSchema),
   /** Notifications decided while `outbox` was still undelivered, in decision order. */
-  outboxQueue: z.array(OutboxSchema).optional(),
+  outboxQueue: z.optional(z.array(OutboxSchema)),
   /** The incident's ALERT reached nobody (no recipients then): sent once people are listed. */
-  unnotifiedAlert: z.object({ tickTime: z.string(), message: z.string() }).optional(),
+  unnotifiedAlert: z.optional(z.object({ tickTime: z.string(), message: z.string() })),
   /** `scheduledTime` of the last manual recheck applied: manual ticks never move `lastTickTime`. */
-  lastManualTickTime: z.string().optional(),
+  lastManualTickTime: z.optional(z.string()),
   /** Set by schedule-sync when the schedule could not be created; cleared when it could. */
-  scheduleError: z.string().optional(),
-  configProblems: z.string().optional(),
+  scheduleError: z.optional(z.string()),
+  configProblems: z.optional(z.string()),
   /**
    * The heartbeat interval the orchestrator wrote this item under (write on change): a quiet
    * healthy monitor's `lastRunDt` may lag by up to this much. Absent: every tick writes.
    */
-  stateHeartbeatMinutes: z.number().min(0).optional(),
+  stateHeartbeatMinutes: z.optional(z.number().check(z.gte(0))),
   /** The current incident's acknowledgement; cleared at recovery. */
-  ack: AcknowledgementSchema.optional(),
+  ack: z.optional(AcknowledgementSchema),
   /** The open incident (state `alert`); absent when ok. */
-  incident: StateIncidentSchema.optional(),
+  incident: z.optional(StateIncidentSchema),
 });
 export type MonitorState = z.infer<typeof MonitorStateSchema>;
 

@@ -8,7 +8,7 @@ import { AWS_REQUEST_TIMEOUTS, boundedRequestHandler } from "#adapters/aws-reque
 import { awsSecretApis } from "#adapters/aws-secret-clients.ts";
 import { AwsSecretSource } from "#adapters/aws-secret-source.ts";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
-import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
+import { lazySesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsDeliveryRetries } from "#adapters/sqs-delivery-retries.ts";
 import { SqsEarlyAck } from "#adapters/sqs-early-ack.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
@@ -18,7 +18,7 @@ import type { Logger as LoggerPort } from "#core/ports.ts";
 import { redactingLogger } from "#core/redacting-logger.ts";
 import { parseRecipientDomains } from "#core/schemas.ts";
 import { type InvocationLimits, type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
-import { findCheck } from "#monitors/index.ts";
+import { LazyChecks, preloadingChecks } from "#monitors/lazy-registry.ts";
 import {
   CONFIG_PROBLEMS_FOUND,
   HEARTBEAT,
@@ -261,11 +261,18 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
   // Write on change: 0 writes every tick; unset keeps the core's default (15 minutes).
   const heartbeatMinutes = process.env.STATE_HEARTBEAT_MINUTES;
   const sqs = new SQSClient({ requestHandler });
+  // Each check's module loads when a config item first names it, before the tick asks for it
+  // (monitors/lazy-registry.ts): a cold start builds no check, a fleet loads only the ones it uses.
+  const checks = new LazyChecks();
   return {
-    store: new DynamoMonitorStore(requiredEnv("MONITORS_TABLE"), createDocumentClient(dynamo)),
+    store: preloadingChecks(
+      new DynamoMonitorStore(requiredEnv("MONITORS_TABLE"), createDocumentClient(dynamo)),
+      checks,
+    ),
+    // Made on the first send: most ticks send no mail, so a cold start does not load SES.
     notifier: new SesNotifier(
       requiredEnv("SENDER_EMAIL"),
-      createSesClient(),
+      lazySesClient(),
       process.env.SES_CONFIGURATION_SET,
     ),
     ...(deadLetterQueueUrl
@@ -274,7 +281,7 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
         }
       : {}),
     ...(deliveryRetryQueueUrl ? { retries: new SqsDeliveryRetries(deliveryRetryQueueUrl, sqs) } : {}),
-    findCheck,
+    findCheck: (name) => checks.find(name),
     secrets: new AwsSecretSource(awsSecretApis),
     ...(retryBaseSeconds > 0 ? { retryDelay: new SqsRetryDelay(retryBaseSeconds, sqs) } : {}),
     earlyAck: new SqsEarlyAck(sqs),

@@ -40,17 +40,7 @@ export function checkClientConfig(
 }
 
 /**
- * A module loaded on first use and kept (a failed load is forgotten, so the next run retries it).
- * Checks load their SDK client this way: the orchestrator's main bundle leaves those packages out
- * (lib/lambda-bundling.ts, side bundles), so a fleet of http monitors never parses them.
+ * A module loaded on first use and kept: checks load their SDK client this way, so that a fleet of
+ * http monitors never parses those packages (functions/adapters/lazy-import.ts).
  */
-export function lazyImport<Module>(load: () => Promise<Module>): () => Promise<Module> {
-  let loading: Promise<Module> | undefined;
-  return () => {
-    loading ??= load().catch((error: unknown) => {
-      loading = undefined;
-      throw error;
-    });
-    return loading;
-  };
-}
+export { lazyImport } from "#adapters/lazy-import.ts";

@@ -1,4 +1,5 @@
-import * as z from "zod";
+import * as z from "zod/mini";
+import { preprocess } from "#core/validation.ts";
 import { plural, quote } from "./format.ts";
 import { parsePointer, resolvePointer } from "./json-pointer.ts";
 import { must, mustBe } from "./params.ts";
@@ -79,46 +80,53 @@ export const JsonAssertionSchema = z
       /** Where the value is: `/status`, `/items/0/state`, `""` for the whole document. */
       pointer: z
         .string({ error: must(POINTER_MESSAGE) })
-        .refine((pointer) => parsePointer(pointer) !== undefined, POINTER_MESSAGE),
+        .check(z.refine((pointer) => parsePointer(pointer) !== undefined, POINTER_MESSAGE)),
       /** The value must equal this JSON value (objects compared by content, key order aside). */
-      equals: z.preprocess((value) => (value instanceof Set ? [...value] : value), z.unknown()).optional(),
+      equals: z.optional(preprocess((value) => (value instanceof Set ? [...value] : value), z.unknown())),
       /** The value must be a string matching this regular expression (JavaScript syntax). */
-      matches: z
-        .string({ error: must("must be a regular expression (a string)") })
-        .max(MAX_PATTERN_LENGTH, `must be at most ${MAX_PATTERN_LENGTH} characters`)
-        .refine(isRegex, "must be a valid regular expression")
-        .refine(
-          (pattern) => !hasNestedQuantifier(pattern),
-          "must not repeat a group that itself repeats (such as (a+)+ or (\\w+\\s?)*): it can take exponential time on a hostile body",
-        )
-        .optional(),
+      matches: z.optional(
+        z.string({ error: must("must be a regular expression (a string)") }).check(
+          z.maxLength(MAX_PATTERN_LENGTH, `must be at most ${MAX_PATTERN_LENGTH} characters`),
+          z.refine(isRegex, "must be a valid regular expression"),
+          z.refine(
+            (pattern) => !hasNestedQuantifier(pattern),
+            "must not repeat a group that itself repeats (such as (a+)+ or (\\w+\\s?)*): it can take exponential time on a hostile body",
+          ),
+        ),
+      ),
       /** true: the value must be there (null counts); false: it must not. */
-      exists: z.boolean({ error: must("must be true or false") }).optional(),
+      exists: z.optional(z.boolean({ error: must("must be true or false") })),
       /** The value must be a number greater than this. */
-      greaterThan: z.number({ error: must("must be a number") }).optional(),
+      greaterThan: z.optional(z.number({ error: must("must be a number") })),
       /** The value must be a number less than this. */
-      lessThan: z.number({ error: must("must be a number") }).optional(),
+      lessThan: z.optional(z.number({ error: must("must be a number") })),
     },
     { error: mustBe('must be an assertion such as { "pointer": "/status", "equals": "ok" }') },
   )
-  .superRefine((assertion, ctx) => {
-    const given = OPERATORS.filter((operator) => operator in assertion && assertion[operator] !== undefined);
-    if (given.length === 0) {
-      ctx.addIssue({ code: "custom", message: `needs one of ${OPERATORS.join(", ")}` });
-    } else if (assertion.exists === false && given.length > 1) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["exists"],
-        message: "false cannot be combined with other tests",
-      });
-    }
-  });
+  .check(
+    z.superRefine((assertion, ctx) => {
+      const given = OPERATORS.filter(
+        (operator) => operator in assertion && assertion[operator] !== undefined,
+      );
+      if (given.length === 0) {
+        ctx.addIssue({ code: "custom", message: `needs one of ${OPERATORS.join(", ")}` });
+      } else if (assertion.exists === false && given.length > 1) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["exists"],
+          message: "false cannot be combined with other tests",
+        });
+      }
+    }),
+  );
 export type JsonAssertion = z.infer<typeof JsonAssertionSchema>;
 
 export const JsonAssertionsSchema = z
   .array(JsonAssertionSchema, { error: must("must be a list of assertions") })
-  .min(1, "must not be empty")
-  .max(MAX_JSON_ASSERTIONS, `must hold at most ${MAX_JSON_ASSERTIONS} assertions`);
+  .check(
+    z.minLength(1, "must not be empty"),
+    z.maxLength(MAX_JSON_ASSERTIONS, `must hold at most ${MAX_JSON_ASSERTIONS} assertions`),
+  );
 
 /** What a value is, without what it says: `a string of 8 characters`, `a number`, `null`. */
 export function describeJsonType(value: unknown): string {

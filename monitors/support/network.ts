@@ -1,5 +1,6 @@
 import { isIP, type Socket } from "node:net";
-import * as z from "zod";
+import * as z from "zod/mini";
+import { preprocess } from "#core/validation.ts";
 import { abortedError } from "./abort.ts";
 import { ADDRESS_KINDS, type AddressKind, AddressRefusedError, refusal } from "./addresses.ts";
 import { listOrSet, must } from "./params.ts";
@@ -16,15 +17,16 @@ import { listOrSet, must } from "./params.ts";
  * host or the cloud metadata service.
  */
 export const AllowAddressesSchema = z
-  .preprocess(
-    (value) => (typeof value === "string" ? [value] : value),
-    listOrSet(
-      z.enum(ADDRESS_KINDS, { error: must('must be "loopback", "link-local" or "metadata"') }),
-      'must be "loopback", "link-local", "metadata" or a list of them',
+  .optional(
+    preprocess(
+      (value) => (typeof value === "string" ? [value] : value),
+      listOrSet(
+        z.enum(ADDRESS_KINDS, { error: must('must be "loopback", "link-local" or "metadata"') }),
+        'must be "loopback", "link-local", "metadata" or a list of them',
+      ),
     ),
   )
-  .optional()
-  .meta({
+  .register(z.globalRegistry, {
     description:
       'Address kinds the check may connect to despite the address policy: "loopback", "link-local", "metadata" (one, or a list).',
     defaultText: "none: such addresses are refused",
@@ -49,15 +51,19 @@ const HOST_MESSAGE = "must be a host name or an IP address (e.g. db.example.com;
 /** A host name or IP address to connect to. */
 export const HostSchema = z
   .string({ error: must(HOST_MESSAGE) })
-  .refine(isHost, HOST_MESSAGE)
-  .meta({ description: "Host name or IP address to connect to, e.g. db.example.com (no scheme, no port)." });
+  .check(z.refine(isHost, HOST_MESSAGE))
+  .register(z.globalRegistry, {
+    description: "Host name or IP address to connect to, e.g. db.example.com (no scheme, no port).",
+  });
 
 export const PortSchema = z
   .number({ error: must("must be a port number (1-65535)") })
-  .int("must be a port number (1-65535)")
-  .min(1, "must be a port number (1-65535)")
-  .max(65535, "must be a port number (1-65535)")
-  .meta({ description: "TCP port to connect to." });
+  .check(
+    z.int("must be a port number (1-65535)"),
+    z.gte(1, "must be a port number (1-65535)"),
+    z.lte(65535, "must be a port number (1-65535)"),
+  )
+  .register(z.globalRegistry, { description: "TCP port to connect to." });
 
 /** Longest `timeoutMs` a check accepts: the orchestrator's longest check timeout (840 s). */
 export const MAX_TIMEOUT_MS = 840_000;
@@ -66,12 +72,13 @@ export const MAX_TIMEOUT_MS = 840_000;
 export function timeoutMsSchema(defaultMs: number, description: string) {
   const message = `must be a number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`;
   return z
-    .number({ error: must(message) })
-    .int(message)
-    .min(1, message)
-    .max(MAX_TIMEOUT_MS, message)
-    .default(defaultMs)
-    .meta({ description });
+    ._default(
+      z
+        .number({ error: must(message) })
+        .check(z.int(message), z.gte(1, message), z.lte(MAX_TIMEOUT_MS, message)),
+      defaultMs,
+    )
+    .register(z.globalRegistry, { description });
 }
 
 /** `host:port`, with brackets around an IPv6 address. */

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import {
   findSecretRefs,
   issueStandsBeforeResolution,
@@ -6,6 +6,7 @@ import {
   secretRefProblems,
   withSecretPlaceholders,
 } from "#core/secrets.ts";
+import { preprocess } from "#core/validation.ts";
 
 /**
  * Parameter validation shared by the checks. Every message names the parameter as a person wrote
@@ -59,11 +60,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * DynamoDB string and number sets (SS / NS) unmarshal to `Set`s; a person who typed a list in the
  * console as a set means the same list.
  */
-export function listOrSet<T extends z.ZodType>(item: T, message: string, minItems = 0) {
+export function listOrSet<T extends z.core.SomeType>(item: T, message: string, minItems = 0) {
   const list = z.array(item, { error: must(message) });
-  return z.preprocess(
+  return preprocess(
     (value) => (value instanceof Set ? [...value] : value),
-    minItems > 0 ? list.min(minItems, "must not be empty") : list,
+    minItems > 0 ? list.check(z.minLength(minItems, "must not be empty")) : list,
   );
 }
 
@@ -73,8 +74,12 @@ const requiredMessage = (issue: { input?: unknown; code?: string }) =>
     : undefined;
 
 /** Validates `params` or throws InvalidParamsError naming every bad parameter. */
-export function parseParams<T extends z.ZodType>(check: string, schema: T, params: unknown): z.output<T> {
-  const parsed = schema.safeParse(params ?? {}, { error: requiredMessage });
+export function parseParams<T extends z.core.$ZodType>(
+  check: string,
+  schema: T,
+  params: unknown,
+): z.output<T> {
+  const parsed = z.safeParse(schema, params ?? {}, { error: requiredMessage });
   if (parsed.success) return parsed.data;
   throw new InvalidParamsError(check, parsed.error.issues.map(describeIssue));
 }
@@ -87,14 +92,14 @@ export function parseParams<T extends z.ZodType>(check: string, schema: T, param
  */
 export function validateParamsBeforeResolution(
   check: string,
-  schema: z.ZodType | undefined,
+  schema: z.core.$ZodType | undefined,
   params: unknown,
 ): void {
   const refProblems = secretRefProblems(params).map(({ path, message }) => `${path} ${message}`);
   if (refProblems.length > 0) throw new InvalidParamsError(check, refProblems);
   if (!schema) return;
   const refPaths = findSecretRefs(params).map(({ path }) => path);
-  const parsed = schema.safeParse(withSecretPlaceholders(params ?? {}), { error: requiredMessage });
+  const parsed = z.safeParse(schema, withSecretPlaceholders(params ?? {}), { error: requiredMessage });
   if (parsed.success) return;
   const problems = parsed.error.issues
     .filter((issue) => issueStandsBeforeResolution(issue, refPaths))

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Match, type Template } from "aws-cdk-lib/assertions";
@@ -13,7 +13,7 @@ import { HEARTBEAT } from "../../functions/orchestrator/metric-names.ts";
 import { ScheduleSyncEnvironmentSchema } from "../../functions/schedule-sync/handler.ts";
 import { MAX_RECEIVE_COUNT } from "../../lib/constants.ts";
 import { FAN_OUT_MAX_EVENT_AGE, FAN_OUT_TIMEOUT } from "../../lib/fan-out.ts";
-import { LAZY_SDK_PACKAGES } from "../../lib/lambda-bundling.ts";
+import { LAZY_SDK_PACKAGES, MAIN_CHUNKS_DIR } from "../../lib/lambda-bundling.ts";
 import { type SynthesizedWatchkeeper, synthWatchkeeper, validationReport } from "../support/cdk.ts";
 
 type Resource = {
@@ -325,10 +325,15 @@ describe("functions", () => {
     for (const name of ["ScheduleSync", "Orchestrator"]) {
       const key = resource("AWS::Lambda::Function", `${name}/Lambda/Function`).Properties.Code
         .S3Key as string;
-      const code = readFileSync(
-        join(synthesized.outdir, `asset.${key.replace(/\.zip$/, "")}`, "index.mjs"),
-        "utf8",
-      );
+      const asset = join(synthesized.outdir, `asset.${key.replace(/\.zip$/, "")}`);
+      // The main bundle, with its chunks when it is split (the orchestrator's).
+      const chunks = existsSync(join(asset, MAIN_CHUNKS_DIR))
+        ? readdirSync(join(asset, MAIN_CHUNKS_DIR)).filter((file) => file.endsWith(".mjs"))
+        : [];
+      const code = [
+        readFileSync(join(asset, "index.mjs"), "utf8"),
+        ...chunks.map((file) => readFileSync(join(asset, MAIN_CHUNKS_DIR, file), "utf8")),
+      ].join("\n");
       // fromEnv's debug message, then the chain's other providers and the STS client they use.
       // (Booleans, so that a failure does not print the whole bundle.)
       expect(code.includes("@aws-sdk/credential-provider-env - fromEnv"), name).toBe(true);
@@ -348,9 +353,10 @@ describe("functions", () => {
       .S3Key as string;
     const asset = join(synthesized.outdir, `asset.${key.replace(/\.zip$/, "")}`);
     const main = readFileSync(join(asset, "index.mjs"), "utf8");
-    // Out of the main bundle (and so out of every cold start): SSM's and S3's operations.
+    // Out of the main bundle (and so out of every cold start): SSM's, S3's and SES's operations.
     expect(main.includes('"GetParameter"'), "SSM's client in the main bundle").toBe(false);
     expect(main.includes('"ListObjectsV2"'), "S3's client in the main bundle").toBe(false);
+    expect(main.includes('"SendEmail"'), "SES's client in the main bundle").toBe(false);
     // A copy of the asset far from any node_modules: what resolves is what the asset carries.
     const copy = mkdtempSync(join(tmpdir(), "watchkeeper-asset-"));
     try {
@@ -372,6 +378,36 @@ describe("functions", () => {
       expect(run.stdout.trim().split("\n")).toEqual(LAZY_SDK_PACKAGES.map((name) => `${name} true`));
     } finally {
       rmSync(copy, { recursive: true, force: true });
+    }
+    // The main bundle is split (lib/lambda-bundling.ts, splitMainBundleCommand): each check is a
+    // chunk of its own, which neither index.mjs nor the chunks it imports statically hold.
+    const chunks = readdirSync(join(asset, MAIN_CHUNKS_DIR)).filter((name) => name.endsWith(".mjs"));
+    const eager = new Set<string>();
+    const pending = ["index.mjs"];
+    for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+      if (eager.has(file)) continue;
+      eager.add(file);
+      const code = readFileSync(
+        join(asset, file === "index.mjs" ? file : `${MAIN_CHUNKS_DIR}/${file}`),
+        "utf8",
+      );
+      for (const match of code.matchAll(
+        /(?:^|[;}\s])import\s*(?:[^"'()]*?from\s*)?["']\.{1,2}\/(?:_chunks\/)?([^"']+\.mjs)["']/g,
+      ))
+        if (match[1]) pending.push(match[1]);
+    }
+    expect(
+      chunks.some((name) => name.startsWith("http-")),
+      "a chunk of the http check",
+    ).toBe(true);
+    for (const file of eager) {
+      const code = readFileSync(
+        join(asset, file === "index.mjs" ? file : `${MAIN_CHUNKS_DIR}/${file}`),
+        "utf8",
+      );
+      // A message of the http check, and one of the sql check's read-only guard.
+      expect(code.includes("must be an HTTP status code"), `${file} holds the http check`).toBe(false);
+      expect(code.includes("must be one SELECT statement"), `${file} holds the sql check`).toBe(false);
     }
     // The other functions need none of them and carry none.
     const sync = resource("AWS::Lambda::Function", "ScheduleSync/Lambda/Function").Properties.Code

@@ -10,7 +10,8 @@ import {
   boundedRequestHandler,
   type RequestTimeouts,
 } from "#adapters/aws-request-handler.ts";
-import { createSesClient, SesNotifier } from "#adapters/ses-notifier.ts";
+import { createSesClient } from "#adapters/ses-client.ts";
+import { lazySesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { silentLogger } from "#core/ports.ts";
 import { createSqsQueueEmptyCheck } from "#monitors/sqs-queue-empty.ts";
 import { checkClientConfig } from "#monitors/support/clients.ts";
@@ -223,6 +224,35 @@ describe("createSesClient", () => {
   it("sends through a slow peer within the bound", async () => {
     const endpoint = await slowServer(100);
     const notifier = new SesNotifier("watchkeeper@example.com", sesAt(endpoint));
+    await expect(notifier.send(email)).resolves.toEqual({ messageId: "unknown" });
+  });
+});
+
+describe("lazySesClient (the orchestrator's, made on the first send)", () => {
+  function lazyAt(endpoint: string) {
+    vi.stubEnv("AWS_ENDPOINT_URL_SESV2", endpoint);
+    vi.stubEnv("AWS_REGION", "us-east-1");
+    vi.stubEnv("AWS_ACCESS_KEY_ID", credentials.accessKeyId);
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey);
+    const client = lazySesClient(SHORT);
+    return async () => track(await client());
+  }
+
+  it("is made once and kept across sends", async () => {
+    const client = lazyAt(await slowServer(0));
+    expect(await client()).toBe(await client());
+  });
+
+  it("bounds its requests as createSesClient does: 4 bounded attempts on a silent peer", async () => {
+    const { endpoint, connections } = await silentServer();
+    const notifier = new SesNotifier("watchkeeper@example.com", lazyAt(endpoint));
+    const error = await notifier.send(email).catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ name: "TimeoutError", $metadata: { attempts: 4 } });
+    expect(connections()).toBe(4);
+  });
+
+  it("sends through a slow peer within the bound", async () => {
+    const notifier = new SesNotifier("watchkeeper@example.com", lazyAt(await slowServer(100)));
     await expect(notifier.send(email)).resolves.toEqual({ messageId: "unknown" });
   });
 });

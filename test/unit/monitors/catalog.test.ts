@@ -13,7 +13,10 @@ import {
 import type { CheckDefinition } from "#monitors/types.ts";
 
 /** A check around a schema: the catalog reads nothing else. */
-function checkWith(paramsSchema?: z.ZodType, example?: CheckDefinition["example"]): CheckDefinition {
+function checkWith(
+  paramsSchema?: CheckDefinition["paramsSchema"],
+  example?: CheckDefinition["example"],
+): CheckDefinition {
   return {
     name: "probe",
     description: "A check for the catalog's tests.",
