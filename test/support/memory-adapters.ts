@@ -84,9 +84,10 @@ export class MemoryMonitorStore implements MonitorStore {
     if (records.run) this.runs.push({ ...records.run, monitorId });
     if (records.summary) this.summaries.push({ ...records.summary, monitorId });
     if (records.receipt) this.receipts.push({ ...records.receipt, monitorId });
-    if (records.incident) {
-      const key = `${monitorId}|${records.incident.start}`;
-      this.incidents.set(key, applyIncidentUpdate(this.incidents.get(key), records.incident));
+    for (const receipt of records.receipts ?? []) this.receipts.push({ ...receipt, monitorId });
+    for (const update of [...(records.incident ? [records.incident] : []), ...(records.incidents ?? [])]) {
+      const key = `${monitorId}|${update.start}`;
+      this.incidents.set(key, applyIncidentUpdate(this.incidents.get(key), update));
     }
   }
 }

@@ -1,9 +1,25 @@
+import {
+  awaitingFirstDelivery,
+  isSettled,
+  listedChannels,
+  type Target,
+  targetsOf,
+} from "../delivery-targets.ts";
 import { type IncidentUpdate, incidentOnTick } from "../incident.ts";
+import { recordOf } from "../outbox-delivery.ts";
 import type { DeliveryReceipt, RunRecord, RunSummary } from "../ports.ts";
 import { buildSummary, heartbeatDue, isQuiet, quietRunsBetween } from "../quiet.ts";
 import { renderNotification, withDeliveryDelay } from "../render.ts";
 import type { CheckOutcome } from "../run-check.ts";
-import type { Acknowledgement, MonitorConfig, MonitorState, NotificationType, Outbox } from "../schemas.ts";
+import type {
+  Acknowledgement,
+  MonitorConfig,
+  MonitorState,
+  NotificationFacts,
+  NotificationType,
+  Outbox,
+  TargetDelivery,
+} from "../schemas.ts";
 import { type Decision, decide, type QuietReason } from "../state-machine.ts";
 import { iso, type TickContext, type TickRuntime } from "./runtime.ts";
 
@@ -34,11 +50,23 @@ export interface DecidedNotification {
   incident: ReturnType<typeof incidentOnTick>;
 }
 
+/** Who a notification may go to besides email: the stack's default channels, if channels are wired. */
+export interface Audience {
+  defaultChannels: readonly string[];
+  channelsEnabled: boolean;
+}
+
+const EMAIL_ONLY: Audience = { defaultChannels: [], channelsEnabled: false };
+
+/** The channel names a decision lists (none when the engine has no channel ports). */
+const channelsFor = (config: MonitorConfig, audience: Audience) =>
+  audience.channelsEnabled ? listedChannels(config, audience.defaultChannels) : [];
+
 /**
  * The state machine's decision, and the notification it puts in the outbox. No reminder is due
- * while a mail is pending (its clock starts at delivery). An incident's ALERT that reached nobody
- * goes to people listed since, once, instead of a first mail that says "still failing". Pure:
- * `wallNow` (epoch ms) only dates the entry's creation.
+ * while a notification has reached nobody yet (its clock starts at its first delivery). An
+ * incident's ALERT that reached nobody goes to people listed since, once, instead of a first mail
+ * that says "still failing". Pure: `wallNow` (epoch ms) only dates the entry's creation.
  */
 export function decideNotification(
   tickTime: string,
@@ -46,8 +74,9 @@ export function decideNotification(
   config: MonitorConfig,
   check: Pick<CheckOutcome, "isOk" | "message">,
   wallNow: number,
+  audience: Audience = EMAIL_ONLY,
 ): DecidedNotification {
-  const pending = state?.outbox !== undefined || (state?.outboxQueue?.length ?? 0) > 0;
+  const pending = awaitingFirstDelivery(state);
   const decision = decide(
     state ? { ...state, notificationPending: pending } : undefined,
     check.isOk,
@@ -63,11 +92,12 @@ export function decideNotification(
     adopted: incident.update?.set?.adopted === true,
     lastFailureMessage: incident.update?.set?.lastFailureMessage ?? state?.incident?.lastFailureMessage,
   };
-  const listed = config.peopleToNotify.length > 0;
+  const channels = channelsFor(config, audience);
+  const listed = config.peopleToNotify.length > 0 || channels.length > 0;
   const unnotified = decision.next.state === "ok" ? undefined : state?.unnotifiedAlert;
   if (unnotified && listed && decision.notification !== "recovery") {
     const entry: Outbox = {
-      ...buildOutbox("alert", config, unnotified.message, unnotified.tickTime, tag, wallNow, {
+      ...buildOutbox("alert", config, channels, unnotified.message, unnotified.tickTime, tag, wallNow, {
         decidedAt: unnotified.tickTime,
         reason: "nobody was listed to receive it then",
       }),
@@ -82,10 +112,18 @@ export function decideNotification(
       // The state counts the incident's reminders, so that each one can say which it is.
       const reminders = (incident.incident.reminders ?? 0) + 1;
       const counted = { ...incident, incident: { ...incident.incident, reminders } };
-      const entry = buildOutbox("reminder", config, check.message, tickTime, { ...tag, reminders }, wallNow);
+      const entry = buildOutbox(
+        "reminder",
+        config,
+        channels,
+        check.message,
+        tickTime,
+        { ...tag, reminders },
+        wallNow,
+      );
       return { decision, entry, unnotifiedAlert: unnotified, incident: counted };
     }
-    const entry = buildOutbox(decision.notification, config, check.message, tickTime, tag, wallNow);
+    const entry = buildOutbox(decision.notification, config, channels, check.message, tickTime, tag, wallNow);
     return { decision, entry, unnotifiedAlert: unnotified, incident };
   }
   const unnotifiedAlert =
@@ -96,19 +134,39 @@ export function decideNotification(
 function buildOutbox(
   type: NotificationType,
   config: MonitorConfig,
+  channels: readonly string[],
   message: string,
   tickTime: string,
   tag: NotificationTag,
   wallNow: number,
   late?: { decidedAt: string; reason: string },
 ): Outbox {
-  let email = renderNotification({
-    failingSince: tag.incident,
-    failingSinceIsLowerBound: tag.adopted,
+  // The facts each target renders its own message from (its own ack link) at send time.
+  const facts: NotificationFacts = {
+    name: config.name,
+    check: config.check,
+    message,
+    timezone: config.timezone,
+    ...(tag.incident !== undefined ? { failingSince: tag.incident } : {}),
+    ...(tag.adopted ? { failingSinceIsLowerBound: true } : {}),
     reminderFrequencyMinutes: config.reminderFrequencyMinutes,
-    runbookUrl: config.runbookUrl,
-    ...(type === "reminder" ? { reminderNumber: tag.reminders } : {}),
-    ...(type === "recovery" ? { lastFailureMessage: tag.lastFailureMessage } : {}),
+    ...(config.runbookUrl !== undefined ? { runbookUrl: config.runbookUrl } : {}),
+    ...(type === "reminder" && tag.reminders !== undefined ? { reminderNumber: tag.reminders } : {}),
+    ...(type === "recovery" && tag.lastFailureMessage !== undefined
+      ? { lastFailureMessage: tag.lastFailureMessage }
+      : {}),
+    // A new incident's ALERT has nobody to name; REMINDER and RECOVERED say who acknowledged.
+    ...(type === "alert" ? {} : { acknowledgement: tag.ack ?? null }),
+    ...(late ? { late } : {}),
+  };
+  // The generic rendering (no per-recipient link): what a rollback to the previous version sends.
+  let email = renderNotification({
+    failingSince: facts.failingSince,
+    failingSinceIsLowerBound: facts.failingSinceIsLowerBound,
+    reminderFrequencyMinutes: facts.reminderFrequencyMinutes,
+    runbookUrl: facts.runbookUrl,
+    reminderNumber: facts.reminderNumber,
+    lastFailureMessage: facts.lastFailureMessage,
     type,
     monitorId: config.monitorId,
     name: config.name,
@@ -117,8 +175,7 @@ function buildOutbox(
     timezone: config.timezone,
     check: config.check,
     message,
-    // A new incident's ALERT has nobody to name; REMINDER and RECOVERED say who acknowledged.
-    ...(type === "alert" ? {} : { acknowledgement: tag.ack ?? null }),
+    ...(facts.acknowledgement !== undefined ? { acknowledgement: facts.acknowledgement } : {}),
   });
   if (late) {
     email = withDeliveryDelay(email, {
@@ -138,38 +195,72 @@ function buildOutbox(
     createdAt: iso(wallNow),
     attempts: 0,
     ...(tag.incident !== undefined ? { incident: tag.incident } : {}),
+    facts,
+    ...(channels.length > 0 ? { channels: [...channels] } : {}),
   };
 }
 
 /**
  * Where a new notification goes. With nothing pending it becomes the outbox head, claimed by this
  * tick for a lease so that no concurrent handler sends it too; otherwise it queues in decision
- * order behind the undelivered one: exactly once each, the ALERT first. Beyond
- * `maxQueuedNotifications` waiting, it is given up (`overflow` says why).
+ * order behind the pending ones: exactly once each, each target getting the ALERT first. A target
+ * that already has more than `maxQueuedNotifications` waiting (it keeps failing through a long
+ * outage) is given this one up on the record (`overflowed`, `overflow` says why) rather than grow
+ * the state item without bound; the others still get it. When every target is over the limit, the
+ * notification is not queued at all.
  */
 export function enqueue(
   state: MonitorState | undefined,
   entry: Outbox | undefined,
   claim: { claimId: string; claimedUntil: number },
   maxQueuedNotifications: number,
-): Pick<MonitorState, "outbox" | "outboxQueue"> & { overflow?: string } {
+  targetsFor: (entry: Outbox) => Target[] = (candidate) =>
+    targetsOf(
+      candidate,
+      { peopleToNotify: [], channels: [] },
+      { defaultChannels: [], channelsEnabled: false },
+    ),
+  at = "",
+): Pick<MonitorState, "outbox" | "outboxQueue"> & {
+  overflow?: string;
+  overflowed?: Target[];
+  queued?: Outbox;
+} {
   const outbox = state?.outbox;
   const outboxQueue = state?.outboxQueue;
   if (!entry) return { outbox, outboxQueue };
   if (!outbox) {
     return { outbox: { ...entry, claimedUntil: claim.claimedUntil, claimId: claim.claimId }, outboxQueue };
   }
-  const waiting = 1 + (outboxQueue?.length ?? 0);
-  if (waiting > maxQueuedNotifications) {
-    // Never throw after the check: the decision would be lost with the tick. Give up this one
-    // mail, on the record, rather than grow the state item without bound.
-    return {
-      outbox,
-      outboxQueue,
-      overflow: `${waiting} earlier notifications were still waiting for delivery (limit ${maxQueuedNotifications})`,
-    };
+  const pending = [outbox, ...(outboxQueue ?? [])];
+  const targets = targetsFor(entry);
+  let overflow: string | undefined;
+  const overflowed: Target[] = [];
+  for (const target of targets) {
+    const waiting = pending.filter(
+      (earlier) =>
+        targetsFor(earlier).some((candidate) => candidate.key === target.key) &&
+        !isSettled(recordOf(earlier, target.key)),
+    ).length;
+    if (waiting > maxQueuedNotifications) {
+      overflowed.push(target);
+      overflow = `${waiting} earlier notifications were still waiting for delivery (limit ${maxQueuedNotifications})`;
+    }
   }
-  return { outbox, outboxQueue: [...(outboxQueue ?? []), entry] };
+  if (overflow !== undefined && overflowed.length === targets.length) {
+    // Never throw after the check: the decision would be lost with the tick.
+    return { outbox, outboxQueue, overflow, overflowed };
+  }
+  const records: Record<string, TargetDelivery> = {};
+  for (const target of overflowed) {
+    records[target.key] = { attempts: 0, outcome: "abandoned", lastError: overflow, at };
+  }
+  const queued = overflowed.length > 0 ? { ...entry, targets: records } : entry;
+  return {
+    outbox,
+    outboxQueue: [...(outboxQueue ?? []), queued],
+    ...(overflow !== undefined ? { overflow, overflowed } : {}),
+  };
 }
 
 /** What step 3 decided and wrote, for step 4. */
@@ -178,8 +269,12 @@ export interface Persisted {
   entry: Outbox | undefined;
   next: MonitorState;
   written: "state" | "heartbeat" | "none";
-  /** Why this tick's own notification was given up before any attempt (too many waiting). */
+  /** Why this tick's own notification was given up, for some targets, before any attempt (too many waiting). */
   abandoned?: string;
+  /** The targets it was given up for (all of them when it was not queued). */
+  overflowed?: string[];
+  /** It is in the outbox (for some target still to deliver). */
+  queued?: true;
 }
 
 /**
@@ -199,18 +294,22 @@ export async function decideAndPersist(
   const { monitorId } = tick;
   const manual = tick.reason === "manual";
   const stamp = manual ? iso(tick.scheduledTime) : tickTime;
+  const wallNow = runtime.now();
   const { decision, entry, unnotifiedAlert, incident } = decideNotification(
     tickTime,
     state,
     config,
     check,
-    runtime.now(),
+    wallNow,
+    runtime.audience,
   );
-  const { outbox, outboxQueue, overflow } = enqueue(
+  const { outbox, outboxQueue, overflow, overflowed } = enqueue(
     state,
     entry,
-    { claimId: context.claimId, claimedUntil: runtime.now() + runtime.options.outboxLeaseMs },
+    { claimId: context.claimId, claimedUntil: wallNow + runtime.options.outboxLeaseMs },
     runtime.options.maxQueuedNotifications,
+    (candidate) => targetsOf(candidate, config, runtime.audience),
+    iso(wallNow),
   );
   const heartbeatMs = runtime.options.stateHeartbeatMs;
   const next: MonitorState = {
@@ -245,14 +344,17 @@ export async function decideAndPersist(
       return { decision, entry, next, written: "none" };
     }
   }
-  const abandoned = entry && overflow ? abandonedReceipt(entry, config, overflow, runtime.now()) : undefined;
+  // Targets given this notification up before any attempt (too many waiting for them).
+  const receipts = entry
+    ? (overflowed ?? []).map((target) => abandonedReceipt(entry, config, target, overflow ?? "", wallNow))
+    : [];
   const summary =
     !manual && base && state ? quietSummary(runtime, monitorId, base, config, tickTime, quiet) : undefined;
   await runtime.deps.store.saveState(monitorId, next, state?.version, {
     run: quiet ? undefined : runRecord(config, tickTime, check, decision, entry !== undefined, state),
     summary,
-    receipt: abandoned,
-    incident: withAbandoned(incident.update, abandoned && entry),
+    receipts,
+    incident: withAbandoned(incident.update, entry, receipts.length),
   });
   // The quiet runs before this write are summarised (or, for a manual run, still pending).
   if (!manual) runtime.quietRuns.forget(monitorId);
@@ -261,21 +363,31 @@ export async function decideAndPersist(
     entry,
     next,
     written: quiet ? "heartbeat" : "state",
-    ...(abandoned ? { abandoned: overflow } : {}),
+    ...(overflow !== undefined && overflowed
+      ? { abandoned: overflow, overflowed: overflowed.map((target) => target.key) }
+      : {}),
+    ...(entry &&
+    outbox !== undefined &&
+    [outbox, ...(outboxQueue ?? [])].some((queued) => queued.id === entry.id)
+      ? { queued: true }
+      : {}),
   };
 }
 
-/** The notification log item of an entry given up before any attempt. */
+/** The notification log item of a target given up before any attempt. */
 function abandonedReceipt(
   entry: Outbox,
   config: MonitorConfig,
+  target: Target,
   reason: string,
   wallNow: number,
 ): DeliveryReceipt {
   const at = iso(wallNow);
   return {
     messageId: "",
-    recipients: entry.recipients,
+    target: target.key,
+    kind: target.kind,
+    recipients: target.kind === "email" ? [target.address] : [],
     type: entry.type,
     tickTime: entry.tickTime,
     subject: entry.subject,
@@ -288,15 +400,17 @@ function abandonedReceipt(
   };
 }
 
-/** The tick's incident change, counting its own notification if it was abandoned unsent. */
+/** The tick's incident change, counting its own notification's targets abandoned unsent. */
 function withAbandoned(
   update: IncidentUpdate | undefined,
-  abandoned: Outbox | false | undefined,
+  entry: Outbox | undefined,
+  abandoned: number,
 ): IncidentUpdate | undefined {
-  if (!abandoned || abandoned.incident === undefined) return update;
-  if (update && update.start !== abandoned.incident) return update;
-  const base = update ?? { start: abandoned.incident };
-  return { ...base, increment: [...(base.increment ?? []), "notificationsAbandoned"] };
+  if (!entry || abandoned === 0 || entry.incident === undefined) return update;
+  if (update && update.start !== entry.incident) return update;
+  const base = update ?? { start: entry.incident };
+  const increment = Array.from({ length: abandoned }, () => "notificationsAbandoned" as const);
+  return { ...base, increment: [...(base.increment ?? []), ...increment] };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { DeliveryResult } from "../outbox-delivery.ts";
+import type { DeliveryResult, TargetResult } from "../outbox-delivery.ts";
 import type { CheckOutcome } from "../run-check.ts";
 import type { MonitorConfig, MonitorState } from "../schemas.ts";
 import type { Persisted } from "./decide.ts";
@@ -22,12 +22,14 @@ export function drainPending(
   own = false,
 ) {
   const retry = context.tick.reason === "deliver";
+  context.failedTargets ??= new Set();
   return runtime.delivery.drain(monitorId, state, config, {
     claimId: context.claimId,
     retry,
     retryAttempt: context.tick.attempt,
     failIfRetryLost: own || retry,
     deadline: context.limits.deadline,
+    failedTargets: context.failedTargets,
   });
 }
 
@@ -48,11 +50,19 @@ export async function deliver(
   const { decision, entry, next, written } = persisted;
   let healed = earlier;
   let delivery: DeliveryResult | null = null;
-  if (entry && persisted.abandoned !== undefined) {
+  // Targets that already had too many notifications waiting were given this one up at the write.
+  const overflowed: TargetResult[] = (persisted.overflowed ?? []).map((target) => ({
+    target,
+    kind: target.startsWith("email:") ? "email" : "channel",
+    status: "abandoned",
+    error: persisted.abandoned ?? "",
+  }));
+  if (entry && overflowed.length > 0) {
     logger.error("notification abandoned: too many are waiting for delivery", {
       monitorId,
       type: entry.type,
       tickTime: entry.tickTime,
+      targets: persisted.overflowed,
       reason: persisted.abandoned,
     });
     delivery = {
@@ -60,13 +70,20 @@ export async function deliver(
       tickTime: entry.tickTime,
       delivered: false,
       abandoned: true,
-      error: persisted.abandoned,
+      error: persisted.abandoned ?? "",
+      targets: overflowed,
     };
   }
-  if (entry && next.outbox?.id === entry.id) {
+  if (entry && persisted.queued) {
+    // Drained wherever it waits: a target that has nothing pending before it gets it now, even
+    // while another target is still failing on an earlier notification.
     const drained = await drainPending(runtime, monitorId, next, config, context, true);
-    delivery = drained.results.find((result) => result.tickTime === entry.tickTime) ?? null;
-    healed = [...healed, ...drained.results.filter((result) => result !== delivery)];
+    const own = drained.results.find(
+      (result) => result.tickTime === entry.tickTime && result.type === entry.type,
+    );
+    if (own)
+      delivery = overflowed.length > 0 ? { ...own, targets: [...(own.targets ?? []), ...overflowed] } : own;
+    healed = [...healed, ...drained.results.filter((result) => result !== own)];
   }
   // A quiet healthy tick is the common case and already on the state item: DEBUG keeps the log
   // bill proportional to what happened (failures, state changes and mail stay at INFO).

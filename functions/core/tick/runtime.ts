@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { CheckDefinition } from "../check.ts";
-import { type DeliveryResult, OutboxDelivery } from "../outbox-delivery.ts";
+import { type ChannelPorts, type DeliveryResult, OutboxDelivery } from "../outbox-delivery.ts";
 import type {
   DeliveryRetryPort,
   Logger,
   MonitorStore,
+  NotificationLinks,
   Notifier,
   RejectedTickSink,
   SecretSource,
@@ -74,6 +75,11 @@ export interface TickOptions {
    * quiet runs (the stack's `stateHeartbeatMinutes`). 0: every tick writes. @default 900_000 (15 min)
    */
   stateHeartbeatMs: number;
+  /**
+   * Channels of monitors whose config names none (the stack's `defaultChannels`); a monitor's
+   * `channels: []` opts out. Used only with channel ports. @default []
+   */
+  defaultChannels: readonly string[];
 }
 
 export const DEFAULT_TICK_OPTIONS: TickOptions = {
@@ -90,6 +96,7 @@ export const DEFAULT_TICK_OPTIONS: TickOptions = {
   defaultTimezone: CONFIG_DEFAULTS.timezone,
   allowedRecipientDomains: [],
   stateHeartbeatMs: 15 * 60_000,
+  defaultChannels: [],
 };
 
 export interface TickDependencies {
@@ -105,6 +112,16 @@ export interface TickDependencies {
    */
   secrets?: SecretSource;
   logger?: Logger;
+  /**
+   * The channel directory and sender (issue 15). Without them, notifications go by email only, as
+   * before channels existed.
+   */
+  channels?: ChannelPorts;
+  /**
+   * Signed ack links and dashboard links per target (issue 14). Without it, messages carry no
+   * such link.
+   */
+  links?: NotificationLinks;
   /** Wall clock: only for the future-skew guard, supersession, leases and delivery retries, never for decisions. */
   wallClock?: () => Date;
   /** A unique id per processed tick, naming its outbox claims. @default crypto.randomUUID */
@@ -116,9 +133,9 @@ export interface TickDependencies {
 
 /** The dependencies with their defaults applied. */
 export type ResolvedTickDependencies = Required<
-  Omit<TickDependencies, "rejected" | "retries" | "options" | "secrets">
+  Omit<TickDependencies, "rejected" | "retries" | "options" | "secrets" | "channels" | "links">
 > &
-  Pick<TickDependencies, "rejected" | "retries">;
+  Pick<TickDependencies, "rejected" | "retries" | "channels" | "links">;
 
 /** What every step of a tick may use: one per TickProcessor. */
 export interface TickRuntime {
@@ -130,6 +147,8 @@ export interface TickRuntime {
   quietRuns: QuietRunSamples;
   /** The wall clock, epoch ms. */
   now(): number;
+  /** Who a notification may go to besides email (what decideNotification calls "listed"). */
+  audience: { defaultChannels: readonly string[]; channelsEnabled: boolean };
 }
 
 /** The runtime of a TickProcessor: dependencies and options with their defaults applied. */
@@ -149,6 +168,7 @@ export function createTickRuntime(deps: TickDependencies): TickRuntime {
     secrets: deps.secrets ? new SecretResolver(deps.secrets) : undefined,
     quietRuns: new QuietRunSamples(),
     now: () => resolved.wallClock().getTime(),
+    audience: { defaultChannels: options.defaultChannels, channelsEnabled: deps.channels !== undefined },
   };
 }
 
@@ -220,6 +240,8 @@ export interface TickContext {
   claimId: string;
   limits: InvocationLimits;
   check?: CheckOutcome;
+  /** Delivery targets that failed during this processing: not tried again before their retry. */
+  failedTargets?: Set<string>;
 }
 
 export const iso = (time: string | number | Date) => new Date(time).toISOString();

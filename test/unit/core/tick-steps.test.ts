@@ -214,18 +214,47 @@ describe("decide step: decideNotification (pure)", () => {
   });
 
   it("enqueue: the head is claimed by this tick; later ones queue in order; beyond the limit, overflow", () => {
-    const entry = { id: "b" } as Outbox;
+    const entry = (id: string, recipients = ["ops@example.com"]) => ({ id, recipients }) as Outbox;
     const claim = { claimId: "claim-1", claimedUntil: 99 };
-    expect(enqueue(state(), entry, claim, 2)).toEqual({
-      outbox: { id: "b", claimId: "claim-1", claimedUntil: 99 },
+    expect(enqueue(state(), entry("b"), claim, 2)).toEqual({
+      outbox: { ...entry("b"), claimId: "claim-1", claimedUntil: 99 },
       outboxQueue: undefined,
     });
-    const head = state({ outbox: { id: "a" } as Outbox });
-    expect(enqueue(head, entry, claim, 2).outboxQueue).toEqual([entry]);
-    const full = state({ outbox: { id: "a" } as Outbox, outboxQueue: [{ id: "q" } as Outbox] });
-    expect(enqueue(full, entry, claim, 1)).toMatchObject({
-      outboxQueue: [{ id: "q" }],
+    const head = state({ outbox: entry("a") });
+    expect(enqueue(head, entry("b"), claim, 2).outboxQueue).toEqual([entry("b")]);
+    const full = state({ outbox: entry("a"), outboxQueue: [entry("q")] });
+    expect(enqueue(full, entry("b"), claim, 1)).toEqual({
+      outbox: entry("a"),
+      outboxQueue: [entry("q")],
       overflow: "2 earlier notifications were still waiting for delivery (limit 1)",
+      overflowed: [{ key: "email:ops@example.com", kind: "email", address: "ops@example.com" }],
+    });
+  });
+
+  it("enqueue: only the targets that have too many waiting are given it up; the others still get it", () => {
+    const claim = { claimId: "claim-1", claimedUntil: 99 };
+    // ops@ is still waiting for both earlier entries; dev@ got them already.
+    const delivered = { attempts: 1, outcome: "delivered" as const };
+    const earlier = (id: string) =>
+      ({
+        id,
+        recipients: ["ops@example.com", "dev@example.com"],
+        targets: { "email:dev@example.com": delivered },
+      }) as unknown as Outbox;
+    const full = state({ outbox: earlier("a"), outboxQueue: [earlier("q")] });
+    const next = { id: "b", recipients: ["ops@example.com", "dev@example.com"] } as Outbox;
+    const queued = enqueue(full, next, claim, 1, undefined, at(9));
+    expect(queued.overflowed?.map((target) => target.key)).toEqual(["email:ops@example.com"]);
+    expect(queued.outboxQueue?.at(-1)).toEqual({
+      ...next,
+      targets: {
+        "email:ops@example.com": {
+          attempts: 0,
+          outcome: "abandoned",
+          lastError: "2 earlier notifications were still waiting for delivery (limit 1)",
+          at: at(9),
+        },
+      },
     });
   });
 });
