@@ -28,6 +28,8 @@ export interface OrchestratorProps {
   deliveryBudgetHours: number;
   /** WatchkeeperSettings.stateHeartbeatMinutes (0: every tick writes). @default 15 */
   stateHeartbeatMinutes?: number;
+  /** WatchkeeperSettings.defaultChannels: channels of monitors that name none. @default [] */
+  defaultChannels?: readonly string[];
   sender: SenderIdentity;
   defaultTimezone: string;
   logRetention: RetentionDays;
@@ -76,6 +78,7 @@ export class Orchestrator extends Construct {
         TICK_RETRY_BASE_SECONDS: String(TICK_RETRY_BASE_SECONDS),
         // Write on change: how old a quiet monitor's persisted run may get before it is rewritten.
         STATE_HEARTBEAT_MINUTES: String(props.stateHeartbeatMinutes ?? 15),
+        ...(props.defaultChannels?.length ? { DEFAULT_CHANNELS: props.defaultChannels.join(",") } : {}),
       },
     });
     const fn = this.lambda.function;

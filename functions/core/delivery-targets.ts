@@ -1,4 +1,4 @@
-import type { ChannelMessage } from "./channels.ts";
+import { type ChannelMessage, ChannelNameSchema } from "./channels.ts";
 import type { NotificationLinks } from "./ports.ts";
 import { type RenderedEmail, renderNotification, withDeliveryDelay } from "./render.ts";
 import type { MonitorConfig, MonitorState, Outbox, TargetDelivery } from "./schemas.ts";
@@ -25,6 +25,24 @@ export function parseTarget(key: string): Target | undefined {
   if (key.startsWith(EMAIL_TARGET)) return { key, kind: "email", address: key.slice(EMAIL_TARGET.length) };
   if (key.startsWith(CHANNEL_TARGET)) return { key, kind: "channel", name: key.slice(CHANNEL_TARGET.length) };
   return undefined;
+}
+
+/**
+ * The channel names of a comma-separated list (the stack's `defaultChannels`, DEFAULT_CHANNELS),
+ * deduplicated; blank or absent: none. Throws on a name ChannelNameSchema refuses.
+ */
+export function parseChannelNames(text: string | undefined): string[] {
+  const names = (text ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const bad = names.filter((name) => !ChannelNameSchema.safeParse(name).success);
+  if (bad.length > 0) {
+    throw new Error(
+      `default channels must be channel names (1-63 characters of a-z 0-9 . _ -, lowercase first), comma-separated: ${bad.map((name) => JSON.stringify(name)).join(", ")}`,
+    );
+  }
+  return [...new Set(names)];
 }
 
 /** The channels a monitor's notifications go to: its own list, or the stack's default when it names none. */

@@ -264,6 +264,8 @@ describe("functions", () => {
       // Write on change: the default heartbeat of a quiet monitor's state.
       STATE_HEARTBEAT_MINUTES: "15",
     });
+    // No default channels unless the setting names some (issue 15).
+    expect(variables.DEFAULT_CHANNELS).toBeUndefined();
     const retryQueue = resource("AWS::SQS::Queue", "DeliveryRetries/Queue/").Properties;
     // Standard (per-message delays), redriven to its own DLQ, not hidden while the function may still run.
     expect(retryQueue.FifoQueue).toBeUndefined();
@@ -547,6 +549,7 @@ describe("SES, schedule group, alarms", () => {
     const topic = { Ref: idOf("AWS::SNS::Topic", "Alarms/Topic") };
     const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
     expect(alarms.map((alarm) => alarm.Properties.AlarmName).sort()).toEqual([
+      "wk-test-channel-deliveries-abandoned",
       "wk-test-clock-missing",
       "wk-test-delivery-retry-dead-letters",
       "wk-test-fan-out-dead-letters",
@@ -569,6 +572,11 @@ describe("SES, schedule group, alarms", () => {
     ]);
     const byName = (name: string) =>
       alarms.find((alarm) => alarm.Properties.AlarmName === `wk-test-${name}`)?.Properties;
+    expect(byName("channel-deliveries-abandoned")).toMatchObject({
+      MetricName: "ChannelDeliveryAbandoned",
+      Dimensions: [{ Name: "service", Value: "orchestrator" }],
+      Statistic: "Sum",
+    });
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([topic]);
       expect(alarm.Properties.OKActions).toEqual([topic]);
