@@ -183,7 +183,7 @@ describe("per-target delivery, property", () => {
             `${target} got ${received}`,
           ).toBe(true);
           expect(received, `${target} order`).toEqual(
-            [...received].sort((a, b) => a.split("@")[1]!.localeCompare(b.split("@")[1]!)),
+            [...received].sort((a, b) => String(a.split("@")[1]).localeCompare(String(b.split("@")[1]))),
           );
         }
       }),
