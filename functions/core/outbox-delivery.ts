@@ -442,7 +442,10 @@ export class OutboxDelivery {
       });
     try {
       if (target.kind === "email") {
-        const links = await linksFor(this.#deps.links, entry, monitorId, target.address, onLinkError);
+        // An entry of the previous version is mailed as it was rendered: no link to make.
+        const links = entry.facts
+          ? await linksFor(this.#deps.links, entry, monitorId, target.address, onLinkError)
+          : {};
         const email = emailFor(entry, monitorId, links, late);
         const { messageId } = await this.#deps.notifier.send({ to: [target.address], ...email });
         return done({ target: target.key, kind, status: "delivered", messageId, delayMs });
