@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseChannelNames } from "#core/delivery-targets.ts";
 import { type MonitorState, type Outbox, parseConfigLeniently } from "#core/schemas.ts";
 import { decideNotification, enqueue } from "#core/tick/decide.ts";
 import { admitTick, guard, supersededAt } from "#core/tick/guard.ts";
@@ -48,6 +49,21 @@ const contextFor = (tickTime: string, extra: Partial<TickContext["tick"]> = {}):
   tickTime,
   claimId: "claim-1",
   limits: {},
+});
+
+describe("channels in the config item", () => {
+  it("keeps the valid names, drops and reports the others; absent means the stack's default", () => {
+    const { config: parsed, problems } = parseConfigLeniently(ID, {
+      name: "Steps",
+      check: "scripted",
+      channels: ["ops-slack", "Ops Slack", "ops-slack", 7],
+    });
+    expect(parsed.channels).toEqual(["ops-slack"]);
+    expect(problems.map((problem) => problem.attribute)).toEqual(["channels[1]", "channels[3]"]);
+    expect(config().channels).toBeUndefined();
+    expect(parseChannelNames(" ops-slack,pager ,, ops-slack")).toEqual(["ops-slack", "pager"]);
+    expect(() => parseChannelNames("ops-slack,Bad Name")).toThrow(/"Bad Name"/);
+  });
 });
 
 describe("guard step: admitTick", () => {
@@ -211,6 +227,31 @@ describe("decide step: decideNotification (pure)", () => {
     expect(due.entry).toMatchObject({ type: "reminder", incident: at(0) });
     expect(due.entry?.text).toContain("This is reminder 3");
     expect(due.incident.incident?.reminders).toBe(3);
+  });
+
+  it("channels make a notification listed too, but only when the engine has channel ports", () => {
+    const channelOnly = config({ peopleToNotify: [], channels: ["ops-slack"] });
+    const emailOnly = decideNotification(at(1), state(), channelOnly, failing, WALL);
+    expect(emailOnly.entry).toBeUndefined();
+    expect(emailOnly.unnotifiedAlert).toEqual({ tickTime: at(1), message: "feed missing" });
+    const withChannels = decideNotification(at(1), state(), channelOnly, failing, WALL, {
+      defaultChannels: ["pager"],
+      channelsEnabled: true,
+    });
+    expect(withChannels.entry).toMatchObject({ recipients: [], channels: ["ops-slack"] });
+    // Facts, not only a rendering: each target renders its own message at send time.
+    expect(withChannels.entry?.facts).toMatchObject({
+      name: "Steps",
+      check: "scripted",
+      message: "feed missing",
+      failingSince: at(1),
+      reminderFrequencyMinutes: 10,
+    });
+    const defaulted = decideNotification(at(1), state(), config({ peopleToNotify: [] }), failing, WALL, {
+      defaultChannels: ["pager"],
+      channelsEnabled: true,
+    });
+    expect(defaulted.entry?.channels).toEqual(["pager"]);
   });
 
   it("enqueue: the head is claimed by this tick; later ones queue in order; beyond the limit, overflow", () => {
