@@ -671,7 +671,8 @@ export class OutboxDelivery {
           ...unclaimed,
           ...(keep ? { claimedUntil, claimId } : {}),
           // The chain token travels with the head, so a deliver tick can tell live from superseded.
-          chain: Math.max(chainOf(first), chainOf(state.outbox), retryScheduled ? token : 0),
+          // (The head's token only: a queued entry's own failed passes are no token.)
+          chain: Math.max(chainOf(state.outbox), retryScheduled ? token : 0),
         };
       }
       const next: MonitorState = {

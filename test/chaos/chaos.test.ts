@@ -468,6 +468,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
             expected: figures.expected,
             delivered: figures.delivered,
             abandonedWithReason: figures.abandoned,
+            receivedThenAbandoned: figures.receivedThenAbandoned,
             lost: figures.lost.length,
             duplicated: figures.duplicated,
             unexplainedDuplicates: figures.unexplainedDuplicates.length,
@@ -548,6 +549,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
       expect(figures.unexplainedDuplicates, `duplicated on ${where}`).toEqual([]);
       expect(figures.unexpected, `unexpected on ${where}`).toEqual([]);
       expect(figures.outOfOrder, `out of order on ${where}`).toEqual([]);
+      expect(figures.unexplainedAbandoned, `received and abandoned on ${where}`).toEqual([]);
     }
     // The webhook's refusals were abandoned for it alone, on the record.
     expect(channelFigures["chaos-hook"]?.abandoned, context).toBeGreaterThan(0);
@@ -596,6 +598,12 @@ function checkChannels(
         }
       }
       const lost = [...expected].filter((key) => !counts.has(key) && !abandoned.has(key));
+      // Received and yet abandoned: only a resend after a death (the receiver took the first
+      // copy, the process died before recording it) that the receiver then refused.
+      const receivedThenAbandoned = [...abandoned].filter((key) => counts.has(key));
+      const unexplainedAbandoned = receivedThenAbandoned.filter(
+        (key) => !crashes.has(`channel:${name}|${key}`),
+      );
       const unexpected = [...counts.keys()].filter((key) => !expected.has(key));
       const duplicated = [...counts.values()].reduce((sum, count) => sum + count - 1, 0);
       const unexplainedDuplicates = [...counts.entries()]
@@ -616,6 +624,8 @@ function checkChannels(
           expected: expected.size,
           delivered: counts.size,
           abandoned: abandoned.size,
+          receivedThenAbandoned: receivedThenAbandoned.length,
+          unexplainedAbandoned,
           lost,
           duplicated,
           unexplainedDuplicates,
