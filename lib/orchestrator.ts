@@ -5,6 +5,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { CHANNELS_PARTITION } from "../functions/core/channels.ts";
 import { DELIVERY_RETRY_MAX_CONCURRENCY } from "./constants.ts";
 import { dataFlowReadGrants } from "./data-flow-read-arns.ts";
 import type { SenderIdentity } from "./sender-identity.ts";
@@ -135,6 +136,15 @@ export class Orchestrator extends Construct {
         // authorises as UpdateItem. No more than PutItem on the same table already allows.
         actions: ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
         resources: [table.tableArn],
+      }),
+    );
+    // The channel directory (functions/adapters/dynamodb-channels.ts): one Query of the reserved
+    // `__channels` partition when a notification has something for a channel, and nothing else.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:Query"],
+        resources: [table.tableArn],
+        conditions: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [CHANNELS_PARTITION] } },
       }),
     );
     fn.addEnvironment("MONITORS_TABLE", table.tableName);

@@ -6,6 +6,7 @@ import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_RETRY_POLICY, EventBridgeScheduler } from "../../functions/adapters/scheduler.ts";
 import { BUCKET_INDEX, BUCKETS_PARTITION, CLOCK_SCHEDULE_NAME } from "../../functions/core/buckets.ts";
+import { CHANNELS_PARTITION } from "../../functions/core/channels.ts";
 import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES, heartbeatTickBody } from "../../functions/core/heartbeat.ts";
 import { MonitorIdSchema } from "../../functions/core/schemas.ts";
 import { FanOutEnvironmentSchema } from "../../functions/fan-out/handler.ts";
@@ -461,7 +462,17 @@ describe("IAM", () => {
         .filter((statement) => actions(statement).join() === action)
         .map((statement) => statement.Resource);
     expect(only("sqs:GetQueueAttributes")).toEqual(["arn:aws:sqs:eu-west-1:123456789012:feed-dlq"]);
-    expect(only("dynamodb:Query")).toEqual(["arn:aws:dynamodb:eu-west-1:123456789012:table/feeds"]);
+    // The checks' tables, and the Monitors table's `__channels` partition only (the channel directory).
+    expect(only("dynamodb:Query")).toEqual([
+      arnOf(idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table")),
+      "arn:aws:dynamodb:eu-west-1:123456789012:table/feeds",
+    ]);
+    const channels = statements.find(
+      (statement) => actions(statement).join() === "dynamodb:Query" && statement.Condition !== undefined,
+    );
+    expect(channels?.Condition).toEqual({
+      "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [CHANNELS_PARTITION] },
+    });
   });
 
   it("scheduler role: assumable by Scheduler for this account's group only, may only send to the ticks queue and its DLQ", () => {
