@@ -5,6 +5,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { CHANNELS_PARTITION } from "../functions/core/channels.ts";
 import { DELIVERY_RETRY_MAX_CONCURRENCY } from "./constants.ts";
 import { dataFlowReadGrants } from "./data-flow-read-arns.ts";
 import type { SenderIdentity } from "./sender-identity.ts";
@@ -28,6 +29,8 @@ export interface OrchestratorProps {
   deliveryBudgetHours: number;
   /** WatchkeeperSettings.stateHeartbeatMinutes (0: every tick writes). @default 15 */
   stateHeartbeatMinutes?: number;
+  /** WatchkeeperSettings.defaultChannels: channels of monitors that name none. @default [] */
+  defaultChannels?: readonly string[];
   sender: SenderIdentity;
   defaultTimezone: string;
   logRetention: RetentionDays;
@@ -82,6 +85,7 @@ export class Orchestrator extends Construct {
         TICK_RETRY_BASE_SECONDS: String(TICK_RETRY_BASE_SECONDS),
         // Write on change: how old a quiet monitor's persisted run may get before it is rewritten.
         STATE_HEARTBEAT_MINUTES: String(props.stateHeartbeatMinutes ?? 15),
+        ...(props.defaultChannels?.length ? { DEFAULT_CHANNELS: props.defaultChannels.join(",") } : {}),
       },
     });
     const fn = this.lambda.function;
@@ -143,6 +147,15 @@ export class Orchestrator extends Construct {
         // authorises as UpdateItem. No more than PutItem on the same table already allows.
         actions: ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
         resources: [table.tableArn],
+      }),
+    );
+    // The channel directory (functions/adapters/dynamodb-channels.ts): one Query of the reserved
+    // `__channels` partition when a notification has something for a channel, and nothing else.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:Query"],
+        resources: [table.tableArn],
+        conditions: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [CHANNELS_PARTITION] } },
       }),
     );
     fn.addEnvironment("MONITORS_TABLE", table.tableName);

@@ -2,6 +2,7 @@ import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Node } from "constructs";
 import * as z from "zod";
 import { SNS_TOPIC_ARN } from "../functions/core/channels.ts";
+import { parseChannelNames } from "../functions/core/delivery-targets.ts";
 import { isValidTimezone } from "../functions/core/schedule.ts";
 import { CONFIG_DEFAULTS, DOMAIN_NAME } from "../functions/core/schemas.ts";
 import { SECRETS_MANAGER_ARN, SSM_PARAMETER_ARN } from "../functions/core/secrets.ts";
@@ -38,6 +39,7 @@ export const CONTEXT_KEYS = [
   "stateHeartbeatMinutes",
   "checkAlarmReads",
   "checkMetricReads",
+  "defaultChannels",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -171,6 +173,19 @@ const ContextSchema = z
       .min(1, "must be at least 1 hour")
       .max(168, "must be at most 168 hours (7 days)")
       .default(24),
+    // Channel names (functions/core/channels.ts), as the orchestrator reads DEFAULT_CHANNELS.
+    defaultChannels: z
+      .union([z.string(), z.array(z.string())])
+      .transform((value) => (Array.isArray(value) ? value.join(",") : value))
+      .transform((value, ctx) => {
+        try {
+          return parseChannelNames(value);
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: (error as Error).message });
+          return z.NEVER;
+        }
+      })
+      .default([]),
     stateHeartbeatMinutes: z.coerce
       .number({ message: "must be a number of minutes" })
       .int("must be a whole number of minutes")
@@ -331,6 +346,11 @@ export interface WatchkeeperSettings {
    */
   stateHeartbeatMinutes: number;
   /**
+   * Channels (issue 15, `watchkeeper channel add`) that get the notifications of every monitor
+   * whose config item names none; a monitor's `channels: []` opts out. @default []
+   */
+  defaultChannels: string[];
+  /**
    * The most orchestrator invocations the ticks queue's event source runs at once (SQS event
    * source `maxConcurrency`): a fleet of hanging checks then waits in the queue instead of taking
    * the account's whole Lambda concurrency. @default 50
@@ -483,6 +503,7 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     channelSecretKmsKeyArns: [...new Set(context.channelSecretKmsKeyArns)],
     deliveryBudgetHours: context.deliveryBudgetHours,
     stateHeartbeatMinutes: context.stateHeartbeatMinutes,
+    defaultChannels: context.defaultChannels,
     orchestratorMaxConcurrency: context.orchestratorMaxConcurrency,
     orchestratorReservedConcurrency: context.orchestratorReservedConcurrency,
     sesConfigurationSet: context.sesConfigurationSet,

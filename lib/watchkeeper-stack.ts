@@ -13,6 +13,7 @@ import type { Construct } from "constructs";
 import { CLOCK_SCHEDULE_NAME } from "../functions/core/buckets.ts";
 import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES } from "../functions/core/heartbeat.ts";
 import {
+  CHANNEL_DELIVERY_ABANDONED,
   CONFIG_PROBLEMS_FOUND,
   HEARTBEAT,
   NOTIFICATION_ABANDONED,
@@ -85,6 +86,7 @@ export class WatchkeeperStack extends Stack {
       deliveryRetries: this.deliveryRetries.queue,
       deliveryBudgetHours: settings.deliveryBudgetHours,
       stateHeartbeatMinutes: settings.stateHeartbeatMinutes,
+      defaultChannels: settings.defaultChannels,
       maxConcurrency: settings.orchestratorMaxConcurrency,
       reservedConcurrency: settings.orchestratorReservedConcurrency,
       sender: this.sender,
@@ -174,7 +176,18 @@ export class WatchkeeperStack extends Stack {
       NOTIFICATION_ABANDONED,
       "A notification will never be sent: SES refused it outright (unverified sender or sandbox recipient, " +
         "no permission), or it kept failing for the whole delivery budget. People did not hear about an " +
-        "incident: `watchkeeper health` lists it; its notification# item holds the reason.",
+        "incident: `watchkeeper health` lists it; its notification# item holds the reason. Counted per recipient: " +
+        "the other recipients and the channels got it unless they are alarmed too.",
+    );
+    alarms.whenCounted(
+      "ChannelDeliveriesAbandoned",
+      ORCHESTRATOR_METRICS_SERVICE,
+      CHANNEL_DELIVERY_ABANDONED,
+      "A notification will never reach one of a monitor's channels: the receiver refused it (webhook gone, " +
+        "payload refused, topic missing), it kept failing for the whole delivery budget, or the monitor names a " +
+        "channel that does not exist or whose item does not parse. The mail and the other channels went on their " +
+        "own. ChannelDeliveryAbandoned_<kind> says which kind; the orchestrator's log line `notification abandoned` " +
+        "and the notification# item (target channel:<name>) hold the reason.",
     );
     alarms.whenCounted(
       "MonitorConfigProblems",

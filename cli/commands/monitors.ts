@@ -296,8 +296,15 @@ async function show(context: CommandContext, monitorId: string): Promise<void> {
           ? color.red(
               `${String(notification.type ?? "")} (abandoned: ${truncate(notification.error as string, 40)})`,
             )
-          : String(notification.type ?? ""),
-        ((notification.recipients as string[] | undefined) ?? []).join(", "),
+          : notification.outcome === "dropped"
+            ? color.dim(
+                `${String(notification.type ?? "")} (not sent: ${truncate(notification.error as string, 40)})`,
+              )
+            : String(notification.type ?? ""),
+        // Per-target items (one per recipient or channel) name a channel as `channel:<name>`.
+        String(notification.target ?? "").startsWith("channel:")
+          ? String(notification.target)
+          : ((notification.recipients as string[] | undefined) ?? []).join(", "),
         truncate(notification.subject as string, 60),
       ]),
     );

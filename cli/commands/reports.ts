@@ -108,7 +108,8 @@ async function health(context: CommandContext): Promise<void> {
   const stats = runStats(runs.map(runSample));
   // Abandoned mails (SES refused them) were never sent: count them apart.
   const abandoned = notifications.filter((item) => item.outcome === "abandoned");
-  const sent = notifications.filter((item) => item.outcome !== "abandoned");
+  // Dropped ones (a REMINDER acknowledged since, an inactive channel) were deliberately not sent.
+  const sent = notifications.filter((item) => item.outcome === undefined || item.outcome === "delivered");
   // Mail decided but not delivered yet (an SES outage, a retry waiting): people have not heard.
   const undelivered = monitors.flatMap((monitor) => {
     const outbox = monitor.state?.outbox as Outbox | undefined;

@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import { type IncidentUpdate, incidentRecord } from "#core/incident.ts";
-import type { MonitorStore, StateRecords, StoredMonitor } from "#core/ports.ts";
+import type { DeliveryReceipt, MonitorStore, StateRecords, StoredMonitor } from "#core/ports.ts";
 import { StaleStateError } from "#core/ports.ts";
 import { CONFIG_RECORD, type MonitorState, MonitorStateSchema, STATE_RECORD } from "#core/schemas.ts";
 
@@ -97,7 +97,11 @@ export function incidentUpdateItem(
       return `${placeholder} = if_not_exists(${placeholder}, ${value(given)})`;
     }),
   ];
-  const add = (update.increment ?? []).map((counter) => `${name(counter)} ${value(1)}`);
+  // A counter listed twice (two targets abandoned in one write) is added once, by two: DynamoDB
+  // refuses an expression that names one attribute twice.
+  const counts = new Map<string, number>();
+  for (const counter of update.increment ?? []) counts.set(counter, (counts.get(counter) ?? 0) + 1);
+  const add = [...counts].map(([counter, count]) => `${name(counter)} ${value(count)}`);
   const remove = (update.remove ?? []).map((attribute) => name(attribute));
   const expression = [
     set.length > 0 ? `SET ${set.join(", ")}` : "",
@@ -115,6 +119,11 @@ export function incidentUpdateItem(
       ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
     },
   };
+}
+
+/** The sort key of a notification log item: one per target, or one per notification (previous version). */
+export function notificationRecord(receipt: Pick<DeliveryReceipt, "tickTime" | "type" | "target">): string {
+  return `notification#${receipt.tickTime}#${receipt.type}${receipt.target === undefined ? "" : `#${receipt.target}`}`;
 }
 
 /**
@@ -223,20 +232,21 @@ export class DynamoMonitorStore implements MonitorStore {
       // After the run items of its last run: `run#<to>#summary` never replaces a run's own item.
       logItems.push({ ...records.summary, monitorId, record: `run#${records.summary.to}#summary` });
     }
-    if (records.receipt) {
-      const { receipt } = records;
+    for (const receipt of [...(records.receipt ? [records.receipt] : []), ...(records.receipts ?? [])]) {
       logItems.push({
         ...receipt,
         recipients: [...receipt.recipients],
         monitorId,
-        record: `notification#${receipt.tickTime}#${receipt.type}`,
+        record: notificationRecord(receipt),
       });
     }
     const transactItems: TransactItem[] = [
       ...logItems.map((Item) => ({ Put: { TableName: this.tableName, Item } })),
       // Incident items are updated, never put: see IncidentUpdate. The transaction's version
       // condition makes even its counters exactly-once.
-      ...(records.incident ? [incidentUpdateItem(this.tableName, monitorId, records.incident)] : []),
+      ...[...(records.incident ? [records.incident] : []), ...(records.incidents ?? [])].map((update) =>
+        incidentUpdateItem(this.tableName, monitorId, update),
+      ),
     ];
     try {
       // Conditional on the version, so a write that did land before a lost response fails its

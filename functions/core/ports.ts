@@ -86,10 +86,17 @@ export interface StateRecords {
   /** The notification log item (`notification#<tickTime>#<type>`), written when an outbox entry is cleared. */
   receipt?: DeliveryReceipt | undefined;
   /**
+   * Notification log items of targets settled by this write (`notification#<tickTime>#<type>#<target>`):
+   * one per email recipient or channel delivered, abandoned or dropped.
+   */
+  receipts?: readonly DeliveryReceipt[] | undefined;
+  /**
    * The change to the incident item (`incident#<start>`, functions/core/incident.ts) that this
    * state change makes: opening, acknowledging, resolving the incident, counting its mail.
    */
   incident?: IncidentUpdate | undefined;
+  /** More incident changes in the same write (deliveries of notifications of several incidents). */
+  incidents?: readonly IncidentUpdate[] | undefined;
 }
 
 export interface MonitorStore {
@@ -126,9 +133,17 @@ export interface Email {
   html: string;
 }
 
-/** Written as the `notification#<tickTime>#<type>` log item when an outbox is cleared. */
+/**
+ * Written as the notification log item when a target's delivery is settled:
+ * `notification#<tickTime>#<type>#<target>` (`notification#<tickTime>#<type>` without a target:
+ * items of the previous version, one per notification).
+ */
 export interface DeliveryReceipt {
   messageId: string;
+  /** The target (`email:<address>`, `channel:<name>`); absent on items of the previous version. */
+  target?: string;
+  /** The target's kind: `email`, or the channel's kind (`slack`, `pagerduty`...; `channel` when unknown). */
+  kind?: string;
   recipients: readonly string[];
   type: Outbox["type"];
   tickTime: string;
@@ -139,8 +154,12 @@ export interface DeliveryReceipt {
   delayMs?: number;
   /** TTL of the log item, epoch seconds. */
   expiresAt: number;
-  /** `abandoned`: it could not be delivered (SES refused it, or its retry budget ran out); `error` says why. */
-  outcome: "delivered" | "abandoned";
+  /**
+   * `abandoned`: it could not be delivered (refused, its retry budget ran out, an unknown or broken
+   * channel); `dropped`: deliberately not sent (a REMINDER acknowledged since, an inactive channel).
+   * `error` says why.
+   */
+  outcome: "delivered" | "abandoned" | "dropped";
   error?: string;
 }
 

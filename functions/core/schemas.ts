@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { ChannelNameSchema } from "./channels.ts";
 import { isValidTimezone, parseSchedule } from "./schedule.ts";
 import { preprocess } from "./validation.ts";
 
@@ -82,6 +83,12 @@ const consoleNumber = <T extends z.core.SomeType>(schema: T) =>
     schema,
   );
 
+/** At most this many channels per monitor (each is a target of every notification). */
+export const MAX_CHANNELS = 20;
+
+/** A channel name (functions/core/channels.ts). */
+const ChannelNameField = ChannelNameSchema;
+
 /**
  * Field schemas of the config item, one per attribute, so that a bad attribute can be named and
  * replaced by its default without discarding the good ones.
@@ -120,6 +127,11 @@ export const ConfigFieldSchemas = {
       "must be https://<host>/... (no user name or password in it)",
     ),
   ),
+  /**
+   * The channels every notification also goes to (issue 15), by name (`watchkeeper channel list`).
+   * Optional, no default: absent means the stack's `defaultChannels`; `[]` means none.
+   */
+  channels: z.array(ChannelNameField).check(z.maxLength(MAX_CHANNELS, `at most ${MAX_CHANNELS} channels`)),
 } as const;
 
 /** A valid config item, with defaults applied (DESIGN.md §2). */
@@ -154,6 +166,7 @@ export const MonitorConfigSchema = z.object({
   ),
   recordOnlyChanges: z._default(ConfigFieldSchemas.recordOnlyChanges, CONFIG_DEFAULTS.recordOnlyChanges),
   runbookUrl: z.optional(ConfigFieldSchemas.runbookUrl),
+  channels: z.optional(ConfigFieldSchemas.channels),
 });
 export type MonitorConfig = z.infer<typeof MonitorConfigSchema>;
 /** The config without its key, built once: lenient parsing runs on every tick. */
@@ -272,6 +285,23 @@ export function parseConfigLeniently(
         problems.push({ attribute, message: "at most 50 recipients (SES limit per message)" });
       continue;
     }
+    if (attribute === "channels" && Array.isArray(value)) {
+      // Keep the valid names: one typo must not silence the other channels.
+      const names: string[] = [];
+      value.forEach((entry, index) => {
+        const parsed = z.safeParse(ChannelNameField, entry);
+        if (!parsed.success) {
+          problems.push({
+            attribute: `channels[${index}]`,
+            message: `${describe(entry)} ${parsed.error.issues[0]?.message ?? "is not a channel name"}`,
+          });
+        } else if (!names.includes(parsed.data)) names.push(parsed.data);
+      });
+      config.channels = names.slice(0, MAX_CHANNELS);
+      if (names.length > MAX_CHANNELS)
+        problems.push({ attribute, message: `at most ${MAX_CHANNELS} channels` });
+      continue;
+    }
     const parsed = z.safeParse(schema as z.core.$ZodType, value);
     if (parsed.success) {
       config[attribute] = parsed.data;
@@ -324,38 +354,6 @@ export type NotificationType = z.infer<typeof NotificationTypeSchema>;
 export const MonitorStatusSchema = z.enum(["ok", "alert"]);
 export type MonitorStatus = z.infer<typeof MonitorStatusSchema>;
 
-/** A notification decided and written with the state, not yet confirmed delivered (DESIGN.md §5). */
-// Loose objects (unknown attributes kept): every state write is a whole-item put, so a version
-// that does not know an attribute yet (a rollback, an old invocation during a deploy) must carry
-// it over rather than erase it.
-export const OutboxSchema = z.looseObject({
-  id: z.string(),
-  type: NotificationTypeSchema,
-  tickTime: z.string(),
-  recipients: z.array(z.string()),
-  subject: z.string(),
-  text: z.string(),
-  html: z.string(),
-  createdAt: z.string(),
-  /** Epoch ms until which the writer owns delivery: a concurrent handler must not send it too. */
-  claimedUntil: z.optional(z.number()),
-  /** Who holds the claim: only the holder may release it. */
-  claimId: z.optional(z.string()),
-  /** Send attempts that failed so far (SQS redeliveries that did not try to send are not counted). */
-  attempts: z._default(z.number().check(z.int()), 0),
-  lastError: z.optional(z.string()),
-  /** Epoch ms of the retry the delivery-retry queue will bring; until then, scheduled ticks leave it alone. */
-  nextAttemptAt: z.optional(z.number()),
-  /**
-   * The logical time the reminder clock counts from if this is the latest notification (when not
-   * `tickTime`: an ALERT sent late to people listed during its incident).
-   */
-  reminderClockFrom: z.optional(z.string()),
-  /** The `start` of the incident it belongs to: its delivery is counted on that incident's item. */
-  incident: z.optional(z.string()),
-});
-export type Outbox = z.infer<typeof OutboxSchema>;
-
 /**
  * An acknowledgement of the current incident (issue 14): it silences reminders only, until the
  * incident recovers or `until` (judged on the tick's logical clock), whichever comes first.
@@ -370,6 +368,100 @@ export const AcknowledgementSchema = z.looseObject({
   until: z.optional(z.string()),
 });
 export type Acknowledgement = z.infer<typeof AcknowledgementSchema>;
+
+/**
+ * What became of one target of a notification (issue 15: per-target delivery): an email recipient
+ * (`email:<address>`) or a channel (`channel:<name>`). Absent: never tried.
+ */
+export const TargetDeliverySchema = z.looseObject({
+  /** Send attempts that failed so far (a delivered or refused send counts too once settled). */
+  attempts: z._default(z.number().check(z.int()), 0),
+  lastError: z.optional(z.string()),
+  /** Epoch ms before which this target is not tried again (its retry is queued for then). */
+  nextAttemptAt: z.optional(z.number()),
+  /**
+   * `delivered`; `abandoned`: it can never be sent (refused, budget spent, unknown or broken
+   * channel, too many waiting), the operators are alarmed; `dropped`: deliberately not sent (a
+   * REMINDER of an incident acknowledged since, an inactive channel, a REMINDER to PagerDuty).
+   */
+  outcome: z.optional(z.enum(["delivered", "abandoned", "dropped"])),
+  messageId: z.optional(z.string()),
+  /** When it was settled (ISO, wall clock). */
+  at: z.optional(z.string()),
+});
+export type TargetDelivery = z.infer<typeof TargetDeliverySchema>;
+
+/**
+ * The facts of a notification, from which each target renders its own message at send time (the
+ * email with its recipient's ack link, a channel's payload): functions/core/render.ts's
+ * NotificationContent without the per-target links.
+ */
+export const NotificationFactsSchema = z.looseObject({
+  name: z.string(),
+  check: z.string(),
+  /** The check's message (for RECOVERED: the OK message). */
+  message: z.string(),
+  timezone: z.string(),
+  failingSince: z.optional(z.string()),
+  failingSinceIsLowerBound: z.optional(z.boolean()),
+  reminderNumber: z.optional(z.number().check(z.int())),
+  reminderFrequencyMinutes: z.optional(z.number()),
+  lastFailureMessage: z.optional(z.string()),
+  runbookUrl: z.optional(z.string()),
+  /** REMINDER / RECOVERED: who acknowledged (null: nobody). Absent for an ALERT. */
+  acknowledgement: z.optional(z.nullable(AcknowledgementSchema)),
+  /** Decided for people who were not listed then: the mail's first line says it is late. */
+  late: z.optional(z.object({ decidedAt: z.string(), reason: z.string() })),
+});
+export type NotificationFacts = z.infer<typeof NotificationFactsSchema>;
+
+/** A notification decided and written with the state, not yet confirmed delivered (DESIGN.md §5). */
+// Loose objects (unknown attributes kept): every state write is a whole-item put, so a version
+// that does not know an attribute yet (a rollback, an old invocation during a deploy) must carry
+// it over rather than erase it.
+export const OutboxSchema = z.looseObject({
+  id: z.string(),
+  type: NotificationTypeSchema,
+  tickTime: z.string(),
+  /** The email recipients listed at the decision (those listed at send time win when there are any). */
+  recipients: z.array(z.string()),
+  /**
+   * The generic rendering (no per-recipient links). Entries of the previous version carry only
+   * this, and are mailed as it; new entries keep it so that a rollback can still deliver them.
+   */
+  subject: z.string(),
+  text: z.string(),
+  html: z.string(),
+  createdAt: z.string(),
+  /** Epoch ms until which the writer owns delivery: a concurrent handler must not send it too. */
+  claimedUntil: z.optional(z.number()),
+  /** Who holds the claim: only the holder may release it. */
+  claimId: z.optional(z.string()),
+  /** Send passes of this entry that failed so far (SQS redeliveries that did not try to send are not counted). */
+  attempts: z._default(z.number().check(z.int()), 0),
+  lastError: z.optional(z.string()),
+  /** Epoch ms of the retry the delivery-retry queue will bring; until then, scheduled ticks leave it alone. */
+  nextAttemptAt: z.optional(z.number()),
+  /**
+   * The logical time the reminder clock counts from if this is the latest notification (when not
+   * `tickTime`: an ALERT sent late to people listed during its incident).
+   */
+  reminderClockFrom: z.optional(z.string()),
+  /** The `start` of the incident it belongs to: its delivery is counted on that incident's item. */
+  incident: z.optional(z.string()),
+  /** What each target renders from (absent: an entry of the previous version, email only). */
+  facts: z.optional(NotificationFactsSchema),
+  /** The channel names listed at the decision (those listed at send time win when there are any). */
+  channels: z.optional(z.array(z.string())),
+  /** Per-target delivery records, by target key (`email:<address>`, `channel:<name>`). */
+  targets: z.optional(z.record(z.string(), TargetDeliverySchema)),
+  /**
+   * The delivery-retry chain's token (on the head entry): a `deliver` tick carrying less is from a
+   * superseded chain. Absent: `attempts` (entries of the previous version).
+   */
+  chain: z.optional(z.number().check(z.int())),
+});
+export type Outbox = z.infer<typeof OutboxSchema>;
 
 /**
  * The open incident as the state item tracks it (functions/core/incident.ts): the key of its

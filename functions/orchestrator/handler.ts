@@ -7,23 +7,28 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { AWS_REQUEST_TIMEOUTS, boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import { awsSecretApis } from "#adapters/aws-secret-clients.ts";
 import { AwsSecretSource } from "#adapters/aws-secret-source.ts";
+import { DynamoDbChannels } from "#adapters/dynamodb-channels.ts";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
 import { lazySesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsDeliveryRetries } from "#adapters/sqs-delivery-retries.ts";
 import { SqsEarlyAck } from "#adapters/sqs-early-ack.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
 import { SqsRetryDelay } from "#adapters/sqs-retry-delay.ts";
+import { parseChannelNames } from "#core/delivery-targets.ts";
 import { parseHeartbeat } from "#core/heartbeat.ts";
-import type { Logger as LoggerPort } from "#core/ports.ts";
+import type { ChannelPorts } from "#core/outbox-delivery.ts";
+import type { Logger as LoggerPort, NotificationLinks } from "#core/ports.ts";
 import { redactingLogger } from "#core/redacting-logger.ts";
 import { parseRecipientDomains } from "#core/schemas.ts";
 import { type InvocationLimits, type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
 import { LazyChecks, preloadingChecks } from "#monitors/lazy-registry.ts";
 import {
+  CHANNEL_DELIVERY_ABANDONED,
   CONFIG_PROBLEMS_FOUND,
   HEARTBEAT,
   NOTIFICATION_ABANDONED,
   NOTIFICATION_DELIVERY_FAILED,
+  NOTIFICATION_DROPPED,
   ORCHESTRATOR_METRICS_SERVICE,
 } from "./metric-names.ts";
 
@@ -50,12 +55,33 @@ export function recordOutcomeMetrics(outcome: TickOutcome, sink: Pick<Metrics, "
   const deliveries = "healed" in outcome ? [...outcome.healed] : [];
   if (outcome.status === "applied" && outcome.delivery) deliveries.push(outcome.delivery);
   for (const delivery of deliveries) {
-    if (delivery.delivered) {
-      count(`NotificationSent_${delivery.type}`);
-      if (delivery.delayMs > 0)
-        sink.addMetric("NotificationDelay", MetricUnit.Milliseconds, delivery.delayMs);
-    } else count(NOTIFICATION_DELIVERY_FAILED);
-    if (!delivery.delivered && delivery.abandoned) count(NOTIFICATION_ABANDONED);
+    if (!delivery.targets) {
+      if (delivery.delivered) {
+        count(`NotificationSent_${delivery.type}`);
+        if (delivery.delayMs > 0)
+          sink.addMetric("NotificationDelay", MetricUnit.Milliseconds, delivery.delayMs);
+      } else count(NOTIFICATION_DELIVERY_FAILED);
+      if (!delivery.delivered && delivery.abandoned) count(NOTIFICATION_ABANDONED);
+      continue;
+    }
+    // Per target (issue 15): one count per email recipient or channel.
+    for (const target of delivery.targets) {
+      if (target.status === "delivered") {
+        count(`NotificationSent_${delivery.type}`);
+        if (target.delayMs > 0) sink.addMetric("NotificationDelay", MetricUnit.Milliseconds, target.delayMs);
+      } else if (target.status === "dropped") {
+        count(NOTIFICATION_DROPPED);
+      } else {
+        count(NOTIFICATION_DELIVERY_FAILED);
+        if (target.status === "abandoned") {
+          if (target.kind === "email") count(NOTIFICATION_ABANDONED);
+          else {
+            count(CHANNEL_DELIVERY_ABANDONED);
+            count(`${CHANNEL_DELIVERY_ABANDONED}_${target.kind}`);
+          }
+        }
+      }
+    }
   }
   if (outcome.status !== "applied") return;
   if (!outcome.check.isOk) count("CheckFailed");
@@ -246,6 +272,31 @@ export function stateHeartbeatMs(minutes: string): number {
 }
 
 /**
+ * The channel ports (issue 15) around a sender: the channel directory is the Monitors table's
+ * `__channels` partition, read only when a notification has something for a channel.
+ */
+export function channelPorts(
+  sender: ChannelPorts["sender"],
+  tableName: string,
+  dynamo: DynamoDBClient,
+): ChannelPorts {
+  return { directory: new DynamoDbChannels({ tableName, client: dynamo }), sender };
+}
+
+/**
+ * The optional delivery ports, wired at merge (each one line here):
+ * - channels: `channelPorts(<the ChannelSender of functions/adapters/channel-senders.ts>, table, dynamo)`;
+ * - links: `<the NotificationLinks adapter (signed ack links, dashboard URL)>`.
+ * Undefined: notifications go by email only, and carry no ack or dashboard link.
+ */
+function deliveryPorts(
+  _tableName: string,
+  _dynamo: DynamoDBClient,
+): { channels?: ChannelPorts; links?: NotificationLinks } {
+  return {};
+}
+
+/**
  * No Powertools Tracer here: Lambda's active tracing already records each invocation, and the X-Ray
  * SDK it would pull in adds 125 KB to the bundle and ~23 ms CPU to every cold start of a function
  * that runs once per monitor per minute (docs/performance.md).
@@ -264,11 +315,10 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
   // Each check's module loads when a config item first names it, before the tick asks for it
   // (monitors/lazy-registry.ts): a cold start builds no check, a fleet loads only the ones it uses.
   const checks = new LazyChecks();
+  const tableName = requiredEnv("MONITORS_TABLE");
   return {
-    store: preloadingChecks(
-      new DynamoMonitorStore(requiredEnv("MONITORS_TABLE"), createDocumentClient(dynamo)),
-      checks,
-    ),
+    store: preloadingChecks(new DynamoMonitorStore(tableName, createDocumentClient(dynamo)), checks),
+    ...deliveryPorts(tableName, dynamo),
     // Made on the first send: most ticks send no mail, so a cold start does not load SES.
     notifier: new SesNotifier(
       requiredEnv("SENDER_EMAIL"),
@@ -291,6 +341,8 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
       allowedRecipientDomains: parseRecipientDomains(process.env.ALLOWED_RECIPIENT_DOMAINS),
       ...(deliveryBudgetHours > 0 ? { deliveryBudgetMs: deliveryBudgetHours * 3_600_000 } : {}),
       ...(heartbeatMinutes ? { stateHeartbeatMs: stateHeartbeatMs(heartbeatMinutes) } : {}),
+      // Throws on a malformed list: the stack validates it (setting `defaultChannels`).
+      defaultChannels: parseChannelNames(process.env.DEFAULT_CHANNELS),
     },
   };
 }

@@ -1,6 +1,7 @@
 import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynamoDbChannels } from "#adapters/dynamodb-channels.ts";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
 import { SesNotifier } from "#adapters/ses-notifier.ts";
 import type { NotificationType } from "#core/schemas.ts";
@@ -23,6 +24,12 @@ import { FaultInjector, type FaultPlan, mailKey, random } from "./fault-injectio
  * every monitor. REMINDERs do (their clock starts at delivery, and none is due while a mail is
  * pending): they must match the model exactly for every monitor whose mail all went out on time,
  * and obey the reminder rule itself for the others.
+ *
+ * Channels (issue 15): half the monitors with recipients also name three channels (Slack, a signed
+ * webhook, PagerDuty), each behind an in-process receiver with its own faults (transient failures,
+ * its own outage window, refusals for the webhook, a process death right after it accepted). Per
+ * channel, every notification must arrive exactly once (a resend only after such a death) or be
+ * abandoned with a reason, in each monitor's decision order, whatever SES and the other channels do.
  *
  * Size: CHAOS_MONITORS (default 200) x CHAOS_TICKS (default 15); CHAOS_SEED replays a run: the
  * plan, the batches and every fault decision derive from it (faults from the seed, the invocation's
@@ -49,6 +56,7 @@ const PLAN: FaultPlan = {
     sesThrottled: 0.05,
     dynamoThrottled: 0.02,
     retryQueueFailed: 0.05,
+    crashAfterChannelAccepted: 0.03,
   },
   outageStart: 0.01,
   outageLength: 8,
@@ -59,7 +67,19 @@ const PLAN: FaultPlan = {
     [WALL_START + 6 * ROUND_MS, WALL_START + 6 * ROUND_MS + 30 * 60_000],
     [WALL_START + 25 * ROUND_MS, WALL_START + 27 * ROUND_MS],
   ],
+  // Each channel fails on its own: Slack is down for 20 minutes while SES works, the webhook
+  // refuses some messages outright, PagerDuty fails now and then.
+  channels: {
+    "chaos-slack": {
+      failure: 0.08,
+      refusal: 0,
+      outageWindows: [[WALL_START + 12 * ROUND_MS, WALL_START + 22 * ROUND_MS]],
+    },
+    "chaos-hook": { failure: 0.05, refusal: 0.04 },
+    "chaos-pager": { failure: 0.03, refusal: 0 },
+  },
 };
+const CHANNELS = ["chaos-slack", "chaos-hook", "chaos-pager"] as const;
 
 type Profile = "healthy" | "failing" | "flapping";
 interface MonitorPlan {
@@ -68,6 +88,8 @@ interface MonitorPlan {
   requiredConsecutiveOks: number;
   reminderFrequencyMinutes: number;
   recipients: string[];
+  /** The channels it names (all three, or none). */
+  channels: string[];
   outcomes: boolean[];
 }
 interface Delivery {
@@ -86,12 +108,14 @@ function planMonitors(): MonitorPlan[] {
     const outcomes = Array.from({ length: TICKS }, () =>
       profile === "healthy" ? rng() < 0.97 : profile === "failing" ? rng() < 0.1 : rng() < 0.5,
     );
+    const recipients = rng() < 0.1 ? [] : [`owner-${index}@example.com`];
     return {
       id: `chaos-${String(index).padStart(4, "0")}`,
       profile,
       requiredConsecutiveOks: pick([1, 2, 3]),
       reminderFrequencyMinutes: pick([0, 10, 30]),
-      recipients: rng() < 0.1 ? [] : [`owner-${index}@example.com`],
+      recipients,
+      channels: recipients.length > 0 && rng() < 0.5 ? [...CHANNELS] : [],
       outcomes,
     };
   });
@@ -156,6 +180,16 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
     for (let start = 0; start < monitors.length; start += 25) {
       await Promise.all(monitors.slice(start, start + 25).map(putConfig));
     }
+    const directory = new DynamoDbChannels({ tableName, client: doc });
+    const ref = { secretRef: "arn:aws:secretsmanager:us-east-1:123456789012:secret:chaos-AbCdEf" };
+    await directory.put({ name: "chaos-slack", kind: "slack", webhookUrl: ref });
+    await directory.put({
+      name: "chaos-hook",
+      kind: "webhook",
+      url: "https://hooks.example.org/chaos",
+      signingSecret: ref,
+    });
+    await directory.put({ name: "chaos-pager", kind: "pagerduty", routingKey: ref });
 
     let wallNow = WALL_START;
     const checkWall = new Map<string, number>();
@@ -194,6 +228,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
       store,
       notifier,
       retries,
+      channels: { directory, sender: faults.channelSender() },
       findCheck: (name) => (name === "chaos" ? check : undefined),
       wallClock: () => new Date(wallNow),
     });
@@ -321,12 +356,14 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
     const undrained: string[] = [];
     const incidentMismatches: string[] = [];
     let delayedMonitors = 0;
+    const channelExpectations = new Map<string, { delayed: boolean; reference: ReturnType<typeof model> }>();
     for (const monitor of monitors) {
       const reference = model(monitor);
       const mine = receipts.get(monitor.id) ?? [];
       // Mail that went out late shifts the reminder clock: such a monitor's reminders are checked
       // against the reminder rule instead of the on-time model.
       const delayed = mine.some((receipt) => (receipt.delayMs ?? 0) > 0 || receipt.outcome !== "delivered");
+      channelExpectations.set(monitor.id, { delayed, reference });
       if (delayed) delayedMonitors++;
       for (const notification of reference.notifications) {
         if (delayed && notification.type === "reminder") continue;
@@ -338,7 +375,9 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
         for (const run of runs.get(monitor.id) ?? []) {
           if (run.notification === "reminder") expected.add(`${monitor.id}|${run.scheduledTime}|reminder`);
         }
-        reminderViolations.push(...replayReminders(monitor, mine, runs.get(monitor.id) ?? [], checkWall));
+        reminderViolations.push(
+          ...replayReminders(monitor, firstDeliveries(mine), runs.get(monitor.id) ?? [], checkWall),
+        );
       }
       firstMailNotAlert.push(
         ...checkIncidentsStartWithAlert(monitor, reference, arrivals.get(monitor.id) ?? []),
@@ -371,7 +410,11 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
         stateMismatches.push(`${monitor.id}: ${JSON.stringify(actual)} != ${JSON.stringify(wanted)}`);
       }
     }
-    const abandoned = [...receipts.values()].flat().filter((receipt) => receipt.outcome !== "delivered");
+    // Email is never refused here: nothing may be abandoned for it (channels are checked below).
+    const abandoned = [...receipts.values()]
+      .flat()
+      .filter((receipt) => !receipt.target?.startsWith("channel:") && receipt.outcome !== "delivered");
+    const channelFigures = checkChannels(monitors, channelExpectations, receipts, runs, faults);
     const lost = [...expected].filter((key) => !delivered.has(key));
     const unexpected = [...delivered.keys()].filter((key) => !expected.has(key));
     const duplicates = [...delivered.values()].reduce((sum, count) => sum + (count - 1), 0);
@@ -418,6 +461,22 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
       drainDidNotFlush: undrained.length,
       finalStateMismatches: stateMismatches.length,
       incidentRecordMismatches: incidentMismatches.length,
+      channels: Object.fromEntries(
+        Object.entries(channelFigures).map(([name, figures]) => [
+          name,
+          {
+            expected: figures.expected,
+            delivered: figures.delivered,
+            abandonedWithReason: figures.abandoned,
+            receivedThenAbandoned: figures.receivedThenAbandoned,
+            lost: figures.lost.length,
+            duplicated: figures.duplicated,
+            unexplainedDuplicates: figures.unexplainedDuplicates.length,
+            unexpected: figures.unexpected.length,
+            outOfOrder: figures.outOfOrder.length,
+          },
+        ]),
+      ),
     };
     console.info(`chaos figures\n${JSON.stringify(figures, null, 2)}`);
     const findings = {
@@ -483,13 +542,129 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
     expect(firstMailNotAlert, context).toEqual([]);
     expect(stateMismatches, context).toEqual([]);
     expect(incidentMismatches, context).toEqual([]);
+    for (const [name, figures] of Object.entries(channelFigures)) {
+      const where = `${name} (${context})`;
+      expect(figures.delivered, where).toBeGreaterThan(0);
+      expect(figures.lost, `lost on ${where}`).toEqual([]);
+      expect(figures.unexplainedDuplicates, `duplicated on ${where}`).toEqual([]);
+      expect(figures.unexpected, `unexpected on ${where}`).toEqual([]);
+      expect(figures.outOfOrder, `out of order on ${where}`).toEqual([]);
+      expect(figures.unexplainedAbandoned, `received and abandoned on ${where}`).toEqual([]);
+    }
+    // The webhook's refusals were abandoned for it alone, on the record.
+    expect(channelFigures["chaos-hook"]?.abandoned, context).toBeGreaterThan(0);
   });
 });
+
+/**
+ * Per channel: what it should have received (the model's ALERTs and RECOVEREDs, and its REMINDERs,
+ * or for a monitor with late mail the REMINDERs the orchestrator decided; none for PagerDuty),
+ * against what its receiver accepted and the notification# items abandoned for it.
+ */
+function checkChannels(
+  monitors: MonitorPlan[],
+  expectations: Map<string, { delayed: boolean; reference: ReturnType<typeof model> }>,
+  receipts: Map<string, Receipt[]>,
+  runs: Map<string, RunItem[]>,
+  faults: FaultInjector,
+) {
+  const crashes = new Map<string, number>();
+  for (const { key } of faults.duplicatingCrashes) crashes.set(key, (crashes.get(key) ?? 0) + 1);
+  return Object.fromEntries(
+    CHANNELS.map((name) => {
+      const arrivals = faults.channelDeliveries.get(name) ?? [];
+      const counts = new Map<string, number>();
+      for (const key of arrivals) counts.set(key, (counts.get(key) ?? 0) + 1);
+      const expected = new Set<string>();
+      const abandoned = new Set<string>();
+      for (const monitor of monitors.filter((candidate) => candidate.channels.includes(name))) {
+        const { delayed, reference } = expectations.get(monitor.id) as {
+          delayed: boolean;
+          reference: ReturnType<typeof model>;
+        };
+        for (const notification of reference.notifications) {
+          if (notification.type === "reminder" && (delayed || name === "chaos-pager")) continue;
+          expected.add(`${monitor.id}|${notification.tickTime}|${notification.type}`);
+        }
+        if (delayed && name !== "chaos-pager") {
+          for (const run of runs.get(monitor.id) ?? []) {
+            if (run.notification === "reminder") expected.add(`${monitor.id}|${run.scheduledTime}|reminder`);
+          }
+        }
+        for (const receipt of receipts.get(monitor.id) ?? []) {
+          if (receipt.target === `channel:${name}` && receipt.outcome === "abandoned" && receipt.error) {
+            abandoned.add(`${monitor.id}|${receipt.tickTime}|${receipt.type}`);
+          }
+        }
+      }
+      const lost = [...expected].filter((key) => !counts.has(key) && !abandoned.has(key));
+      // Received and yet abandoned: only a resend after a death (the receiver took the first
+      // copy, the process died before recording it) that the receiver then refused.
+      const receivedThenAbandoned = [...abandoned].filter((key) => counts.has(key));
+      const unexplainedAbandoned = receivedThenAbandoned.filter(
+        (key) => !crashes.has(`channel:${name}|${key}`),
+      );
+      const unexpected = [...counts.keys()].filter((key) => !expected.has(key));
+      const duplicated = [...counts.values()].reduce((sum, count) => sum + count - 1, 0);
+      const unexplainedDuplicates = [...counts.entries()]
+        .filter(([key, count]) => count - 1 > (crashes.get(`channel:${name}|${key}`) ?? 0))
+        .map(([key, count]) => `${key} x${count}`);
+      // Each monitor's messages arrive in decision order (a resend after a death comes right after).
+      const outOfOrder: string[] = [];
+      const lastTime = new Map<string, string>();
+      for (const key of arrivals) {
+        const [monitorId = "", time = ""] = key.split("|");
+        const last = lastTime.get(monitorId) ?? "";
+        if (time < last) outOfOrder.push(`${key} after ${last}`);
+        else lastTime.set(monitorId, time);
+      }
+      return [
+        name,
+        {
+          expected: expected.size,
+          delivered: counts.size,
+          abandoned: abandoned.size,
+          receivedThenAbandoned: receivedThenAbandoned.length,
+          unexplainedAbandoned,
+          lost,
+          duplicated,
+          unexplainedDuplicates,
+          unexpected,
+          outOfOrder,
+        },
+      ];
+    }),
+  );
+}
+
+/**
+ * One line per notification of a monitor, as the reminder gate sees it: pending until its first
+ * delivery to any target (when the reminder clock starts, by that delivery's delay), or until its
+ * last target settled when none got it.
+ */
+function firstDeliveries(receipts: Receipt[]): Receipt[] {
+  const byNotification = new Map<string, Receipt[]>();
+  for (const receipt of receipts) {
+    const key = `${receipt.tickTime}|${receipt.type}`;
+    byNotification.set(key, [...(byNotification.get(key) ?? []), receipt]);
+  }
+  return [...byNotification.values()].map((group) => {
+    const delivered = group
+      .filter((receipt) => receipt.outcome === "delivered")
+      .sort((a, b) => a.deliveredAt.localeCompare(b.deliveredAt));
+    return (
+      delivered[0] ?? ([...group].sort((a, b) => b.deliveredAt.localeCompare(a.deliveredAt))[0] as Receipt)
+    );
+  });
+}
 
 interface Receipt {
   tickTime: string;
   type: NotificationType;
   outcome: string;
+  /** `email:<address>` or `channel:<name>` (per-target delivery). */
+  target?: string;
+  error?: string;
   delayMs?: number;
   deliveredAt: string;
 }
@@ -696,6 +871,7 @@ async function putConfig(monitor: MonitorPlan) {
         requiredConsecutiveOks: monitor.requiredConsecutiveOks,
         reminderFrequencyMinutes: monitor.reminderFrequencyMinutes,
         peopleToNotify: monitor.recipients,
+        ...(monitor.channels.length > 0 ? { channels: monitor.channels } : {}),
         skipSupersededTicks: false,
         recordOnlyChanges: true,
       },

@@ -1,6 +1,14 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { DeliveryRetryPort, Email, MonitorStore, Notifier, StateRecords } from "#core/ports.ts";
-import { StaleStateError } from "#core/ports.ts";
+import type { ChannelDefinition, ChannelMessage, ChannelSender } from "#core/channels.ts";
+import type {
+  DeliveryReceipt,
+  DeliveryRetryPort,
+  Email,
+  MonitorStore,
+  Notifier,
+  StateRecords,
+} from "#core/ports.ts";
+import { PermanentDeliveryError, StaleStateError } from "#core/ports.ts";
 import type { MonitorState, NotificationType } from "#core/schemas.ts";
 
 /** A process death at a step boundary: the invocation ends with this error, nothing after it runs. */
@@ -17,7 +25,11 @@ export type FaultKind =
   | "sesOutage"
   | "sesOutageWindow"
   | "dynamoThrottled"
-  | "retryQueueFailed";
+  | "retryQueueFailed"
+  | "channelFailed"
+  | "channelOutageWindow"
+  | "channelRefused"
+  | "crashAfterChannelAccepted";
 
 /** FNV-1a: a stable 32-bit number for a string, to derive independent random streams. */
 function hash32(text: string): number {
@@ -41,7 +53,10 @@ export function random(seed: number): () => number {
   };
 }
 
-type RolledFault = Exclude<FaultKind, "sesOutage" | "sesOutageWindow">;
+type RolledFault = Exclude<
+  FaultKind,
+  "sesOutage" | "sesOutageWindow" | "channelFailed" | "channelOutageWindow" | "channelRefused"
+>;
 
 interface InvocationScope {
   dead: boolean;
@@ -78,6 +93,21 @@ export interface FaultPlan {
   outageLength: number;
   /** Wall-clock intervals [from, to) (epoch ms) during which SES fails every send. */
   outageWindows?: Array<[number, number]>;
+  /**
+   * Faults of each channel, independent of SES's and of each other's: transient failures, a
+   * channel's own outage windows, permanent refusals (the message is abandoned for that channel).
+   */
+  channels?: Record<string, { failure: number; refusal: number; outageWindows?: Array<[number, number]> }>;
+}
+
+/** "<monitorId>|<tickTime>|<type>" of a channel message. */
+export const channelKey = (message: Pick<ChannelMessage, "monitorId" | "tickTime" | "type">) =>
+  `${message.monitorId}|${message.tickTime}|${message.type}`;
+
+/** Which unsettled send a log item settles: the mail (one recipient per monitor here) or a channel's. */
+function settledKey(monitorId: string, receipt: DeliveryReceipt): string {
+  const key = `${monitorId}|${receipt.tickTime}|${receipt.type}`;
+  return receipt.target?.startsWith("channel:") ? `${receipt.target}|${key}` : key;
 }
 
 /**
@@ -95,7 +125,13 @@ export class FaultInjector {
     sesOutageWindow: 0,
     dynamoThrottled: 0,
     retryQueueFailed: 0,
+    channelFailed: 0,
+    channelOutageWindow: 0,
+    channelRefused: 0,
+    crashAfterChannelAccepted: 0,
   };
+  /** What each channel accepted, in arrival order: channel name -> "<monitorId>|<tickTime>|<type>". */
+  readonly channelDeliveries = new Map<string, string[]>();
   /** Mails SES accepted whose invocation ended before clearing them: "<monitorId>|<tickTime>|<type>". */
   readonly duplicatingCrashes: Array<{ key: string }> = [];
   /** What happened, in order, for CHAOS_DEBUG: "<invocation> <event> <detail>". */
@@ -227,7 +263,8 @@ export class FaultInjector {
         expected: number | undefined,
         records?: StateRecords,
       ) => {
-        const receipt = records?.receipt;
+        const receipts = [...(records?.receipt ? [records.receipt] : []), ...(records?.receipts ?? [])];
+        const receipt = receipts[0];
         if (receipt) {
           // The outbox clear: the mail is out, and a death now sends it again later.
           this.#assertAlive();
@@ -238,9 +275,9 @@ export class FaultInjector {
         if (receipt) this.#assertAlive();
         else this.#throttle(monitorId);
         await inner.saveState(monitorId, state, expected, records);
-        if (receipt) {
-          const unsettled = this.#invocation.getStore()?.unsettled ?? [];
-          const index = unsettled.indexOf(`${monitorId}|${receipt.tickTime}|${receipt.type}`);
+        const unsettled = this.#invocation.getStore()?.unsettled ?? [];
+        for (const settled of receipts) {
+          const index = unsettled.indexOf(settledKey(monitorId, settled));
           if (index >= 0) unsettled.splice(index, 1);
         }
         this.#note(
@@ -263,6 +300,47 @@ export class FaultInjector {
           throw Object.assign(new Error("SQS is unavailable"), { name: "ServiceUnavailable" });
         }
         await inner.scheduleRetry(monitorId, tickTime, delayMs, attempt);
+      },
+    };
+  }
+
+  /**
+   * An in-process channel receiver with each channel's own faults: it records what it accepted,
+   * fails transiently, refuses permanently, is down in its own windows, and may see the process
+   * die right after it accepted a message (the one duplicate the design allows, as for SES).
+   */
+  channelSender(): ChannelSender {
+    return {
+      send: async (channel: ChannelDefinition, message: ChannelMessage) => {
+        this.#assertAlive();
+        const plan = this.plan.channels?.[channel.name] ?? { failure: 0, refusal: 0 };
+        const key = channelKey(message);
+        const now = this.clock();
+        if (this.#enabled && (plan.outageWindows ?? []).some(([from, to]) => now >= from && now < to)) {
+          this.injected.channelOutageWindow++;
+          throw Object.assign(new Error(`${channel.name}: 503 Service Unavailable`), {
+            name: "ChannelUnavailable",
+          });
+        }
+        const stream = this.#stream(`${channel.name}|${message.monitorId}`);
+        const roll = stream();
+        if (this.#enabled && roll < plan.refusal) {
+          this.injected.channelRefused++;
+          throw new PermanentDeliveryError(`${channel.name}: 410 Gone (the webhook was deleted)`);
+        }
+        if (this.#enabled && roll < plan.refusal + plan.failure) {
+          this.injected.channelFailed++;
+          throw Object.assign(new Error(`${channel.name}: 502 Bad Gateway`), { name: "ChannelUnavailable" });
+        }
+        const received = this.channelDeliveries.get(channel.name) ?? [];
+        received.push(key);
+        this.channelDeliveries.set(channel.name, received);
+        this.#invocation.getStore()?.unsettled.push(`channel:${channel.name}|${key}`);
+        this.#note("channel-accepted", `${channel.name} ${key}`);
+        if (this.#roll("crashAfterChannelAccepted", `${channel.name}|${message.monitorId}`)) {
+          this.#crash("crash after a channel accepted the message");
+        }
+        return { messageId: `${channel.name}-${received.length}` };
       },
     };
   }

@@ -34,6 +34,7 @@ describe("context validation", () => {
       channelSecretKmsKeyArns: [],
       deliveryBudgetHours: 24,
       stateHeartbeatMinutes: 15,
+      defaultChannels: [],
       orchestratorMaxConcurrency: 50,
       orchestratorReservedConcurrency: 0,
       sesConfigurationSet: undefined,
@@ -81,6 +82,17 @@ describe("context validation", () => {
     expect(() => parseSettings({ stateHeartbeatMinutes: "-1" })).toThrow(/0 \(write every tick\) or more/);
     expect(() => parseSettings({ stateHeartbeatMinutes: "2000" })).toThrow(/at most 1440 minutes/);
     expect(() => parseSettings({ stateHeartbeatMinutes: "7.5" })).toThrow(/whole number of minutes/);
+  });
+
+  it("takes defaultChannels as channel names, comma-separated or a list, and refuses anything else", () => {
+    const base = { senderEmail: "alerts@example.org", operatorEmail: "ops@example.org" };
+    expect(parseSettings({ ...base, defaultChannels: "ops-slack, pager,ops-slack" }).defaultChannels).toEqual(
+      ["ops-slack", "pager"],
+    );
+    expect(parseSettings({ ...base, defaultChannels: ["pager"] }).defaultChannels).toEqual(["pager"]);
+    expect(() => parseSettings({ ...base, defaultChannels: "Ops Slack" })).toThrow(
+      /-c defaultChannels: .*"Ops Slack"/,
+    );
   });
 
   it("takes deliveryBudgetHours from context strings", () => {

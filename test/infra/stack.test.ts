@@ -6,6 +6,7 @@ import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_RETRY_POLICY, EventBridgeScheduler } from "../../functions/adapters/scheduler.ts";
 import { BUCKET_INDEX, BUCKETS_PARTITION, CLOCK_SCHEDULE_NAME } from "../../functions/core/buckets.ts";
+import { CHANNELS_PARTITION } from "../../functions/core/channels.ts";
 import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES, heartbeatTickBody } from "../../functions/core/heartbeat.ts";
 import { MonitorIdSchema } from "../../functions/core/schemas.ts";
 import { FanOutEnvironmentSchema } from "../../functions/fan-out/handler.ts";
@@ -264,6 +265,8 @@ describe("functions", () => {
       // Write on change: the default heartbeat of a quiet monitor's state.
       STATE_HEARTBEAT_MINUTES: "15",
     });
+    // No default channels unless the setting names some (issue 15).
+    expect(variables.DEFAULT_CHANNELS).toBeUndefined();
     const retryQueue = resource("AWS::SQS::Queue", "DeliveryRetries/Queue/").Properties;
     // Standard (per-message delays), redriven to its own DLQ, not hidden while the function may still run.
     expect(retryQueue.FifoQueue).toBeUndefined();
@@ -495,7 +498,17 @@ describe("IAM", () => {
         .filter((statement) => actions(statement).join() === action)
         .map((statement) => statement.Resource);
     expect(only("sqs:GetQueueAttributes")).toEqual(["arn:aws:sqs:eu-west-1:123456789012:feed-dlq"]);
-    expect(only("dynamodb:Query")).toEqual(["arn:aws:dynamodb:eu-west-1:123456789012:table/feeds"]);
+    // The checks' tables, and the Monitors table's `__channels` partition only (the channel directory).
+    expect(only("dynamodb:Query")).toEqual([
+      arnOf(idOf("AWS::DynamoDB::GlobalTable", "Monitors/Table")),
+      "arn:aws:dynamodb:eu-west-1:123456789012:table/feeds",
+    ]);
+    const channels = statements.find(
+      (statement) => actions(statement).join() === "dynamodb:Query" && statement.Condition !== undefined,
+    );
+    expect(channels?.Condition).toEqual({
+      "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [CHANNELS_PARTITION] },
+    });
   });
 
   it("scheduler role: assumable by Scheduler for this account's group only, may only send to the ticks queue and its DLQ", () => {
@@ -583,6 +596,7 @@ describe("SES, schedule group, alarms", () => {
     const topic = { Ref: idOf("AWS::SNS::Topic", "Alarms/Topic") };
     const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
     expect(alarms.map((alarm) => alarm.Properties.AlarmName).sort()).toEqual([
+      "wk-test-channel-deliveries-abandoned",
       "wk-test-clock-missing",
       "wk-test-delivery-retry-dead-letters",
       "wk-test-fan-out-dead-letters",
@@ -605,6 +619,11 @@ describe("SES, schedule group, alarms", () => {
     ]);
     const byName = (name: string) =>
       alarms.find((alarm) => alarm.Properties.AlarmName === `wk-test-${name}`)?.Properties;
+    expect(byName("channel-deliveries-abandoned")).toMatchObject({
+      MetricName: "ChannelDeliveryAbandoned",
+      Dimensions: [{ Name: "service", Value: "orchestrator" }],
+      Statistic: "Sum",
+    });
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([topic]);
       expect(alarm.Properties.OKActions).toEqual([topic]);

@@ -75,8 +75,11 @@ async function state(monitorId: string) {
   return Item;
 }
 
-async function mailFor(monitorId: string): Promise<CapturedEmail[]> {
-  return (await capturedEmails(ses.endpoint)).filter((mail) => mail.body.text?.includes(`(${monitorId})`));
+/** The mail one person got about a monitor (each recipient gets a mail of their own). */
+async function mailFor(monitorId: string, to = "ops@example.com"): Promise<CapturedEmail[]> {
+  return (await capturedEmails(ses.endpoint)).filter(
+    (mail) => mail.body.text?.includes(`(${monitorId})`) && mail.destination.to.includes(to),
+  );
 }
 
 async function tickAt(monitorId: string, m: number) {
@@ -119,14 +122,17 @@ describe("seed checklist", () => {
     });
     const response = await tickAt("first-failure", 0);
     expect(response.batchItemFailures).toEqual([]);
-    const mails = await mailFor("first-failure");
-    expect(mails).toHaveLength(1);
-    expect(mails[0]).toMatchObject({
-      from: SENDER,
-      subject: "[Monitor ALERT] Compass PO feed",
-      destination: { to: ["ops@example.com", "lead@example.com"] },
-    });
-    expect(mails[0]?.body.text).toContain("no PO file for 2026-03-01");
+    // One mail per recipient (each can carry its own ack link).
+    for (const to of ["ops@example.com", "lead@example.com"]) {
+      const mails = await mailFor("first-failure", to);
+      expect(mails).toHaveLength(1);
+      expect(mails[0]).toMatchObject({
+        from: SENDER,
+        subject: "[Monitor ALERT] Compass PO feed",
+        destination: { to: [to] },
+      });
+      expect(mails[0]?.body.text).toContain("no PO file for 2026-03-01");
+    }
     expect(await state("first-failure")).toMatchObject({
       state: "alert",
       lastNotificationType: "alert",
@@ -242,8 +248,8 @@ describe("delivery semantics", () => {
       }),
     );
     await tickAt("string-set", 0);
-    const [mail] = await mailFor("string-set");
-    expect(mail?.destination.to.sort()).toEqual(["a@example.com", "b@example.com"]);
+    expect(await mailFor("string-set", "a@example.com")).toHaveLength(1);
+    expect(await mailFor("string-set", "b@example.com")).toHaveLength(1);
   });
 
   it("fails only the poison message of a batch; malformed ticks go to the DLQ with their reason", async () => {
@@ -309,7 +315,7 @@ describe("delivery semantics", () => {
       }),
     );
     const run = Items.find((item) => item.record === `run#${minute(0)}`);
-    const log = Items.find((item) => item.record === `notification#${minute(0)}#alert`);
+    const log = Items.find((item) => item.record === `notification#${minute(0)}#alert#email:ops@example.com`);
     expect(run).toMatchObject({
       isOk: false,
       notification: "alert",
@@ -317,9 +323,14 @@ describe("delivery semantics", () => {
     });
     expect(log).toMatchObject({
       type: "alert",
-      recipients: ["ops@example.com", "lead@example.com"],
+      target: "email:ops@example.com",
+      kind: "email",
+      recipients: ["ops@example.com"],
       subject: "[Monitor ALERT] Monitor history",
+      outcome: "delivered",
     });
+    // One log item per recipient.
+    expect(Items.filter((item) => String(item.record).startsWith("notification#"))).toHaveLength(2);
     expect(typeof log?.messageId).toBe("string");
   });
 });

@@ -1,9 +1,11 @@
+import type { ChannelDefinition, ChannelDirectory, ChannelMessage, ChannelSender } from "#core/channels.ts";
 import { applyIncidentUpdate, type IncidentFields } from "#core/incident.ts";
 import type {
   DeliveryReceipt,
   DeliveryRetryPort,
   Email,
   MonitorStore,
+  NotificationLinks,
   Notifier,
   RunRecord,
   RunSummary,
@@ -84,9 +86,10 @@ export class MemoryMonitorStore implements MonitorStore {
     if (records.run) this.runs.push({ ...records.run, monitorId });
     if (records.summary) this.summaries.push({ ...records.summary, monitorId });
     if (records.receipt) this.receipts.push({ ...records.receipt, monitorId });
-    if (records.incident) {
-      const key = `${monitorId}|${records.incident.start}`;
-      this.incidents.set(key, applyIncidentUpdate(this.incidents.get(key), records.incident));
+    for (const receipt of records.receipts ?? []) this.receipts.push({ ...receipt, monitorId });
+    for (const update of [...(records.incident ? [records.incident] : []), ...(records.incidents ?? [])]) {
+      const key = `${monitorId}|${update.start}`;
+      this.incidents.set(key, applyIncidentUpdate(this.incidents.get(key), update));
     }
   }
 }
@@ -181,5 +184,101 @@ export class MemorySecretSource implements SecretSource {
     const value = this.values.get(location.arn);
     if (value === undefined) throw new SecretUnreadableError(`no such secret in ${location.region}`);
     return value;
+  }
+}
+
+/**
+ * An in-memory ChannelDirectory (functions/core/channels.ts): definitions by name, items that do
+ * not parse as `problems`, and a count of reads (a quiet tick must not read it).
+ */
+export class MemoryChannelDirectory implements ChannelDirectory {
+  readonly channels = new Map<string, ChannelDefinition>();
+  readonly problems: { name: string; message: string }[] = [];
+  reads = 0;
+  /** Fail the next N reads as a throttled Query would. */
+  failNext = 0;
+
+  constructor(definitions: ChannelDefinition[] = []) {
+    for (const definition of definitions) this.channels.set(definition.name, definition);
+  }
+
+  async list() {
+    this.reads++;
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw Object.assign(new Error("Rate of requests exceeds the allowed throughput."), {
+        name: "ProvisionedThroughputExceededException",
+      });
+    }
+    return { channels: new Map(this.channels), problems: [...this.problems] };
+  }
+}
+
+/** A channel definition for tests; secrets are references that nothing resolves here. */
+export function channelDefinition(
+  name: string,
+  kind: ChannelDefinition["kind"],
+  extra: Partial<ChannelDefinition> = {},
+): ChannelDefinition {
+  const ref = { secretRef: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-AbCdEf` };
+  const base = { name, isActive: true };
+  const byKind: Record<ChannelDefinition["kind"], ChannelDefinition> = {
+    slack: { ...base, kind: "slack", webhookUrl: ref },
+    teams: { ...base, kind: "teams", webhookUrl: ref },
+    pagerduty: { ...base, kind: "pagerduty", routingKey: ref, severity: "critical" },
+    webhook: { ...base, kind: "webhook", url: "https://hooks.example.org/watchkeeper", signingSecret: ref },
+    sns: { ...base, kind: "sns", topicArn: `arn:aws:sns:us-east-1:123456789012:${name}` },
+  };
+  return { ...byKind[kind], ...extra } as ChannelDefinition;
+}
+
+/**
+ * Records every channel message by channel name; each channel can be told to fail transiently
+ * (`failNext`), refuse permanently (`refuse`), or follow a script (`fault`).
+ */
+export class RecordingChannelSender implements ChannelSender {
+  readonly sent: Array<{ channel: string; message: ChannelMessage }> = [];
+  readonly failNext = new Map<string, number>();
+  readonly refuse = new Set<string>();
+  /** Decides each send's fate by channel and message: "ok", "fail" (transient), "refuse". */
+  fault: ((channel: string, message: ChannelMessage) => "ok" | "fail" | "refuse") | undefined;
+
+  async send(channel: ChannelDefinition, message: ChannelMessage) {
+    const fate =
+      this.fault?.(channel.name, message) ??
+      (this.refuse.has(channel.name) ? "refuse" : (this.failNext.get(channel.name) ?? 0) > 0 ? "fail" : "ok");
+    if (fate === "refuse")
+      throw new PermanentDeliveryError(`${channel.name}: 410 Gone (the webhook was deleted)`);
+    if (fate === "fail") {
+      this.failNext.set(channel.name, (this.failNext.get(channel.name) ?? 1) - 1);
+      throw Object.assign(new Error(`${channel.name}: 503 Service Unavailable`), {
+        name: "ChannelUnavailable",
+      });
+    }
+    this.sent.push({ channel: channel.name, message });
+    return { messageId: `${channel.name}-${this.sent.length}` };
+  }
+
+  /** `<type>@<tickTime>` of what one channel received, in order. */
+  received(name: string): string[] {
+    return this.sent
+      .filter((one) => one.channel === name)
+      .map((one) => `${one.message.type}@${one.message.tickTime}`);
+  }
+}
+
+/** NotificationLinks that sign nothing: the link names monitor, incident and recipient in clear. */
+export class FakeLinks implements NotificationLinks {
+  readonly asked: Array<{ monitorId: string; incident: string; recipient: string }> = [];
+  failing = false;
+
+  async ackUrl(input: { monitorId: string; incident: string; recipient: string }) {
+    this.asked.push(input);
+    if (this.failing) throw new Error("the signing key could not be read");
+    return `https://watchkeeper.example.org/ack?m=${input.monitorId}&i=${encodeURIComponent(input.incident)}&r=${encodeURIComponent(input.recipient)}`;
+  }
+
+  dashboardUrl(monitorId: string) {
+    return `https://watchkeeper.example.org/monitors/${monitorId}`;
   }
 }

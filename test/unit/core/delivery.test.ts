@@ -329,7 +329,8 @@ describe("incidents reach people in order", () => {
     configure([false]);
     const original = store.saveState.bind(store);
     store.saveState = async (monitorId, state, expected, records) => {
-      if (records?.receipt) throw new (await import("#core/ports.ts")).StaleStateError("always stale");
+      if (records?.receipt || records?.receipts?.length)
+        throw new (await import("#core/ports.ts")).StaleStateError("always stale");
       return original(monitorId, state, expected, records);
     };
     await expect(scheduledTick(0)).rejects.toBeInstanceOf(RetryableTickError);
