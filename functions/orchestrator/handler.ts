@@ -14,10 +14,11 @@ import { SqsDeliveryRetries } from "#adapters/sqs-delivery-retries.ts";
 import { SqsEarlyAck } from "#adapters/sqs-early-ack.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
 import { SqsRetryDelay } from "#adapters/sqs-retry-delay.ts";
+import type { ChannelSender } from "#core/channels.ts";
 import { parseChannelNames } from "#core/delivery-targets.ts";
 import { parseHeartbeat } from "#core/heartbeat.ts";
 import type { ChannelPorts } from "#core/outbox-delivery.ts";
-import type { Logger as LoggerPort, NotificationLinks } from "#core/ports.ts";
+import type { Logger as LoggerPort, NotificationLinks, SecretSource } from "#core/ports.ts";
 import { redactingLogger } from "#core/redacting-logger.ts";
 import { parseRecipientDomains } from "#core/schemas.ts";
 import { type InvocationLimits, type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
@@ -284,16 +285,41 @@ export function channelPorts(
 }
 
 /**
- * The optional delivery ports, wired at merge (each one line here):
- * - channels: `channelPorts(<the ChannelSender of functions/adapters/channel-senders.ts>, table, dynamo)`;
- * - links: `<the NotificationLinks adapter (signed ack links, dashboard URL)>`.
- * Undefined: notifications go by email only, and carry no ack or dashboard link.
+ * A ChannelSender that loads functions/adapters/channel-senders.ts on its first send: most ticks
+ * notify no channel, so a cold start neither ships nor parses the payloads and HTTP senders (the
+ * orchestrator's bundle is split, lib/lambda-bundling.ts).
+ */
+export function lazyChannelSender(secrets: SecretSource): ChannelSender {
+  let sender: Promise<ChannelSender> | undefined;
+  return {
+    async send(channel, message) {
+      sender ??= import("#adapters/channel-senders.ts").then(
+        ({ allowAddressesFromEnv, createChannelSender }) =>
+          createChannelSender({
+            secrets,
+            allowAddresses: allowAddressesFromEnv(process.env.CHANNEL_ALLOW_ADDRESSES),
+          }),
+      );
+      // A failed load (a broken asset) is retried by the next send, not remembered.
+      sender.catch(() => {
+        sender = undefined;
+      });
+      return (await sender).send(channel, message);
+    },
+  };
+}
+
+/**
+ * The optional delivery ports: channels (read only when a notification is due), and the links
+ * (signed ack links, the dashboard's page) when the stack has a dashboard.
+ * Without them, notifications go by email only and carry no ack or dashboard link.
  */
 function deliveryPorts(
-  _tableName: string,
-  _dynamo: DynamoDBClient,
+  tableName: string,
+  dynamo: DynamoDBClient,
+  secrets: SecretSource,
 ): { channels?: ChannelPorts; links?: NotificationLinks } {
-  return {};
+  return { channels: channelPorts(lazyChannelSender(secrets), tableName, dynamo) };
 }
 
 /**
@@ -316,9 +342,10 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
   // (monitors/lazy-registry.ts): a cold start builds no check, a fleet loads only the ones it uses.
   const checks = new LazyChecks();
   const tableName = requiredEnv("MONITORS_TABLE");
+  const secrets = new AwsSecretSource(awsSecretApis);
   return {
     store: preloadingChecks(new DynamoMonitorStore(tableName, createDocumentClient(dynamo)), checks),
-    ...deliveryPorts(tableName, dynamo),
+    ...deliveryPorts(tableName, dynamo, secrets),
     // Made on the first send: most ticks send no mail, so a cold start does not load SES.
     notifier: new SesNotifier(
       requiredEnv("SENDER_EMAIL"),
@@ -332,7 +359,7 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
       : {}),
     ...(deliveryRetryQueueUrl ? { retries: new SqsDeliveryRetries(deliveryRetryQueueUrl, sqs) } : {}),
     findCheck: (name) => checks.find(name),
-    secrets: new AwsSecretSource(awsSecretApis),
+    secrets,
     ...(retryBaseSeconds > 0 ? { retryDelay: new SqsRetryDelay(retryBaseSeconds, sqs) } : {}),
     earlyAck: new SqsEarlyAck(sqs),
     options: {
