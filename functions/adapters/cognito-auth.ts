@@ -96,7 +96,15 @@ export class CognitoAuthenticator implements Authenticator {
     });
     const data = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     if (!response.ok) {
-      const type = String(data.__type ?? "").split("#").pop() ?? "";
+      const type =
+        String(data.__type ?? "")
+          .split("#")
+          .pop() ?? "";
+      // cognito-local answers a wrong password with InvalidPasswordException; Cognito with
+      // NotAuthorizedException. On sign-in both mean the same to the person.
+      if (operation === "InitiateAuth" && type === "InvalidPasswordException") {
+        return { kind: "failed", reason: FAILURES.NotAuthorizedException ?? "" };
+      }
       if (FAILURES[type]) return { kind: "failed", reason: FAILURES[type] };
       throw new Error(`Cognito ${operation} failed: ${type || `HTTP ${response.status}`}`);
     }

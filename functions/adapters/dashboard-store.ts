@@ -78,7 +78,10 @@ export class DynamoDashboardStore implements DashboardReads, MonitorControl {
   async runNow(monitorId: string, at: Date): Promise<void> {
     if (!this.ticks) throw new Error("no ticks queue configured");
     const { config } = parseConfigLeniently(monitorId, await this.table.requireConfig(monitorId));
-    if (!config.isActive) throw new RefusedActionError(`${monitorId} is paused and the orchestrator ignores its ticks: resume it first`);
+    if (!config.isActive)
+      throw new RefusedActionError(
+        `${monitorId} is paused and the orchestrator ignores its ticks: resume it first`,
+      );
     // As `watchkeeper run`: the current time is the tick's logical clock and its dedup identity.
     const tick = TickMessageSchema.parse({ monitorId, scheduledTime: at.toISOString(), reason: "manual" });
     await this.ticks.sqs.send(

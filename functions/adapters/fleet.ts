@@ -1,6 +1,6 @@
+import { type Item, type MonitorsTable, NOTIFICATION_PREFIX, RUN_PREFIX } from "#adapters/monitors-table.ts";
 import { INCIDENT_PREFIX } from "#core/incident.ts";
 import { CONFIG_RECORD, type MonitorConfig, parseConfigLeniently, STATE_RECORD } from "#core/schemas.ts";
-import { type Item, type MonitorsTable, NOTIFICATION_PREFIX, RUN_PREFIX } from "#adapters/monitors-table.ts";
 
 /**
  * Fleet-wide reads: one Scan of the table, filtered and projected, for the commands that look at

@@ -9,8 +9,8 @@ import {
   paginateScan,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { MonitorNotFoundError } from "#core/ack.ts";
 import { DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
+import { MonitorNotFoundError } from "#core/ack.ts";
 import { INCIDENT_PREFIX } from "#core/incident.ts";
 import type { MonitorStore, StoredMonitor } from "#core/ports.ts";
 import { CONFIG_RECORD, STATE_RECORD } from "#core/schemas.ts";
@@ -54,7 +54,8 @@ export class MonitorsTable {
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
     /** The error for a missing monitor (the CLI's names the command that lists them). */
-    private readonly notFound: (monitorId: string) => Error = (monitorId) => new MonitorNotFoundError(monitorId),
+    private readonly notFound: (monitorId: string) => Error = (monitorId) =>
+      new MonitorNotFoundError(monitorId),
   ) {}
 
   /** Config (raw) and state (validated) in one consistent round trip, as the orchestrator loads them. */
@@ -170,8 +171,7 @@ export class MonitorsTable {
       );
       return plainItem(Attributes ?? {});
     } catch (error) {
-      if ((error as Error).name === "ConditionalCheckFailedException")
-        throw this.notFound(monitorId);
+      if ((error as Error).name === "ConditionalCheckFailedException") throw this.notFound(monitorId);
       throw error;
     }
   }

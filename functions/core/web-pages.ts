@@ -95,7 +95,8 @@ export function overviewRow(monitor: MonitorSummary, now: Date): OverviewRow {
 
 /** Alerts first (unacknowledged before acknowledged), then the rest by name. */
 export function sortRows(rows: OverviewRow[]): OverviewRow[] {
-  const rank = (row: OverviewRow) => (row.state === "alert" ? (row.ackBy ? 1 : 0) : row.state === "new" ? 2 : 3);
+  const rank = (row: OverviewRow) =>
+    row.state === "alert" ? (row.ackBy ? 1 : 0) : row.state === "new" ? 2 : 3;
   return [...rows].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
@@ -190,7 +191,9 @@ export function overviewPage(ctx: PageContext, rows: OverviewRow[]): string {
 ${rows.map(
   // Compact on purpose (1,000 rows stay under 200 KB): optional end tags left out, relative
   // times as text; the sparkline cell finds its monitor through the row's link.
-  (row) => html`<tr class="${row.state}${row.ackBy !== undefined ? " acked" : ""}"><td><a href="${monitorPath(row.monitorId)}">${row.name}</a>${row.name !== row.monitorId ? html` <small>${row.monitorId}</small>` : ""}${row.state === "alert" && row.lastMessage ? html`<br><small class="msg">${truncate(row.lastMessage, 80)}</small>` : ""}<td>${STATE_LABEL[row.state]}${row.ackBy !== undefined ? " · acked" : ""}<td>${ago(row.since, ctx.now)}<td>${ago(row.lastRun, ctx.now)}${row.lastOk === false ? html` <b class="fail">fail</b>` : ""}<td>${row.nextRun ? `in ${formatSpan(Date.parse(row.nextRun) - ctx.now.getTime())}` : ""}<td>${row.ackBy ?? ""}<td class="s">
+  (
+    row,
+  ) => html`<tr class="${row.state}${row.ackBy !== undefined ? " acked" : ""}"><td><a href="${monitorPath(row.monitorId)}">${row.name}</a>${row.name !== row.monitorId ? html` <small>${row.monitorId}</small>` : ""}${row.state === "alert" && row.lastMessage ? html`<br><small class="msg">${truncate(row.lastMessage, 80)}</small>` : ""}<td>${STATE_LABEL[row.state]}${row.ackBy !== undefined ? " · acked" : ""}<td>${ago(row.since, ctx.now)}<td>${ago(row.lastRun, ctx.now)}${row.lastOk === false ? html` <b class="fail">fail</b>` : ""}<td>${row.nextRun ? `in ${formatSpan(Date.parse(row.nextRun) - ctx.now.getTime())}` : ""}<td>${row.ackBy ?? ""}<td class="s">
 `,
 )}
 </tbody>
@@ -232,11 +235,13 @@ export function mailOutcome(run: Item, notifications: Item[]): string {
   }
   const type = str(run.notification);
   if (type) {
-    if (run.quietReason === "no-recipients") return `${NOTIFICATION_LABEL[type] ?? type} decided; no recipients`;
+    if (run.quietReason === "no-recipients")
+      return `${NOTIFICATION_LABEL[type] ?? type} decided; no recipients`;
     const receipt = notifications.find((item) => item.tickTime === run.scheduledTime && item.type === type);
     const label = NOTIFICATION_LABEL[type] ?? type;
     if (!receipt) return `${label} decided, delivery pending`;
-    if (receipt.outcome === "abandoned") return `${label} abandoned: ${str(receipt.error) ?? "not delivered"}`;
+    if (receipt.outcome === "abandoned")
+      return `${label} abandoned: ${str(receipt.error) ?? "not delivered"}`;
     const recipients = Array.isArray(receipt.recipients) ? receipt.recipients.length : 0;
     return `${label} sent to ${recipients} recipient${recipients === 1 ? "" : "s"}`;
   }
@@ -265,7 +270,9 @@ export function monitorPage(ctx: PageContext, detail: MonitorDetail): string {
           ),
     );
   }
-  actions.push(config.isActive ? actionForm(ctx, `${path}/pause`, "Pause") : actionForm(ctx, `${path}/resume`, "Resume"));
+  actions.push(
+    config.isActive ? actionForm(ctx, `${path}/pause`, "Pause") : actionForm(ctx, `${path}/resume`, "Resume"),
+  );
   if (config.isActive) actions.push(actionForm(ctx, `${path}/run`, "Run now"));
   const body = html`<p><a href="/monitors">← All monitors</a></p>
 <h1>${row.name} ${badge(row.state, row.ackBy !== undefined)}</h1>
@@ -397,7 +404,12 @@ ${confirmation.lastFailureMessage ? html`<p class="lead">${truncate(confirmation
   return layout(ctx, `Acknowledge ${name}`, body, { nav: false });
 }
 
-export function messagePage(ctx: PageContext, title: string, message: string, link?: { href: string; label: string }) {
+export function messagePage(
+  ctx: PageContext,
+  title: string,
+  message: string,
+  link?: { href: string; label: string },
+) {
   const body = html`<section class="confirm"><h1>${title}</h1><p>${message}</p>${link ? html`<p><a href="${link.href}">${link.label}</a></p>` : ""}</section>`;
   return layout(ctx, title, body, { nav: ctx.user !== undefined });
 }

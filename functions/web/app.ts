@@ -243,7 +243,10 @@ export function createWebApp(deps: WebAppDependencies) {
       result = await deps.auth.mfaCode(username, (form.get("code") ?? "").trim(), session);
     } else {
       if (!username || !form.get("password")) {
-        return respond(400, signInPage(ctx, { kind: "password", username }, "Enter your user name and password."));
+        return respond(
+          400,
+          signInPage(ctx, { kind: "password", username }, "Enter your user name and password."),
+        );
       }
       result = await deps.auth.signIn(username, form.get("password") ?? "");
     }
@@ -270,11 +273,18 @@ export function createWebApp(deps: WebAppDependencies) {
     const token = request.query.get("t");
     const verified = verifyAckToken(token, await deps.linkKeys.keys(), ctx.now);
     if (!verified.ok) {
-      return respond(verified.reason === "expired" ? 410 : 400, messagePage(ctx, "This link does not work", verified.message));
+      return respond(
+        verified.reason === "expired" ? 410 : 400,
+        messagePage(ctx, "This link does not work", verified.message),
+      );
     }
     const { claims } = verified;
     const { config, state } = await deps.store.load(claims.monitorId);
-    if (!config) return respond(404, messagePage(ctx, "No such monitor", `There is no monitor ${claims.monitorId} any more.`));
+    if (!config)
+      return respond(
+        404,
+        messagePage(ctx, "No such monitor", `There is no monitor ${claims.monitorId} any more.`),
+      );
     const { config: parsed } = parseConfigLeniently(claims.monitorId, config);
     const open =
       state?.state === "alert" &&
@@ -289,7 +299,9 @@ export function createWebApp(deps: WebAppDependencies) {
         recipient: claims.recipient,
         incidentStart: claims.incident,
         open,
-        lastFailureMessage: open ? (state?.incident?.lastFailureMessage ?? state?.lastResultMessage) : undefined,
+        lastFailureMessage: open
+          ? (state?.incident?.lastFailureMessage ?? state?.lastResultMessage)
+          : undefined,
         ackBy: open ? state?.ack?.by : undefined,
       }),
     );
@@ -299,7 +311,10 @@ export function createWebApp(deps: WebAppDependencies) {
     checkOrigin(request);
     const verified = verifyAckToken(request.form.get("t"), await deps.linkKeys.keys(), ctx.now);
     if (!verified.ok) {
-      return respond(verified.reason === "expired" ? 410 : 400, messagePage(ctx, "This link does not work", verified.message));
+      return respond(
+        verified.reason === "expired" ? 410 : 400,
+        messagePage(ctx, "This link does not work", verified.message),
+      );
     }
     const { claims } = verified;
     const note = request.form.get("note") ?? undefined;
@@ -325,11 +340,18 @@ export function createWebApp(deps: WebAppDependencies) {
       if (error instanceof IncidentChangedError || error instanceof NotInIncidentError) {
         return respond(
           409,
-          messagePage(ctx, "This incident is over", `The incident this link was sent for has ended; nothing was acknowledged.`),
+          messagePage(
+            ctx,
+            "This incident is over",
+            `The incident this link was sent for has ended; nothing was acknowledged.`,
+          ),
         );
       }
       if (error instanceof MonitorNotFoundError) {
-        return respond(404, messagePage(ctx, "No such monitor", `There is no monitor ${claims.monitorId} any more.`));
+        return respond(
+          404,
+          messagePage(ctx, "No such monitor", `There is no monitor ${claims.monitorId} any more.`),
+        );
       }
       throw error;
     }
@@ -348,8 +370,14 @@ export function createWebApp(deps: WebAppDependencies) {
       switch (action) {
         case "ack": {
           const note = request.form.get("note") ?? undefined;
-          const outcome = await deps.acks.acknowledge(monitorId, { by: user.username, ...(note ? { note } : {}) }, now);
-          notice = outcome.changed ? "Acknowledged: reminders stop until it recovers." : "Already acknowledged.";
+          const outcome = await deps.acks.acknowledge(
+            monitorId,
+            { by: user.username, ...(note ? { note } : {}) },
+            now,
+          );
+          notice = outcome.changed
+            ? "Acknowledged: reminders stop until it recovers."
+            : "Already acknowledged.";
           break;
         }
         case "unack": {
@@ -360,7 +388,11 @@ export function createWebApp(deps: WebAppDependencies) {
         case "pause":
         case "resume": {
           const changed = await deps.control.setActive(monitorId, action === "resume");
-          notice = changed ? (action === "pause" ? "Paused: no checks, no mail." : "Resumed.") : `Already ${action}d.`;
+          notice = changed
+            ? action === "pause"
+              ? "Paused: no checks, no mail."
+              : "Resumed."
+            : `Already ${action}d.`;
           break;
         }
         case "run":
@@ -371,7 +403,8 @@ export function createWebApp(deps: WebAppDependencies) {
           throw new HttpError(404, "No such action.");
       }
     } catch (error) {
-      if (error instanceof MonitorNotFoundError) throw new HttpError(404, `There is no monitor ${monitorId}.`);
+      if (error instanceof MonitorNotFoundError)
+        throw new HttpError(404, `There is no monitor ${monitorId}.`);
       if (
         error instanceof NotInIncidentError ||
         error instanceof IncidentChangedError ||
@@ -411,7 +444,8 @@ export function createWebApp(deps: WebAppDependencies) {
     // Everything else is the dashboard: a verified session first.
     const current = await session(request);
     if (!current) {
-      if (path.startsWith("/api/")) return respond(401, JSON.stringify({ message: "sign in" }), "application/json");
+      if (path.startsWith("/api/"))
+        return respond(401, JSON.stringify({ message: "sign in" }), "application/json");
       return redirect("/signin", method === "GET" ? [] : clearCookies());
     }
     const { user, cookies } = current;
@@ -431,10 +465,7 @@ export function createWebApp(deps: WebAppDependencies) {
       return withCookies(respond(200, incidentsPage(page, incidents, INCIDENT_DAYS)));
     }
     if (path === "/api/sparklines" && method === "GET") {
-      const ids = (request.query.get("ids") ?? "")
-        .split(",")
-        .filter(Boolean)
-        .slice(0, MAX_SPARKLINE_IDS);
+      const ids = (request.query.get("ids") ?? "").split(",").filter(Boolean).slice(0, MAX_SPARKLINE_IDS);
       return withCookies(respond(200, JSON.stringify(await deps.reads.sparklines(ids)), "application/json"));
     }
     const match = /^\/monitors\/([^/]+)(?:\/(ack|unack|pause|resume|run))?$/.exec(path);
@@ -463,10 +494,16 @@ export function createWebApp(deps: WebAppDependencies) {
     } catch (error) {
       const ctx: PageContext = { now: clock() };
       if (error instanceof HttpError) {
-        return respond(error.status, messagePage(ctx, error.status === 404 ? "Not found" : "Refused", error.message));
+        return respond(
+          error.status,
+          messagePage(ctx, error.status === 404 ? "Not found" : "Refused", error.message),
+        );
       }
       logger.error("dashboard request failed", { path: request?.path, error: (error as Error).message });
-      return respond(500, messagePage(ctx, "Something went wrong", "The dashboard could not do that; try again."));
+      return respond(
+        500,
+        messagePage(ctx, "Something went wrong", "The dashboard could not do that; try again."),
+      );
     }
   };
 }

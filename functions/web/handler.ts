@@ -1,5 +1,5 @@
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import * as z from "zod";
 import { SecretsManagerAckLinkKeys } from "#adapters/ack-link-keys.ts";

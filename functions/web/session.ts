@@ -1,7 +1,6 @@
 import { CognitoJwtVerifier } from "aws-jwt-verify";
 import { validateCognitoJwtFields } from "aws-jwt-verify/cognito-verifier";
-import type { JwksCache } from "aws-jwt-verify/jwk";
-import type { Jwks } from "aws-jwt-verify/jwk";
+import type { Jwks, JwksCache } from "aws-jwt-verify/jwk";
 import { JwtVerifier } from "aws-jwt-verify/jwt-verifier";
 
 /**
