@@ -108,12 +108,13 @@ export function notificationLinksFromEnv(
 ): NotificationLinks | undefined {
   const dashboardUrl = env.DASHBOARD_URL?.trim();
   const secretArn = env.ACK_LINK_SECRET_ARN?.trim();
-  if (!dashboardUrl || !secretArn) return undefined;
+  // `npm start` only (local/runtime.ts): the key of this local run, there being no Secrets Manager.
+  const localKey = env.WATCHKEEPER_LOCAL_ACK_LINK_KEY?.trim();
+  if (!dashboardUrl || (!secretArn && !localKey)) return undefined;
   const hours = Number(env.ACK_LINK_TTL_HOURS);
   const ttlMs = Number.isFinite(hours) && hours > 0 ? hours * 3_600_000 : DEFAULT_ACK_LINK_TTL_MS;
-  return new AckLinks({
-    dashboardUrl,
-    ttlMs,
-    keys: new SecretsManagerAckLinkKeys({ secretArn, ...(reader ? { reader } : {}) }),
-  });
+  const keys: AckLinkKeySource = secretArn
+    ? new SecretsManagerAckLinkKeys({ secretArn, ...(reader ? { reader } : {}) })
+    : { keys: async () => ({ current: localKey ?? "" }) };
+  return new AckLinks({ dashboardUrl, ttlMs, keys });
 }
