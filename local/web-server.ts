@@ -80,7 +80,7 @@ export async function startWebServer(
         const headers: Record<string, string | string[]> = { ...result.headers };
         if (result.cookies.length > 0) headers["set-cookie"] = result.cookies;
         response.writeHead(result.statusCode ?? 200, headers);
-        response.end(result.body ?? "");
+        response.end(result.isBase64Encoded ? Buffer.from(result.body ?? "", "base64") : (result.body ?? ""));
       } catch {
         response.writeHead(500, { "content-type": "text/plain" });
         response.end("local web server error");
