@@ -1,3 +1,4 @@
+import { periodMinutesOf, phaseOf, rateAnchor } from "./buckets.ts";
 import { nextRun, parseSchedule } from "./schedule.ts";
 import type { MonitorConfig } from "./schemas.ts";
 import { Html, html, join } from "./web-html.ts";
@@ -57,10 +58,10 @@ export function nextRunOf(monitor: MonitorSummary, now: Date): string | undefine
   try {
     const schedule = parseSchedule(monitor.config.schedule, { now });
     if (schedule.kind === "rate") {
-      const last = str(monitor.state?.lastTickTime);
-      if (!last) return undefined;
-      const anchor = new Date(last);
-      return nextRun(schedule, monitor.config.timezone, now, anchor)?.toISOString();
+      // The fan-out's cadence: the monitor's phase in its period, counted from the epoch (a
+      // monitor migrated with another phase differs by less than one period).
+      const phase = phaseOf(monitor.monitorId, periodMinutesOf(schedule));
+      return nextRun(schedule, monitor.config.timezone, now, rateAnchor(phase))?.toISOString();
     }
     return nextRun(schedule, monitor.config.timezone, now)?.toISOString();
   } catch {
@@ -148,7 +149,7 @@ export function layout(ctx: PageContext, title: string, body: Html, options: { n
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title} · Watchkeeper</title>
 <link rel="stylesheet" href="/static/app.css?v=${ASSET_VERSION}">
 <script src="/static/app.js?v=${ASSET_VERSION}" defer></script>
@@ -326,10 +327,14 @@ ${incidents.map((incident) => {
       : Number.isNaN(Date.parse(start))
         ? "–"
         : `${formatSpan(ctx.now.getTime() - Date.parse(start))} (open)`;
+  const count = (value: unknown, one: string, many: string) => {
+    const n = Number(value ?? 0);
+    return `${n} ${n === 1 ? one : many}`;
+  };
   const mail = [
-    `${Number(incident.alertsSent ?? 0)} alert`,
-    `${Number(incident.remindersSent ?? 0)} reminder`,
-    `${Number(incident.recoveriesSent ?? 0)} recovery`,
+    count(incident.alertsSent, "alert", "alerts"),
+    count(incident.remindersSent, "reminder", "reminders"),
+    count(incident.recoveriesSent, "recovery", "recoveries"),
   ].join(", ");
   const ackBy = str(incident.acknowledgedBy) ?? str(incident.firstAcknowledgedBy);
   return html`<tr>

@@ -149,7 +149,9 @@ export function createWebApp(deps: WebAppDependencies) {
         "content-security-policy": CSP,
         "x-content-type-options": "nosniff",
         "x-frame-options": "DENY",
-        "referrer-policy": "no-referrer",
+        // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on form POSTs,
+        // which the Origin check must refuse. Other origins still get no referrer (no ack token).
+        "referrer-policy": "same-origin",
         "cross-origin-opener-policy": "same-origin",
         "cross-origin-resource-policy": "same-origin",
         "permissions-policy": "camera=(), microphone=(), geolocation=()",

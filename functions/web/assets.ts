@@ -24,9 +24,9 @@ th{font-size:.8rem;color:var(--muted);font-weight:600}
 small,.muted{color:var(--muted)}
 .msg{color:var(--muted);overflow-wrap:anywhere}
 .badge{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:.8rem;font-weight:600;color:#fff;background:var(--paused);white-space:nowrap}
-.badge.alert{background:var(--alert)}.badge.ok{background:var(--ok)}.badge.new{background:var(--new)}
+.badge.alert{background:var(--alert);color:#fff}.badge.ok{background:var(--ok);color:#fff}.badge.new{background:var(--new)}
 .badge.alert.acked{background:#dc6803}
-.fail{color:var(--alert);font-weight:600}.ok{color:var(--ok)}
+.fail{color:var(--alert);font-weight:600}span.ok{color:var(--ok)}
 .lead{font-size:1.05rem;font-weight:600;color:var(--alert);overflow-wrap:anywhere}
 .notice{background:#ecfdf3;border:1px solid #abefc6;padding:.5rem .8rem;border-radius:.4rem}
 .error{background:#fef3f2;border:1px solid #fecdca;padding:.5rem .8rem;border-radius:.4rem}
