@@ -280,13 +280,19 @@ export class Dashboard extends Construct {
     this.linkSecret.grantRead(fn.function);
   }
 
+  /** Stack-level outputs (plain output keys, as the stack's others). */
   output(): void {
-    new CfnOutput(this, "DashboardUrl", { value: this.url, description: "The web dashboard (sign in here)" });
-    new CfnOutput(this, "DashboardUserPoolId", {
+    const stack = Stack.of(this);
+    new CfnOutput(stack, "DashboardUrl", { value: this.url, description: "The web dashboard (sign in here)" });
+    new CfnOutput(stack, "DashboardUserPoolId", {
       value: this.userPool.userPoolId,
       description: "Cognito user pool of the dashboard's users",
     });
-    new CfnOutput(this, "CreateDashboardUserCommand", {
+    new CfnOutput(stack, "DashboardClientId", {
+      value: this.client.userPoolClientId,
+      description: "The dashboard's app client (USER_PASSWORD_AUTH), for the TOTP enrolment commands",
+    });
+    new CfnOutput(stack, "CreateDashboardUserCommand", {
       value: [
         "aws cognito-idp admin-create-user",
         `--user-pool-id ${this.userPool.userPoolId}`,

@@ -141,6 +141,16 @@ describe("the web function", () => {
   });
 });
 
+describe("outputs", () => {
+  it("prints the dashboard URL, the user pool and a command that creates a user", () => {
+    const outputs = synthesized.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining(["DashboardUrl", "DashboardUserPoolId", "DashboardClientId", "CreateDashboardUserCommand"]),
+    );
+    expect(JSON.stringify(outputs.CreateDashboardUserCommand?.Value)).toContain("admin-create-user");
+  });
+});
+
 describe("settings and cdk-nag", () => {
   it("leaves the whole dashboard out with -c dashboard=false, and mail without links", () => {
     for (const type of ["AWS::Cognito::UserPool", "AWS::ApiGatewayV2::Api", "AWS::SecretsManager::Secret"]) {
