@@ -94,10 +94,10 @@ export function overviewRow(monitor: MonitorSummary, now: Date): OverviewRow {
   };
 }
 
-/** Alerts first (unacknowledged before acknowledged), then the rest by name. */
+/** Alerts first (unacknowledged before acknowledged), then new, OK and paused monitors, by name. */
 export function sortRows(rows: OverviewRow[]): OverviewRow[] {
-  const rank = (row: OverviewRow) =>
-    row.state === "alert" ? (row.ackBy ? 1 : 0) : row.state === "new" ? 2 : 3;
+  const RANK: Record<DisplayState, number> = { alert: 0, new: 2, ok: 3, paused: 4 };
+  const rank = (row: OverviewRow) => RANK[row.state] + (row.ackBy ? 1 : 0);
   return [...rows].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
