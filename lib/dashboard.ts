@@ -283,7 +283,10 @@ export class Dashboard extends Construct {
   /** Stack-level outputs (plain output keys, as the stack's others). */
   output(): void {
     const stack = Stack.of(this);
-    new CfnOutput(stack, "DashboardUrl", { value: this.url, description: "The web dashboard (sign in here)" });
+    new CfnOutput(stack, "DashboardUrl", {
+      value: this.url,
+      description: "The web dashboard (sign in here)",
+    });
     new CfnOutput(stack, "DashboardUserPoolId", {
       value: this.userPool.userPoolId,
       description: "Cognito user pool of the dashboard's users",

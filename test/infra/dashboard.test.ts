@@ -145,7 +145,12 @@ describe("outputs", () => {
   it("prints the dashboard URL, the user pool and a command that creates a user", () => {
     const outputs = synthesized.template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs)).toEqual(
-      expect.arrayContaining(["DashboardUrl", "DashboardUserPoolId", "DashboardClientId", "CreateDashboardUserCommand"]),
+      expect.arrayContaining([
+        "DashboardUrl",
+        "DashboardUserPoolId",
+        "DashboardClientId",
+        "CreateDashboardUserCommand",
+      ]),
     );
     expect(JSON.stringify(outputs.CreateDashboardUserCommand?.Value)).toContain("admin-create-user");
   });
