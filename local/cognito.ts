@@ -37,6 +37,10 @@ export const PASSWORD_POLICY = {
   TemporaryPasswordValidityDays: 3,
 };
 
+export async function cognitoCall(endpoint: string, operation: string, body: Record<string, unknown>) {
+  return call(endpoint, operation, body);
+}
+
 async function call(endpoint: string, operation: string, body: Record<string, unknown>) {
   const response = await fetch(endpoint, {
     method: "POST",

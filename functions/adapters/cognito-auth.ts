@@ -25,6 +25,8 @@ export interface Authenticator {
   newPassword(username: string, newPassword: string, session: string): Promise<AuthResult>;
   mfaCode(username: string, code: string, session: string): Promise<AuthResult>;
   refresh(refreshToken: string): Promise<AuthTokens | undefined>;
+  /** Revokes a refresh token (sign-out): it can no longer refresh a session. */
+  revoke(refreshToken: string): Promise<void>;
 }
 
 const FAILURES: Record<string, string> = {
@@ -82,6 +84,23 @@ export class CognitoAuthenticator implements Authenticator {
       AuthParameters: { REFRESH_TOKEN: refreshToken },
     });
     return result.kind === "signed-in" ? result.tokens : undefined;
+  }
+
+  async revoke(refreshToken: string): Promise<void> {
+    await this.#send("RevokeToken", { ClientId: this.#clientId, Token: refreshToken });
+  }
+
+  async #send(operation: string, body: Record<string, unknown>): Promise<void> {
+    const response = await fetch(this.#endpoint, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-amz-json-1.1",
+        "x-amz-target": `AWSCognitoIdentityProviderService.${operation}`,
+      },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new Error(`Cognito ${operation} failed: HTTP ${response.status}`);
   }
 
   async #auth(operation: string, body: Record<string, unknown>): Promise<AuthResult> {

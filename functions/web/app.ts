@@ -457,6 +457,14 @@ export function createWebApp(deps: WebAppDependencies) {
 
     if (path === "/signout" && method === "POST") {
       checkCsrf(request, current.csrf);
+      // The refresh token stops working at once; the access token expires within the hour.
+      const refreshToken = request.cookies.get(COOKIE.refresh);
+      if (refreshToken) {
+        await deps.auth.revoke(refreshToken).catch((error: Error) => {
+          logger.warn("refresh token not revoked", { error: error.message });
+        });
+      }
+      logger.info("signed out", { username: user.username });
       return redirect("/signin", clearCookies());
     }
     if (path === "/monitors" && method === "GET") {

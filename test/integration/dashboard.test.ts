@@ -4,12 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
 import { signAckToken } from "#core/ack-link.ts";
 import { TickProcessor } from "#core/tick.ts";
-import { createUserWithTemporaryPassword } from "../../local/cognito.ts";
+import { cognitoCall, createUserWithTemporaryPassword } from "../../local/cognito.ts";
 import { createTickQueues } from "../../local/resources.ts";
 import { type SqsServer, startSqs } from "../../local/servers.ts";
 import { type LocalWeb, startLocalWeb } from "../../local/web.ts";
 import { freshTable, localDynamo, localSqs, putMonitorConfig } from "../support/aws.ts";
 import { RecordingNotifier } from "../support/memory-adapters.ts";
+import { totp } from "../support/totp.ts";
 
 /**
  * The dashboard over real HTTP on 127.0.0.1: DynamoDB Local, fauxqs, cognito-local, the same web
@@ -146,6 +147,19 @@ describe("sign-in and sessions", () => {
     expect(overview.body).toContain(`<input type="hidden" name="csrf" value="${browser.csrf()}">`);
   });
 
+  it("signs out: clears the cookies and revokes the refresh token", async () => {
+    const browser = new Browser();
+    await browser.signIn();
+    const stolen = browser.jar.get("wk_rt") ?? "";
+    const out = await browser.request("/signout", { method: "POST", form: { csrf: browser.csrf() } });
+    expect(out.response.status).toBe(303);
+    expect(browser.jar.size).toBe(0);
+    // The refresh token alone (say, copied before the sign-out) no longer opens a session.
+    const thief = new Browser();
+    thief.jar.set("wk_rt", stolen);
+    expect((await thief.request("/monitors")).response.headers.get("location")).toBe("/signin");
+  });
+
   it("refuses a forged access token cookie (aws-jwt-verify checks the signature)", async () => {
     const browser = new Browser();
     await browser.signIn();
@@ -168,6 +182,53 @@ describe("sign-in and sessions", () => {
       form: { step: "new-password", username: "newbie", session, newPassword: "A-much-better-pass-2!" },
     });
     expect(second.response.status).toBe(303);
+    expect((await browser.request("/monitors")).response.status).toBe(200);
+  });
+
+  it("asks a user with TOTP MFA for the code, refuses a wrong one, and signs them in with the right one", async () => {
+    const { endpoint, userPoolId, clientId } = web.cognito;
+    const password = "Totp-user-pass-3!";
+    await createUserWithTemporaryPassword(web.cognito, "totp-user", password);
+    await cognitoCall(endpoint, "AdminSetUserPassword", {
+      UserPoolId: userPoolId,
+      Username: "totp-user",
+      Password: password,
+      Permanent: true,
+    });
+    // Enrolment, as docs/deploy.md tells a user to do it with the AWS CLI.
+    const auth = (await cognitoCall(endpoint, "InitiateAuth", {
+      AuthFlow: "USER_PASSWORD_AUTH",
+      ClientId: clientId,
+      AuthParameters: { USERNAME: "totp-user", PASSWORD: password },
+    })) as { AuthenticationResult: { AccessToken: string } };
+    const AccessToken = auth.AuthenticationResult.AccessToken;
+    const { SecretCode } = (await cognitoCall(endpoint, "AssociateSoftwareToken", { AccessToken })) as {
+      SecretCode: string;
+    };
+    await cognitoCall(endpoint, "VerifySoftwareToken", { AccessToken, UserCode: totp(SecretCode) });
+    await cognitoCall(endpoint, "SetUserMFAPreference", {
+      AccessToken,
+      SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true },
+    });
+
+    const browser = new Browser();
+    const first = await browser.signIn("totp-user", password);
+    expect(first.response.status).toBe(200);
+    expect(first.body).toContain('name="code"');
+    expect(browser.jar.size).toBe(0);
+    const session = /name="session" value="([^"]+)"/.exec(first.body)?.[1] ?? "";
+    const wrongCode = String((Number(totp(SecretCode)) + 500_000) % 1_000_000).padStart(6, "0");
+    const wrong = await browser.request("/signin", {
+      method: "POST",
+      form: { step: "mfa", username: "totp-user", session, code: wrongCode },
+    });
+    expect(wrong.response.status).toBe(401);
+    expect(wrong.body).toContain("That code is not right");
+    const right = await browser.request("/signin", {
+      method: "POST",
+      form: { step: "mfa", username: "totp-user", session, code: totp(SecretCode) },
+    });
+    expect(right.response.status).toBe(303);
     expect((await browser.request("/monitors")).response.status).toBe(200);
   });
 });
