@@ -112,6 +112,8 @@ export interface FleetQuery {
   incidentsSince?: Date;
   /** Project to the attributes the reports read; false reads whole items (export). @default true */
   project?: boolean;
+  /** Scan in this many parallel segments (the dashboard). @default 1 */
+  segments?: number;
 }
 
 export async function scanFleet(table: MonitorsTable, query: FleetQuery): Promise<FleetScan> {
@@ -171,6 +173,7 @@ export async function scanFleet(table: MonitorsTable, query: FleetQuery): Promis
     values,
     names,
     ...(query.project === false ? {} : { attributes }),
+    ...(query.segments ? { segments: query.segments } : {}),
   })) {
     const record = String(item.record);
     const monitorId = String(item.monitorId);

@@ -481,7 +481,12 @@ export function createWebApp(deps: WebAppDependencies) {
     }
     const match = /^\/monitors\/([^/]+)(?:\/(ack|unack|pause|resume|run))?$/.exec(path);
     if (match) {
-      const monitorId = decodeURIComponent(match[1] ?? "");
+      let monitorId: string;
+      try {
+        monitorId = decodeURIComponent(match[1] ?? "");
+      } catch {
+        throw new HttpError(404, "There is no such page.");
+      }
       const action = match[2];
       if (action && method === "POST") {
         checkCsrf(request, current.csrf);

@@ -250,6 +250,15 @@ describe("pages", () => {
     }
   });
 
+  it("answers 404 for an unknown monitor or a malformed path, without echoing markup", async () => {
+    const browser = new Browser();
+    await browser.signIn();
+    const unknown = await browser.request("/monitors/%3Cb%3Enope");
+    expect(unknown.response.status).toBe(404);
+    expect(unknown.body).toContain("&lt;b&gt;nope");
+    expect((await browser.request("/monitors/%E0%A4%A")).response.status).toBe(404);
+  });
+
   it("shows each run's decision and why mail was or was not sent", async () => {
     const browser = new Browser();
     await browser.signIn();
