@@ -1,9 +1,10 @@
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { parseConfigLeniently, TickMessageSchema } from "#core/schemas.ts";
+import { parseConfigLeniently } from "#core/schemas.ts";
 import type { MonitorDetail, MonitorSummary } from "#core/web-pages.ts";
 import { type DashboardReads, type MonitorControl, RefusedActionError, type Sparkline } from "../web/app.ts";
 import { scanFleet } from "./fleet.ts";
+import { sendManualTick } from "./manual-tick.ts";
 import { MonitorsTable } from "./monitors-table.ts";
 
 /**
@@ -87,14 +88,6 @@ export class DynamoDashboardStore implements DashboardReads, MonitorControl {
       throw new RefusedActionError(
         `${monitorId} is paused and the orchestrator ignores its ticks: resume it first`,
       );
-    // As `watchkeeper run`: the current time is the tick's logical clock and its dedup identity.
-    const tick = TickMessageSchema.parse({ monitorId, scheduledTime: at.toISOString(), reason: "manual" });
-    await this.ticks.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: this.ticks.queueUrl,
-        MessageBody: JSON.stringify(tick),
-        MessageGroupId: monitorId,
-      }),
-    );
+    await sendManualTick(this.ticks.sqs, this.ticks.queueUrl, monitorId, at);
   }
 }
