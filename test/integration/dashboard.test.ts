@@ -267,6 +267,16 @@ describe("pages", () => {
     expect(body).toMatch(/ALERT (sent|decided)/);
   });
 
+  it("lists open incidents across monitors on the incidents page", async () => {
+    const browser = new Browser();
+    await browser.signIn();
+    const { response, body } = await browser.request("/incidents");
+    expect(response.status).toBe(200);
+    expect(body).toContain('<a href="/monitors/feed">feed</a>');
+    expect(body).toContain('<a href="/monitors/xss">xss</a>');
+    expect(body).toContain("1 alert");
+  });
+
   it("returns sparklines for visible rows only on request", async () => {
     const browser = new Browser();
     await browser.signIn();

@@ -128,4 +128,16 @@ describe("Secrets Manager key ring", () => {
     });
     expect(links?.dashboardUrl("m")).toBe("https://x.example/monitors/m");
   });
+
+  it("signs with the local run's key under npm start, for as long as ACK_LINK_TTL_HOURS says", async () => {
+    const links = notificationLinksFromEnv({
+      DASHBOARD_URL: "http://127.0.0.1:8020/",
+      WATCHKEEPER_LOCAL_ACK_LINK_KEY: "local-key",
+      ACK_LINK_TTL_HOURS: "2",
+    });
+    const url = new URL((await links?.ackUrl({ monitorId: "m", incident: "i", recipient: "r" })) ?? "");
+    const verified = verifyAckToken(url.searchParams.get("t"), { current: "local-key" }, new Date());
+    expect(verified.ok && verified.claims.expiresAt - Date.now()).toBeGreaterThan(7_100_000);
+    expect(verified.ok && verified.claims.expiresAt - Date.now()).toBeLessThanOrEqual(7_200_000);
+  });
 });
