@@ -297,8 +297,7 @@ async function forceRun(context: CommandContext, monitorId: string): Promise<voi
   }
   const { tick, messageId } = await sendManualTick(target.sqs(), await target.queueUrl(), monitorId, now);
   if (!options.wait) {
-    if (out.json)
-      out.data({ queued: monitorId, scheduledTime: tick.scheduledTime, messageId: messageId });
+    if (out.json) out.data({ queued: monitorId, scheduledTime: tick.scheduledTime, messageId });
     else
       out.line(
         `Queued a manual run of ${out.color.bold(monitorId)} (tick ${tick.scheduledTime}, message ${messageId}).`,
@@ -307,7 +306,7 @@ async function forceRun(context: CommandContext, monitorId: string): Promise<voi
   }
   const state = await waitForTick(context, monitorId, tick.scheduledTime, timeoutMs);
   if (out.json) {
-    out.data({ queued: monitorId, scheduledTime: tick.scheduledTime, messageId: messageId, state });
+    out.data({ queued: monitorId, scheduledTime: tick.scheduledTime, messageId, state });
     return;
   }
   const { color } = out;
