@@ -36,7 +36,9 @@ export interface DashboardBench {
 }
 
 const MONITORS = 1_000;
-const HISTORY_PER_MONITOR = 20;
+/** Run items per monitor in the table (`--history N` measures a longer history). */
+const historyArg = process.argv.indexOf("--history");
+const HISTORY_PER_MONITOR = historyArg > 0 ? Number(process.argv[historyArg + 1]) : 20;
 const VISIBLE_ROWS = 25;
 const PAGE_LIMIT_BYTES = 200 * 1024;
 
@@ -167,9 +169,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       LOCAL_CREDENTIALS,
     );
     const result = await measureDashboard(make);
-    const results = existsSync(out) ? (JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown>) : {};
-    results.dashboard = result;
-    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    // `--history N` is a what-if run: printed, not written over the standard measurement.
+    if (historyArg < 0) {
+      const results = existsSync(out)
+        ? (JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown>)
+        : {};
+      results.dashboard = result;
+      writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    }
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
     await dynamodb.stop();
