@@ -13,6 +13,7 @@ import {
   startSes,
   startSqs,
 } from "#local/servers.ts";
+import { measureDashboard } from "./dashboard.ts";
 import { measureColdStart } from "./lib/cold-start.ts";
 import {
   type CostInputs,
@@ -247,6 +248,9 @@ async function withServers() {
       say,
     });
 
+    say("measuring the dashboard's overview of 1,000 monitors");
+    const dashboard = await measureDashboard(make);
+
     let throughput: Awaited<ReturnType<typeof measureThroughput>> | undefined;
     if (!opts.skipThroughput) {
       await fetch(`${ses.endpoint}/clear-store`, { method: "POST" });
@@ -262,7 +266,7 @@ async function withServers() {
       const store = (await (await fetch(`${ses.endpoint}/store`)).json()) as { emails?: unknown[] };
       throughput.emailsSent = store.emails?.length ?? 0;
     }
-    return { scenario, steadyCycle, throughput, fanOut };
+    return { scenario, steadyCycle, throughput, fanOut, dashboard };
   } finally {
     capture.stop();
     say("stopping servers");
@@ -502,7 +506,7 @@ if (opts.coldStartOnly) {
   process.stdout.write(`${pc.dim(`updated coldStart in ${opts.out}`)}\n`);
   process.exit(0);
 }
-const { scenario, steadyCycle, throughput, fanOut: fanOutResult } = await withServers();
+const { scenario, steadyCycle, throughput, fanOut: fanOutResult, dashboard } = await withServers();
 
 const lambdaMs = (wallMs: number, cpuMs: number) =>
   Math.ceil(wallMs + cpuMs * Math.max(0, MB_PER_VCPU / lambdaConfig.memoryMb - 1));
@@ -692,6 +696,7 @@ const targets = {
 
 const results = {
   cost,
+  dashboard,
   fanOut: fanOutResult,
   throughput: throughput ?? null,
   schedules,
@@ -771,6 +776,11 @@ table.push(
   ],
   ["latency p50 / p95 / p99 ms", t ? `${t.p50Ms} / ${t.p95Ms} / ${t.p99Ms}` : "skipped", ""],
   ["emails sent (throughput rounds)", t ? `${t.emailsSent}` : "skipped", ""],
+  [
+    "dashboard overview, 1,000 monitors",
+    `${dashboard.overviewRequests} DynamoDB requests (${dashboard.tableItems} items in the table), ${Math.round(dashboard.overviewPageBytes / 1024)} KB (${Math.round(dashboard.overviewPageGzipBytes / 1024)} KB gzip)`,
+    `< 200 KB ${mark(dashboard.result)}`,
+  ],
 );
 for (const name of ["steady", "steadyRecordOnlyChanges", "alerting", "recovering"] as const) {
   const r = s[name];

@@ -40,6 +40,8 @@ export const CONTEXT_KEYS = [
   "checkAlarmReads",
   "checkMetricReads",
   "defaultChannels",
+  "dashboard",
+  "ackLinkDays",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -236,6 +238,13 @@ const ContextSchema = z
       .default(false),
     checkAlarmReads: booleanSetting.default(false),
     checkMetricReads: booleanSetting.default(false),
+    dashboard: booleanSetting.default(true),
+    ackLinkDays: z.coerce
+      .number({ message: "must be a number of days" })
+      .int("must be a whole number of days")
+      .min(1, "must be at least 1 day")
+      .max(30, "must be at most 30 days (the key rotates every 30 days; a link outlives one rotation only)")
+      .default(7),
   })
   .superRefine((context, ctx) => {
     for (const prefix of ["check", "channel"] as const) {
@@ -390,6 +399,13 @@ export interface WatchkeeperSettings {
    * permissions: granted, the orchestrator may read every metric of the account and region. @default false
    */
   checkMetricReads: boolean;
+  /**
+   * The web dashboard (lib/dashboard.ts): Cognito user pool, HTTP API, signed ack links in mail.
+   * `-c dashboard=false` leaves all of it out (mail then carries no ack or dashboard link). @default true
+   */
+  dashboard: boolean;
+  /** How long an ack link in a mail works, in days (1-30). @default 7 */
+  ackLinkDays: number;
   /** Context keys that were missing and replaced by synth-only placeholders. */
   placeholders: ContextKey[];
 }
@@ -513,6 +529,8 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     createSenderIdentity: context.createSenderIdentity,
     checkAlarmReads: context.checkAlarmReads,
     checkMetricReads: context.checkMetricReads,
+    dashboard: context.dashboard,
+    ackLinkDays: context.ackLinkDays,
     placeholders,
   };
 }

@@ -20,6 +20,7 @@ import {
   NOTIFICATION_DELIVERY_FAILED,
   ORCHESTRATOR_METRICS_SERVICE,
 } from "../functions/orchestrator/metric-names.ts";
+import { Dashboard } from "./dashboard.ts";
 import { DeliveryRetryQueue } from "./delivery-retry-queue.ts";
 import { FanOut } from "./fan-out.ts";
 import { MonitorsTable } from "./monitors-table.ts";
@@ -62,6 +63,8 @@ export class WatchkeeperStack extends Stack {
   readonly scheduleSync: ScheduleSync;
   readonly fanOut: FanOut;
   readonly alarms: OperatorAlarms;
+  /** Absent with `-c dashboard=false`. */
+  readonly dashboard: Dashboard | undefined;
 
   constructor(scope: Construct, id: string, props: WatchkeeperStackProps) {
     super(scope, id, {
@@ -119,6 +122,16 @@ export class WatchkeeperStack extends Stack {
       namePrefix: settings.namePrefix,
       operatorEmail: settings.operatorEmail,
     });
+    if (settings.dashboard) {
+      this.dashboard = new Dashboard(this, "Dashboard", {
+        table: this.table.table,
+        ticks: this.ticks.queue,
+        logRetention: settings.logRetentionDays,
+        namePrefix: settings.namePrefix,
+      });
+      this.dashboard.linkFrom(this.orchestrator.lambda, settings.ackLinkDays);
+      this.dashboard.output();
+    }
     this.watch();
     this.output(settings);
   }

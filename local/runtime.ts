@@ -29,8 +29,10 @@ import {
 import { LocalScheduler } from "./scheduler.ts";
 import { DEFAULT_SEED_FILE, loadSeedMonitors, seedMonitors, tableIsEmpty } from "./seed.ts";
 import {
+  freePort,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
+  LOOPBACK,
   type RunningServer,
   type SesServer,
   startDynamoDbLocal,
@@ -39,6 +41,7 @@ import {
 } from "./servers.ts";
 import { type BatchOutcome, SqsPoller } from "./sqs-poller.ts";
 import { configRecordsOnly, StreamPoller } from "./stream-poller.ts";
+import { type LocalWeb, newLocalLinkKey, startLocalWeb } from "./web.ts";
 
 /**
  * The whole pipeline on this machine (DESIGN.md §7, issue 4): DynamoDB Local, fauxqs and
@@ -88,6 +91,11 @@ export interface LocalRuntimeOptions {
    * rewritten once its persisted run is this old; 0: every tick writes. @default 15
    */
   stateHeartbeatMinutes?: number;
+  /**
+   * The web dashboard on 127.0.0.1 (cognito-local, the web handler, ack links in mail): `port`
+   * 0 or absent = a free port. @default false
+   */
+  web?: { port?: number } | false;
 }
 
 /** What clients need to attach to a running runtime; also the content of `.watchkeeper/local.json`. */
@@ -109,6 +117,8 @@ export interface LocalEndpoints {
   /** The channel receiver (local/channel-receiver.ts) and its Secrets Manager stand-in. */
   channelReceiverUrl?: string;
   secretsManager?: string;
+  /** The dashboard's URL, when it runs (`web`). */
+  dashboardUrl?: string;
 }
 
 export interface LocalRuntime {
@@ -130,6 +140,8 @@ export interface LocalRuntime {
    * has no compiler for its loopback launcher (local/servers.ts). True for a given endpoint.
    */
   dynamodbLoopbackOnly: boolean;
+  /** The dashboard and its local user pool, when `web` was asked for. */
+  web?: LocalWeb;
   /** Resolves once every stream record written so far has reached schedule-sync. */
   streamDrained(): Promise<void>;
   /** Stops everything it started, in reverse order; safe to call twice. */
@@ -347,6 +359,11 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     secretsManager: localChannels.receiver.url,
   };
 
+  // The dashboard's address is known before the orchestrator starts: its mail links to it.
+  const webPort = options.web ? options.web.port || (await freePort()) : undefined;
+  const linkKey = newLocalLinkKey();
+  if (webPort) endpoints.dashboardUrl = `http://${LOOPBACK}:${webPort}/`;
+
   const functionOutput = new ProblemLines("watchkeeper-orchestrator");
   const fanOutOutput = new ProblemLines("watchkeeper-fan-out");
   // The orchestrator Lambda: the deployed handler module with the environment the stack gives it,
@@ -378,6 +395,10 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
       POWERTOOLS_TRACE_ENABLED: "false",
       // Lambda runs Node 22; this process already warned once if the machine's Node is older.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      // Signed ack links and dashboard links in mail (AWS: the key is in Secrets Manager).
+      ...(endpoints.dashboardUrl
+        ? { DASHBOARD_URL: endpoints.dashboardUrl, WATCHKEEPER_LOCAL_ACK_LINK_KEY: linkKey }
+        : {}),
     },
     onOutput: (chunk) => {
       if (log.writable) log.write(chunk);
@@ -487,6 +508,20 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   retryPoller.start();
   shutdown.add(() => retryPoller.stop());
 
+  let web: LocalWeb | undefined;
+  if (webPort) {
+    web = await startLocalWeb({
+      doc,
+      sqs,
+      tableName,
+      queueUrl: queues.queueUrl,
+      port: webPort,
+      linkKey,
+      logger: loggerFor("dashboard"),
+    });
+    shutdown.add(() => web?.stop() ?? Promise.resolve());
+  }
+
   let seeded: string[] = [];
   if (options.seed !== false && (await tableIsEmpty(doc, tableName))) {
     const items = await loadSeedMonitors(options.seedFile ?? DEFAULT_SEED_FILE, {
@@ -521,6 +556,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
     tableExisted,
     seeded,
     dynamodbLoopbackOnly: servers.dynamodb.loopbackOnly !== false,
+    ...(web ? { web } : {}),
     streamDrained: () => streamPoller.drained(),
     stop: () => shutdown.run(),
   };

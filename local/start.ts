@@ -52,6 +52,12 @@ const program = new Command()
       .argParser(port)
       .default(8010),
   )
+  .addOption(
+    new Option("--web-port <port>", "port of the web dashboard (0 = any free port)")
+      .argParser(port)
+      .default(8020),
+  )
+  .option("--no-web", "do not start the web dashboard and its local user pool (cognito-local)")
   .option("--data <dir>", "keep DynamoDB Local's tables in DIR across restarts (in memory by default)")
   .option("--no-seed", "do not add the example monitors to an empty table")
   .option("--no-scheduler", "never send scheduled ticks: only ticks sent from outside are processed (tests)")
@@ -79,6 +85,8 @@ interface CliOptions {
   sqsPort: number;
   sesPort: number;
   demoPort: number;
+  webPort: number;
+  web: boolean;
   data?: string;
   seed: boolean;
   scheduler: boolean;
@@ -94,6 +102,9 @@ async function checkPorts(options: CliOptions): Promise<void> {
     [options.sqsPort, "SQS (fauxqs)", "--sqs-port"],
     [options.sesPort, "SES (aws-ses-v2-local)", "--ses-port"],
     [options.demoPort, "the demo web site", "--demo-port"],
+    ...(options.web
+      ? [[options.webPort, "the web dashboard", "--web-port"] as [number, string, string]]
+      : []),
   ];
   for (const [number, what, flag] of wanted) {
     if (number === 0) continue;
@@ -127,6 +138,16 @@ function header(runtime: LocalRuntime, options: CliOptions): DashboardHeader {
     title: `${pc.bold("Watchkeeper local")} ${pc.dim(`(${mode})`)}`,
     links: [
       { label: "inbox", url: endpoints.inboxUrl, hint: "<- every email sent lands here" },
+      ...(runtime.web
+        ? [
+            { label: "dashboard", url: runtime.web.url, hint: "<- sign in below" },
+            {
+              label: "sign in",
+              url: `${runtime.web.cognito.username} / ${runtime.web.cognito.password}`,
+              hint: "(cognito-local)",
+            },
+          ]
+        : []),
       ...(endpoints.channelReceiverUrl
         ? [
             {
@@ -158,7 +179,9 @@ async function main(): Promise<void> {
   if (options.data) mkdirSync(options.data, { recursive: true });
   await checkPorts(options);
 
-  process.stdout.write(pc.dim("Starting DynamoDB Local, SQS and SES on 127.0.0.1…\n"));
+  process.stdout.write(
+    pc.dim(`Starting DynamoDB Local, SQS, SES${options.web ? ", cognito-local" : ""} on 127.0.0.1…\n`),
+  );
   // A signal during start-up must still end the Java child: exiting runs the exit hook that kills
   // it (local/servers.ts), which a default signal death would skip.
   const duringStartup = () => process.exit(130);
@@ -174,6 +197,7 @@ async function main(): Promise<void> {
     ...(options.data ? { dataDir: options.data } : {}),
     seed: options.seed,
     scheduler: options.scheduler,
+    web: options.web ? { port: options.webPort } : false,
     stateDir: options.stateDir,
     visibilityTimeoutSeconds: options.visibilityTimeout,
     logLevel: options.logLevel,

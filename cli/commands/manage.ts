@@ -1,11 +1,6 @@
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Command } from "commander";
-import {
-  type ConfigProblem,
-  formatProblems,
-  parseConfigLeniently,
-  TickMessageSchema,
-} from "#core/schemas.ts";
+import { sendManualTick } from "#adapters/manual-tick.ts";
+import { type ConfigProblem, formatProblems, parseConfigLeniently } from "#core/schemas.ts";
 import { checks } from "#monitors/index.ts";
 import {
   applyChanges,
@@ -300,29 +295,18 @@ async function forceRun(context: CommandContext, monitorId: string): Promise<voi
       `${monitorId} is paused and the orchestrator ignores its ticks: \`watchkeeper resume ${monitorId}\` first`,
     );
   }
-  // The current time is the tick's logical clock and, under content-based dedup, what makes this
-  // forced run distinct from any earlier one.
-  const tick = TickMessageSchema.parse({ monitorId, scheduledTime: now.toISOString(), reason: "manual" });
-  const queueUrl = await target.queueUrl();
-  const sent = await target.sqs().send(
-    new SendMessageCommand({
-      QueueUrl: queueUrl,
-      MessageBody: JSON.stringify(tick),
-      MessageGroupId: monitorId,
-    }),
-  );
+  const { tick, messageId } = await sendManualTick(target.sqs(), await target.queueUrl(), monitorId, now);
   if (!options.wait) {
-    if (out.json)
-      out.data({ queued: monitorId, scheduledTime: tick.scheduledTime, messageId: sent.MessageId });
+    if (out.json) out.data({ queued: monitorId, scheduledTime: tick.scheduledTime, messageId });
     else
       out.line(
-        `Queued a manual run of ${out.color.bold(monitorId)} (tick ${tick.scheduledTime}, message ${sent.MessageId}).`,
+        `Queued a manual run of ${out.color.bold(monitorId)} (tick ${tick.scheduledTime}, message ${messageId}).`,
       );
     return;
   }
   const state = await waitForTick(context, monitorId, tick.scheduledTime, timeoutMs);
   if (out.json) {
-    out.data({ queued: monitorId, scheduledTime: tick.scheduledTime, messageId: sent.MessageId, state });
+    out.data({ queued: monitorId, scheduledTime: tick.scheduledTime, messageId, state });
     return;
   }
   const { color } = out;

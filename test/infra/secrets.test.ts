@@ -71,7 +71,13 @@ const withAction = (statements: Statement[], prefix: string) =>
 describe("synth without secrets", () => {
   let synthesized: SynthesizedWatchkeeper;
   beforeAll(() => {
-    synthesized = synthWatchkeeper({ senderEmail: "alerts@example.org", operatorEmail: "ops@example.org" });
+    // The dashboard's own ack link key (read by the orchestrator and the web function) is
+    // asserted in dashboard.test.ts; these tests are about the checks' secrets.
+    synthesized = synthWatchkeeper({
+      senderEmail: "alerts@example.org",
+      operatorEmail: "ops@example.org",
+      dashboard: "false",
+    });
   });
   afterAll(() => synthesized?.cleanup());
 
@@ -91,6 +97,7 @@ describe("synth with secrets", () => {
       operatorEmail: "ops@example.org",
       checkSecretArns: `${SECRET},${OTHER_REGION_SECRET},${PARAMETER}`,
       checkSecretKmsKeyArns: KEY,
+      dashboard: "false",
     });
   });
   afterAll(() => synthesized?.cleanup());

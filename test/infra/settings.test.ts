@@ -41,6 +41,8 @@ describe("context validation", () => {
       createSenderIdentity: false,
       checkAlarmReads: false,
       checkMetricReads: false,
+      dashboard: true,
+      ackLinkDays: 7,
       placeholders: [],
     });
   });
