@@ -4,6 +4,7 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { notificationLinksFromEnv } from "#adapters/ack-link-keys.ts";
 import { AWS_REQUEST_TIMEOUTS, boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import { awsSecretApis } from "#adapters/aws-secret-clients.ts";
 import { AwsSecretSource } from "#adapters/aws-secret-source.ts";
@@ -319,7 +320,11 @@ function deliveryPorts(
   dynamo: DynamoDBClient,
   secrets: SecretSource,
 ): { channels?: ChannelPorts; links?: NotificationLinks } {
-  return { channels: channelPorts(lazyChannelSender(secrets), tableName, dynamo) };
+  const links = notificationLinksFromEnv();
+  return {
+    channels: channelPorts(lazyChannelSender(secrets), tableName, dynamo),
+    ...(links ? { links } : {}),
+  };
 }
 
 /**
