@@ -95,12 +95,17 @@ describe("npm start", () => {
     const alert = await eventually(
       "the seeded monitor's alert email",
       async () =>
-        (await capturedEmails(info.ses)).find((mail) =>
-          mail.subject.startsWith("[Monitor ALERT] Demo: failing"),
+        (await capturedEmails(info.ses)).find(
+          (mail) =>
+            mail.subject.startsWith("[Monitor ALERT] Demo: failing") &&
+            mail.destination.to.includes("demo@example.com"),
         ),
       60_000,
     );
-    expect(alert.destination.to).toContain("demo@example.com");
+    // One mail per recipient, each with its own signed ack link to the local dashboard.
+    expect(alert.destination.to).toEqual(["demo@example.com"]);
+    expect(info.dashboardUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(alert.body.text).toContain(`${info.dashboardUrl}ack?t=`);
     expect((await fetch(info.inboxUrl)).status).toBe(200);
     await eventually("the inbox URL on stdout", () =>
       run.output().includes(info.inboxUrl) ? true : undefined,
