@@ -3,8 +3,9 @@ import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signAckToken } from "#core/ack-link.ts";
+import { type CapturedEmail, capturedEmails } from "../support/aws.ts";
 import { launchBrowser, saveScreenshot } from "../support/browser.ts";
-import { eventually, startTestRuntime, type TestRuntime } from "./support/runtime.ts";
+import { eventually, schedulerTime, startTestRuntime, type TestRuntime } from "./support/runtime.ts";
 
 /**
  * The dashboard in a real browser (Chromium from @sparticuz/chromium, driven by playwright-core)
@@ -145,5 +146,107 @@ describe("the dashboard in a browser", () => {
     expect(
       await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned),
     ).toBeUndefined();
+  });
+
+  it("follows the ack link of the ALERT mail, stops the reminders, and the recovery clears the ack", async () => {
+    const web = env.runtime.web;
+    if (!web) throw new Error("the runtime has no dashboard");
+    const monitorId = "browser-ack";
+    const MINUTE = 60_000;
+    // Fails for six minutes of logical time, then passes: reminders would be due at +2 and +4.
+    const sequence = [false, false, false, false, false, false, true, true];
+    await env.doc.send(
+      new PutCommand({
+        TableName: env.runtime.endpoints.tableName,
+        Item: {
+          monitorId,
+          record: "config",
+          name: "Browser ack",
+          check: "manual",
+          params: { sequence, sequenceStepMinutes: 1, message: "partner SFTP refused the login" },
+          schedule: "rate(1 minute)",
+          timezone: "UTC",
+          reminderFrequencyMinutes: 2,
+          requiredConsecutiveOks: 2,
+          peopleToNotify: ["oncall@example.com"],
+          // The ticks below are in the past: replay them instead of skipping them as superseded.
+          skipSupersededTicks: false,
+        },
+      }),
+    );
+    const cycle = sequence.length * MINUTE;
+    const start = Math.floor((Date.now() - 60 * MINUTE) / cycle) * cycle;
+    const tick = (minute: number) =>
+      env.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: env.runtime.endpoints.queueUrl,
+          MessageGroupId: monitorId,
+          MessageBody: JSON.stringify({
+            monitorId,
+            scheduledTime: schedulerTime(new Date(start + minute * MINUTE)),
+          }),
+        }),
+      );
+    const mailsOf = async (): Promise<CapturedEmail[]> =>
+      (await capturedEmails(env.runtime.endpoints.ses)).filter((mail) =>
+        mail.subject.endsWith("] Browser ack"),
+      );
+    const processed = (minute: number) =>
+      eventually(`the tick of minute ${minute}`, async () => {
+        const state = await stateOf(monitorId);
+        return state?.lastTickTime === new Date(start + minute * MINUTE).toISOString() && !state.outbox
+          ? state
+          : undefined;
+      });
+
+    await tick(0);
+    const alert = await eventually("the ALERT mail", async () =>
+      (await mailsOf()).find((mail) => mail.subject === "[Monitor ALERT] Browser ack"),
+    );
+    expect(alert.destination.to).toEqual(["oncall@example.com"]);
+    const link = /(http:\/\/127\.0\.0\.1:\d+\/ack\?t=[A-Za-z0-9._~%-]+)/.exec(alert.body.text ?? "")?.[1];
+    if (!link) throw new Error(`no ack link in the mail:\n${alert.body.text}`);
+    // The HTML part carries the same link, as an anchor.
+    expect(alert.body.html).toContain(`href="${link}"`);
+
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    await page.goto(link);
+    await page.waitForSelector("text=oncall@example.com");
+    expect((await stateOf(monitorId))?.ack).toBeUndefined();
+    await saveScreenshot(page, "ack-link-confirm");
+    await page.click('form[action="/ack"] button');
+    await page.waitForSelector("h1:text('Acknowledged')");
+    expect((await stateOf(monitorId))?.ack).toMatchObject({ by: "oncall@example.com" });
+
+    // Five more failing minutes: two reminders were due, none goes to an acknowledged incident.
+    for (let minute = 1; minute <= 5; minute++) await tick(minute);
+    const failing = await processed(5);
+    expect(failing.state).toBe("alert");
+    expect((await mailsOf()).map((mail) => mail.subject)).toEqual(["[Monitor ALERT] Browser ack"]);
+
+    await tick(6);
+    await tick(7);
+    const recovered = await eventually("the RECOVERED mail", async () =>
+      (await mailsOf()).find((mail) => mail.subject === "[Monitor RECOVERED] Browser ack"),
+    );
+    expect(recovered.body.text).toContain("oncall@example.com");
+    const ok = await processed(7);
+    expect(ok.state).toBe("ok");
+    expect(ok.ack).toBeUndefined();
+
+    // The dashboard shows it recovered and no longer acknowledged.
+    const monitorPage = new URL(`monitors/${monitorId}`, web.url).toString();
+    await page.goto(monitorPage);
+    if (/\/signin$/.test(page.url())) {
+      await page.fill('input[name="username"]', web.cognito.username);
+      await page.fill('input[name="password"]', web.cognito.password);
+      await page.click('button[type="submit"]');
+      await page.waitForURL(/\/monitors$/);
+      await page.goto(monitorPage);
+    }
+    await page.waitForSelector(`form[action="/monitors/${monitorId}/pause"]`);
+    expect(await page.locator(`form[action="/monitors/${monitorId}/unack"]`).count()).toBe(0);
+    expect(await page.locator(`form[action="/monitors/${monitorId}/ack"]`).count()).toBe(0);
   });
 });
