@@ -6,11 +6,10 @@ import type { CheckDefinition } from "./types.ts";
  * check at all, and a fleet of `http` monitors never loads the `sql` check. The Lambda bundle
  * splits each check into its own file of the asset (lib/lambda-bundling.ts).
  *
- * The tick use case asks for a check synchronously (`findCheck`, then its params schema): the
- * modules it will need are loaded before, when the monitors' config items are read
- * (`preloadingChecks` below wraps the store). A check asked for before its module has loaded
- * throws CheckNotLoadedError, which fails that tick only: SQS brings it back, by then loaded. An
- * unknown name is undefined, as with monitors/index.ts ("not a registered check").
+ * The tick use case awaits `find` (TickDependencies.findCheck): the first tick that names a check
+ * loads its module, every later one finds it loaded. A module that fails to load fails that tick
+ * only (SQS brings it back) and is tried again. An unknown name is undefined, as with
+ * monitors/index.ts ("not a registered check").
  *
  * Tools, tests and the local runtime use monitors/index.ts, which loads every check at once.
  */
@@ -32,14 +31,6 @@ const MODULES: Readonly<Record<string, () => Promise<CheckDefinition>>> = {
 
 /** The names monitors may use in `check`, without loading any check. */
 export const LAZY_CHECK_NAMES: readonly string[] = Object.keys(MODULES);
-
-/** A registered check was asked for before its module loaded: the tick is retried (see above). */
-export class CheckNotLoadedError extends Error {
-  override name = "CheckNotLoadedError";
-  constructor(readonly check: string) {
-    super(`check "${check}" is still loading; the tick will be retried`);
-  }
-}
 
 export class LazyChecks {
   readonly #loaded = new Map<string, CheckDefinition>();
@@ -73,52 +64,12 @@ export class LazyChecks {
   }
 
   /**
-   * The check a config item names (TickDependencies.findCheck): undefined for a name that is not
-   * a registered check; throws CheckNotLoadedError for one whose module is not loaded yet (and
-   * starts loading it).
+   * The check a config item names (TickDependencies.findCheck), loaded on first use: undefined for
+   * a name that is not a registered check; rejects when its module cannot be loaded.
    */
-  find(name: string): CheckDefinition | undefined {
+  async find(name: string): Promise<CheckDefinition | undefined> {
     if (!Object.hasOwn(this.modules, name)) return undefined;
-    const definition = this.#loaded.get(name);
-    if (definition) return definition;
-    this.load(name).catch(() => {});
-    throw new CheckNotLoadedError(name);
+    await this.load(name);
+    return this.#loaded.get(name);
   }
-}
-
-/**
- * The store, with the checks its config items name loaded before they are handed out: every
- * method that returns a promise resolves only once the checks named by the config items in its
- * result (a StoredMonitor, or a map or list of them) have loaded. A check that fails to load is
- * left to `find` (the tick is retried). A Proxy rather than a class, so that a method the store
- * gains is covered too.
- */
-export function preloadingChecks<Store extends object>(
-  store: Store,
-  checks: Pick<LazyChecks, "load">,
-): Store {
-  const preload = async (result: unknown): Promise<void> => {
-    const items = result instanceof Map ? [...result.values()] : Array.isArray(result) ? result : [result];
-    const names = new Set<unknown>();
-    for (const item of items) {
-      const config = (item as { config?: unknown } | undefined)?.config;
-      if (typeof config === "object" && config !== null) names.add((config as { check?: unknown }).check);
-    }
-    await Promise.all([...names].map((name) => checks.load(name).catch(() => {})));
-  };
-  return new Proxy(store, {
-    get(target, key) {
-      const value = Reflect.get(target, key, target);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        const result = value.apply(target, args);
-        return result instanceof Promise
-          ? result.then(async (resolved: unknown) => {
-              await preload(resolved);
-              return resolved;
-            })
-          : result;
-      };
-    },
-  });
 }

@@ -23,7 +23,7 @@ import type { Logger as LoggerPort, NotificationLinks, SecretSource } from "#cor
 import { redactingLogger } from "#core/redacting-logger.ts";
 import { parseRecipientDomains } from "#core/schemas.ts";
 import { type InvocationLimits, type TickDependencies, type TickOutcome, TickProcessor } from "#core/tick.ts";
-import { LazyChecks, preloadingChecks } from "#monitors/lazy-registry.ts";
+import { LazyChecks } from "#monitors/lazy-registry.ts";
 import {
   CHANNEL_DELIVERY_ABANDONED,
   CONFIG_PROBLEMS_FOUND,
@@ -349,7 +349,7 @@ function dependenciesFromEnvironment(): OrchestratorDependencies {
   const tableName = requiredEnv("MONITORS_TABLE");
   const secrets = new AwsSecretSource(awsSecretApis);
   return {
-    store: preloadingChecks(new DynamoMonitorStore(tableName, createDocumentClient(dynamo)), checks),
+    store: new DynamoMonitorStore(tableName, createDocumentClient(dynamo)),
     ...deliveryPorts(tableName, dynamo, secrets),
     // Made on the first send: most ticks send no mail, so a cold start does not load SES.
     notifier: new SesNotifier(

@@ -1,3 +1,4 @@
+import type { CheckDefinition } from "../check.ts";
 import { RetryableTickError } from "../outbox-delivery.ts";
 import { redactingLogger } from "../redacting-logger.ts";
 import { type CheckOutcome, runCheck } from "../run-check.ts";
@@ -27,7 +28,10 @@ export async function checkStep(
 ): Promise<{ check: CheckOutcome; configProblems: string | null }> {
   const { monitorId } = context.tick;
   const allProblems = [...problems];
-  const blocking = blockingProblems(runtime.deps.findCheck, config, allProblems);
+  const definition = problems.some((problem) => problem.attribute === "check")
+    ? undefined
+    : await runtime.deps.findCheck(config.check);
+  const blocking = blockingProblems(definition, config, allProblems);
   const configProblems = allProblems.length > 0 ? formatProblems(allProblems) : null;
   if (context.check) return { check: context.check, configProblems };
   const timeoutMs = config.checkTimeoutSeconds * 1000;
@@ -54,7 +58,7 @@ export async function checkStep(
           message: truncateMessage(`Invalid monitor configuration: ${configProblems}`),
           durationMs: 0,
         }
-      : await runConfiguredCheck(runtime, monitorId, config, context.tickTime);
+      : await runConfiguredCheck(runtime, monitorId, config, context.tickTime, definition);
   return { check: context.check, configProblems };
 }
 
@@ -64,12 +68,11 @@ export async function checkStep(
  * every bad attribute at once.
  */
 export function blockingProblems(
-  findCheck: TickRuntime["deps"]["findCheck"],
+  definition: CheckDefinition | undefined,
   config: MonitorConfig,
   problems: ConfigProblem[],
 ): ConfigProblem[] {
   if (!problems.some((problem) => problem.attribute === "check")) {
-    const definition = findCheck(config.check);
     if (!definition) {
       problems.push({
         attribute: "check",
@@ -112,8 +115,9 @@ async function runConfiguredCheck(
   monitorId: string,
   config: MonitorConfig,
   tickTime: string,
+  check: CheckDefinition | undefined,
 ): Promise<CheckOutcome> {
-  const { logger, findCheck } = runtime.deps;
+  const { logger } = runtime.deps;
   logger.debug("running check", {
     monitorId,
     check: config.check,
@@ -129,7 +133,7 @@ async function runConfiguredCheck(
   if (findSecretRefs(config.params).length === 0) {
     return runCheck({
       ...base,
-      check: findCheck(config.check),
+      check,
       params: config.params,
       timeoutMs,
       logger,
@@ -159,7 +163,7 @@ async function runConfiguredCheck(
     const mask = (text: string) => maskSecretValues(text, masked);
     return runCheck({
       ...base,
-      check: findCheck(config.check),
+      check,
       params: current.params,
       timeoutMs: Math.max(1, Math.round(timeoutMs - (performance.now() - started))),
       logger: redactingLogger(logger, { mask }),

@@ -102,7 +102,11 @@ export const DEFAULT_TICK_OPTIONS: TickOptions = {
 export interface TickDependencies {
   store: MonitorStore;
   notifier: Notifier;
-  findCheck: (name: string) => CheckDefinition | undefined;
+  /**
+   * The check a config item names; undefined for a name nobody registered. May be async: the
+   * orchestrator loads each check's module on first use (monitors/lazy-registry.ts).
+   */
+  findCheck: (name: string) => CheckDefinition | undefined | Promise<CheckDefinition | undefined>;
   rejected?: RejectedTickSink;
   /** Retries a failed delivery on its own backoff; without it, the monitor's next tick retries. */
   retries?: DeliveryRetryPort;

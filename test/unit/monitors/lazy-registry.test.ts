@@ -1,20 +1,15 @@
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checks } from "#monitors/index.ts";
-import {
-  CheckNotLoadedError,
-  LAZY_CHECK_NAMES,
-  LazyChecks,
-  preloadingChecks,
-} from "#monitors/lazy-registry.ts";
+import { LAZY_CHECK_NAMES, LazyChecks } from "#monitors/lazy-registry.ts";
 import type { CheckDefinition } from "#monitors/types.ts";
 import { MemoryMonitorStore, RecordingNotifier } from "../../support/memory-adapters.ts";
 import { loadOrchestratorModule } from "../../support/orchestrator-module.ts";
 import { fifoRecord, lambdaContext, tickBody } from "../../support/sqs-event.ts";
 
 /**
- * The orchestrator's registry loads each check's module on first use (issue 13, cold start); the
- * store wrapper loads the checks a config item names before the tick asks for them.
+ * The orchestrator's registry loads each check's module on first use (issue 13, cold start): the
+ * tick awaits the check its config item names.
  */
 
 const probe = (name: string): CheckDefinition => ({
@@ -44,27 +39,33 @@ describe("LazyChecks", () => {
     expect([...LAZY_CHECK_NAMES].sort()).toEqual([...checks.keys()].sort());
     const lazy = new LazyChecks();
     for (const name of LAZY_CHECK_NAMES) {
-      await lazy.load(name);
-      expect(lazy.find(name), name).toBe(checks.get(name));
+      expect(await lazy.find(name), name).toBe(checks.get(name));
     }
   });
 
   it("answers undefined for a name that is not a registered check, as monitors/index.ts does", async () => {
     const lazy = new LazyChecks();
     await lazy.load("no-such-check");
-    expect(lazy.find("no-such-check")).toBeUndefined();
-    expect(lazy.find("toString")).toBeUndefined();
+    expect(await lazy.find("no-such-check")).toBeUndefined();
+    expect(await lazy.find("toString")).toBeUndefined();
   });
 
-  it("refuses a registered check not loaded yet (the tick is retried), and loads it meanwhile", async () => {
+  it("loads a registered check's module once, however many ticks ask for it at the same time", async () => {
     const { modules, loads, release } = controlledModules(["http"]);
     const lazy = new LazyChecks(modules);
-    expect(() => lazy.find("http")).toThrow(CheckNotLoadedError);
-    expect(loads.get("http")).toBe(1);
-    const loaded = lazy.load("http");
+    let found = 0;
+    const asks = [lazy.find("http"), lazy.find("http"), lazy.find("http")].map((ask) =>
+      ask.then((definition) => {
+        found += 1;
+        return definition;
+      }),
+    );
+    await Promise.resolve();
+    expect(found).toBe(0);
     release("http");
-    await loaded;
-    expect(lazy.find("http")?.name).toBe("http");
+    for (const definition of await Promise.all(asks)) expect(definition?.name).toBe("http");
+    expect(loads.get("http")).toBe(1);
+    expect((await lazy.find("http"))?.name).toBe("http");
     expect(loads.get("http")).toBe(1);
   });
 
@@ -77,49 +78,9 @@ describe("LazyChecks", () => {
         return probe("http");
       },
     });
-    await expect(lazy.load("http")).rejects.toThrow("chunk missing");
-    await lazy.load("http");
-    expect(lazy.find("http")?.name).toBe("http");
+    await expect(lazy.find("http")).rejects.toThrow("chunk missing");
+    expect((await lazy.find("http"))?.name).toBe("http");
     expect(attempts).toBe(2);
-  });
-});
-
-describe("preloadingChecks", () => {
-  it("resolves load and loadMany only once the checks their config items name have loaded", async () => {
-    const { modules, release } = controlledModules(["http", "dns"]);
-    const lazy = new LazyChecks(modules);
-    const memory = new MemoryMonitorStore();
-    memory.configs.set("a", { name: "a", check: "http" });
-    memory.configs.set("b", { name: "b", check: "dns" });
-    memory.configs.set("c", { name: "c", check: "no-such-check" });
-    const store = preloadingChecks(memory, lazy);
-
-    let loaded = false;
-    const one = store.load("a").then((stored) => {
-      loaded = true;
-      return stored;
-    });
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(loaded).toBe(false);
-    release("http");
-    expect((await one).config?.check).toBe("http");
-    expect(lazy.find("http")?.name).toBe("http");
-
-    const many = store.loadMany?.(["b", "c"]);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    release("dns");
-    expect([...((await many)?.keys() ?? [])].sort()).toEqual(["b", "c"]);
-    expect(lazy.find("dns")?.name).toBe("dns");
-  });
-
-  it("leaves a check that fails to load to `find`, and the store's answer and errors as they are", async () => {
-    const lazy = new LazyChecks({ http: () => Promise.reject(new Error("chunk missing")) });
-    const memory = new MemoryMonitorStore();
-    memory.configs.set("a", { name: "a", check: "http" });
-    const store = preloadingChecks(memory, lazy);
-    expect((await store.load("a")).config?.check).toBe("http");
-    expect(() => lazy.find("http")).toThrow(CheckNotLoadedError);
-    expect(store.configs).toBe(memory.configs);
   });
 });
 
@@ -141,7 +102,7 @@ describe("the orchestrator with the lazy registry", () => {
       skipSupersededTicks: false,
     });
     const handler = createOrchestratorHandler({
-      store: preloadingChecks(memory, lazy),
+      store: memory,
       notifier: new RecordingNotifier(),
       findCheck: (name: string) => lazy.find(name),
       // Every tick writes (write on change aside), so the outcome is in the state item.
