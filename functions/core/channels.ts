@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import type { Acknowledgement, NotificationType } from "./schemas.ts";
+import { type Acknowledgement, ChannelNameSchema, type NotificationType } from "./schemas.ts";
 import { parseSecretRef, SECRET_REF_FORMAT, SECRET_REF_KEY } from "./secrets.ts";
 
 /**
@@ -21,12 +21,8 @@ export const CHANNEL_RECORD_PREFIX = "channel#";
 export const CHANNEL_KINDS = ["slack", "teams", "pagerduty", "webhook", "sns"] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 
-/** A channel's name: what monitors list in `channels` and what the CLI takes. */
-export const ChannelNameSchema = z
-  .string()
-  .check(
-    z.regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, "must be 1-63 characters of a-z 0-9 . _ - (lowercase first)"),
-  );
+/** A channel's name (defined with the config item's schemas, which check `channels` every tick). */
+export { ChannelNameSchema } from "./schemas.ts";
 
 /**
  * A secret (webhook URL, routing key, signing secret) is never stored in the table in clear: only a

@@ -1,7 +1,13 @@
-import { type ChannelMessage, ChannelNameSchema } from "./channels.ts";
+import type { ChannelMessage } from "./channels.ts";
 import type { NotificationLinks } from "./ports.ts";
 import { type RenderedEmail, renderNotification, withDeliveryDelay } from "./render.ts";
-import type { MonitorConfig, MonitorState, Outbox, TargetDelivery } from "./schemas.ts";
+import {
+  ChannelNameSchema,
+  type MonitorConfig,
+  type MonitorState,
+  type Outbox,
+  type TargetDelivery,
+} from "./schemas.ts";
 import { ackHolds } from "./state-machine.ts";
 
 /**

@@ -1,5 +1,4 @@
 import * as z from "zod/mini";
-import { ChannelNameSchema } from "./channels.ts";
 import { isValidTimezone, parseSchedule } from "./schedule.ts";
 import { preprocess } from "./validation.ts";
 
@@ -83,11 +82,19 @@ const consoleNumber = <T extends z.core.SomeType>(schema: T) =>
     schema,
   );
 
+/**
+ * A notification channel's name (functions/core/channels.ts): what monitors list in `channels` and
+ * what the CLI takes. Here rather than with the channel kinds, so that reading a config item does
+ * not build the channels' schemas (the orchestrator loads those only to send).
+ */
+export const ChannelNameSchema = z
+  .string()
+  .check(
+    z.regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, "must be 1-63 characters of a-z 0-9 . _ - (lowercase first)"),
+  );
+
 /** At most this many channels per monitor (each is a target of every notification). */
 export const MAX_CHANNELS = 20;
-
-/** A channel name (functions/core/channels.ts). */
-const ChannelNameField = ChannelNameSchema;
 
 /**
  * Field schemas of the config item, one per attribute, so that a bad attribute can be named and
@@ -131,7 +138,7 @@ export const ConfigFieldSchemas = {
    * The channels every notification also goes to (issue 15), by name (`watchkeeper channel list`).
    * Optional, no default: absent means the stack's `defaultChannels`; `[]` means none.
    */
-  channels: z.array(ChannelNameField).check(z.maxLength(MAX_CHANNELS, `at most ${MAX_CHANNELS} channels`)),
+  channels: z.array(ChannelNameSchema).check(z.maxLength(MAX_CHANNELS, `at most ${MAX_CHANNELS} channels`)),
 } as const;
 
 /** A valid config item, with defaults applied (DESIGN.md §2). */
@@ -289,7 +296,7 @@ export function parseConfigLeniently(
       // Keep the valid names: one typo must not silence the other channels.
       const names: string[] = [];
       value.forEach((entry, index) => {
-        const parsed = z.safeParse(ChannelNameField, entry);
+        const parsed = z.safeParse(ChannelNameSchema, entry);
         if (!parsed.success) {
           problems.push({
             attribute: `channels[${index}]`,

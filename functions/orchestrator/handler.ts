@@ -8,14 +8,13 @@ import { notificationLinksFromEnv } from "#adapters/ack-link-keys.ts";
 import { AWS_REQUEST_TIMEOUTS, boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import { awsSecretApis } from "#adapters/aws-secret-clients.ts";
 import { AwsSecretSource } from "#adapters/aws-secret-source.ts";
-import { DynamoDbChannels } from "#adapters/dynamodb-channels.ts";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
 import { lazySesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsDeliveryRetries } from "#adapters/sqs-delivery-retries.ts";
 import { SqsEarlyAck } from "#adapters/sqs-early-ack.ts";
 import { SqsRejectedTickSink } from "#adapters/sqs-rejected-ticks.ts";
 import { SqsRetryDelay } from "#adapters/sqs-retry-delay.ts";
-import type { ChannelSender } from "#core/channels.ts";
+import type { ChannelDirectory, ChannelSender } from "#core/channels.ts";
 import { parseChannelNames } from "#core/delivery-targets.ts";
 import { parseHeartbeat } from "#core/heartbeat.ts";
 import type { ChannelPorts } from "#core/outbox-delivery.ts";
@@ -282,7 +281,27 @@ export function channelPorts(
   tableName: string,
   dynamo: DynamoDBClient,
 ): ChannelPorts {
-  return { directory: new DynamoDbChannels({ tableName, client: dynamo }), sender };
+  return { directory: lazyChannelDirectory(tableName, dynamo), sender };
+}
+
+/**
+ * The channel items, read through functions/adapters/dynamodb-channels.ts loaded on the first read:
+ * only a notification to send reads them, so a cold start does not build the channels' schemas.
+ */
+function lazyChannelDirectory(tableName: string, dynamo: DynamoDBClient): ChannelDirectory {
+  let directory: Promise<ChannelDirectory> | undefined;
+  return {
+    async list() {
+      directory ??= import("#adapters/dynamodb-channels.ts").then(
+        ({ DynamoDbChannels }) => new DynamoDbChannels({ tableName, client: dynamo }),
+      );
+      // A failed load (a broken asset) is retried by the next read, not remembered.
+      directory.catch(() => {
+        directory = undefined;
+      });
+      return (await directory).list();
+    },
+  };
 }
 
 /**
