@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { AwsSecretSource, type SecretApis } from "#adapters/aws-secret-source.ts";
 import { createChannelSender } from "#adapters/channel-senders.ts";
 import { DynamoDbChannels } from "#adapters/dynamodb-channels.ts";
+import { scanFleet } from "#adapters/fleet.ts";
 import {
   CHANNEL_KINDS,
   type ChannelDefinition,
@@ -157,10 +158,11 @@ export function registerChannelCommands(program: Command, run: Runner): void {
   channel
     .command("remove")
     .description(
-      "Delete a channel (monitors still naming it should be edited: `watchkeeper edit <id> --set channels=...`)",
+      "Delete a channel; refused while monitors name it (edit them first, or --force: their notifications to it are then abandoned, with an alarm)",
     )
     .argument("<name>", "channel name")
     .option("-y, --yes", "do not ask for confirmation")
+    .option("--force", "remove it even though monitors still name it")
     .action((name: string, _options, command: Command) => run(command, (context) => remove(context, name)));
 }
 
@@ -322,6 +324,19 @@ async function remove(context: CommandContext, name: string): Promise<void> {
   const { out } = context;
   if (context.options.yes !== true && !(await context.io.confirm(`Remove channel ${name}?`))) {
     throw new CliError("cancelled: nothing was changed");
+  }
+  if (context.options.force !== true) {
+    // A monitor naming a missing channel abandons every notification to it (and alarms): say who.
+    const { monitors } = await scanFleet(await context.table(), { monitors: true });
+    const naming = monitors
+      .filter(({ config }) => config.channels?.includes(name))
+      .map(({ monitorId }) => monitorId)
+      .sort();
+    if (naming.length > 0) {
+      throw new CliError(
+        `channel "${name}" is still named by ${naming.length} monitor(s): ${naming.join(", ")}. Take it out of their \`channels\` first (\`watchkeeper edit <id> --set channels=...\`), or pass --force`,
+      );
+    }
   }
   const removed = await (await directory(context)).remove(name);
   if (!removed) throw new CliError(`unknown channel "${name}": \`watchkeeper channel list\` shows them`);

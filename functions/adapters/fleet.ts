@@ -33,6 +33,8 @@ export const MONITOR_ATTRIBUTES = [
   "peopleToNotify",
   "requiredConsecutiveOks",
   "reminderFrequencyMinutes",
+  // Which monitors name a channel (`channel remove` refuses to orphan them).
+  "channels",
   "state",
   "consecutiveOkCount",
   "lastRunDt",

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoDbChannels } from "#adapters/dynamodb-channels.ts";
 import type { ChannelDefinition } from "#core/channels.ts";
@@ -243,5 +244,36 @@ describe("channel remove", () => {
     const again = await cli.run(["channel", "remove", "sms", "--yes"]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('unknown channel "sms"');
+  });
+
+  it("refuses to orphan the monitors that still name it, naming them, unless --force", async () => {
+    const { doc } = localDynamo();
+    await new DynamoDbChannels({ tableName, client: doc }).put({
+      name: "pager-old",
+      kind: "sns",
+      topicArn: "arn:aws:sns:us-east-1:123456789012:oncall",
+    });
+    for (const [monitorId, channels] of [
+      ["feed-b", ["pager-old", "other"]],
+      ["feed-a", ["pager-old"]],
+      ["feed-c", ["other"]],
+    ] as const) {
+      await doc.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { monitorId, record: "config", name: monitorId, check: "manual", channels: [...channels] },
+        }),
+      );
+    }
+    const refused = await cli.run(["channel", "remove", "pager-old", "--yes"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('channel "pager-old" is still named by 2 monitor(s): feed-a, feed-b');
+    expect((await new DynamoDbChannels({ tableName, client: doc }).list()).channels.has("pager-old")).toBe(
+      true,
+    );
+    expect(await cli.run(["channel", "remove", "pager-old", "--yes", "--force"])).toMatchObject({ code: 0 });
+    expect((await new DynamoDbChannels({ tableName, client: doc }).list()).channels.has("pager-old")).toBe(
+      false,
+    );
   });
 });
