@@ -243,7 +243,9 @@ const ContextSchema = z
       .number({ message: "must be a number of days" })
       .int("must be a whole number of days")
       .min(1, "must be at least 1 day")
-      .max(30, "must be at most 30 days (the key rotates every 30 days; a link outlives one rotation only)")
+      // Rotation runs in a window that may open up to a day before the 30 days are up: a link must
+      // not outlive two rotations (only the current and the previous key verify).
+      .max(29, "must be at most 29 days (the key rotates every 30 days; a link outlives one rotation only)")
       .default(7),
   })
   .superRefine((context, ctx) => {

@@ -25,6 +25,8 @@ export interface SecretValueReader {
 }
 
 export const ACK_LINK_KEY_CACHE_MS = 5 * 60_000;
+/** A read past the cache (a link that failed to verify) happens at most this often. */
+export const ACK_LINK_KEY_FRESH_READ_MS = 60_000;
 
 export class SecretsManagerAckLinkKeys implements AckLinkKeySource {
   readonly #secretArn: string;
@@ -45,9 +47,12 @@ export class SecretsManagerAckLinkKeys implements AckLinkKeySource {
     this.#clock = options.clock ?? Date.now;
   }
 
-  keys(): Promise<AckLinkKeyRing> {
+  keys(options: { fresh?: boolean } = {}): Promise<AckLinkKeyRing> {
     const now = this.#clock();
-    if (this.#cached && now - this.#cached.at < this.#cacheMs) return this.#cached.ring;
+    // A fresh read is for a link signed with a key this function has not seen yet (the orchestrator
+    // re-read the secret after a rotation first); rate-limited, so forged links cannot flood it.
+    const maxAge = options.fresh ? ACK_LINK_KEY_FRESH_READ_MS : this.#cacheMs;
+    if (this.#cached && now - this.#cached.at < maxAge) return this.#cached.ring;
     const ring = this.#read();
     this.#cached = { ring, at: now };
     // A failed read is not cached: the next mail tries again.

@@ -40,7 +40,11 @@ export interface AckLinkKeyRing {
 
 /** Where the signing keys come from (Secrets Manager AWSCURRENT/AWSPREVIOUS in AWS, cached). */
 export interface AckLinkKeySource {
-  keys(): Promise<AckLinkKeyRing>;
+  /**
+   * The key ring, cached. `fresh`: read past the cache (rate-limited by the source), for a link that
+   * failed to verify right after a rotation another function already saw.
+   */
+  keys(options?: { fresh?: boolean }): Promise<AckLinkKeyRing>;
 }
 
 const FAILURE_MESSAGES: Record<AckLinkFailure, string> = {
@@ -80,6 +84,21 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
  * payload is believed; the expiry after it (an expired token is still reported as expired only
  * when it is genuine).
  */
+/**
+ * Verifies an ack link against the key source; a bad signature is checked once more against the
+ * ring read past its cache: right after a rotation, the orchestrator may sign with a key this
+ * function has not read yet (each caches the ring on its own).
+ */
+export async function verifyAckLink(
+  token: unknown,
+  keys: AckLinkKeySource,
+  now: Date,
+): Promise<AckLinkVerification> {
+  const verified = verifyAckToken(token, await keys.keys(), now);
+  if (verified.ok || verified.reason !== "bad-signature") return verified;
+  return verifyAckToken(token, await keys.keys({ fresh: true }), now);
+}
+
 export function verifyAckToken(token: unknown, ring: AckLinkKeyRing, now: Date): AckLinkVerification {
   if (typeof token !== "string" || token.length === 0 || token.length > MAX_ACK_TOKEN_CHARS) {
     return failure("malformed");

@@ -10,7 +10,7 @@ import {
   MonitorNotFoundError,
   NotInIncidentError,
 } from "#core/ack.ts";
-import { type AckLinkKeySource, verifyAckToken } from "#core/ack-link.ts";
+import { type AckLinkKeySource, verifyAckLink } from "#core/ack-link.ts";
 import { type Logger, type MonitorStore, silentLogger } from "#core/ports.ts";
 import { parseConfigLeniently } from "#core/schemas.ts";
 import {
@@ -79,6 +79,20 @@ export interface WebAppDependencies {
   logger?: Logger;
   clock?: () => Date;
 }
+
+/** What an action's redirect says on the monitor page (`?done=<code>`). */
+const NOTICES = {
+  acked: "Acknowledged: reminders stop until it recovers.",
+  "already-acked": "Already acknowledged.",
+  unacked: "Unacknowledged: reminders resume.",
+  "not-acked": "It was not acknowledged.",
+  paused: "Paused: no checks, no mail.",
+  "already-paused": "Already paused.",
+  resumed: "Resumed.",
+  "already-resumed": "Already resumed.",
+  queued: "Queued a run now; reload in a few seconds for its result.",
+} as const;
+type NoticeCode = keyof typeof NOTICES;
 
 export type WebResult = APIGatewayProxyStructuredResultV2 & {
   headers: Record<string, string>;
@@ -274,7 +288,7 @@ export function createWebApp(deps: WebAppDependencies) {
 
   async function ackLinkGet(request: Request, ctx: PageContext): Promise<WebResult> {
     const token = request.query.get("t");
-    const verified = verifyAckToken(token, await deps.linkKeys.keys(), ctx.now);
+    const verified = await verifyAckLink(token, deps.linkKeys, ctx.now);
     if (!verified.ok) {
       return respond(
         verified.reason === "expired" ? 410 : 400,
@@ -312,7 +326,7 @@ export function createWebApp(deps: WebAppDependencies) {
 
   async function ackLinkPost(request: Request, ctx: PageContext): Promise<WebResult> {
     checkOrigin(request);
-    const verified = verifyAckToken(request.form.get("t"), await deps.linkKeys.keys(), ctx.now);
+    const verified = await verifyAckLink(request.form.get("t"), deps.linkKeys, ctx.now);
     if (!verified.ok) {
       return respond(
         verified.reason === "expired" ? 410 : 400,
@@ -356,6 +370,13 @@ export function createWebApp(deps: WebAppDependencies) {
           messagePage(ctx, "No such monitor", `There is no monitor ${claims.monitorId} any more.`),
         );
       }
+      if (error instanceof AckConflictError || error instanceof InvalidAckRequestError) {
+        // The monitor's state kept changing under the write (its ticks), or the request was refused.
+        return respond(
+          409,
+          messagePage(ctx, "Not acknowledged yet", `${error.message} Nothing was changed: try again.`),
+        );
+      }
       throw error;
     }
   }
@@ -368,7 +389,7 @@ export function createWebApp(deps: WebAppDependencies) {
     action: string,
   ): Promise<WebResult> {
     const now = ctx.now;
-    let notice: string;
+    let notice: NoticeCode;
     try {
       switch (action) {
         case "ack": {
@@ -378,29 +399,30 @@ export function createWebApp(deps: WebAppDependencies) {
             { by: user.username, ...(note ? { note } : {}) },
             now,
           );
-          notice = outcome.changed
-            ? "Acknowledged: reminders stop until it recovers."
-            : "Already acknowledged.";
+          notice = outcome.changed ? "acked" : "already-acked";
           break;
         }
         case "unack": {
           const outcome = await deps.acks.unacknowledge(monitorId, { by: user.username }, now);
-          notice = outcome.changed ? "Unacknowledged: reminders resume." : "It was not acknowledged.";
+          notice = outcome.changed ? "unacked" : "not-acked";
           break;
         }
         case "pause":
         case "resume": {
           const changed = await deps.control.setActive(monitorId, action === "resume");
-          notice = changed
-            ? action === "pause"
-              ? "Paused: no checks, no mail."
-              : "Resumed."
-            : `Already ${action}d.`;
+          notice =
+            action === "pause"
+              ? changed
+                ? "paused"
+                : "already-paused"
+              : changed
+                ? "resumed"
+                : "already-resumed";
           break;
         }
         case "run":
           await deps.control.runNow(monitorId, now);
-          notice = "Queued a run now; reload in a few seconds for its result.";
+          notice = "queued";
           break;
         default:
           throw new HttpError(404, "No such action.");
@@ -420,7 +442,7 @@ export function createWebApp(deps: WebAppDependencies) {
       throw error;
     }
     logger.info("dashboard action", { monitorId, action, by: user.username });
-    return redirect(`${monitorPath(monitorId)}?done=${encodeURIComponent(notice)}`);
+    return redirect(`${monitorPath(monitorId)}?done=${notice}`);
   }
 
   async function route(request: Request): Promise<WebResult> {
@@ -495,8 +517,10 @@ export function createWebApp(deps: WebAppDependencies) {
       if (!action && method === "GET") {
         const detail = await deps.reads.monitor(monitorId);
         if (!detail) throw new HttpError(404, `There is no monitor ${monitorId}.`);
-        const notice = request.query.get("done") ?? undefined;
-        return withCookies(respond(200, monitorPage({ ...page, notice: notice?.slice(0, 200) }, detail)));
+        // A code from the table, never the query's own words: a link must not put text in the banner.
+        const done = request.query.get("done");
+        const notice = done && Object.hasOwn(NOTICES, done) ? NOTICES[done as NoticeCode] : undefined;
+        return withCookies(respond(200, monitorPage({ ...page, notice }, detail)));
       }
     }
     throw new HttpError(404, "There is no such page.");

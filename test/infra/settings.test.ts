@@ -67,6 +67,12 @@ describe("context validation", () => {
     expect(() => parseSettings({ deliveryBudgetHours: value })).toThrow(message);
   });
 
+  it("keeps ack links shorter than the link key's rotation period", () => {
+    expect(parseSettings({ ackLinkDays: "29" })).toMatchObject({ ackLinkDays: 29 });
+    expect(() => parseSettings({ ackLinkDays: "30" })).toThrow(/at most 29 days/);
+    expect(() => parseSettings({ ackLinkDays: "0" })).toThrow(/at least 1 day/);
+  });
+
   it("bounds the orchestrator's concurrency, and refuses a reservation its event sources do not fit in", () => {
     expect(
       parseSettings({ orchestratorMaxConcurrency: "100", orchestratorReservedConcurrency: "102" }),

@@ -322,7 +322,18 @@ describe("actions", () => {
     await browser.request("/monitors/feed/unack", { method: "POST", form });
     expect((await state("feed"))?.ack).toBeUndefined();
 
-    await browser.request("/monitors/feed/pause", { method: "POST", form });
+    const pause = await browser.request("/monitors/feed/pause", { method: "POST", form });
+    expect(pause.response.headers.get("location")).toBe("/monitors/feed?done=paused");
+    expect((await browser.request("/monitors/feed?done=paused")).body).toContain(
+      '<p class="notice" role="status">Paused: no checks, no mail.</p>',
+    );
+    // The banner says only what an action's code names: a link cannot put its own words there.
+    const phishing = await browser.request(
+      `/monitors/feed?done=${encodeURIComponent("Call IT on +1 555 0100 and read them your MFA code.")}`,
+    );
+    expect(phishing.response.status).toBe(200);
+    expect(phishing.body).not.toContain("555 0100");
+    expect(phishing.body).not.toContain('class="notice"');
     const { Item: paused } = await doc.send(
       new GetCommand({ TableName: tableName, Key: { monitorId: "feed", record: "config" } }),
     );

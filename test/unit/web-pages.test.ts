@@ -158,5 +158,18 @@ describe("authorizer", () => {
       isAuthorized: false,
     });
     await expect(authorize({ cookies: [], headers: {} })).resolves.toEqual({ isAuthorized: false });
+    await expect(authorize({ cookies: ["__Host-wk_rt="], headers: {} })).resolves.toEqual({
+      isAuthorized: false,
+    });
+  });
+
+  it("lets a session whose access token expired (the browser dropped it) through to be refreshed", async () => {
+    // What a browser holds an hour after sign-in: the refresh and CSRF cookies only.
+    await expect(
+      authorize({ cookies: ["__Host-wk_rt=refresh-token", "__Host-wk_csrf=c"], headers: {} }),
+    ).resolves.toEqual({ isAuthorized: true });
+    await expect(
+      authorize({ cookies: ["__Host-wk_at=expired", "__Host-wk_rt=refresh-token"], headers: {} }),
+    ).resolves.toEqual({ isAuthorized: true });
   });
 });

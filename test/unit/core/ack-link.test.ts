@@ -1,7 +1,13 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { notificationLinksFromEnv, SecretsManagerAckLinkKeys } from "#adapters/ack-link-keys.ts";
-import { AckLinks, DEFAULT_ACK_LINK_TTL_MS, signAckToken, verifyAckToken } from "#core/ack-link.ts";
+import {
+  AckLinks,
+  DEFAULT_ACK_LINK_TTL_MS,
+  signAckToken,
+  verifyAckLink,
+  verifyAckToken,
+} from "#core/ack-link.ts";
 
 const NOW = new Date("2026-03-01T06:00:00.000Z");
 const CLAIMS = {
@@ -117,6 +123,55 @@ describe("Secrets Manager key ring", () => {
     now = 5 * 60_000;
     expect(await keys.keys()).toEqual({ current: "cur", previous: "prev" });
     expect(calls).toHaveLength(4);
+  });
+
+  it("reads past its cache for a link that failed to verify, at most once a minute", async () => {
+    let now = 0;
+    let current = "k1";
+    let reads = 0;
+    const keys = new SecretsManagerAckLinkKeys({
+      secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:links-AbCdEf",
+      clock: () => now,
+      reader: {
+        async getSecretValue(input) {
+          if (input.VersionStage === "AWSPREVIOUS") {
+            throw Object.assign(new Error("no such version"), { name: "ResourceNotFoundException" });
+          }
+          reads += 1;
+          return { SecretString: current };
+        },
+      },
+    });
+    expect(await keys.keys()).toEqual({ current: "k1" });
+    current = "k2"; // rotated; the orchestrator already signs with k2
+    now = 30_000;
+    expect(await keys.keys({ fresh: true })).toEqual({ current: "k1" }); // within a minute: cached
+    now = 61_000;
+    expect(await keys.keys({ fresh: true })).toEqual({ current: "k2" });
+    expect(reads).toBe(2);
+  });
+
+  it("accepts a link signed with a key rotated in after the ring was cached, and still refuses a forged one", async () => {
+    const rings = { cached: { current: "k1" }, fresh: { current: "k2", previous: "k1" } };
+    const asked: string[] = [];
+    const source = {
+      keys: async (options?: { fresh?: boolean }) => {
+        asked.push(options?.fresh ? "fresh" : "cached");
+        return options?.fresh ? rings.fresh : rings.cached;
+      },
+    };
+    const token = signAckToken(CLAIMS, "k2");
+    expect(await verifyAckLink(token, source, NOW)).toEqual({ ok: true, claims: CLAIMS });
+    expect(asked).toEqual(["cached", "fresh"]);
+    expect(await verifyAckLink(signAckToken(CLAIMS, "forged"), source, NOW)).toMatchObject({
+      ok: false,
+      reason: "bad-signature",
+    });
+    asked.length = 0;
+    // Expired or malformed links never cost a read past the cache.
+    await verifyAckLink(signAckToken({ ...CLAIMS, expiresAt: NOW.getTime() - 1 }, "k1"), source, NOW);
+    await verifyAckLink("not a token", source, NOW);
+    expect(asked).toEqual(["cached", "cached"]);
   });
 
   it("makes no links without both env vars", () => {
