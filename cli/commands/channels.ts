@@ -292,17 +292,34 @@ async function test(context: CommandContext, name: string): Promise<void> {
     sent.push((await sender.send(channel, message)).messageId);
     // A test must not leave a PagerDuty incident open: resolve what it triggered.
     if (channel.kind === "pagerduty") {
-      sent.push(
-        (
-          await sender.send(channel, {
-            ...message,
-            type: "recovery",
-            subject: "[Monitor RECOVERED] Watchkeeper channel test",
-          })
-        ).messageId,
-      );
+      try {
+        sent.push(
+          (
+            await sender.send(channel, {
+              ...message,
+              type: "recovery",
+              subject: "[Monitor RECOVERED] Watchkeeper channel test",
+            })
+          ).messageId,
+        );
+      } catch (error) {
+        // The trigger went through: someone may be paged. Say so, and what to resolve.
+        if (out.json) {
+          out.data({
+            channel: name,
+            delivered: true,
+            triggered: sent[0],
+            resolved: false,
+            reason: (error as Error).message,
+          });
+        }
+        throw new CliError(
+          `triggered a PagerDuty test incident (dedup_key ${sent[0]}), but could not resolve it: ${(error as Error).message}. Resolve it in PagerDuty.`,
+        );
+      }
     }
   } catch (error) {
+    if (error instanceof CliError) throw error;
     const permanent = error instanceof PermanentDeliveryError;
     if (out.json) out.data({ channel: name, delivered: false, permanent, reason: (error as Error).message });
     throw new CliError(

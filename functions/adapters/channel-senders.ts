@@ -160,6 +160,31 @@ function transientStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;
 }
 
+/** Receivers whose host names no secret (the secret is in the path): kept readable in errors. */
+const PROVIDER_HOSTS = [
+  /^hooks\.slack\.com$/,
+  /\.logic\.azure\.com$/,
+  /\.powerplatform\.com$/,
+  /\.webhook\.office\.com$/,
+  /^events(\.eu)?\.pagerduty\.com$/,
+];
+
+/**
+ * The secret values, plus the host and origin of any secret URL on a receiver's own host: some
+ * webhook services put the token in the host name (`https://<token>.m.pipedream.net/`), and a
+ * redirect or a refused address names the host.
+ */
+function withSecretHosts(values: readonly string[]): string[] {
+  const masked = [...values];
+  for (const value of values) {
+    if (!URL.canParse(value)) continue;
+    const url = new URL(value);
+    if (!/^https?:$/.test(url.protocol) || PROVIDER_HOSTS.some((host) => host.test(url.hostname))) continue;
+    masked.push(url.origin, url.host, url.hostname);
+  }
+  return masked;
+}
+
 export function createChannelSender(options: ChannelSenderOptions): ChannelSender {
   const resolver =
     options.secrets instanceof SecretResolver ? options.secrets : new SecretResolver(options.secrets);
@@ -221,6 +246,9 @@ export function createChannelSender(options: ChannelSenderOptions): ChannelSende
         size += Math.min(room, chunk.byteLength);
         if (chunk.byteLength >= room) break; // bounded: the rest is never read
       }
+    } catch {
+      // The status line decides the outcome: a receiver that accepted the message (2xx) and then
+      // stalls or drops its body must not get it again on a retry. What was read is kept.
     } finally {
       response.destroy();
     }
@@ -414,11 +442,29 @@ export function createChannelSender(options: ChannelSenderOptions): ChannelSende
       try {
         return await sendResolved(channel, resolved.params, message);
       } catch (error) {
+        let failure = error;
+        let masked = resolved.values;
+        if (error instanceof PermanentDeliveryError && resolved.values.length > 0) {
+          // Refused with a cached secret: it may have been rotated (a new webhook URL or routing key)
+          // since it was read. Read it again past the cache, and send once more only if it changed,
+          // so a rotation never abandons a notification and a real refusal costs one extra read.
+          const fresh = await resolver
+            .resolve(channel as unknown as Record<string, unknown>, undefined, { fresh: true })
+            .catch(() => undefined);
+          if (fresh && fresh.values.join("\u0000") !== resolved.values.join("\u0000")) {
+            masked = [...resolved.values, ...fresh.values];
+            try {
+              return await sendResolved(channel, fresh.params, message);
+            } catch (again) {
+              failure = again;
+            }
+          }
+        }
         const text = maskSecretValues(
-          `channel ${channel.name} (${channel.kind}): ${error instanceof Error ? error.message : describeThrown(error)}`,
-          resolved.values,
+          `channel ${channel.name} (${channel.kind}): ${failure instanceof Error ? failure.message : describeThrown(failure)}`,
+          withSecretHosts(masked),
         );
-        throw error instanceof PermanentDeliveryError ? new PermanentDeliveryError(text) : new Error(text);
+        throw failure instanceof PermanentDeliveryError ? new PermanentDeliveryError(text) : new Error(text);
       }
     },
   };

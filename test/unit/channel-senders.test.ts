@@ -302,6 +302,54 @@ describe("signed webhook", () => {
     expect(error.message).toMatch(/answered 500 x+…$/);
   });
 
+  it("decides by the status line: a 200 whose body then stalls is delivered, not retried", async () => {
+    answer = (_, response) => {
+      response.writeHead(200);
+      response.write("o");
+      // ...and nothing more: the body never ends.
+    };
+    await expect(sender({ timeoutMs: 400 }).send(slack(), message())).resolves.toMatchObject({
+      messageId: expect.stringMatching(/^slack-/),
+    });
+    expect(received).toHaveLength(1);
+  });
+
+  it("reads a refused channel's secret again past the cache: a rotated webhook URL is used at once", async () => {
+    const source = secrets();
+    source.values.set(ARN("slack"), `${base}/services/OLD/${SLACK_TOKEN}`);
+    answer = (request, response) =>
+      request.path.startsWith("/services/OLD/")
+        ? response.writeHead(404).end("no_service")
+        : response.end("ok");
+    const rotating = sender({ secrets: source });
+    // Refused and unchanged: permanent, after one read past the cache.
+    const refused = await failure(rotating.send(slack(), message()));
+    expect(refused).toBeInstanceOf(PermanentDeliveryError);
+    expect(source.reads).toHaveLength(2);
+    // Rotated while the old URL is still cached: the refusal re-reads it and sends to the new one.
+    source.values.set(ARN("slack"), `${base}/services/NEW/${SLACK_TOKEN}`);
+    await expect(rotating.send(slack(), message())).resolves.toMatchObject({ messageId: expect.any(String) });
+    expect(received.map((request) => request.path.split("/")[2])).toEqual(["OLD", "OLD", "NEW"]);
+    expect(source.reads).toHaveLength(3);
+  });
+
+  it("masks a secret URL's host when the token is in the host name (a redirect names it)", async () => {
+    const port = new URL(base).port;
+    const source = secrets();
+    source.values.set(ARN("hook-url"), `http://eo5ecr3ttoken9x.m.pipedream.example:${port}/`);
+    answer = (_, response) =>
+      response.writeHead(301, { location: "https://eo5ecr3ttoken9x.m.pipedream.example/" }).end();
+    const error = await failure(
+      sender({
+        secrets: source,
+        resolve: async () => [{ address: "127.0.0.1", family: 4 }],
+      }).send(webhook({ secretRef: ARN("hook-url") }), message()),
+    );
+    expect(error).toBeInstanceOf(PermanentDeliveryError);
+    expect(error.message).not.toContain("eo5ecr3ttoken9x");
+    expect(error.message).toContain("answered 301 (a redirect to https://[secret])");
+  });
+
   it("masks every secret in errors: a URL secret echoed by the receiver, the signing secret too", async () => {
     answer = (request, response) => {
       response.writeHead(404).end(`no hook at ${base}${request.path} (signed with ${SIGNING_SECRET})`);

@@ -1,4 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -182,6 +184,44 @@ describe("channel test", () => {
     expect(resolve?.body).toMatchObject({ event_action: "resolve" });
     const dedupKey = (trigger?.body as { dedup_key?: string } | undefined)?.dedup_key;
     expect(result.json()).toEqual({ channel: "pager", delivered: true, messageIds: [dedupKey, dedupKey] });
+  });
+
+  it("says a test incident was triggered and is still open when its resolve fails", async () => {
+    // An Events API stand-in that takes the trigger and refuses the resolve.
+    const actions: string[] = [];
+    const pagerDuty = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk: Buffer) => {
+        body += chunk.toString("utf8");
+      });
+      request.on("end", () => {
+        const event = JSON.parse(body) as { event_action: string; dedup_key: string };
+        actions.push(event.event_action);
+        if (event.event_action === "trigger") {
+          response.writeHead(202, { "content-type": "application/json" });
+          response.end(JSON.stringify({ status: "success", dedup_key: event.dedup_key }));
+        } else response.writeHead(503).end("maintenance");
+      });
+    });
+    await new Promise<void>((resolve) => pagerDuty.listen(0, "127.0.0.1", resolve));
+    try {
+      const { doc } = localDynamo();
+      await new DynamoDbChannels({ tableName, client: doc }).put({
+        name: "pager-flaky",
+        kind: "pagerduty",
+        routingKey: { secretRef: localSecretArn("pagerduty-routing-key") },
+        eventsUrl: `http://127.0.0.1:${(pagerDuty.address() as AddressInfo).port}/v2/enqueue`,
+      });
+      const result = await cli.run(["channel", "test", "pager-flaky", "--local"]);
+      expect(actions).toEqual(["trigger", "resolve"]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        /triggered a PagerDuty test incident \(dedup_key [^)]+\), but could not resolve it: .*503.*Resolve it in PagerDuty\./,
+      );
+      for (const value of secretValues) expect(result.stderr).not.toContain(value);
+    } finally {
+      await new Promise((resolve) => pagerDuty.close(resolve));
+    }
   });
 
   it("signs the webhook so that the receiver (and standardwebhooks) verify it", async () => {
