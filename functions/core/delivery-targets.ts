@@ -20,7 +20,8 @@ import { ackHolds } from "./state-machine.ts";
 export const EMAIL_TARGET = "email:";
 export const CHANNEL_TARGET = "channel:";
 
-export const emailTarget = (address: string) => `${EMAIL_TARGET}${address}`;
+/** Keyed case-insensitively: `Ops@` fixed to `ops@` is the same person, not a second copy. */
+export const emailTarget = (address: string) => `${EMAIL_TARGET}${address.toLowerCase()}`;
 export const channelTarget = (name: string) => `${CHANNEL_TARGET}${name}`;
 
 export type Target =
@@ -102,11 +103,20 @@ export function awaitingFirstDelivery(
 }
 
 /**
- * Why a REMINDER must not go out any more (issue 14): its incident is acknowledged, and the ack
- * holds now. RECOVERED and ALERT always go.
+ * Why a REMINDER must not go out any more: its incident has ended (the RECOVERED queued behind it
+ * says so; a REMINDER now would say "still failing" after the fact), or it is acknowledged and the
+ * ack holds now (issue 14). RECOVERED and ALERT always go.
  */
-export function acknowledgedSince(entry: Outbox, state: MonitorState, now: string): string | undefined {
-  if (entry.type !== "reminder" || !state.ack || !ackHolds(state.ack, now)) return undefined;
+export function staleReminder(entry: Outbox, state: MonitorState, now: string): string | undefined {
+  if (entry.type !== "reminder") return undefined;
+  const open = state.incident?.start;
+  if (
+    entry.incident !== undefined &&
+    (state.state === "ok" || open === undefined || Date.parse(open) !== Date.parse(entry.incident))
+  ) {
+    return "its incident ended before it could be sent (the RECOVERED follows)";
+  }
+  if (!state.ack || !ackHolds(state.ack, now)) return undefined;
   if (
     entry.incident !== undefined &&
     state.incident !== undefined &&
@@ -115,6 +125,24 @@ export function acknowledgedSince(entry: Outbox, state: MonitorState, now: strin
     return undefined;
   }
   return `the incident was acknowledged by ${state.ack.by} at ${state.ack.at} after this REMINDER was decided`;
+}
+
+/**
+ * Why a target listed only since the decision gets no copy of this entry: it is not the newest
+ * pending one. Entries stay pending while another target keeps failing, and a person added to
+ * `peopleToNotify` then must not receive the whole backlog of an incident (or of one already
+ * over): only the newest notification, which says where things stand.
+ */
+export function listedSinceDecision(entry: Outbox, target: Target, state: MonitorState): string | undefined {
+  if (entry.targets?.[target.key] !== undefined) return undefined;
+  const listedThen =
+    target.kind === "email"
+      ? entry.recipients.some((address) => emailTarget(address) === target.key)
+      : (entry.channels ?? []).includes(target.name);
+  if (listedThen) return undefined;
+  const pending = [state.outbox, ...(state.outboxQueue ?? [])].filter((candidate) => candidate !== undefined);
+  if (pending.at(-1)?.id === entry.id) return undefined;
+  return "listed only after it was decided: a newer notification goes instead";
 }
 
 /** How late a send is: a note in the message (and a moved reminder clock) from a minute on. */

@@ -1,13 +1,14 @@
 import type { ChannelDefinition, ChannelDirectory, ChannelSender } from "./channels.ts";
 import {
-  acknowledgedSince,
   channelMessageFor,
   emailFor,
   isComplete,
   isSettled,
   type Lateness,
   linksFor,
+  listedSinceDecision,
   reachedSomeone,
+  staleReminder,
   type Target,
   targetsOf,
 } from "./delivery-targets.ts";
@@ -425,14 +426,16 @@ export class OutboxDelivery {
         },
       };
     };
-    const acknowledged = acknowledgedSince(entry, state, iso(wallNow));
-    if (acknowledged) {
-      this.#deps.logger.info("pending REMINDER dropped: its incident was acknowledged", {
+    const stale = staleReminder(entry, state, iso(wallNow)) ?? listedSinceDecision(entry, target, state);
+    if (stale) {
+      this.#deps.logger.info("pending notification dropped for a target", {
         monitorId,
+        type: entry.type,
         tickTime: entry.tickTime,
         target: target.key,
+        reason: stale,
       });
-      return done({ target: target.key, kind, status: "dropped", error: acknowledged });
+      return done({ target: target.key, kind, status: "dropped", error: stale });
     }
     const onLinkError = (error: unknown) =>
       this.#deps.logger.warn("links could not be made: the message goes without them", {

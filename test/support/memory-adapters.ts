@@ -23,6 +23,9 @@ import type { CheckDefinition } from "../../monitors/types.ts";
  * write conditional on the version read), for fast unit tests of the tick use case. The real
  * adapter is covered against DynamoDB Local in test/integration.
  */
+/** DynamoDB's item size limit. */
+const DYNAMODB_ITEM_LIMIT_BYTES = 400 * 1024;
+
 export class MemoryMonitorStore implements MonitorStore {
   readonly configs = new Map<string, Record<string, unknown>>();
   readonly states = new Map<string, MonitorState>();
@@ -34,6 +37,8 @@ export class MemoryMonitorStore implements MonitorStore {
   writes = 0;
   loads = 0;
   batchLoads = 0;
+  /** The largest state item written so far (bytes, as DynamoDB roughly counts them). */
+  largestStateBytes = 0;
 
   async load(monitorId: string): Promise<StoredMonitor> {
     this.loads++;
@@ -80,6 +85,16 @@ export class MemoryMonitorStore implements MonitorStore {
     const currentVersion = current ? current.version : undefined;
     if (expectedVersion === undefined ? current !== undefined : currentVersion !== expectedVersion) {
       throw new StaleStateError(`stale ${monitorId}`);
+    }
+    // DynamoDB refuses an item over 400 KB (its size: names and values in UTF-8, close to this JSON).
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({ monitorId, record: "state", ...state }),
+    ).byteLength;
+    this.largestStateBytes = Math.max(this.largestStateBytes, bytes);
+    if (bytes > DYNAMODB_ITEM_LIMIT_BYTES) {
+      throw Object.assign(new Error("Item size has exceeded the maximum allowed size"), {
+        name: "ValidationException",
+      });
     }
     this.writes++;
     this.states.set(monitorId, structuredClone(state));

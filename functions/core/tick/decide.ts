@@ -201,13 +201,25 @@ function buildOutbox(
 }
 
 /**
+ * Pending notifications may fill this much of the state item (UTF-8 bytes of their JSON, close to
+ * DynamoDB's own count): the item must stay under 400 KB with the rest of the state and the
+ * records a delivery adds, or every write of the monitor would fail.
+ */
+export const OUTBOX_BYTE_BUDGET = 200_000;
+/** A RECOVERED may take more: it is the one a lagging target most needs (it closes the incident). */
+export const RECOVERY_BYTE_BUDGET = 280_000;
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).byteLength;
+
+/**
  * Where a new notification goes. With nothing pending it becomes the outbox head, claimed by this
  * tick for a lease so that no concurrent handler sends it too; otherwise it queues in decision
  * order behind the pending ones: exactly once each, each target getting the ALERT first. A target
  * that already has more than `maxQueuedNotifications` waiting (it keeps failing through a long
  * outage) is given this one up on the record (`overflowed`, `overflow` says why) rather than grow
- * the state item without bound; the others still get it. When every target is over the limit, the
- * notification is not queued at all.
+ * the state item without bound; the others still get it. So is every target with anything waiting
+ * once the pending entries would pass `OUTBOX_BYTE_BUDGET` (long messages, many targets: the state
+ * item must stay under DynamoDB's 400 KB), except for a RECOVERED, which has the larger
+ * `RECOVERY_BYTE_BUDGET`. When every target is over the limit, the notification is not queued.
  */
 export function enqueue(
   state: MonitorState | undefined,
@@ -236,6 +248,8 @@ export function enqueue(
   const targets = targetsFor(entry);
   let overflow: string | undefined;
   const overflowed: Target[] = [];
+  const bytes = utf8Bytes(JSON.stringify([...pending, entry]));
+  const budget = entry.type === "recovery" ? RECOVERY_BYTE_BUDGET : OUTBOX_BYTE_BUDGET;
   for (const target of targets) {
     const waiting = pending.filter(
       (earlier) =>
@@ -245,6 +259,9 @@ export function enqueue(
     if (waiting > maxQueuedNotifications) {
       overflowed.push(target);
       overflow = `${waiting} earlier notifications were still waiting for delivery (limit ${maxQueuedNotifications})`;
+    } else if (waiting > 0 && bytes > budget) {
+      overflowed.push(target);
+      overflow = `${waiting} earlier notifications were still waiting for delivery and the pending ones fill ${Math.round(bytes / 1024)} KB of the monitor's state (limit ${Math.round(budget / 1024)} KB)`;
     }
   }
   if (overflow !== undefined && overflowed.length === targets.length) {

@@ -348,6 +348,94 @@ describe("acknowledged since", () => {
   });
 });
 
+describe("stale and late-listed targets", () => {
+  it("drops a REMINDER still waiting for a lagging channel once its incident has recovered", async () => {
+    configure([false, false, true], { channels: ["ops-slack"] });
+    await scheduledTick(0);
+    sender.failNext.set("ops-slack", 100); // Slack goes down after the ALERT
+    await scheduledTick(10);
+    expect(mails("ops@example.com")).toEqual(["[Monitor ALERT]", "[Monitor REMINDER]"]);
+    await scheduledTick(15); // recovers while Slack still holds the REMINDER
+    sender.failNext.set("ops-slack", 0);
+    await retriesUntil(T0 + 60 * MINUTE);
+    // Slack gets the RECOVERED, not a "still failing" REMINDER after the fact.
+    expect(sender.received("ops-slack")).toEqual([`alert@${at(0)}`, `recovery@${at(15)}`]);
+    expect(
+      store.receipts.find((receipt) => receipt.target === "channel:ops-slack" && receipt.type === "reminder"),
+    ).toMatchObject({ outcome: "dropped", error: expect.stringContaining("incident ended") });
+  });
+
+  it("gives a person listed while a channel lags only the newest notification, not the backlog", async () => {
+    configure([false, false, false, false, false, false, false, true], { channels: ["ops-slack"] });
+    sender.failNext.set("ops-slack", 1000);
+    for (const minute of [0, 10, 20, 30]) await scheduledTick(minute);
+    expect(mails("ops@example.com")).toHaveLength(4);
+    const config = store.configs.get(ID) as Record<string, unknown>;
+    // Added while the ALERT and three REMINDERs still wait for Slack; `OPS@` is the same person.
+    store.configs.set(ID, {
+      ...config,
+      peopleToNotify: ["OPS@example.com", "dev@example.com", "newcomer@example.com"],
+    });
+    await scheduledTick(40);
+    // The newest of the backlog (minute 30's REMINDER) and the new one; not the ALERT or older ones.
+    expect(mails("newcomer@example.com")).toEqual(["[Monitor REMINDER]", "[Monitor REMINDER]"]);
+    expect(
+      store.receipts
+        .filter((receipt) => receipt.target === "email:newcomer@example.com" && receipt.outcome === "dropped")
+        .map((receipt) => receipt.tickTime),
+    ).toEqual([at(0), at(10), at(20)]);
+    // Keyed case-insensitively: no second copy of the backlog, only the new REMINDER, as now written.
+    expect(mails("OPS@example.com")).toEqual(["[Monitor REMINDER]"]);
+    expect(mails("ops@example.com")).toHaveLength(4);
+  });
+
+  it("keeps the state item under DynamoDB's 400 KB through a long outage of one of 20 channels, with long messages and 50 recipients", async () => {
+    const people = Array.from({ length: 50 }, (_, index) => `person${index}@example.com`);
+    const channels = Array.from({ length: 20 }, (_, index) => `chan-${index}`);
+    directory = new MemoryChannelDirectory(channels.map((name) => channelDefinition(name, "webhook")));
+    const long = `Feed missing: ${"the partner's SFTP drop holds no file for today; ".repeat(80)}`.slice(
+      0,
+      4000,
+    );
+    checks.set("long", {
+      name: "long",
+      description: "fails with a 4,000-character message",
+      run: async () => ({ isOk: false, message: long }),
+    });
+    store.configs.set(ID, {
+      name: "Orders feed",
+      check: "long",
+      peopleToNotify: people,
+      channels,
+      reminderFrequencyMinutes: 10,
+      skipSupersededTicks: false,
+    });
+    sender.fault = (channel) => (channel === "chan-0" ? "fail" : "ok");
+    for (let minute = 0; minute <= 600; minute += 5) {
+      const outcome = await scheduledTick(minute);
+      expect(outcome.status, `minute ${minute}`).not.toBe("failed");
+    }
+    expect(store.largestStateBytes).toBeLessThan(400 * 1024);
+    expect(store.states.get(ID)?.lastTickTime).toBe(at(600));
+    // Every other target got every notification exactly once, in order.
+    const expected = sender.received("chan-1");
+    expect(expected).toHaveLength(61); // the ALERT and a REMINDER every 10 minutes for 10 hours
+    expect(new Set(expected).size).toBe(expected.length);
+    expect(sender.received("chan-19")).toEqual(expected);
+    expect(mails("person49@example.com")).toHaveLength(61);
+    // The lagging channel's overflow is on the record, with why.
+    expect(
+      store.receipts.filter(
+        (receipt) => receipt.target === "channel:chan-0" && receipt.outcome === "abandoned",
+      ),
+    ).not.toHaveLength(0);
+    expect(
+      store.receipts.find((receipt) => receipt.target === "channel:chan-0" && receipt.outcome === "abandoned")
+        ?.error,
+    ).toMatch(/waiting for delivery/);
+  });
+});
+
 describe("entries of the previous version", () => {
   it("are still delivered: the stored rendering, one mail per recipient, their retry chain kept", async () => {
     configure([false, false], { channels: ["ops-slack"] });
