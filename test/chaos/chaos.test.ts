@@ -382,7 +382,26 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
       firstMailNotAlert.push(
         ...checkIncidentsStartWithAlert(monitor, reference, arrivals.get(monitor.id) ?? []),
       );
-      incidentMismatches.push(...(await checkIncidentRecords(monitor, delivered)));
+      // A notification counts once it reached anyone: by mail, or by a channel (whose REMINDER may
+      // have gone out while the mail's copy was later dropped as stale).
+      const reached = new Set([
+        ...[...delivered.keys()].filter((key) => key.startsWith(`${monitor.id}|`)),
+        ...(receipts.get(monitor.id) ?? [])
+          .filter((receipt) => receipt.target?.startsWith("channel:") && receipt.outcome === "delivered")
+          .map((receipt) => `${monitor.id}|${receipt.tickTime}|${receipt.type}`),
+      ]);
+      // ...except a mail sent just before a crash and, on its re-drive, dropped as a stale
+      // REMINDER: it arrived, and its record (rightly, for what is known then) says dropped.
+      const crashed = new Set(faults.duplicatingCrashes.map((crash) => crash.key));
+      const uncounted = [...reached].filter(
+        (key) =>
+          crashed.has(key) &&
+          !mine.some(
+            (receipt) =>
+              `${monitor.id}|${receipt.tickTime}|${receipt.type}` === key && receipt.outcome === "delivered",
+          ),
+      );
+      incidentMismatches.push(...(await checkIncidentRecords(monitor, reached, uncounted.length)));
       const stored = (await store.load(monitor.id)).state;
       if (stored?.outbox || stored?.outboxQueue) undrained.push(monitor.id);
       // Write on change: a monitor that ends healthy and quiet need not have written its last
@@ -410,12 +429,44 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
         stateMismatches.push(`${monitor.id}: ${JSON.stringify(actual)} != ${JSON.stringify(wanted)}`);
       }
     }
-    // Email is never refused here: nothing may be abandoned for it (channels are checked below).
+    // Email is never refused here: nothing may be abandoned for it (channels are checked below),
+    // and the only mail dropped is a REMINDER whose incident ended first (checked below too).
     const abandoned = [...receipts.values()]
       .flat()
-      .filter((receipt) => !receipt.target?.startsWith("channel:") && receipt.outcome !== "delivered");
+      .filter(
+        (receipt) =>
+          !receipt.target?.startsWith("channel:") &&
+          receipt.outcome !== "delivered" &&
+          !(
+            receipt.outcome === "dropped" &&
+            receipt.type === "reminder" &&
+            receipt.error?.includes("incident ended")
+          ),
+      );
     const channelFigures = checkChannels(monitors, channelExpectations, receipts, runs, faults);
-    const lost = [...expected].filter((key) => !delivered.has(key));
+    // A REMINDER still pending when its incident ended is dropped on the record (the RECOVERED
+    // behind it says where things stand): not lost, provided that RECOVERED reached people.
+    const staleReminders = new Set(
+      [...receipts.entries()].flatMap(([monitorId, mine]) =>
+        mine
+          .filter(
+            (receipt) =>
+              !receipt.target?.startsWith("channel:") &&
+              receipt.type === "reminder" &&
+              receipt.outcome === "dropped" &&
+              receipt.error?.includes("incident ended"),
+          )
+          .map((receipt) => `${monitorId}|${receipt.tickTime}|reminder`),
+      ),
+    );
+    const lost = [...expected].filter((key) => !delivered.has(key) && !staleReminders.has(key));
+    const staleWithoutRecovery = [...staleReminders].filter((key) => {
+      const [monitorId, tick] = key.split("|");
+      return ![...delivered.keys()].some((other) => {
+        const [otherId, otherTick, type] = other.split("|");
+        return otherId === monitorId && type === "recovery" && (otherTick ?? "") > (tick ?? "");
+      });
+    });
     const unexpected = [...delivered.keys()].filter((key) => !expected.has(key));
     const duplicates = [...delivered.values()].reduce((sum, count) => sum + (count - 1), 0);
     // Each duplicate must be explained by a crash between SES accepting that very mail and its
@@ -535,6 +586,7 @@ describe("chaos: exactly-once mail under duplicates, crashes, outages and races"
     expect(undrained, `drain did not flush (${context})`).toEqual([]);
     expect(abandoned, context).toEqual([]);
     expect(lost, `lost (${context})`).toEqual([]);
+    expect(staleWithoutRecovery, `stale REMINDERs dropped with no RECOVERED after (${context})`).toEqual([]);
     expect(unexpected, context).toEqual([]);
     expect(duplicates, context).toBeLessThanOrEqual(faults.duplicatingCrashes.length);
     expect(unexplainedDuplicates, context).toEqual([]);
@@ -593,6 +645,15 @@ function checkChannels(
         }
         for (const receipt of receipts.get(monitor.id) ?? []) {
           if (receipt.target === `channel:${name}` && receipt.outcome === "abandoned" && receipt.error) {
+            abandoned.add(`${monitor.id}|${receipt.tickTime}|${receipt.type}`);
+          }
+          // A REMINDER still waiting when its incident ended is dropped on the record: not lost.
+          if (
+            receipt.target === `channel:${name}` &&
+            receipt.type === "reminder" &&
+            receipt.outcome === "dropped" &&
+            receipt.error?.includes("incident ended")
+          ) {
             abandoned.add(`${monitor.id}|${receipt.tickTime}|${receipt.type}`);
           }
         }
@@ -778,10 +839,14 @@ function replayReminders(
 /**
  * Incident items (issue 14) under the same faults: one per incident of the model, opened and
  * resolved at the model's ticks, and notifications counted exactly once each (at their outbox
- * clear, however often a crash made SES send them): the counts add up to the distinct mails that
- * arrived.
+ * clear, however often a crash made SES send them): the counts add up to the distinct
+ * notifications that reached anyone, by mail or by a channel.
  */
-async function checkIncidentRecords(monitor: MonitorPlan, delivered: Map<string, number>): Promise<string[]> {
+async function checkIncidentRecords(
+  monitor: MonitorPlan,
+  reached: ReadonlySet<string>,
+  uncounted = 0,
+): Promise<string[]> {
   const { Items = [] } = await doc.send(
     new QueryCommand({
       TableName: tableName,
@@ -815,7 +880,7 @@ async function checkIncidentRecords(monitor: MonitorPlan, delivered: Map<string,
       sum + Number(item.alertsSent ?? 0) + Number(item.remindersSent ?? 0) + Number(item.recoveriesSent ?? 0),
     0,
   );
-  const distinct = [...delivered.keys()].filter((key) => key.startsWith(`${monitor.id}|`)).length;
+  const distinct = reached.size - uncounted;
   if (counted !== distinct) {
     problems.push(`${monitor.id}: incident items count ${counted} notifications sent, ${distinct} arrived`);
   }
