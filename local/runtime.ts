@@ -494,9 +494,6 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   await streamPoller.start();
   shutdown.add(() => streamPoller.stop());
   if (tableExisted) await reconcile(doc, tableName, buckets, status, directory, logger);
-  // A table created just now is empty: its directory is complete, and the stream (read from its
-  // first record) keeps it so.
-  else await directory.markReconciled(new Date());
 
   const sqsPoller = new SqsPoller({
     sqs,
@@ -554,6 +551,10 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   if (options.seed !== false) {
     await seedLocalChannels(new DynamoDbChannels({ tableName, client: doc }), localChannels.channels);
   }
+  // A table created just now had no monitor before the stream's first record, which schedule-sync
+  // reads (TRIM_HORIZON): its directory is complete. After the seeding, whose emptiness test the
+  // marker would fail.
+  if (!tableExisted) await directory.markReconciled(new Date());
 
   const info = { ...endpoints, logFile, pid: process.pid, startedAt: new Date().toISOString() };
   // Written whole then renamed: a script polling for the file never reads half of it.
