@@ -1,6 +1,7 @@
 import {
   type AttributeDefinition,
   CreateTableCommand,
+  DescribeTableCommand,
   type DynamoDBClient,
   type GlobalSecondaryIndex,
   ResourceInUseException,
@@ -90,7 +91,7 @@ export async function createMonitorsTable(
         GlobalSecondaryIndexUpdates: [{ Create: spec }],
       }),
     );
-    await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
+    await waitUntilIndexesActive(client, tableName);
   }
   await client
     .send(
@@ -105,6 +106,25 @@ export async function createMonitorsTable(
     });
   if (!streamArn) throw new Error(`table ${tableName} has no stream`);
   return { streamArn };
+}
+
+/**
+ * A new index is CREATING for a moment (DynamoDB Local: under a second) while the table is already
+ * ACTIVE, and DynamoDB Local fails writes meanwhile: wait for every index, bounded.
+ */
+async function waitUntilIndexesActive(client: DynamoDBClient, tableName: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const pending = (Table?.GlobalSecondaryIndexes ?? []).filter((index) => index.IndexStatus !== "ACTIVE");
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${tableName}: index ${pending.map((index) => index.IndexName).join(", ")} still not active`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 export interface TickQueues {

@@ -1,4 +1,4 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import {
   BatchWriteCommand,
@@ -15,6 +15,7 @@ import { DynamoDbMonitorDirectory } from "../../functions/adapters/monitor-direc
 import { DynamoDbScheduleStatus } from "../../functions/adapters/schedule-status.ts";
 import {
   DIRECTORY_ATTRIBUTE,
+  DIRECTORY_INDEX,
   DIRECTORY_MARKER_ID,
   DIRECTORY_MARKER_RECORD,
   DIRECTORY_SHARDS,
@@ -23,6 +24,7 @@ import {
 import type { Logger } from "../../functions/core/ports.ts";
 import { reconcile, scanConfigItems } from "../../functions/schedule-sync/reconcile.ts";
 import { createScheduleSyncHandler } from "../../functions/schedule-sync/sync.ts";
+import { createMonitorsTable } from "../../local/resources.ts";
 import { freshTable, localClientConfig, localDynamo } from "../support/aws.ts";
 import { RecordingScheduler } from "../support/recording-ports.ts";
 import { StreamReader } from "../support/stream-reader.ts";
@@ -266,5 +268,48 @@ describe("the overview's requests grow with the monitors, not with the history",
       "dynamodb:Query": DIRECTORY_SHARDS,
       "dynamodb:BatchGetItem": Math.ceil((2 * MONITORS) / 100),
     });
+  });
+});
+
+describe("the local runtime's table", () => {
+  it("gains the ByMonitor index when a table persisted by an earlier version lacks it", async () => {
+    const tableName = `directory-upgrade-${Date.now()}`;
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [
+          { AttributeName: "monitorId", AttributeType: "S" },
+          { AttributeName: "record", AttributeType: "S" },
+          { AttributeName: "wkBucket", AttributeType: "S" },
+        ],
+        KeySchema: [
+          { AttributeName: "monitorId", KeyType: "HASH" },
+          { AttributeName: "record", KeyType: "RANGE" },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: "ByBucket",
+            KeySchema: [
+              { AttributeName: "wkBucket", KeyType: "HASH" },
+              { AttributeName: "monitorId", KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "KEYS_ONLY" },
+          },
+        ],
+        StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
+      }),
+    );
+    await createMonitorsTable(client, tableName);
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    expect(Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort()).toEqual([
+      "ByBucket",
+      DIRECTORY_INDEX,
+    ]);
+    const directory = new DynamoDbMonitorDirectory(tableName, client);
+    await directory.ensure("web", directoryShardOf("web"));
+    expect((await directory.entries()).entries).toEqual([
+      { monitorId: "web", shard: directoryShardOf("web") },
+    ]);
   });
 });
