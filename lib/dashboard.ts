@@ -10,6 +10,7 @@ import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { CfnRotationSchedule, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { DIRECTORY_INDEX } from "../functions/core/directory.ts";
 import { WatchkeeperFunction } from "./watchkeeper-function.ts";
 
 /**
@@ -216,7 +217,7 @@ export class Dashboard extends Construct {
     const webFn = this.web.function;
     webFn.addToRolePolicy(
       new PolicyStatement({
-        // Reads: the overview's scan, a monitor's queries, the ack use case's load. Writes: the
+        // Reads: the overview's BatchGetItem (its fallback scan), a monitor's queries, the ack use case's load. Writes: the
         // state item (ack, unack: a conditional PutItem with its incident UpdateItem, as the
         // orchestrator writes it) and the config item's isActive (pause, resume: UpdateItem).
         actions: [
@@ -228,6 +229,13 @@ export class Dashboard extends Construct {
           "dynamodb:UpdateItem",
         ],
         resources: [props.table.tableArn],
+      }),
+    );
+    // The overview: the monitor directory's keys-only index (functions/core/directory.ts), Query only.
+    webFn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:Query"],
+        resources: [`${props.table.tableArn}/index/${DIRECTORY_INDEX}`],
       }),
     );
     webFn.addToRolePolicy(

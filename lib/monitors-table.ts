@@ -9,6 +9,7 @@ import {
 } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
 import { BUCKET_ATTRIBUTE, BUCKET_INDEX } from "../functions/core/buckets.ts";
+import { DIRECTORY_ATTRIBUTE, DIRECTORY_INDEX } from "../functions/core/directory.ts";
 import { TTL_ATTRIBUTE } from "./constants.ts";
 
 /**
@@ -38,6 +39,15 @@ export class MonitorsTable extends Construct {
         {
           indexName: BUCKET_INDEX,
           partitionKey: { name: BUCKET_ATTRIBUTE, type: AttributeType.STRING },
+          sortKey: { name: "monitorId", type: AttributeType.STRING },
+          projectionType: ProjectionType.KEYS_ONLY,
+        },
+        // The monitor directory (functions/core/directory.ts): sparse, only each monitor's
+        // directory item carries the attribute; the dashboard's overview reads every monitor id
+        // from a few partitions instead of scanning the history.
+        {
+          indexName: DIRECTORY_INDEX,
+          partitionKey: { name: DIRECTORY_ATTRIBUTE, type: AttributeType.STRING },
           sortKey: { name: "monitorId", type: AttributeType.STRING },
           projectionType: ProjectionType.KEYS_ONLY,
         },

@@ -205,7 +205,12 @@ export class ScheduleSync extends Construct {
     });
   }
 
-  /** Member items and bucket headers (functions/adapters/dynamodb-buckets.ts). */
+  /**
+   * Member items and bucket headers (functions/adapters/dynamodb-buckets.ts), and the monitor
+   * directory items (functions/adapters/monitor-directory.ts: a conditional PutItem, and DeleteItem
+   * from grantStatusReports): writes only, never a read of the directory's index. IAM cannot tell
+   * items apart by their sort key, so the grant is the table's, as it was before the directory.
+   */
   private grantBucketMembership(table: TableV2): void {
     this.lambda.function.addToRolePolicy(
       new PolicyStatement({

@@ -1,6 +1,7 @@
 import {
   type AttributeDefinition,
   CreateTableCommand,
+  DescribeTableCommand,
   type DynamoDBClient,
   type GlobalSecondaryIndex,
   ResourceInUseException,
@@ -10,6 +11,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { BUCKET_ATTRIBUTE, BUCKET_INDEX } from "#core/buckets.ts";
+import { DIRECTORY_ATTRIBUTE, DIRECTORY_INDEX } from "#core/directory.ts";
 import { MAX_RECEIVE_COUNT, TTL_ATTRIBUTE } from "../lib/constants.ts";
 
 /**
@@ -34,6 +36,24 @@ const BUCKET_INDEX_SPEC: GlobalSecondaryIndex = {
   Projection: { ProjectionType: "KEYS_ONLY" },
 };
 
+const DIRECTORY_KEY_ATTRIBUTE: AttributeDefinition = {
+  AttributeName: DIRECTORY_ATTRIBUTE,
+  AttributeType: "S",
+};
+/** As lib/monitors-table.ts: the sparse index of the monitor directory. */
+const DIRECTORY_INDEX_SPEC: GlobalSecondaryIndex = {
+  IndexName: DIRECTORY_INDEX,
+  KeySchema: [
+    { AttributeName: DIRECTORY_ATTRIBUTE, KeyType: "HASH" },
+    { AttributeName: "monitorId", KeyType: "RANGE" },
+  ],
+  Projection: { ProjectionType: "KEYS_ONLY" },
+};
+const INDEXES = [
+  { spec: BUCKET_INDEX_SPEC, key: BUCKET_KEY_ATTRIBUTE },
+  { spec: DIRECTORY_INDEX_SPEC, key: DIRECTORY_KEY_ATTRIBUTE },
+];
+
 export async function createMonitorsTable(
   client: DynamoDBClient,
   tableName: string,
@@ -44,12 +64,12 @@ export async function createMonitorsTable(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [...KEY_ATTRIBUTES, BUCKET_KEY_ATTRIBUTE],
+        AttributeDefinitions: [...KEY_ATTRIBUTES, ...INDEXES.map((index) => index.key)],
         KeySchema: [
           { AttributeName: "monitorId", KeyType: "HASH" },
           { AttributeName: "record", KeyType: "RANGE" },
         ],
-        GlobalSecondaryIndexes: [BUCKET_INDEX_SPEC],
+        GlobalSecondaryIndexes: INDEXES.map((index) => index.spec),
         StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
       }),
     );
@@ -59,17 +79,19 @@ export async function createMonitorsTable(
   }
   const described = await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
   streamArn ??= described.reason?.Table?.LatestStreamArn;
-  // A table persisted (--data) by a version before bucket schedules: add the index, as the stack's
-  // update does.
+  // A table persisted (--data) by a version before bucket schedules or the monitor directory: add
+  // the missing index, as the stack's update does (one index per update, as on DynamoDB).
   const indexes = described.reason?.Table?.GlobalSecondaryIndexes ?? [];
-  if (!indexes.some((index: { IndexName?: string }) => index.IndexName === BUCKET_INDEX)) {
+  for (const { spec, key } of INDEXES) {
+    if (indexes.some((index: { IndexName?: string }) => index.IndexName === spec.IndexName)) continue;
     await client.send(
       new UpdateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [...KEY_ATTRIBUTES, BUCKET_KEY_ATTRIBUTE],
-        GlobalSecondaryIndexUpdates: [{ Create: BUCKET_INDEX_SPEC }],
+        AttributeDefinitions: [...KEY_ATTRIBUTES, key],
+        GlobalSecondaryIndexUpdates: [{ Create: spec }],
       }),
     );
+    await waitUntilIndexesActive(client, tableName);
   }
   await client
     .send(
@@ -84,6 +106,25 @@ export async function createMonitorsTable(
     });
   if (!streamArn) throw new Error(`table ${tableName} has no stream`);
   return { streamArn };
+}
+
+/**
+ * A new index is CREATING for a moment (DynamoDB Local: under a second) while the table is already
+ * ACTIVE, and DynamoDB Local fails writes meanwhile: wait for every index, bounded.
+ */
+async function waitUntilIndexesActive(client: DynamoDBClient, tableName: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const pending = (Table?.GlobalSecondaryIndexes ?? []).filter((index) => index.IndexStatus !== "ACTIVE");
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${tableName}: index ${pending.map((index) => index.IndexName).join(", ")} still not active`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 export interface TickQueues {

@@ -9,8 +9,10 @@ import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBStreamEvent, SQSEvent } from "aws-lambda";
 import { DynamoDbBuckets } from "#adapters/dynamodb-buckets.ts";
 import { DynamoDbChannels } from "#adapters/dynamodb-channels.ts";
+import { DynamoDbMonitorDirectory } from "#adapters/monitor-directory.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { SesNotifier } from "#adapters/ses-notifier.ts";
+import { planDirectory } from "#core/directory.ts";
 import type { Logger } from "#core/ports.ts";
 import { planReconcile } from "#core/schedule-sync.ts";
 import { CONFIG_RECORD } from "#core/schemas.ts";
@@ -251,6 +253,7 @@ async function reconcile(
   tableName: string,
   scheduler: DynamoDbBuckets,
   status: DynamoDbScheduleStatus,
+  directory: DynamoDbMonitorDirectory,
   logger: Logger,
 ): Promise<void> {
   const configs: Array<Record<string, unknown>> = [];
@@ -275,10 +278,21 @@ async function reconcile(
   // Members whose config item is gone (deleted while the runtime was down), then the headers.
   for (const monitorId of plan.removals) await scheduler.remove(monitorId);
   await scheduler.syncHeaders(startedAt);
+  // The monitor directory, as the AWS reconcile does: entries for every config item, no orphans,
+  // then the marker that lets the dashboard's overview read it instead of scanning.
+  const directoryPlan = planDirectory(
+    configs.map((item) => item.monitorId).filter((id): id is string => typeof id === "string"),
+    (await directory.entries()).entries,
+  );
+  for (const { monitorId, shard } of directoryPlan.writes) await directory.ensure(monitorId, shard);
+  for (const monitorId of directoryPlan.removals) await directory.removeOrphan(monitorId);
+  await directory.markReconciled(startedAt);
   logger.info("schedules reconciled from the table", {
     upserts: plan.upserts.length,
     invalid: plan.invalid.length,
     removals: plan.removals.length,
+    directoryWrites: directoryPlan.writes.length,
+    directoryRemovals: directoryPlan.removals.length,
   });
 }
 
@@ -450,6 +464,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   // is the deployed code.
   const buckets = new DynamoDbBuckets({ tableName, client: doc });
   const status = new DynamoDbScheduleStatus(tableName, doc);
+  const directory = new DynamoDbMonitorDirectory(tableName, doc);
   // As in the stack: owners hear once, from the notification sender, that a monitor cannot be scheduled.
   const mail = new SESv2Client({
     region: LOCAL_REGION,
@@ -460,6 +475,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   const scheduleSync = createScheduleSyncHandler({
     scheduler: buckets,
     status,
+    directory,
     notifier: new SesNotifier(endpoints.senderEmail, mail),
     logger: loggerFor("watchkeeper-schedule-sync"),
   });
@@ -477,7 +493,7 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   });
   await streamPoller.start();
   shutdown.add(() => streamPoller.stop());
-  if (tableExisted) await reconcile(doc, tableName, buckets, status, logger);
+  if (tableExisted) await reconcile(doc, tableName, buckets, status, directory, logger);
 
   const sqsPoller = new SqsPoller({
     sqs,
@@ -535,6 +551,10 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
   if (options.seed !== false) {
     await seedLocalChannels(new DynamoDbChannels({ tableName, client: doc }), localChannels.channels);
   }
+  // A table created just now had no monitor before the stream's first record, which schedule-sync
+  // reads (TRIM_HORIZON): its directory is complete. After the seeding, whose emptiness test the
+  // marker would fail.
+  if (!tableExisted) await directory.markReconciled(new Date());
 
   const info = { ...endpoints, logFile, pid: process.pid, startedAt: new Date().toISOString() };
   // Written whole then renamed: a script polling for the file never reads half of it.

@@ -53,10 +53,12 @@ export async function startLocalWeb(options: LocalWebOptions): Promise<LocalWeb>
     const linkKey = options.linkKey ?? newLocalLinkKey();
     const linkKeys: AckLinkKeySource = { keys: async () => ({ current: linkKey }) };
     const store = new DynamoMonitorStore(options.tableName, options.doc);
-    const dashboard = new DynamoDashboardStore(options.doc, options.tableName, {
-      sqs: options.sqs,
-      queueUrl: options.queueUrl,
-    });
+    const dashboard = new DynamoDashboardStore(
+      options.doc,
+      options.tableName,
+      { sqs: options.sqs, queueUrl: options.queueUrl },
+      options.logger,
+    );
     const app = createWebApp({
       reads: dashboard,
       control: dashboard,

@@ -186,7 +186,12 @@ export async function scanFleet(table: MonitorsTable, query: FleetQuery): Promis
     else if (record.startsWith(NOTIFICATION_PREFIX)) notifications.push(item);
     else if (record.startsWith(INCIDENT_PREFIX)) incidents.push(item);
   }
-  const monitors = [...configs.entries()]
+  return { monitors: fleetMonitors(configs, states), runs, notifications, incidents };
+}
+
+/** The monitors of these config items (by id, sorted), each with its state item if any. */
+export function fleetMonitors(configs: Map<string, Item>, states: Map<string, Item>): FleetMonitor[] {
+  return [...configs.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([monitorId, raw]) => ({
       monitorId,
@@ -194,7 +199,6 @@ export async function scanFleet(table: MonitorsTable, query: FleetQuery): Promis
       ...parseConfigLeniently(monitorId, raw),
       state: states.get(monitorId),
     }));
-  return { monitors, runs, notifications, incidents };
 }
 
 /** The monitor's confirmed state as shown to people: paused wins, then the state item. */

@@ -62,7 +62,8 @@ export interface Placement {
   phaseMinute?: number;
 }
 
-function fnv1a(text: string): number {
+/** A small stable string hash (FNV-1a, 32 bits): shards and phases. */
+export function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
   for (let index = 0; index < text.length; index++) {
     hash ^= text.charCodeAt(index);

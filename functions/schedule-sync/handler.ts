@@ -7,6 +7,7 @@ import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-la
 import * as z from "zod";
 import { boundedRequestHandler } from "#adapters/aws-request-handler.ts";
 import { DynamoDbBuckets } from "#adapters/dynamodb-buckets.ts";
+import { DynamoDbMonitorDirectory } from "#adapters/monitor-directory.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { EventBridgeScheduler } from "#adapters/scheduler.ts";
 import { createSesClient } from "#adapters/ses-client.ts";
@@ -25,7 +26,7 @@ export {
 
 /**
  * Schedule-sync Lambda: Monitors table stream (config items only, by the event-source filter) in,
- * bucket member items out (and the deletion of a monitor's pre-v2 per-monitor schedule). Only wiring lives here; behaviour is in sync.ts and the pure
+ * bucket member items and monitor directory items out (and the deletion of a monitor's pre-v2 per-monitor schedule). Only wiring lives here; behaviour is in sync.ts and the pure
  * decision in functions/core/schedule-sync.ts.
  */
 
@@ -82,6 +83,7 @@ function fromEnvironment(): ScheduleSyncHandler {
       }),
     ),
     status: new DynamoDbScheduleStatus(env.MONITORS_TABLE, dynamo),
+    directory: new DynamoDbMonitorDirectory(env.MONITORS_TABLE, dynamo),
     ...(env.SENDER_EMAIL
       ? {
           notifier: new SesNotifier(

@@ -4,8 +4,10 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, paginateScan } from "@aws-sdk/lib-dynamodb";
 import { Command } from "commander";
 import { DynamoDbBuckets } from "#adapters/dynamodb-buckets.ts";
+import { DynamoDbMonitorDirectory } from "#adapters/monitor-directory.ts";
 import { DynamoDbScheduleStatus } from "#adapters/schedule-status.ts";
 import { EventBridgeScheduler } from "#adapters/scheduler.ts";
+import { type DirectoryPlan, type MonitorDirectoryAdmin, planDirectory } from "#core/directory.ts";
 import type { SchedulerPort, ScheduleStatusPort } from "#core/ports.ts";
 import { type HeaderRepair, MigratingScheduler } from "#core/schedule-migration.ts";
 import {
@@ -19,7 +21,8 @@ import {
 import { CONFIG_RECORD } from "#core/schemas.ts";
 
 /**
- * One-shot reconcile: makes the schedule group match the Monitors table. For monitors created
+ * One-shot reconcile: makes the schedule group (and the monitor directory, which the dashboard's
+ * overview reads) match the Monitors table. For monitors created
  * before the stack existed (the stream only carries later changes), after a stream record was
  * dropped to the sync failure queue, or whenever drift is suspected. Idempotent; safe to rerun.
  *
@@ -43,10 +46,18 @@ export interface ReconcileDependencies {
    */
   currentConfig?: (monitorId: string) => Promise<Record<string, unknown> | undefined>;
   log?: (line: string) => void;
+  /**
+   * The monitor directory (functions/core/directory.ts): entries written for config items without
+   * one, orphans deleted, then the reconciled marker written when nothing failed.
+   * @default the directory is left alone
+   */
+  directory?: MonitorDirectoryAdmin;
 }
 
 export interface ReconcileReport {
   plan: ReconcilePlan;
+  /** Absent when no directory was given. */
+  directory?: DirectoryPlan;
   failures: Array<{ monitorId: string; error: string }>;
 }
 
@@ -132,10 +143,57 @@ export async function reconcile(
       if (removed.length > 0) log(`  removed: ${removed.join(", ")}`);
     });
   }
+  const directoryPlan = dependencies.directory
+    ? await reconcileDirectory(dependencies.directory, items, { current, step, log, failures, startedAt })
+    : undefined;
   log(
     `${plan.upserts.length - unchanged} upserted, ${unchanged} unchanged, ${plan.invalid.length} invalid, ${plan.removals.length} removed, ${failures.length} failed`,
   );
-  return { plan, failures };
+  return { plan, ...(directoryPlan ? { directory: directoryPlan } : {}), failures };
+}
+
+/**
+ * Every config item (valid or not) gets its directory entry, entries without a config item go, and
+ * the marker that lets the dashboard trust the directory is written last, only if all of it worked.
+ */
+async function reconcileDirectory(
+  directory: MonitorDirectoryAdmin,
+  items: readonly Record<string, unknown>[],
+  context: {
+    current: ReconcileDependencies["currentConfig"];
+    step: (monitorId: string, line: string, work: () => Promise<void>) => Promise<void>;
+    log: (line: string) => void;
+    failures: ReconcileReport["failures"];
+    startedAt: Date;
+  },
+): Promise<DirectoryPlan> {
+  const { current, step, log, failures } = context;
+  const before = failures.length;
+  const { entries, reconciled } = await directory.entries();
+  const ids = items.map((item) => item.monitorId).filter((id): id is string => typeof id === "string");
+  const plan = planDirectory(ids, entries);
+  for (const { monitorId, shard } of plan.writes) {
+    await step(monitorId, `directory ${monitorId}: entry in shard ${shard}`, async () => {
+      if (current && !(await current(monitorId))) return log(`  skipped: ${monitorId} was deleted meanwhile`);
+      await directory.ensure(monitorId, shard);
+    });
+  }
+  for (const monitorId of plan.removals) {
+    await step(monitorId, `directory ${monitorId}: orphan entry (no config item)`, async () => {
+      if (!(await directory.removeOrphan(monitorId))) log(`  kept: ${monitorId} was created meanwhile`);
+    });
+  }
+  if (failures.length === before) {
+    await step(
+      "(directory)",
+      reconciled ? "directory: complete" : "directory: complete, marked reconciled",
+      () => directory.markReconciled(context.startedAt),
+    );
+  } else {
+    log("directory: not marked reconciled (a step failed); the dashboard keeps its previous path");
+  }
+  log(`directory: ${plan.writes.length} written, ${plan.removals.length} orphans removed`);
+  return plan;
 }
 
 /** Config items of the table, read consistently so that a just-written item is not missed. */
@@ -200,6 +258,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
         scheduler,
         status: new DynamoDbScheduleStatus(tableName, doc),
         configItems: () => scanConfigItems(doc, tableName),
+        directory: new DynamoDbMonitorDirectory(tableName, doc),
         currentConfig: async (monitorId) =>
           (
             await doc.send(

@@ -1,4 +1,5 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import { type DirectoryAction, decideDirectoryAction, type MonitorDirectoryPort } from "#core/directory.ts";
 import type { Logger, Notifier, SchedulerPort, ScheduleStatusPort } from "#core/ports.ts";
 import { silentLogger } from "#core/ports.ts";
 import { renderScheduleProblem } from "#core/render-schedule-problem.ts";
@@ -18,7 +19,9 @@ export type ScheduleSyncMetric =
   | "ScheduleProblemsNotified"
   | "ScheduleProblemNotificationFailures"
   | "ScheduleSyncFailures"
-  | "MalformedStreamRecords";
+  | "MalformedStreamRecords"
+  | "DirectoryEntriesWritten"
+  | "DirectoryEntriesRemoved";
 
 export interface ScheduleSyncMetrics {
   count(metric: ScheduleSyncMetric, value?: number): void;
@@ -26,6 +29,12 @@ export interface ScheduleSyncMetrics {
 
 export interface ScheduleSyncDependencies {
   scheduler: SchedulerPort;
+  /**
+   * The monitor directory the dashboard's overview reads (functions/core/directory.ts): an entry
+   * per config item, valid or not. The Lambda and the local runtime always pass one.
+   * @default no directory is kept
+   */
+  directory?: MonitorDirectoryPort;
   /** A ScheduleProblemStatus lets schedule-sync tell a new problem from a repeated one. */
   status: ScheduleStatusPort | ScheduleProblemStatus;
   /**
@@ -167,9 +176,27 @@ export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies
     }
   }
 
-  function decide(record: DynamoDBRecord): ScheduleAction | undefined {
+  /** Before the schedule: a monitor Scheduler keeps refusing still shows on the overview. */
+  async function applyDirectory(action: DirectoryAction): Promise<void> {
+    const directory = dependencies.directory;
+    if (!directory || action.kind === "none") return;
+    if (action.kind === "ensure") {
+      if (await directory.ensure(action.monitorId, action.shard)) {
+        metrics.count("DirectoryEntriesWritten");
+        logger.debug("directory entry written", { monitorId: action.monitorId, shard: action.shard });
+      }
+      return;
+    }
+    await directory.remove(action.monitorId);
+    metrics.count("DirectoryEntriesRemoved");
+  }
+
+  function decide(
+    record: DynamoDBRecord,
+  ): { schedule: ScheduleAction; directory: DirectoryAction } | undefined {
     try {
-      return decideScheduleAction(toConfigChange(record), defaults);
+      const change = toConfigChange(record);
+      return { schedule: decideScheduleAction(change, defaults), directory: decideDirectoryAction(change) };
     } catch (error) {
       // Retrying cannot repair a record's shape: skip it loudly instead of wedging the shard.
       metrics.count("MalformedStreamRecords");
@@ -194,14 +221,17 @@ export function createScheduleSyncHandler(dependencies: ScheduleSyncDependencies
     };
 
     for (const record of event.Records) {
-      const action = decide(record);
-      if (!action) continue;
-      const monitorId = monitorIdOf(action);
+      const actions = decide(record);
+      if (!actions) continue;
+      const action = actions.schedule;
+      const monitorId =
+        monitorIdOf(action) ?? (actions.directory.kind === "none" ? undefined : actions.directory.monitorId);
       if (monitorId !== undefined && blockedMonitors.has(monitorId)) {
         fail(record);
         continue;
       }
       try {
+        await applyDirectory(actions.directory);
         await apply(action);
       } catch (error) {
         metrics.count("ScheduleSyncFailures");

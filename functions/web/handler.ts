@@ -31,10 +31,15 @@ function build(): ReturnType<typeof createWebApp> {
   const env = WebEnvironmentSchema.parse(process.env);
   const doc = createDocumentClient();
   const store = new DynamoMonitorStore(env.MONITORS_TABLE, doc);
-  const dashboard = new DynamoDashboardStore(doc, env.MONITORS_TABLE, {
-    sqs: new SQSClient({ requestHandler: boundedRequestHandler() }),
-    queueUrl: env.TICKS_QUEUE_URL,
-  });
+  const dashboard = new DynamoDashboardStore(
+    doc,
+    env.MONITORS_TABLE,
+    {
+      sqs: new SQSClient({ requestHandler: boundedRequestHandler() }),
+      queueUrl: env.TICKS_QUEUE_URL,
+    },
+    logger,
+  );
   return createWebApp({
     reads: dashboard,
     control: dashboard,

@@ -2,6 +2,7 @@ import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynamoDashboardStore } from "#adapters/dashboard-store.ts";
 import { signAckToken } from "#core/ack-link.ts";
 import { type CapturedEmail, capturedEmails } from "../support/aws.ts";
 import { launchBrowser, saveScreenshot } from "../support/browser.ts";
@@ -64,6 +65,21 @@ beforeAll(async () => {
     const states = await Promise.all(["orders-feed", "xss-name", "api-health"].map(stateOf));
     return states.every((state) => state?.lastRunDt) ? states : undefined;
   });
+  // The overview reads the monitor directory, which schedule-sync writes from the stream.
+  await eventually("every monitor's directory entry", async () => {
+    const entries = await Promise.all(
+      ["orders-feed", "xss-name", "api-health"].map(async (monitorId) => {
+        const { Item } = await env.doc.send(
+          new GetCommand({
+            TableName: env.runtime.endpoints.tableName,
+            Key: { monitorId, record: "directory" },
+          }),
+        );
+        return Item;
+      }),
+    );
+    return entries.every(Boolean) ? entries : undefined;
+  });
   ({ browser, close: closeBrowser } = await launchBrowser());
 }, 180_000);
 
@@ -73,6 +89,17 @@ afterAll(async () => {
 });
 
 describe("the dashboard in a browser", () => {
+  it("reads the overview from the monitor directory: a new table is marked reconciled", async () => {
+    const store = new DynamoDashboardStore(env.doc, env.runtime.endpoints.tableName);
+    const { monitors, source } = await store.overviewWithSource();
+    expect(source).toBe("directory");
+    expect(monitors.map((monitor) => monitor.monitorId).sort()).toEqual([
+      "api-health",
+      "orders-feed",
+      "xss-name",
+    ]);
+  });
+
   it("signs in, shows the failing monitor, acks it from its page and shows it acked", async () => {
     const web = env.runtime.web;
     if (!web) throw new Error("the runtime has no dashboard");

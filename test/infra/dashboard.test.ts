@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DIRECTORY_INDEX } from "../../functions/core/directory.ts";
 import { ACK_LINK_ROTATION_DAYS, DASHBOARD_ROUTES, PUBLIC_ROUTES } from "../../lib/dashboard.ts";
 import {
   allStatements,
@@ -131,6 +132,13 @@ describe("the web function", () => {
     expect(actions).toEqual(
       expect.arrayContaining(["dynamodb:Scan", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
     );
+    // The overview reads the monitor directory's index, and no other index.
+    const indexReads = statements.filter((statement) =>
+      JSON.stringify(statement.Resource).includes("/index/"),
+    );
+    expect(indexReads).toHaveLength(1);
+    expect(actionsOf(indexReads[0] as Statement)).toEqual(["dynamodb:Query"]);
+    expect(JSON.stringify(indexReads[0]?.Resource)).toContain(`/index/${DIRECTORY_INDEX}`);
     expect(actions).toContain("sqs:SendMessage");
     expect(actions).toContain("secretsmanager:GetSecretValue");
     expect(actions.filter((action) => /Delete|BatchWrite|\*/.test(action))).toEqual([]);

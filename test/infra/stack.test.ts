@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_RETRY_POLICY, EventBridgeScheduler } from "../../functions/adapters/scheduler.ts";
 import { BUCKET_INDEX, BUCKETS_PARTITION, CLOCK_SCHEDULE_NAME } from "../../functions/core/buckets.ts";
 import { CHANNELS_PARTITION } from "../../functions/core/channels.ts";
+import { DIRECTORY_INDEX } from "../../functions/core/directory.ts";
 import { HEARTBEAT_ID, HEARTBEAT_PERIOD_MINUTES, heartbeatTickBody } from "../../functions/core/heartbeat.ts";
 import { MonitorIdSchema } from "../../functions/core/schemas.ts";
 import { FanOutEnvironmentSchema } from "../../functions/fan-out/handler.ts";
@@ -552,7 +553,14 @@ describe("IAM", () => {
     expect(everything).not.toContain("scheduler:CreateSchedule");
     expect(everything).not.toContain("scheduler:UpdateSchedule");
     expect(everything).not.toContain("iam:PassRole");
-    // PutItem: member items and bucket headers; the rest: scheduleError and forgetting a deleted monitor.
+    // Writes only: no read of the table or of an index (the directory's entries are conditional
+    // puts and deletes), no batch writes.
+    for (const action of ["dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem", "dynamodb:BatchWriteItem"]) {
+      expect(everything).not.toContain(action);
+    }
+    expect(JSON.stringify(statements)).not.toContain("/index/");
+    // PutItem: member items, bucket headers and directory entries; the rest: scheduleError,
+    // forgetting a deleted monitor, and deleting its directory entry.
     const update = statementWith(statements, "dynamodb:UpdateItem");
     expect(actions(update).sort()).toEqual([
       "dynamodb:ConditionCheckItem",
@@ -738,13 +746,21 @@ describe("SES, schedule group, alarms", () => {
 });
 
 describe("bucket schedules: clock, fan-out, index", () => {
-  it("indexes bucket members sparsely: ByBucket on `wkBucket`, sorted by monitor, keys only", () => {
+  it("indexes bucket members sparsely (ByBucket on `wkBucket`) and the monitor directory (ByMonitor on `wkMonitor`), sorted by monitor, keys only", () => {
     template.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
       GlobalSecondaryIndexes: [
         {
           IndexName: BUCKET_INDEX,
           KeySchema: [
             { AttributeName: "wkBucket", KeyType: "HASH" },
+            { AttributeName: "monitorId", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "KEYS_ONLY" },
+        },
+        {
+          IndexName: DIRECTORY_INDEX,
+          KeySchema: [
+            { AttributeName: "wkMonitor", KeyType: "HASH" },
             { AttributeName: "monitorId", KeyType: "RANGE" },
           ],
           Projection: { ProjectionType: "KEYS_ONLY" },

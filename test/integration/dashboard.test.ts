@@ -2,7 +2,9 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
+import { DynamoDbMonitorDirectory } from "#adapters/monitor-directory.ts";
 import { signAckToken } from "#core/ack-link.ts";
+import { directoryShardOf } from "#core/directory.ts";
 import { TickProcessor } from "#core/tick.ts";
 import { cognitoCall, createUserWithTemporaryPassword } from "../../local/cognito.ts";
 import { createTickQueues } from "../../local/resources.ts";
@@ -384,5 +386,28 @@ describe("ack links", () => {
     expect(page.body).toContain("This incident is over");
     expect((await anonymous.request("/ack", { method: "POST", form: { t: old } })).response.status).toBe(409);
     expect((await state("feed"))?.ack).toBeUndefined();
+  });
+});
+
+describe("the overview over the monitor directory", () => {
+  it("shows the monitors the directory names once it is reconciled, escaped as before", async () => {
+    const browser = new Browser();
+    await browser.signIn();
+    const scanned = (await browser.request("/monitors")).body;
+    const directory = new DynamoDbMonitorDirectory(tableName, client);
+    // Only feed's entry: a page that still showed xss would have come from the Scan.
+    await directory.ensure("feed", directoryShardOf("feed"));
+    await directory.markReconciled(new Date());
+    const partial = (await browser.request("/monitors")).body;
+    expect(scanned).toContain("Compass feed");
+    expect(scanned).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(partial).toContain("Compass feed");
+    expect(partial).not.toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    await directory.ensure("xss", directoryShardOf("xss"));
+    const { response, body } = await browser.request("/monitors");
+    expect(response.status).toBe(200);
+    expect(body).toContain("Compass feed");
+    expect(body).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(body).not.toContain("<script>alert(1)</script>");
   });
 });

@@ -1,12 +1,6 @@
-import {
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type _Record as StreamRecord,
-} from "@aws-sdk/client-dynamodb-streams";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { AttributeValue, DynamoDBRecord } from "aws-lambda";
+import type { DynamoDBRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DynamoDbScheduleStatus } from "../../functions/adapters/schedule-status.ts";
 import { HEARTBEAT_ID } from "../../functions/core/heartbeat.ts";
@@ -14,6 +8,7 @@ import { reconcile, scanConfigItems } from "../../functions/schedule-sync/reconc
 import { createScheduleSyncHandler } from "../../functions/schedule-sync/sync.ts";
 import { freshTable, localClientConfig, localDynamo } from "../support/aws.ts";
 import { RecordingScheduler } from "../support/recording-ports.ts";
+import { StreamReader } from "../support/stream-reader.ts";
 
 /**
  * Schedule-sync against real DynamoDB Local stream records: config items are written with the
@@ -27,70 +22,6 @@ const { client, doc } = localDynamo();
 const streams = new DynamoDBStreamsClient(localClientConfig(inject("dynamoEndpoint")));
 let tableName: string;
 let stream: StreamReader;
-
-/** Reads a table's stream from its start, shard by shard, remembering where it stopped. */
-class StreamReader {
-  private iterators = new Map<string, string | undefined>();
-
-  constructor(private readonly streamArn: string) {}
-
-  /** Lambda's event record for a Streams API record: same attribute-value JSON, epoch seconds. */
-  private toLambdaRecord(record: StreamRecord): DynamoDBRecord {
-    const data = record.dynamodb ?? {};
-    return {
-      eventID: record.eventID,
-      eventName: record.eventName,
-      eventVersion: record.eventVersion,
-      eventSource: "aws:dynamodb",
-      awsRegion: record.awsRegion,
-      dynamodb: {
-        Keys: data.Keys as Record<string, AttributeValue>,
-        NewImage: data.NewImage as Record<string, AttributeValue> | undefined,
-        OldImage: data.OldImage as Record<string, AttributeValue> | undefined,
-        SequenceNumber: data.SequenceNumber,
-        SizeBytes: data.SizeBytes,
-        StreamViewType: data.StreamViewType,
-        ApproximateCreationDateTime: data.ApproximateCreationDateTime
-          ? Math.floor(data.ApproximateCreationDateTime.getTime() / 1000)
-          : undefined,
-      },
-      eventSourceARN: this.streamArn,
-    };
-  }
-
-  private async shardIterators(): Promise<Map<string, string | undefined>> {
-    const description = await streams.send(new DescribeStreamCommand({ StreamArn: this.streamArn }));
-    for (const shard of description.StreamDescription?.Shards ?? []) {
-      if (!shard.ShardId || this.iterators.has(shard.ShardId)) continue;
-      const { ShardIterator } = await streams.send(
-        new GetShardIteratorCommand({
-          StreamArn: this.streamArn,
-          ShardId: shard.ShardId,
-          ShardIteratorType: "TRIM_HORIZON",
-        }),
-      );
-      this.iterators.set(shard.ShardId, ShardIterator);
-    }
-    return this.iterators;
-  }
-
-  /** The next `count` records (polling until they arrive). */
-  async next(count: number): Promise<DynamoDBRecord[]> {
-    const records: DynamoDBRecord[] = [];
-    const deadline = Date.now() + 10_000;
-    while (records.length < count) {
-      if (Date.now() > deadline) throw new Error(`stream delivered ${records.length} of ${count} records`);
-      for (const [shardId, iterator] of await this.shardIterators()) {
-        if (!iterator) continue;
-        const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
-        this.iterators.set(shardId, page.NextShardIterator);
-        records.push(...(page.Records ?? []).map((record) => this.toLambdaRecord(record)));
-      }
-      if (records.length < count) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return records;
-  }
-}
 
 const config = (monitorId: string, attributes: Record<string, unknown> = {}) => ({
   monitorId,
@@ -121,7 +52,7 @@ function harness() {
 beforeAll(async () => {
   const table = await freshTable("schedule-sync");
   tableName = table.tableName;
-  stream = new StreamReader(table.streamArn);
+  stream = new StreamReader(streams, table.streamArn);
 });
 
 afterAll(() => {

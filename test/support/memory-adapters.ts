@@ -1,4 +1,5 @@
 import type { ChannelDefinition, ChannelDirectory, ChannelMessage, ChannelSender } from "#core/channels.ts";
+import type { DirectoryEntry, MonitorDirectoryAdmin } from "#core/directory.ts";
 import { applyIncidentUpdate, type IncidentFields } from "#core/incident.ts";
 import type {
   DeliveryReceipt,
@@ -295,5 +296,60 @@ export class FakeLinks implements NotificationLinks {
 
   dashboardUrl(monitorId: string) {
     return `https://watchkeeper.example.org/monitors/${monitorId}`;
+  }
+}
+
+/**
+ * The monitor directory in memory, with the DynamoDB adapter's semantics: `ensure` writes only a
+ * missing or misplaced entry, `removeOrphan` only while `configExists` says the config item is gone.
+ * `failNext(monitorId)` makes the next write of that monitor throw, as throttling would.
+ */
+export class MemoryMonitorDirectory implements MonitorDirectoryAdmin {
+  readonly entriesById = new Map<string, string>();
+  readonly writes: Array<{ op: "ensure" | "remove" | "removeOrphan"; monitorId: string; wrote: boolean }> =
+    [];
+  reconciledAt: Date | undefined;
+  private readonly failures = new Set<string>();
+
+  constructor(private readonly configExists: (monitorId: string) => boolean = () => false) {}
+
+  failNext(monitorId: string): void {
+    this.failures.add(monitorId);
+  }
+
+  private maybeFail(monitorId: string): void {
+    if (this.failures.delete(monitorId)) throw new Error(`throttled writing ${monitorId}'s directory entry`);
+  }
+
+  async ensure(monitorId: string, shard: string): Promise<boolean> {
+    this.maybeFail(monitorId);
+    const wrote = this.entriesById.get(monitorId) !== shard;
+    if (wrote) this.entriesById.set(monitorId, shard);
+    this.writes.push({ op: "ensure", monitorId, wrote });
+    return wrote;
+  }
+
+  async remove(monitorId: string): Promise<void> {
+    this.maybeFail(monitorId);
+    const wrote = this.entriesById.delete(monitorId);
+    this.writes.push({ op: "remove", monitorId, wrote });
+  }
+
+  async removeOrphan(monitorId: string): Promise<boolean> {
+    this.maybeFail(monitorId);
+    const wrote = !this.configExists(monitorId) && this.entriesById.delete(monitorId);
+    this.writes.push({ op: "removeOrphan", monitorId, wrote });
+    return wrote;
+  }
+
+  async entries(): Promise<{ entries: DirectoryEntry[]; reconciled: boolean }> {
+    return {
+      entries: [...this.entriesById].map(([monitorId, shard]) => ({ monitorId, shard })),
+      reconciled: this.reconciledAt !== undefined,
+    };
+  }
+
+  async markReconciled(at: Date): Promise<void> {
+    this.reconciledAt = at;
   }
 }

@@ -1,12 +1,14 @@
 import type { AttributeValue, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { directoryShardOf } from "../../functions/core/directory.ts";
 import type { Email, Logger } from "../../functions/core/ports.ts";
 import {
   createScheduleSyncHandler,
   type ScheduleSyncDependencies,
   type ScheduleSyncMetric,
 } from "../../functions/schedule-sync/handler.ts";
+import { MemoryMonitorDirectory } from "../support/memory-adapters.ts";
 import { RecordingScheduler, RecordingStatus, throttling } from "../support/recording-ports.ts";
 
 let sequence = 0;
@@ -358,5 +360,75 @@ describe("schedule-sync handler", () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("schedule-sync keeps the monitor directory (issue 14)", () => {
+  it("writes an entry on INSERT, valid or not, and no rewrite on an edit when it is there", async () => {
+    const directory = new MemoryMonitorDirectory();
+    const { sync, metrics } = harness({ directory });
+    await sync(
+      event(
+        streamRecord("INSERT", "web", { schedule: "rate(5 minutes)" }),
+        streamRecord("INSERT", "typo", { schedule: "every 5 minutes" }),
+        streamRecord("INSERT", "paused", { isActive: false }),
+        modifyRecord("web", { name: "Web" }, { name: "Web site" }),
+      ),
+    );
+    expect([...directory.entriesById.keys()].sort()).toEqual(["paused", "typo", "web"]);
+    expect(directory.entriesById.get("web")).toBe(directoryShardOf("web"));
+    expect(directory.writes.filter((write) => write.monitorId === "web")).toEqual([
+      { op: "ensure", monitorId: "web", wrote: true },
+      { op: "ensure", monitorId: "web", wrote: false },
+    ]);
+    expect(metrics.filter((metric) => metric === "DirectoryEntriesWritten")).toHaveLength(3);
+  });
+
+  it("an edit of a monitor created before the directory existed writes its missing entry", async () => {
+    const directory = new MemoryMonitorDirectory();
+    const { sync } = harness({ directory });
+    await sync(event(modifyRecord("old", { name: "Old" }, { name: "Older" })));
+    expect(directory.entriesById.get("old")).toBe(directoryShardOf("old"));
+  });
+
+  it("deletes the entry with the config item, even under an id no schedule could take", async () => {
+    const directory = new MemoryMonitorDirectory();
+    const { sync, scheduler } = harness({ directory });
+    await sync(event(streamRecord("INSERT", "web"), streamRecord("INSERT", "bad id")));
+    await sync(event(streamRecord("REMOVE", "web"), streamRecord("REMOVE", "bad id")));
+    expect(directory.entriesById.size).toBe(0);
+    expect(scheduler.calls.filter((call) => call.op === "remove")).toEqual([
+      { op: "remove", monitorId: "web" },
+    ]);
+  });
+
+  it("ignores every record but config items", async () => {
+    const directory = new MemoryMonitorDirectory();
+    const { sync } = harness({ directory });
+    await sync(event(streamRecord("INSERT", "web", {}, "state"), streamRecord("INSERT", "web", {}, "run#1")));
+    expect(directory.writes).toEqual([]);
+  });
+
+  it("a failed directory write fails the record and holds the monitor's later records; others carry on", async () => {
+    const directory = new MemoryMonitorDirectory();
+    directory.failNext("web");
+    const { sync, scheduler } = harness({ directory });
+    const first = streamRecord("INSERT", "web");
+    const second = streamRecord("REMOVE", "web");
+    const other = streamRecord("INSERT", "api");
+    const response = await sync(event(first, second, other));
+    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual([
+      first.dynamodb?.SequenceNumber,
+      second.dynamodb?.SequenceNumber,
+    ]);
+    expect([...directory.entriesById.keys()]).toEqual(["api"]);
+    expect(scheduler.schedules.has("web")).toBe(false);
+    // The replay applies both, in order.
+    await sync(event(first, second));
+    expect([...directory.entriesById.keys()]).toEqual(["api"]);
+    expect(directory.writes.filter((write) => write.monitorId === "web").map((write) => write.op)).toEqual([
+      "ensure",
+      "remove",
+    ]);
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { directoryShardOf } from "../../functions/core/directory.ts";
 import { reconcile } from "../../functions/schedule-sync/reconcile.ts";
+import { MemoryMonitorDirectory } from "../support/memory-adapters.ts";
 import { RecordingScheduler, RecordingStatus } from "../support/recording-ports.ts";
 
 const items = (...records: Array<Record<string, unknown>>) =>
@@ -173,5 +175,88 @@ describe("reconcile and the heartbeat schedule", () => {
     expect(status.errors.get(HEARTBEAT_ID)).toMatch(/reserved/);
     // The pure plan too, with no config item at all.
     expect(planReconcile([], [HEARTBEAT_ID, "gone"]).removals).toEqual(["gone"]);
+  });
+});
+
+describe("reconcile and the monitor directory (issue 14)", () => {
+  it("writes the missing entries (valid or not), deletes orphans, then marks the directory reconciled", async () => {
+    const configs = new Set(["kept", "missing", "invalid"]);
+    const directory = new MemoryMonitorDirectory((monitorId) => configs.has(monitorId));
+    await directory.ensure("kept", directoryShardOf("kept"));
+    await directory.ensure("orphan", directoryShardOf("orphan"));
+    directory.writes.length = 0;
+    const lines: string[] = [];
+    const report = await reconcile({
+      scheduler: new RecordingScheduler(),
+      status: new RecordingStatus(),
+      configItems: items(
+        { monitorId: "kept", record: "config" },
+        { monitorId: "missing", record: "config", isActive: false },
+        { monitorId: "invalid", record: "config", schedule: "every day" },
+        { monitorId: "kept", record: "state" },
+      ),
+      directory,
+      log: (line) => lines.push(line),
+    });
+    expect(report.failures).toEqual([]);
+    expect([...directory.entriesById.keys()].sort()).toEqual(["invalid", "kept", "missing"]);
+    expect(directory.writes.map(({ op, monitorId }) => `${op} ${monitorId}`)).toEqual([
+      "ensure invalid",
+      "ensure missing",
+      "removeOrphan orphan",
+    ]);
+    expect(directory.reconciledAt).toBeInstanceOf(Date);
+    expect(report.directory).toEqual({
+      writes: [
+        { monitorId: "invalid", shard: directoryShardOf("invalid") },
+        { monitorId: "missing", shard: directoryShardOf("missing") },
+      ],
+      removals: ["orphan"],
+    });
+    expect(lines).toContain("directory: 2 written, 1 orphans removed");
+  });
+
+  it("does not mark the directory reconciled when an entry could not be written", async () => {
+    const directory = new MemoryMonitorDirectory();
+    directory.failNext("a");
+    const report = await reconcile({
+      scheduler: new RecordingScheduler(),
+      status: new RecordingStatus(),
+      configItems: items({ monitorId: "a", record: "config" }, { monitorId: "b", record: "config" }),
+      directory,
+    });
+    expect(report.failures).toEqual([{ monitorId: "a", error: "throttled writing a's directory entry" }]);
+    expect([...directory.entriesById.keys()]).toEqual(["b"]);
+    expect(directory.reconciledAt).toBeUndefined();
+  });
+
+  it("keeps an entry whose monitor was created meanwhile, and writes none for one deleted meanwhile", async () => {
+    const table = new Set(["new"]);
+    const directory = new MemoryMonitorDirectory((monitorId) => table.has(monitorId));
+    await directory.ensure("new", directoryShardOf("new"));
+    await reconcile({
+      scheduler: new RecordingScheduler(),
+      status: new RecordingStatus(),
+      configItems: items({ monitorId: "gone", record: "config" }),
+      currentConfig: async (monitorId) =>
+        table.has(monitorId) ? { monitorId, record: "config" } : undefined,
+      directory,
+    });
+    expect([...directory.entriesById.keys()]).toEqual(["new"]);
+  });
+
+  it("changes nothing on a dry run", async () => {
+    const directory = new MemoryMonitorDirectory();
+    await reconcile(
+      {
+        scheduler: new RecordingScheduler(),
+        status: new RecordingStatus(),
+        configItems: items({ monitorId: "a", record: "config" }),
+        directory,
+      },
+      { dryRun: true },
+    );
+    expect(directory.writes).toEqual([]);
+    expect(directory.reconciledAt).toBeUndefined();
   });
 });
