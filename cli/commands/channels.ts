@@ -1,7 +1,6 @@
-import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SNSClient } from "@aws-sdk/client-sns";
-import type { SSMClient } from "@aws-sdk/client-ssm";
 import type { Command } from "commander";
+import { createAwsSecretApis } from "#adapters/aws-secret-clients.ts";
 import { AwsSecretSource, type SecretApis } from "#adapters/aws-secret-source.ts";
 import { createChannelSender } from "#adapters/channel-senders.ts";
 import { DynamoDbChannels } from "#adapters/dynamodb-channels.ts";
@@ -230,36 +229,11 @@ async function list(context: CommandContext): Promise<void> {
 
 /** Secrets Manager and SSM with the operator's configuration (the runtime's stand-in with --local). */
 function secretApis(target: Target, owned: { destroy(): void }[]): SecretApis {
-  const config = target.awsConfig;
-  const endpoint = target.local?.secretsManager;
-  return {
-    secretsManager(region) {
-      let client: SecretsManagerClient | undefined;
-      return {
-        async getSecretValue(input) {
-          const sdk = await import("@aws-sdk/client-secrets-manager");
-          if (!client) {
-            client = new sdk.SecretsManagerClient({ ...config, region, ...(endpoint ? { endpoint } : {}) });
-            owned.push(client);
-          }
-          return client.send(new sdk.GetSecretValueCommand(input));
-        },
-      };
-    },
-    ssm(region) {
-      let client: SSMClient | undefined;
-      return {
-        async getParameter(input) {
-          const sdk = await import("@aws-sdk/client-ssm");
-          if (!client) {
-            client = new sdk.SSMClient({ ...config, region });
-            owned.push(client);
-          }
-          return client.send(new sdk.GetParameterCommand(input));
-        },
-      };
-    },
-  };
+  return createAwsSecretApis({
+    clientConfig: target.awsConfig,
+    secretsManagerEndpoint: target.local?.secretsManager,
+    onClient: (client) => owned.push(client),
+  });
 }
 
 async function test(context: CommandContext, name: string): Promise<void> {
