@@ -25,6 +25,7 @@ import type { Logger } from "../../functions/core/ports.ts";
 import { reconcile, scanConfigItems } from "../../functions/schedule-sync/reconcile.ts";
 import { createScheduleSyncHandler } from "../../functions/schedule-sync/sync.ts";
 import { createMonitorsTable } from "../../local/resources.ts";
+import { startDynamoDbLocal } from "../../local/servers.ts";
 import { freshTable, localClientConfig, localDynamo } from "../support/aws.ts";
 import { RecordingScheduler } from "../support/recording-ports.ts";
 import { StreamReader } from "../support/stream-reader.ts";
@@ -272,7 +273,22 @@ describe("the overview's requests grow with the monitors, not with the history",
 });
 
 describe("the local runtime's table", () => {
-  it("gains the ByMonitor index when a table persisted by an earlier version lacks it", async () => {
+  // Its own DynamoDB Local: adding an index runs in DynamoDB Local's background, which the shared
+  // instance's load (every other test file) once kept from finishing for over 30 s.
+  let own: Awaited<ReturnType<typeof startDynamoDbLocal>>;
+  let client: DynamoDBClient;
+  beforeAll(async () => {
+    own = await startDynamoDbLocal();
+    client = new DynamoDBClient(localClientConfig(own.endpoint));
+  }, 60_000);
+  afterAll(async () => {
+    client?.destroy();
+    await own?.stop();
+  });
+
+  it("gains the ByMonitor index when a table persisted by an earlier version lacks it", {
+    timeout: 90_000,
+  }, async () => {
     const tableName = `directory-upgrade-${Date.now()}`;
     await client.send(
       new CreateTableCommand({
