@@ -116,9 +116,9 @@ describe("npm start", () => {
     expect(run.output()).toContain("stopped.");
     expect(existsSync(infoFile)).toBe(false);
     // Nothing is left listening: DynamoDB Local (Java), fauxqs, the SES server, the demo site, the
-    // channel receiver.
-    const receiver = info.channelReceiverUrl ? [info.channelReceiverUrl] : [];
-    for (const endpoint of [info.dynamodb, info.sqs, info.ses, info.demoSiteUrl, ...receiver]) {
+    // channel receiver, the dashboard.
+    const optional = [info.channelReceiverUrl, info.dashboardUrl].filter((url) => url !== undefined);
+    for (const endpoint of [info.dynamodb, info.sqs, info.ses, info.demoSiteUrl, ...optional]) {
       await assertPortFree(Number(new URL(endpoint).port), endpoint);
     }
   });
