@@ -9,6 +9,12 @@ import {
   renderNotification,
   withDeliveryDelay,
 } from "#core/render.ts";
+import {
+  EXAMPLE_BASE,
+  EXAMPLE_FAILURE,
+  EXAMPLE_NOTIFICATIONS,
+  EXAMPLE_RECOVERY_MESSAGE,
+} from "../../scripts/email-examples.ts";
 import { launchBrowser, saveScreenshot } from "../support/browser.ts";
 
 /**
@@ -29,29 +35,9 @@ declare const document: any;
 const DOCS_SCREENSHOTS = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "screenshots");
 const toDocs = process.env.WATCHKEEPER_SCREENSHOTS_TO_DOCS === "1";
 
-const base = {
-  monitorId: "checkout-api",
-  name: "Checkout API health",
-  timezone: "America/Chicago",
-  check: "http",
-  failingSince: "2026-03-08T07:55:00.000Z",
-  reminderFrequencyMinutes: 60,
-  runbookUrl: "https://wiki.example.org/runbooks/checkout-api",
-  dashboardUrl: "https://watchkeeper.example.org/monitors/checkout-api",
-  // As long as a signed link is: one unbroken token a phone has to wrap.
-  ackUrl: `https://watchkeeper.example.org/ack?t=${"eyJtIjoiY2hlY2tvdXQtYXBpIiwiaSI6IjIwMjYtMDMtMDhUMDc6NTU6MDAuMDAwWiJ9".repeat(2)}.Xk3b9dQ2mN7vR1sT8wY4zA6cE0fH5jL`,
-} satisfies Partial<NotificationContent>;
-
-const failure =
-  "HTTP 503 Service Unavailable from https://api.example.org/health after 212 ms (expected 200)";
-
-const alert: NotificationContent = {
-  ...base,
-  type: "alert",
-  state: "alert",
-  at: "2026-03-08T07:55:00.000Z",
-  message: failure,
-};
+const base = EXAMPLE_BASE;
+const failure = EXAMPLE_FAILURE;
+const alert: NotificationContent = EXAMPLE_NOTIFICATIONS.alert;
 
 interface Example {
   email: RenderedEmail;
@@ -74,35 +60,15 @@ const examples: Record<string, Example> = {
     docs: true,
   },
   reminder: {
-    email: renderNotification({
-      ...base,
-      type: "reminder",
-      state: "alert",
-      at: "2026-03-08T09:55:00.000Z",
-      message: failure,
-      reminderNumber: 2,
-      acknowledgement: null,
-    }),
+    email: renderNotification(EXAMPLE_NOTIFICATIONS.reminder),
     message: failure,
     duration: /^Still failing after 2 h: /,
     links: [base.ackUrl, base.dashboardUrl, base.runbookUrl],
     docs: true,
   },
   recovery: {
-    email: renderNotification({
-      ...base,
-      type: "recovery",
-      state: "ok",
-      at: "2026-03-08T10:20:00.000Z",
-      message: "HTTP 200 from https://api.example.org/health after 87 ms",
-      lastFailureMessage: failure,
-      acknowledgement: {
-        by: "alice@example.org",
-        at: "2026-03-08T10:02:00.000Z",
-        note: "rolling back the 09:40 deploy",
-      },
-    }),
-    message: "HTTP 200 from https://api.example.org/health after 87 ms",
+    email: renderNotification(EXAMPLE_NOTIFICATIONS.recovery),
+    message: EXAMPLE_RECOVERY_MESSAGE,
     duration: /^Recovered after 2 h 25 min: /,
     // No ack link once it is over.
     links: [base.dashboardUrl, base.runbookUrl],
