@@ -8,7 +8,9 @@ import type { CheckDefinition } from "./types.ts";
  *
  * The tick use case awaits `find` (TickDependencies.findCheck): the first tick that names a check
  * loads its module, every later one finds it loaded. A module that fails to load fails that tick
- * only (SQS brings it back) and is tried again. An unknown name is undefined, as with
+ * only (SQS brings it back), and the next tick asks again: a file that could not be read is read
+ * again, but a module that threw while it was evaluated keeps failing in that execution
+ * environment (Node's loader keeps the error) until Lambda recycles it. An unknown name is undefined, as with
  * monitors/index.ts ("not a registered check").
  *
  * Tools, tests and the local runtime use monitors/index.ts, which loads every check at once.
@@ -40,7 +42,7 @@ export class LazyChecks {
 
   /**
    * Loads the named check's module, once; nothing for a name that is not a registered check (the
-   * tick reports it). A failed load is forgotten, so the next tick tries again, and rejects.
+   * tick reports it). A failed load is not remembered here, so the next tick asks the loader again (see above), and rejects.
    */
   load(name: unknown): Promise<void> {
     if (typeof name !== "string" || !Object.hasOwn(this.modules, name) || this.#loaded.has(name))

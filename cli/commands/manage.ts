@@ -1,6 +1,14 @@
 import type { Command } from "commander";
 import { sendManualTick } from "#adapters/manual-tick.ts";
-import { type ConfigProblem, formatProblems, parseConfigLeniently } from "#core/schemas.ts";
+import { SCHEDULE_RECORD } from "#core/buckets.ts";
+import { DIRECTORY_RECORD } from "#core/directory.ts";
+import {
+  type ConfigProblem,
+  formatProblems,
+  isReservedId,
+  parseConfigLeniently,
+  RESERVED_ID_PREFIX,
+} from "#core/schemas.ts";
 import { checks } from "#monitors/index.ts";
 import {
   applyChanges,
@@ -364,10 +372,20 @@ async function reset(context: CommandContext, monitorId: string): Promise<void> 
 
 async function remove(context: CommandContext, monitorId: string): Promise<void> {
   const { out } = context;
+  // Deleting a partition wholesale: never one of Watchkeeper's own (`__buckets`, `__channels`,
+  // `__directory`), whose loss would stop every monitor's ticks, channels or the overview.
+  if (isReservedId(monitorId)) {
+    throw new CliError(
+      `"${monitorId}" is not a monitor: ids starting with "${RESERVED_ID_PREFIX}" hold Watchkeeper's own items (remove channels with \`watchkeeper channel remove\`)`,
+    );
+  }
   const table = await context.table();
   const records = await table.recordsOf(monitorId);
   if (records.length === 0) throw new UnknownMonitorError(monitorId);
-  const history = records.filter((record) => record !== "config" && record !== "state").length;
+  const history = records.filter(
+    (record) =>
+      record !== "config" && record !== "state" && record !== SCHEDULE_RECORD && record !== DIRECTORY_RECORD,
+  ).length;
   await confirmOrRefuse(
     context,
     `Remove ${monitorId}: delete its config, state and ${plural(history, "history item")}?`,

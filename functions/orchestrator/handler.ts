@@ -295,7 +295,8 @@ function lazyChannelDirectory(tableName: string, dynamo: DynamoDBClient): Channe
       directory ??= import("#adapters/dynamodb-channels.ts").then(
         ({ DynamoDbChannels }) => new DynamoDbChannels({ tableName, client: dynamo }),
       );
-      // A failed load (a broken asset) is retried by the next read, not remembered.
+      // A failed load is not remembered here: the next read asks the loader again (a module that
+      // threw while evaluated keeps failing until the environment is recycled; see lazy-registry).
       directory.catch(() => {
         directory = undefined;
       });
@@ -320,7 +321,8 @@ export function lazyChannelSender(secrets: SecretSource): ChannelSender {
             allowAddresses: allowAddressesFromEnv(process.env.CHANNEL_ALLOW_ADDRESSES),
           }),
       );
-      // A failed load (a broken asset) is retried by the next send, not remembered.
+      // A failed load is not remembered here: the next send asks the loader again (a module that
+      // threw while evaluated keeps failing until the environment is recycled; see lazy-registry).
       sender.catch(() => {
         sender = undefined;
       });

@@ -254,6 +254,29 @@ describe("reset and remove", () => {
     expect((await cli.run(["history", "nightly"])).stderr).toContain('unknown monitor "nightly"');
     expect((await cli.run(["remove", "nightly", "--yes"])).code).toBe(1);
   });
+
+  it("refuses to remove Watchkeeper's own partitions (bucket headers, channels, the directory)", async () => {
+    await cli.put({
+      monitorId: "__buckets",
+      record: "bucket#rate(5 minutes)#UTC",
+      kind: "rate",
+      periodMinutes: 5,
+    });
+    await cli.put({
+      monitorId: "__channels",
+      record: "channel#ops",
+      kind: "sns",
+      topicArn: "arn:aws:sns:us-east-1:123456789012:ops",
+    });
+    for (const reserved of ["__buckets", "__channels", "__directory"]) {
+      const refused = await cli.run(["remove", reserved, "--yes"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`"${reserved}" is not a monitor`);
+    }
+    expect((await cli.run(["channel", "list", "--json"])).json().channels).toEqual([
+      expect.objectContaining({ name: "ops" }),
+    ]);
+  });
 });
 
 describe("errors", () => {
