@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSettings, WatchkeeperConfigError } from "../../lib/settings.ts";
 import {
-  allStatements,
   orchestratorStatements,
+  otherRolesStatements,
   type Statement,
   type SynthesizedWatchkeeper,
   synthWatchkeeper,
@@ -119,12 +119,7 @@ describe("synth with channels", () => {
   });
 
   it("grants no other role the topics or the secrets", () => {
-    const orchestrator = new Set(
-      orchestratorStatements(synthesized).map((statement) => JSON.stringify(statement)),
-    );
-    const others = allStatements(synthesized).filter(
-      (statement) => !orchestrator.has(JSON.stringify(statement)),
-    );
+    const others = otherRolesStatements(synthesized);
     const publishes = withAction(others, "sns:Publish").flatMap((statement) => [statement.Resource].flat());
     expect(publishes).not.toContain(TOPIC);
     expect(publishes).not.toContain(FIFO_TOPIC);

@@ -98,3 +98,11 @@ export function allStatements(synthesized: SynthesizedWatchkeeper): Statement[] 
     (policy) => policy.Properties.PolicyDocument.Statement as Statement[],
   );
 }
+
+/** Every statement in the stack that is not the orchestrator's: what no other role may be granted. */
+export function otherRolesStatements(synthesized: SynthesizedWatchkeeper): Statement[] {
+  const orchestrator = new Set(
+    orchestratorStatements(synthesized).map((statement) => JSON.stringify(statement)),
+  );
+  return allStatements(synthesized).filter((statement) => !orchestrator.has(JSON.stringify(statement)));
+}
