@@ -272,6 +272,29 @@ describe("decide step: decideNotification (pure)", () => {
     });
   });
 
+  it("enqueue: past the byte budget a lagging target overflows, except for a RECOVERED under its larger budget", () => {
+    const claim = { claimId: "claim-1", claimedUntil: 99 };
+    // Pending entries of about 240 KB that ops@ still waits for: over 200 KB, under 280 KB.
+    const bulky = (id: string) =>
+      ({
+        id,
+        type: "reminder",
+        recipients: ["ops@example.com"],
+        text: "x".repeat(80_000),
+      }) as unknown as Outbox;
+    const full = state({ outbox: bulky("a"), outboxQueue: [bulky("q1"), bulky("q2")] });
+    const next = (type: "reminder" | "recovery") =>
+      ({ id: `b-${type}`, type, recipients: ["ops@example.com", "new@example.com"] }) as unknown as Outbox;
+    const reminder = enqueue(full, next("reminder"), claim, 20, undefined, at(9));
+    expect(reminder.overflowed?.map((target) => target.key)).toEqual(["email:ops@example.com"]);
+    expect(reminder.overflow).toMatch(/fill 23\d KB of the monitor's state \(limit 195 KB\)/);
+    // A target with nothing waiting still gets it.
+    expect(reminder.outboxQueue?.at(-1)?.id).toBe("b-reminder");
+    const recovery = enqueue(full, next("recovery"), claim, 20, undefined, at(9));
+    expect(recovery.overflowed).toBeUndefined();
+    expect(recovery.outboxQueue?.at(-1)).toEqual(next("recovery"));
+  });
+
   it("enqueue: only the targets that have too many waiting are given it up; the others still get it", () => {
     const claim = { claimId: "claim-1", claimedUntil: 99 };
     // ops@ is still waiting for both earlier entries; dev@ got them already.
