@@ -1,6 +1,9 @@
 /**
- * A module loaded on first use and kept (a failed load is forgotten, so the next run retries it).
- * The orchestrator loads the SDK clients that few ticks need this way (the checks' clients, SES):
+ * A module loaded on first use and kept. A failed load is not remembered here, so the next use asks
+ * the loader again (a file that could not be read is read again; a module that threw while it was
+ * evaluated keeps failing: Node's loader keeps the error until the environment is recycled).
+ * The orchestrator loads the SDK clients that few ticks need this way (the checks' clients, SES,
+ * the channel senders and directory):
  * its main bundle leaves those packages out (lib/lambda-bundling.ts, side bundles), so a cold start
  * neither ships nor parses them.
  */

@@ -9,6 +9,7 @@ import { AWS_REQUEST_TIMEOUTS, boundedRequestHandler } from "#adapters/aws-reque
 import { awsSecretApis } from "#adapters/aws-secret-clients.ts";
 import { AwsSecretSource } from "#adapters/aws-secret-source.ts";
 import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
+import { lazyImport } from "#adapters/lazy-import.ts";
 import { lazySesClient, SesNotifier } from "#adapters/ses-notifier.ts";
 import { SqsDeliveryRetries } from "#adapters/sqs-delivery-retries.ts";
 import { SqsEarlyAck } from "#adapters/sqs-early-ack.ts";
@@ -289,20 +290,11 @@ export function channelPorts(
  * only a notification to send reads them, so a cold start does not build the channels' schemas.
  */
 function lazyChannelDirectory(tableName: string, dynamo: DynamoDBClient): ChannelDirectory {
-  let directory: Promise<ChannelDirectory> | undefined;
-  return {
-    async list() {
-      directory ??= import("#adapters/dynamodb-channels.ts").then(
-        ({ DynamoDbChannels }) => new DynamoDbChannels({ tableName, client: dynamo }),
-      );
-      // A failed load is not remembered here: the next read asks the loader again (a module that
-      // threw while evaluated keeps failing until the environment is recycled; see lazy-registry).
-      directory.catch(() => {
-        directory = undefined;
-      });
-      return (await directory).list();
-    },
-  };
+  const directory = lazyImport(async () => {
+    const { DynamoDbChannels } = await import("#adapters/dynamodb-channels.ts");
+    return new DynamoDbChannels({ tableName, client: dynamo });
+  });
+  return { list: async () => (await directory()).list() };
 }
 
 /**
@@ -311,24 +303,14 @@ function lazyChannelDirectory(tableName: string, dynamo: DynamoDBClient): Channe
  * orchestrator's bundle is split, lib/lambda-bundling.ts).
  */
 export function lazyChannelSender(secrets: SecretSource): ChannelSender {
-  let sender: Promise<ChannelSender> | undefined;
-  return {
-    async send(channel, message) {
-      sender ??= import("#adapters/channel-senders.ts").then(
-        ({ allowAddressesFromEnv, createChannelSender }) =>
-          createChannelSender({
-            secrets,
-            allowAddresses: allowAddressesFromEnv(process.env.CHANNEL_ALLOW_ADDRESSES),
-          }),
-      );
-      // A failed load is not remembered here: the next send asks the loader again (a module that
-      // threw while evaluated keeps failing until the environment is recycled; see lazy-registry).
-      sender.catch(() => {
-        sender = undefined;
-      });
-      return (await sender).send(channel, message);
-    },
-  };
+  const sender = lazyImport(async () => {
+    const { allowAddressesFromEnv, createChannelSender } = await import("#adapters/channel-senders.ts");
+    return createChannelSender({
+      secrets,
+      allowAddresses: allowAddressesFromEnv(process.env.CHANNEL_ALLOW_ADDRESSES),
+    });
+  });
+  return { send: async (channel, message) => (await sender()).send(channel, message) };
 }
 
 /**
