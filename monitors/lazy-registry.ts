@@ -1,3 +1,4 @@
+import { lazyImport } from "#adapters/lazy-import.ts";
 import type { CheckDefinition } from "./types.ts";
 
 /**
@@ -35,43 +36,19 @@ const MODULES: Readonly<Record<string, () => Promise<CheckDefinition>>> = {
 export const LAZY_CHECK_NAMES: readonly string[] = Object.keys(MODULES);
 
 export class LazyChecks {
-  readonly #loaded = new Map<string, CheckDefinition>();
-  readonly #loading = new Map<string, Promise<void>>();
+  /** One loader per registered check: loaded once, shared by concurrent ticks (lazyImport). */
+  readonly #loaders: ReadonlyMap<string, () => Promise<CheckDefinition>>;
 
-  constructor(private readonly modules: Readonly<Record<string, () => Promise<CheckDefinition>>> = MODULES) {}
-
-  /**
-   * Loads the named check's module, once; nothing for a name that is not a registered check (the
-   * tick reports it). A failed load is not remembered here, so the next tick asks the loader again (see above), and rejects.
-   */
-  load(name: unknown): Promise<void> {
-    if (typeof name !== "string" || !Object.hasOwn(this.modules, name) || this.#loaded.has(name))
-      return Promise.resolve();
-    let loading = this.#loading.get(name);
-    if (!loading) {
-      const load = this.modules[name] as () => Promise<CheckDefinition>;
-      loading = load().then(
-        (definition) => {
-          this.#loaded.set(name, definition);
-          this.#loading.delete(name);
-        },
-        (error: unknown) => {
-          this.#loading.delete(name);
-          throw error;
-        },
-      );
-      this.#loading.set(name, loading);
-    }
-    return loading;
+  constructor(modules: Readonly<Record<string, () => Promise<CheckDefinition>>> = MODULES) {
+    this.#loaders = new Map(Object.entries(modules).map(([name, load]) => [name, lazyImport(load)]));
   }
 
   /**
-   * The check a config item names (TickDependencies.findCheck), loaded on first use: undefined for
-   * a name that is not a registered check; rejects when its module cannot be loaded.
+   * The check a config item names (TickDependencies.findCheck), loaded on its first use: undefined
+   * for a name that is not a registered check (the tick reports it); rejects when its module cannot
+   * be loaded, and the next tick asks the loader again (see above).
    */
   async find(name: string): Promise<CheckDefinition | undefined> {
-    if (!Object.hasOwn(this.modules, name)) return undefined;
-    await this.load(name);
-    return this.#loaded.get(name);
+    return this.#loaders.get(name)?.();
   }
 }
