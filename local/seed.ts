@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { type DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "zod";
-import { CONFIG_RECORD, MonitorConfigSchema } from "#core/schemas.ts";
+import { CONFIG_RECORD, formatProblems, MonitorIdSchema, parseConfigLeniently } from "#core/schemas.ts";
 
 /**
  * Example monitors for a first `npm start`, written as config items exactly as a person would
@@ -37,11 +37,14 @@ export async function loadSeedMonitors(
   const raw = substitute(await readFile(file, "utf8"), variables);
   const items = SeedFileSchema.parse(JSON.parse(raw));
   for (const item of items) {
-    const parsed = MonitorConfigSchema.safeParse(item);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
-      throw new SeedFileError(`seed monitor ${String(item.monitorId)} is invalid: ${problems.join("; ")}`);
-    }
+    const id = MonitorIdSchema.safeParse(item.monitorId);
+    const { problems } = parseConfigLeniently(String(item.monitorId), item);
+    if (!id.success)
+      problems.unshift({ attribute: "monitorId", message: id.error.issues[0]?.message ?? "is invalid" });
+    if (problems.length > 0)
+      throw new SeedFileError(
+        `seed monitor ${String(item.monitorId)} is invalid: ${formatProblems(problems)}`,
+      );
   }
   return items;
 }

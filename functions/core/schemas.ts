@@ -141,45 +141,48 @@ export const ConfigFieldSchemas = {
   channels: z.array(ChannelNameSchema).check(z.maxLength(MAX_CHANNELS, `at most ${MAX_CHANNELS} channels`)),
 } as const;
 
-/** A valid config item, with defaults applied (DESIGN.md §2). */
-export const MonitorConfigSchema = z.object({
-  monitorId: MonitorIdSchema,
-  name: ConfigFieldSchemas.name,
-  check: ConfigFieldSchemas.check,
-  params: z._default(ConfigFieldSchemas.params, () => ({})),
-  isActive: z._default(ConfigFieldSchemas.isActive, CONFIG_DEFAULTS.isActive),
-  schedule: z._default(ConfigFieldSchemas.schedule, CONFIG_DEFAULTS.schedule),
-  timezone: z._default(ConfigFieldSchemas.timezone, CONFIG_DEFAULTS.timezone),
-  requiredConsecutiveOks: z._default(
-    ConfigFieldSchemas.requiredConsecutiveOks,
-    CONFIG_DEFAULTS.requiredConsecutiveOks,
-  ),
-  reminderFrequencyMinutes: z._default(
-    ConfigFieldSchemas.reminderFrequencyMinutes,
-    CONFIG_DEFAULTS.reminderFrequencyMinutes,
-  ),
-  peopleToNotify: z._default(ConfigFieldSchemas.peopleToNotify, () => []),
-  checkTimeoutSeconds: z._default(
-    ConfigFieldSchemas.checkTimeoutSeconds,
-    CONFIG_DEFAULTS.checkTimeoutSeconds,
-  ),
-  skipSupersededTicks: z._default(
-    ConfigFieldSchemas.skipSupersededTicks,
-    CONFIG_DEFAULTS.skipSupersededTicks,
-  ),
-  historyRetentionDays: z._default(
-    ConfigFieldSchemas.historyRetentionDays,
-    CONFIG_DEFAULTS.historyRetentionDays,
-  ),
-  recordOnlyChanges: z._default(ConfigFieldSchemas.recordOnlyChanges, CONFIG_DEFAULTS.recordOnlyChanges),
-  runbookUrl: z.optional(ConfigFieldSchemas.runbookUrl),
-  channels: z.optional(ConfigFieldSchemas.channels),
-});
-export type MonitorConfig = z.infer<typeof MonitorConfigSchema>;
-/** The config without its key, built once: lenient parsing runs on every tick. */
-const ConfigAttributesSchema = z.omit(MonitorConfigSchema, { monitorId: true });
-/** What a person writes: optional attributes may be left out. */
-export type MonitorConfigInput = z.input<typeof MonitorConfigSchema>;
+type ConfigFields = typeof ConfigFieldSchemas;
+/** Attributes with no default: absent unless the item sets them (validly). */
+type OptionalConfigAttribute = "runbookUrl" | "channels";
+type DefaultedConfigAttribute = Exclude<keyof ConfigFields, OptionalConfigAttribute>;
+
+/** A valid config item, with defaults applied (DESIGN.md §2): what parseConfigLeniently returns. */
+export type MonitorConfig = { monitorId: MonitorId } & {
+  -readonly [K in DefaultedConfigAttribute]: z.output<ConfigFields[K]>;
+} & { -readonly [K in OptionalConfigAttribute]?: z.output<ConfigFields[K]> };
+
+/** What a person writes: every attribute but the key, `name` and `check` may be left out. */
+export type MonitorConfigInput = { monitorId: string; name: string; check: string } & {
+  -readonly [K in Exclude<keyof ConfigFields, "name" | "check">]?: z.input<ConfigFields[K]>;
+};
+
+/**
+ * The config from attributes that are each valid or absent: CONFIG_DEFAULTS fill the gaps, in the
+ * order DESIGN.md §2 lists the attributes. No second validation pass: each value passed its
+ * field's schema already, and building an object schema of them all cost the orchestrator's cold
+ * start about 1.5 ms (docs/performance.md).
+ */
+function withDefaults(monitorId: string, values: Partial<MonitorConfig>): MonitorConfig {
+  const config: MonitorConfig = {
+    monitorId,
+    name: values.name ?? monitorId,
+    check: values.check || "invalid",
+    params: values.params ?? {},
+    isActive: values.isActive ?? CONFIG_DEFAULTS.isActive,
+    schedule: values.schedule ?? CONFIG_DEFAULTS.schedule,
+    timezone: values.timezone ?? CONFIG_DEFAULTS.timezone,
+    requiredConsecutiveOks: values.requiredConsecutiveOks ?? CONFIG_DEFAULTS.requiredConsecutiveOks,
+    reminderFrequencyMinutes: values.reminderFrequencyMinutes ?? CONFIG_DEFAULTS.reminderFrequencyMinutes,
+    peopleToNotify: values.peopleToNotify ?? [],
+    checkTimeoutSeconds: values.checkTimeoutSeconds ?? CONFIG_DEFAULTS.checkTimeoutSeconds,
+    skipSupersededTicks: values.skipSupersededTicks ?? CONFIG_DEFAULTS.skipSupersededTicks,
+    historyRetentionDays: values.historyRetentionDays ?? CONFIG_DEFAULTS.historyRetentionDays,
+    recordOnlyChanges: values.recordOnlyChanges ?? CONFIG_DEFAULTS.recordOnlyChanges,
+  };
+  if (values.runbookUrl !== undefined) config.runbookUrl = values.runbookUrl;
+  if (values.channels !== undefined) config.channels = values.channels;
+  return config;
+}
 
 /** A domain name as the stack setting `allowedRecipientDomains` takes it (no scheme, no trailing dot). */
 export const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
@@ -251,7 +254,7 @@ export function parseConfigLeniently(
 ): LenientConfig {
   const allowedDomains = defaults.allowedRecipientDomains ?? [];
   const problems: ConfigProblem[] = [];
-  const config: Record<string, unknown> = { monitorId };
+  const config: Record<string, unknown> = {};
   for (const [attribute, schema] of Object.entries(ConfigFieldSchemas)) {
     const value = raw[attribute];
     if (value === undefined) {
@@ -325,16 +328,9 @@ export function parseConfigLeniently(
   // The deployment's default zone (context `defaultTimezone`), as schedule-sync applies it.
   // A missing or invalid timezone falls back to it too, so mail shows the zone the schedule runs in.
   if (config.timezone === undefined && defaults.defaultTimezone) config.timezone = defaults.defaultTimezone;
-  config.name ??= monitorId;
-  config.check ??= "";
-  // Every value is valid or defaulted by now; the id is checked where it enters (tick, stream,
-  // CLI), so a bad id here must not throw: this function never does.
-  const { monitorId: _id, ...attributes } = config;
-  const parsed = ConfigAttributesSchema.parse({
-    ...attributes,
-    check: config.check || "invalid",
-  });
-  return { config: { monitorId, ...parsed }, problems };
+  // Every value is valid or absent by now; the id is checked where it enters (tick, stream, CLI),
+  // so a bad id here must not throw: this function never does.
+  return { config: withDefaults(monitorId, config as Partial<MonitorConfig>), problems };
 }
 
 export function formatProblems(problems: readonly ConfigProblem[]): string {

@@ -10,7 +10,6 @@ import {
 import {
   CONFIG_DEFAULTS,
   formatProblems,
-  MonitorConfigSchema,
   MonitorIdSchema,
   parseConfigLeniently,
   TickMessageSchema,
@@ -28,7 +27,8 @@ describe("config validation", () => {
   });
 
   it("applies the DESIGN.md §2 defaults", () => {
-    const config = MonitorConfigSchema.parse({ monitorId: "m", name: "M", check: "manual" });
+    const { config, problems } = parseConfigLeniently("m", { name: "M", check: "manual" });
+    expect(problems).toEqual([]);
     expect(config).toMatchObject({
       params: {},
       isActive: true,
