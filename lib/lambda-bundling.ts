@@ -41,13 +41,14 @@ export const MAIN_CHUNKS_DIR = "_chunks";
 
 /**
  * The shell command that rebuilds a function's main bundle with code splitting (CDK's
- * `commandHooks.afterBundling`; CDK's own esbuild run writes a single file): the same options as
- * lib/watchkeeper-function.ts gives CDK (ESM, minified, source maps without sources, the aliases,
- * LAZY_SDK_PACKAGES external), so `index.mjs` and its map are replaced by the same code, except
- * that every module reached only through a dynamic `import()` (the orchestrator's checks,
- * monitors/lazy-registry.ts, and the SDK's own lazy imports) becomes a chunk under
- * `_chunks/`, loaded on first use instead of parsed at every cold start. Code shared by the entry
- * and those modules goes into chunks the entry imports: nothing is duplicated.
+ * `commandHooks.afterBundling`; CDK's own esbuild run writes a single file): lib/split-main-bundle.ts,
+ * with the same options as lib/watchkeeper-function.ts gives CDK (ESM, minified, source maps without
+ * sources, the aliases, LAZY_SDK_PACKAGES external), so `index.mjs` and its map are replaced by the
+ * same code, except that every module reached only through a dynamic `import()` (the orchestrator's
+ * checks, monitors/lazy-registry.ts, its channel senders, and the SDK's own lazy imports) becomes a
+ * chunk under `_chunks/`, loaded on first use instead of parsed at every cold start. The code the
+ * entry needs at once sits in as few files as the SDK's own lazy imports allow (four for the
+ * orchestrator); nothing is duplicated.
  * @param entry the handler module, relative to inputDir
  * @param metafile where esbuild writes its metafile (the bench reads it); none by default
  */
@@ -60,17 +61,9 @@ export function splitMainBundleCommand(
 ): string {
   return [
     `cd "${inputDir}" &&`,
-    '"$([ -x node_modules/.bin/esbuild ] && echo node_modules/.bin/esbuild || command -v esbuild)"',
-    `index=./${entry}`,
-    "--bundle --splitting --format=esm --platform=node --minify --log-level=warning",
-    `--target=${target} --main-fields=module,main`,
-    "--sourcemap --sources-content=false",
-    `--outdir="${outputDir}" --out-extension:.js=.mjs --entry-names=[name]`,
-    `--chunk-names=${MAIN_CHUNKS_DIR}/[name]-[hash]`,
-    `--banner:js="${ESM_REQUIRE_BANNER}"`,
-    ...LAZY_SDK_PACKAGES.map((name) => `--external:${name}`),
-    ...Object.entries(LAMBDA_BUNDLE_ALIASES).map(([from, to]) => `--alias:${from}=${to}`),
-    ...(metafile ? [`--metafile="${metafile}"`] : []),
+    "node_modules/.bin/tsx lib/split-main-bundle.ts",
+    `./${entry} "${outputDir}" ${target}`,
+    ...(metafile ? [`"${metafile}"`] : []),
   ].join(" ");
 }
 

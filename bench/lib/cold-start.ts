@@ -3,7 +3,9 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { join, relative } from "node:path";
 import * as esbuild from "esbuild";
 import { LAZY_SDK_PACKAGES, sideBundleCommands, splitMainBundleCommand } from "#lib/lambda-bundling.ts";
+import { oneEagerChunk } from "#lib/split-main-bundle.ts";
 import type { LambdaConfig } from "./lambda-config.ts";
+import type { BenchNode } from "./runtime-node.ts";
 import { median, percentile, round } from "./stats.ts";
 
 /**
@@ -97,7 +99,9 @@ export function variants(root: string, config: LambdaConfig): Variant[] {
       description:
         "orchestrator, then the http check's module loaded (what the first tick of an http monitor adds, once per cold start)",
       entry: {
-        contents: `export * from ${JSON.stringify(handler.file)};\nawait import(${JSON.stringify(join(root, "monitors/http.ts"))});\n`,
+        // Loaded by `warm` (RUNNER), after the entry: a top-level await of it would wait on itself,
+        // since each lazily loaded module imports the entry (lib/split-main-bundle.ts).
+        contents: `export * from ${JSON.stringify(handler.file)};\nexport const warm = () => import(${JSON.stringify(join(root, "monitors/http.ts"))});\n`,
       },
       split: true,
     },
@@ -266,7 +270,8 @@ export async function bundle(
       : { outfile: file }),
     metafile: true,
     logLevel: "error",
-    plugins: variant.plugins ?? [],
+    // Split as the deployed asset is: one chunk for what the entry reaches (lib/split-main-bundle.ts).
+    plugins: [...(variant.plugins ?? []), ...(variant.split && entryFile ? [oneEagerChunk(entryFile)] : [])],
   });
   if (variant.split) return { file, ...splitBytes(result.metafile) };
   const mapFile = `${file}.map`;
@@ -394,6 +399,7 @@ const RUNNER = `
 const cpu = process.cpuUsage();
 const started = performance.now();
 const module = await import(process.argv[2]);
+if (typeof module.warm === "function") await module.warm();
 const initMs = performance.now() - started;
 const used = process.cpuUsage(cpu);
 if (typeof module.handler !== "function") throw new Error("no handler export");
@@ -432,10 +438,10 @@ interface Sample {
   wallMs: number;
 }
 
-function runOnce(runner: string, file: string, env: NodeJS.ProcessEnv): Promise<Sample> {
+function runOnce(node: string, runner: string, file: string, env: NodeJS.ProcessEnv): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [runner, file], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(node, [runner, file], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (chunk: Buffer) => {
@@ -468,25 +474,29 @@ export interface InitMeasurement {
   processWallMs: number;
 }
 
-/** Runs every bundle `runs` times, interleaved (A B C A B C ...) so that drift hits all alike. */
+/**
+ * Runs every bundle `runs` times, interleaved (A B C A B C ...) so that drift hits all alike.
+ * @param node the Node binary that imports them (bench/lib/runtime-node.ts)
+ */
 export async function measureInit(
   outDir: string,
   config: LambdaConfig,
   targets: Array<{ name: string; file: string; nodeOptions: string; runs: number }>,
+  node: string = process.execPath,
 ): Promise<InitMeasurement[]> {
   const runner = join(outDir, "init-runner.mjs");
   writeFileSync(runner, RUNNER);
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
   // One unmeasured run each warms the OS file cache.
   for (const target of targets)
-    await runOnce(runner, target.file, lambdaEnvironment(config, target.nodeOptions));
+    await runOnce(node, runner, target.file, lambdaEnvironment(config, target.nodeOptions));
   const maxRuns = Math.max(...targets.map((t) => t.runs));
   for (let run = 0; run < maxRuns; run++) {
     for (const target of targets) {
       if (run >= target.runs) continue;
       samples
         .get(target.name)
-        ?.push(await runOnce(runner, target.file, lambdaEnvironment(config, target.nodeOptions)));
+        ?.push(await runOnce(node, runner, target.file, lambdaEnvironment(config, target.nodeOptions)));
     }
   }
   return targets.map((target) => {
@@ -512,7 +522,7 @@ export async function measureColdStart(
   root: string,
   outDir: string,
   config: LambdaConfig,
-  runs: { initRuns: number; attributionRuns: number },
+  runs: { initRuns: number; attributionRuns: number; node: BenchNode },
   say: (line: string) => void = () => {},
 ) {
   const list = variants(root, config);
@@ -532,6 +542,7 @@ export async function measureColdStart(
         ? runs.initRuns
         : runs.attributionRuns,
     })),
+    runs.node.binary,
   );
   const byName = new Map<string, InitMeasurement>(measured.map((m) => [m.name, m]));
   const main = bundles.get("orchestrator");
@@ -566,8 +577,10 @@ export async function measureColdStart(
     ratioToEagerClients: round(orchestrator.initMs / eager.initMs, 2),
     cpuRatioToEagerClients: round(orchestrator.initCpuMs / eager.initCpuMs, 2),
     runs: orchestrator.runs,
+    /** The Node that imported the bundles, and whether its major is the Lambda runtime's. */
+    node: { version: runs.node.version, runtime: config.runtime, matchesRuntime: runs.node.matchesRuntime },
     method:
-      "esbuild with lib/'s bundling options, including lib/lambda-bundling.ts's aliases (environment-variable credentials) and, for the orchestrator, its side bundles (LAZY_SDK_PACKAGES: external to the main bundle, built by sideBundleCommands beside it), for the orchestrator and for the SDK-only baseline alike (the baselines bundle all their clients); each bundle imported by a fresh `node` (NODE_OPTIONS as the function's) with Lambda-like env vars; initMs = wall time of the dynamic import (median), initCpuMs = process CPU time during it (median); runs interleaved",
+      "esbuild with lib/'s bundling options, including lib/lambda-bundling.ts's aliases (environment-variable credentials) and, for the orchestrator, its side bundles (LAZY_SDK_PACKAGES: external to the main bundle, built by sideBundleCommands beside it), for the orchestrator and for the SDK-only baseline alike (the baselines bundle all their clients); each bundle imported by a fresh `node` (`node`: the Lambda runtime's major unless it could not be fetched; NODE_OPTIONS as the function's) with Lambda-like env vars; initMs = wall time of the dynamic import (median), initCpuMs = process CPU time during it (median); runs interleaved",
     bundling: config.bundling,
     nodeOptions: config.nodeOptions,
     largestModules: bytesByPackage(main.metafile, 12, main.eagerOutputs),
