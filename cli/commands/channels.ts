@@ -8,6 +8,7 @@ import { scanFleet } from "#adapters/fleet.ts";
 import {
   CHANNEL_KINDS,
   type ChannelDefinition,
+  type ChannelKind,
   type ChannelMessage,
   ChannelNameSchema,
 } from "#core/channels.ts";
@@ -45,6 +46,36 @@ export function channelTestMessage(now: Date): ChannelMessage {
 
 const secretRef = (arn: string | undefined) => (arn === undefined ? undefined : { secretRef: arn });
 
+/** The flags each kind takes (commander's camelCase option names). */
+const KIND_FLAGS: Readonly<Record<ChannelKind, readonly string[]>> = {
+  slack: ["webhookUrlSecret"],
+  teams: ["webhookUrlSecret"],
+  pagerduty: ["routingKeySecret", "severity", "eventsUrl"],
+  webhook: ["url", "urlSecret", "signingSecret"],
+  sns: ["topicArn"],
+};
+const flagName = (option: string) =>
+  `--${option.replaceAll(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+
+/**
+ * A flag of another kind would be dropped without a word, and the channel written without what
+ * the operator meant to give it: refuse it, saying which flags this kind takes.
+ */
+function refuseOtherKindsFlags(kind: string, options: Record<string, unknown>): void {
+  const own = KIND_FLAGS[kind as ChannelKind];
+  if (own === undefined) return; // an unknown kind: the channel schema names the kinds
+  const foreign = [...new Set(Object.values(KIND_FLAGS).flat())].filter(
+    (option) => !own.includes(option) && options[option] !== undefined,
+  );
+  if (foreign.length > 0)
+    throw new CliError(
+      `${foreign.map(flagName).join(", ")} ${foreign.length === 1 ? "is" : "are"} not for a ${kind} channel, which takes ${own.map(flagName).join(", ")}`,
+      2,
+    );
+  if (options.url !== undefined && options.urlSecret !== undefined)
+    throw new CliError("give the webhook's URL once: --url or --url-secret, not both", 2);
+}
+
 /** The definition `add` writes: the file first, flags over it. */
 async function definitionFrom(context: CommandContext, name: string): Promise<Record<string, unknown>> {
   const options = context.options as Record<string, string | boolean | undefined>;
@@ -58,6 +89,7 @@ async function definitionFrom(context: CommandContext, name: string): Promise<Re
   }
   const kind = (options.kind as string | undefined) ?? (base.kind as string | undefined);
   if (kind === undefined) throw new CliError(`--kind is required (${CHANNEL_KINDS.join(", ")})`, 2);
+  refuseOtherKindsFlags(kind, options);
   const flags: Record<string, unknown> = {
     kind,
     description: options.description,

@@ -110,6 +110,43 @@ describe("channel add and list", () => {
     expect(channels.has("leaky")).toBe(false);
   });
 
+  it("refuses a flag of another kind instead of dropping it, and a webhook URL given twice (nothing written)", async () => {
+    const slack = await cli.run([
+      "channel",
+      "add",
+      "mixed",
+      "--kind",
+      "slack",
+      "--webhook-url-secret",
+      slackRef(),
+      "--routing-key-secret",
+      slackRef(),
+      "--severity",
+      "error",
+    ]);
+    expect(slack.code).toBe(2);
+    expect(slack.stderr).toContain(
+      "--routing-key-secret, --severity are not for a slack channel, which takes --webhook-url-secret",
+    );
+    const twice = await cli.run([
+      "channel",
+      "add",
+      "mixed",
+      "--kind",
+      "webhook",
+      "--url",
+      "https://example.org/hook",
+      "--url-secret",
+      slackRef(),
+      "--signing-secret",
+      slackRef(),
+    ]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain("--url or --url-secret, not both");
+    const { channels } = await new DynamoDbChannels({ tableName, client: localDynamo().doc }).list();
+    expect(channels.has("mixed")).toBe(false);
+  });
+
   it("takes the kind flags of pagerduty, webhook and sns, and a file", async () => {
     const pager = seeded.find((channel) => channel.kind === "pagerduty") as Extract<
       ChannelDefinition,
