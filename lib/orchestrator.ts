@@ -46,6 +46,8 @@ export interface OrchestratorProps {
   checkSecretKmsKeyArns?: readonly string[];
   /** SNS topics `sns` channels publish to (WatchkeeperSettings.channelTopicArns). */
   channelTopicArns?: readonly string[];
+  /** KMS keys of those topics (WatchkeeperSettings.channelTopicKmsKeyArns). */
+  channelTopicKmsKeyArns?: readonly string[];
   /** Secrets notification channels reference (WatchkeeperSettings.channelSecretArns). */
   channelSecretArns?: readonly string[];
   /** KMS keys of those secrets (WatchkeeperSettings.channelSecretKmsKeyArns). */
@@ -106,7 +108,7 @@ export class Orchestrator extends Construct {
       [...new Set([...(props.checkSecretArns ?? []), ...(props.channelSecretArns ?? [])])],
       [...new Set([...(props.checkSecretKmsKeyArns ?? []), ...(props.channelSecretKmsKeyArns ?? [])])],
     );
-    this.allowChannelTopics(props.channelTopicArns ?? []);
+    this.allowChannelTopics(props.channelTopicArns ?? [], props.channelTopicKmsKeyArns ?? []);
     fn.addEventSource(
       new SqsEventSource(props.ticks, {
         batchSize: props.batchSize ?? 10,
@@ -285,12 +287,24 @@ export class Orchestrator extends Construct {
     }
   }
 
-  /** `sns` channels: sns:Publish on exactly the topics the deployer listed. */
-  private allowChannelTopics(topicArns: readonly string[]): void {
+  /**
+   * `sns` channels: sns:Publish on exactly the topics the deployer listed, and the keys of those
+   * encrypted with a customer managed key, for SNS to use on the role's behalf only.
+   */
+  private allowChannelTopics(topicArns: readonly string[], kmsKeyArns: readonly string[]): void {
     if (topicArns.length === 0) return;
     this.lambda.function.addToRolePolicy(
       new PolicyStatement({ actions: ["sns:Publish"], resources: [...topicArns] }),
     );
+    if (kmsKeyArns.length > 0) {
+      this.lambda.function.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+          resources: [...kmsKeyArns],
+          conditions: { StringLike: { "kms:ViaService": "sns.*" } },
+        }),
+      );
+    }
   }
 
   /** Malformed or future ticks are forwarded to the DLQ with their reason, then acknowledged. */

@@ -28,6 +28,7 @@ export const CONTEXT_KEYS = [
   "checkSecretArns",
   "checkSecretKmsKeyArns",
   "channelTopicArns",
+  "channelTopicKmsKeyArns",
   "channelSecretArns",
   "channelSecretKmsKeyArns",
   "deliveryBudgetHours",
@@ -103,7 +104,10 @@ const secretArnList = arnList(
     ),
 ).default([]);
 
-/** Customer managed KMS keys, by key ARN (checkSecretKmsKeyArns, channelSecretKmsKeyArns). */
+/**
+ * Customer managed KMS keys, by key ARN (checkSecretKmsKeyArns, channelSecretKmsKeyArns,
+ * channelTopicKmsKeyArns).
+ */
 const kmsKeyArnList = arnList(
   z
     .string()
@@ -167,6 +171,7 @@ const ContextSchema = z
           "must list SNS topic ARNs (arn:aws:sns:<region>:<account>:<topic>), comma-separated, without wildcards",
         ),
     ).default([]),
+    channelTopicKmsKeyArns: kmsKeyArnList,
     channelSecretArns: secretArnList,
     channelSecretKmsKeyArns: kmsKeyArnList,
     deliveryBudgetHours: z.coerce
@@ -258,6 +263,13 @@ const ContextSchema = z
         });
       }
     }
+    if (context.channelTopicKmsKeyArns.length > 0 && context.channelTopicArns.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["channelTopicKmsKeyArns"],
+        message: "grants encryption for the topics in channelTopicArns, which lists none",
+      });
+    }
   })
   .superRefine((context, ctx) => {
     // The Data API reads the database secret with the orchestrator's permissions (the sql check).
@@ -334,6 +346,13 @@ export interface WatchkeeperSettings {
    * exactly these. @default []
    */
   channelTopicArns: string[];
+  /**
+   * Customer managed KMS keys that encrypt those topics (SNS server-side encryption): publishing
+   * needs kms:GenerateDataKey and kms:Decrypt on the key, granted only through SNS
+   * (`kms:ViaService`). The key policy must let the account's IAM policies grant it (the default
+   * key policy does). Topics on the AWS managed key `alias/aws/sns` need none. @default []
+   */
+  channelTopicKmsKeyArns: string[];
   /**
    * Secrets that notification channels reference (webhook URLs, PagerDuty routing keys, signing
    * secrets; docs/channels/): read as checkSecretArns are, granted separately so that a channel's
@@ -517,6 +536,7 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     checkSecretArns: [...new Set(context.checkSecretArns)],
     checkSecretKmsKeyArns: [...new Set(context.checkSecretKmsKeyArns)],
     channelTopicArns: [...new Set(context.channelTopicArns)],
+    channelTopicKmsKeyArns: [...new Set(context.channelTopicKmsKeyArns)],
     channelSecretArns: [...new Set(context.channelSecretArns)],
     channelSecretKmsKeyArns: [...new Set(context.channelSecretKmsKeyArns)],
     deliveryBudgetHours: context.deliveryBudgetHours,

@@ -101,6 +101,7 @@ export class WatchkeeperStack extends Stack {
       checkSecretArns: settings.checkSecretArns,
       checkSecretKmsKeyArns: settings.checkSecretKmsKeyArns,
       channelTopicArns: settings.channelTopicArns,
+      channelTopicKmsKeyArns: settings.channelTopicKmsKeyArns,
       channelSecretArns: settings.channelSecretArns,
       channelSecretKmsKeyArns: settings.channelSecretKmsKeyArns,
     });

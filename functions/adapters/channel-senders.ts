@@ -414,9 +414,12 @@ export function createChannelSender(options: ChannelSenderOptions): ChannelSende
           throw new Refused(
             `SNS refused to publish to ${channel.topicArn}: list it in the stack setting channelTopicArns (${words})`,
           );
+        case "KMSAccessDeniedException":
+          throw new Refused(
+            `SNS could not encrypt the message for ${channel.topicArn} with the topic's KMS key: list a customer managed key in the stack setting channelTopicKmsKeyArns (${words})`,
+          );
         case "InvalidParameterException":
         case "InvalidParameterValueException":
-        case "KMSAccessDeniedException":
         case "KMSDisabledException":
         case "KMSInvalidStateException":
         case "KMSNotFoundException":

@@ -9,7 +9,10 @@ import {
   validationReport,
 } from "../support/cdk.ts";
 
-/** The stack settings channelTopicArns / channelSecretArns / channelSecretKmsKeyArns (issue 15). */
+/**
+ * The stack settings channelTopicArns / channelTopicKmsKeyArns / channelSecretArns /
+ * channelSecretKmsKeyArns (issue 15).
+ */
 
 // Validation stays on (cdk-nag runs at synth, and a finding fails it): the grants must be clean.
 
@@ -19,6 +22,7 @@ const SLACK_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:watch
 const CHECK_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:partner/api-Zz9Yy8";
 const PARAMETER = "arn:aws:ssm:eu-west-1:123456789012:parameter/watchkeeper/pagerduty";
 const KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const TOPIC_KEY = "arn:aws:kms:eu-west-1:123456789012:key/9876fedc-12ab-34cd-56ef-1234567890ab";
 
 const withAction = (statements: Statement[], prefix: string) =>
   statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith(prefix)));
@@ -27,6 +31,7 @@ describe("channel settings", () => {
   it("are empty by default and take comma-separated strings or lists", () => {
     expect(parseSettings({})).toMatchObject({
       channelTopicArns: [],
+      channelTopicKmsKeyArns: [],
       channelSecretArns: [],
       channelSecretKmsKeyArns: [],
     });
@@ -54,15 +59,20 @@ describe("channel settings", () => {
     ],
     ["channelSecretArns", "watchkeeper/slack", /must list Secrets Manager secret ARNs/],
     ["channelSecretKmsKeyArns", "arn:aws:kms:eu-west-1:123456789012:alias/x", /must list KMS key ARNs/],
+    ["channelTopicKmsKeyArns", "arn:aws:kms:eu-west-1:123456789012:alias/aws/sns", /must list KMS key ARNs/],
   ])("refuses in %s: %s", (key, value, message) => {
-    const attempt = () => parseSettings({ channelSecretArns: SLACK_SECRET, [key]: value });
+    const attempt = () =>
+      parseSettings({ channelSecretArns: SLACK_SECRET, channelTopicArns: TOPIC, [key]: value });
     expect(attempt).toThrow(WatchkeeperConfigError);
     expect(attempt).toThrow(message);
   });
 
-  it("refuses keys without any channel secret", () => {
+  it("refuses keys without any channel secret or topic", () => {
     expect(() => parseSettings({ channelSecretKmsKeyArns: KEY })).toThrow(
       "-c channelSecretKmsKeyArns: grants decryption for the secrets in channelSecretArns, which lists none",
+    );
+    expect(() => parseSettings({ channelTopicKmsKeyArns: TOPIC_KEY })).toThrow(
+      "-c channelTopicKmsKeyArns: grants encryption for the topics in channelTopicArns, which lists none",
     );
   });
 });
@@ -88,6 +98,7 @@ describe("synth with channels", () => {
       operatorEmail: "ops@example.org",
       checkSecretArns: CHECK_SECRET,
       channelTopicArns: `${TOPIC},${FIFO_TOPIC}`,
+      channelTopicKmsKeyArns: TOPIC_KEY,
       channelSecretArns: `${SLACK_SECRET},${PARAMETER},${CHECK_SECRET}`,
       channelSecretKmsKeyArns: KEY,
       // The dashboard's ack link key (orchestrator and web function) is asserted in
@@ -97,7 +108,7 @@ describe("synth with channels", () => {
   });
   afterAll(() => synthesized?.cleanup());
 
-  it("grants the orchestrator sns:Publish on exactly the topics, and the channel secrets with the checks' ones", () => {
+  it("grants the orchestrator sns:Publish on exactly the topics, their key through SNS only, and the channel secrets with the checks' ones", () => {
     const statements = orchestratorStatements(synthesized);
     expect(withAction(statements, "sns:")).toEqual([
       { Effect: "Allow", Action: "sns:Publish", Resource: [TOPIC, FIFO_TOPIC] },
@@ -114,6 +125,12 @@ describe("synth with channels", () => {
         Action: "kms:Decrypt",
         Resource: KEY,
         Condition: { StringLike: { "kms:ViaService": ["secretsmanager.*", "ssm.*"] } },
+      },
+      {
+        Effect: "Allow",
+        Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+        Resource: TOPIC_KEY,
+        Condition: { StringLike: { "kms:ViaService": "sns.*" } },
       },
     ]);
   });

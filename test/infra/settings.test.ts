@@ -30,6 +30,7 @@ describe("context validation", () => {
       checkSecretArns: [],
       checkSecretKmsKeyArns: [],
       channelTopicArns: [],
+      channelTopicKmsKeyArns: [],
       channelSecretArns: [],
       channelSecretKmsKeyArns: [],
       deliveryBudgetHours: 24,

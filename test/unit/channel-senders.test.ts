@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from "node:net";
 import {
   AuthorizationErrorException,
+  KMSAccessDeniedException,
   NotFoundException,
   PublishCommand,
   SNSClient,
@@ -438,6 +439,12 @@ describe("SNS (aws-sdk-client-mock: no local SNS server exists)", () => {
     const denied = await failure(sender().send(sns(), message()));
     expect(denied).toBeInstanceOf(PermanentDeliveryError);
     expect(denied.message).toContain("channelTopicArns");
+    mock
+      .on(PublishCommand)
+      .rejects(new KMSAccessDeniedException({ message: "not allowed to use the key", $metadata: {} }));
+    const keyDenied = await failure(sender().send(sns(), message()));
+    expect(keyDenied).toBeInstanceOf(PermanentDeliveryError);
+    expect(keyDenied.message).toContain("channelTopicKmsKeyArns");
     mock.on(PublishCommand).rejects(new ThrottledException({ message: "Rate exceeded", $metadata: {} }));
     const throttled = await failure(sender().send(sns(), message()));
     expect(throttled).not.toBeInstanceOf(PermanentDeliveryError);
