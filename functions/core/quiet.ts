@@ -99,9 +99,11 @@ export function quietRunsBetween(input: {
   }
   const anchor = new Date(input.lastTickTime);
   const untilMs = Date.parse(input.until);
-  const limit = Math.min(untilMs, anchor.getTime() + input.heartbeatMs);
-  // A rate tick a little off its grid (clock skew) must not count as two runs.
+  // A rate tick a little off its grid (clock skew) must not count as two runs: the slack keeps
+  // the grid occurrence of `until` out. The heartbeat bound is exact: a run before it was quiet
+  // (heartbeatDue), so it is counted, however close to the bound.
   const slack = parsed.kind === "rate" ? parsed.everyMs / 2 : 0;
+  const limit = Math.min(untilMs - slack, anchor.getTime() + input.heartbeatMs);
   let first: Date | undefined;
   let last: Date | undefined;
   let count = 0;
@@ -109,7 +111,7 @@ export function quietRunsBetween(input: {
   try {
     while (count < MAX_SUMMARY_RUNS) {
       const next = nextRun(parsed, input.timezone, cursor, anchor);
-      if (!next || next.getTime() >= limit - slack) break;
+      if (!next || next.getTime() >= limit) break;
       first ??= next;
       last = next;
       count++;
@@ -178,7 +180,7 @@ export function buildSummary(
  * (`samples`), while its `count` comes from the schedule. Bounded in monitors and samples.
  */
 export class QuietRunSamples {
-  readonly #byMonitor = new Map<string, { base: string; durations: Map<string, number> }>();
+  readonly #byMonitor = new Map<string, { base: string; durations: Map<string, number>; latest: number }>();
 
   constructor(
     private readonly maxMonitors = 10_000,
@@ -190,8 +192,9 @@ export class QuietRunSamples {
     let entry = this.#byMonitor.get(monitorId);
     if (!entry || entry.base !== base) {
       this.#byMonitor.delete(monitorId);
-      entry = { base, durations: new Map() };
+      entry = { base, durations: new Map(), latest: Number.NEGATIVE_INFINITY };
     }
+    entry.latest = Math.max(entry.latest, Date.parse(tickTime));
     // Most recently used last: eviction drops the monitor not seen for longest.
     this.#byMonitor.delete(monitorId);
     this.#byMonitor.set(monitorId, entry);
@@ -214,6 +217,18 @@ export class QuietRunSamples {
     return [...entry.durations]
       .filter(([time]) => Date.parse(time) <= untilMs)
       .sort(([a], [b]) => Date.parse(a) - Date.parse(b));
+  }
+
+  /**
+   * The newest quiet run this process applied after the write at `base`: with write on change the
+   * state's lastTickTime lags behind it, so a redelivered or late tick up to it is a duplicate.
+   * Undefined when none (or when `base` is not the write they followed).
+   */
+  latest(monitorId: string, base: string): string | undefined {
+    const entry = this.#byMonitor.get(monitorId);
+    return entry && entry.base === base && Number.isFinite(entry.latest)
+      ? new Date(entry.latest).toISOString()
+      : undefined;
   }
 
   /** After a write that moved lastTickTime: what was recorded before it is summarised or moot. */

@@ -366,7 +366,9 @@ export async function decideAndPersist(
     ? (overflowed ?? []).map((target) => abandonedReceipt(entry, config, target, overflow ?? "", wallNow))
     : [];
   const summary =
-    !manual && base && state ? quietSummary(runtime, monitorId, base, config, tickTime, quiet) : undefined;
+    !manual && base && state
+      ? quietSummary(runtime, monitorId, base, config, tickTime, quiet, state.stateHeartbeatMinutes)
+      : undefined;
   await runtime.deps.store.saveState(monitorId, next, state?.version, {
     run: quiet ? undefined : runRecord(config, tickTime, check, decision, entry !== undefined, state),
     summary,
@@ -434,6 +436,8 @@ function withAbandoned(
  * The summary item of the quiet runs after the last write (`base`) and before this tick (or up to
  * it, when this tick is the quiet run whose heartbeat is due). Its count comes from the
  * schedule; its durations from the runs this process applied. None with recordOnlyChanges.
+ * @param writtenHeartbeatMinutes the heartbeat the state was written under: runs were quiet up to
+ *   the longer of it and this process's (a changed setting, or old and new code during a deploy)
  */
 function quietSummary(
   runtime: TickRuntime,
@@ -442,6 +446,7 @@ function quietSummary(
   config: MonitorConfig,
   tickTime: string,
   includeTick: boolean,
+  writtenHeartbeatMinutes: number | undefined,
 ): RunSummary | undefined {
   if (config.recordOnlyChanges) return undefined;
   const measured = runtime.quietRuns.durations(monitorId, base, tickTime);
@@ -452,7 +457,7 @@ function quietSummary(
       lastTickTime: base,
       until: tickTime,
       includeUntil: includeTick,
-      heartbeatMs: runtime.options.stateHeartbeatMs,
+      heartbeatMs: Math.max(runtime.options.stateHeartbeatMs, (writtenHeartbeatMinutes ?? 0) * 60_000),
     }) ??
     // A schedule that cannot be evaluated: the runs measured here are all we know of.
     (measured.length > 0

@@ -117,9 +117,15 @@ export async function guard(
   const manual = tick.reason === "manual";
   // Manual rechecks keep their own clock: wherever their sender's clock stands, they never make a
   // scheduled tick look like a duplicate. Between writes (write on change) lastTickTime is the
-  // last *written* tick: a redelivered quiet tick runs its check again, which is harmless (it
-  // can only write a failure or a change, conditionally, and moves lastTickTime when it does).
-  const lastSeen = manual ? state?.lastManualTickTime : state?.lastTickTime;
+  // last *written* tick; the quiet runs this process applied since then count too, so that a
+  // redelivered or late quiet tick is a duplicate here. One another execution environment
+  // applied is not known here: it runs its check again, and can only write conditionally.
+  const lastSeen = manual
+    ? state?.lastManualTickTime
+    : latestOf(
+        state?.lastTickTime,
+        state?.lastTickTime && runtime.quietRuns.latest(monitorId, state.lastTickTime),
+      );
   const stamp = manual ? iso(tick.scheduledTime) : tickTime;
   if (lastSeen && Date.parse(stamp) <= Date.parse(lastSeen)) {
     logger.info("duplicate or out-of-order tick ignored", { monitorId, tickTime, lastTickTime: lastSeen });
@@ -174,4 +180,10 @@ export function supersededAt(
   }
   if (!next) return null;
   return next.getTime() + runtime.options.supersededGraceMs < wallNow ? iso(next) : null;
+}
+
+/** The later of two ISO instants (either may be absent). */
+function latestOf(a: string | undefined, b: string | undefined): string | undefined {
+  if (!a || !b) return a || b || undefined;
+  return Date.parse(b) > Date.parse(a) ? b : a;
 }

@@ -267,15 +267,38 @@ describe("TickProcessor, write on change", () => {
     expect(store.summaries).toEqual([expect.objectContaining({ count: 15, samples: 1 })]);
   });
 
-  it("runs a redelivered quiet tick's check again without writing or mailing", async () => {
-    const check = configure([true]);
+  it("takes a redelivered or late quiet tick for the duplicate it is, though lastTickTime lags", async () => {
+    const check = configure([true, true, true, false]);
     const ticks = processor();
     await ticks.process(tick(0));
     expect(written(await ticks.process(tick(1)))).toBe("none");
-    expect(written(await ticks.process(tick(1)))).toBe("none");
+    expect(written(await ticks.process(tick(2)))).toBe("none");
+    // The same tick again, and an older one arriving late: no check, no write, no mail.
+    expect(await ticks.process(tick(2))).toMatchObject({ status: "duplicate", lastTickTime: at(2) });
+    expect(await ticks.process(tick(1))).toMatchObject({ status: "duplicate" });
     expect(check.calls).toBe(3);
     expect(store.writes).toBe(1);
     expect(notifier.sent).toHaveLength(0);
+  });
+
+  it("runs a quiet tick applied by another container again, without writing or mailing", async () => {
+    const check = configure([true]);
+    await processor().process(tick(0));
+    expect(written(await processor().process(tick(1)))).toBe("none");
+    expect(written(await processor().process(tick(1)))).toBe("none");
+    expect(check.calls).toBe(3);
+    expect(store.writes).toBe(1);
+    expect(notifier.sent).toHaveLength(0);
+  });
+
+  it("summarises the quiet runs under the heartbeat they were quiet under when the setting drops", async () => {
+    configure([true]);
+    const before = processor(15 * MINUTE);
+    for (let minute = 0; minute < 10; minute++) await before.process(tick(minute));
+    expect(store.writes).toBe(1);
+    // Deployed with a 5-minute heartbeat: minutes 1-9 were quiet under 15, and all are counted.
+    expect(written(await processor(5 * MINUTE).process(tick(10)))).toBe("state");
+    expect(store.summaries).toEqual([expect.objectContaining({ from: at(1), to: at(9), count: 9 })]);
   });
 
   it("still catches the duplicate of a failing tick: it was written", async () => {
@@ -361,19 +384,22 @@ describe("property: write on change persists what writing every tick persists", 
         fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }),
         fc.integer({ min: 1, max: 4 }),
         fc.constantFrom(2, 5, 15),
-        async (outcomes, requiredConsecutiveOks, heartbeatMinutes) => {
+        // Rate periods that divide the heartbeat and periods that do not (a run just before it).
+        fc.constantFrom(1, 2, 6, 10),
+        async (outcomes, requiredConsecutiveOks, heartbeatMinutes, period) => {
           checks = new Map();
           const quietStore = new MemoryMonitorStore();
           const everyStore = new MemoryMonitorStore();
           const quietMail = new RecordingNotifier();
           const everyMail = new RecordingNotifier();
-          const config = { requiredConsecutiveOks, reminderFrequencyMinutes: 7 };
+          const schedule = period === 1 ? "rate(1 minute)" : `rate(${period} minutes)`;
+          const config = { requiredConsecutiveOks, reminderFrequencyMinutes: 7, schedule };
           configure(outcomes, config, quietStore);
           const quietTicks = processor(heartbeatMinutes * MINUTE, quietStore, quietMail);
-          for (let minute = 0; minute < outcomes.length; minute++) await quietTicks.process(tick(minute));
+          for (let run = 0; run < outcomes.length; run++) await quietTicks.process(tick(run * period));
           configure(outcomes, config, everyStore);
           const everyTicks = processor(0, everyStore, everyMail);
-          for (let minute = 0; minute < outcomes.length; minute++) await everyTicks.process(tick(minute));
+          for (let run = 0; run < outcomes.length; run++) await everyTicks.process(tick(run * period));
 
           expect(quietMail.sent.map((mail) => mail.subject)).toEqual(
             everyMail.sent.map((mail) => mail.subject),
@@ -383,11 +409,11 @@ describe("property: write on change persists what writing every tick persists", 
           const counted =
             quietStore.runs.length + quietStore.summaries.reduce((sum, summary) => sum + summary.count, 0);
           const last = quietStore.states.get(ID) as MonitorState;
-          const pending =
-            (Date.parse(at(outcomes.length - 1)) - Date.parse(last.lastTickTime ?? "")) / MINUTE;
-          expect(counted + pending).toBe(outcomes.length);
+          const behindMinutes =
+            (Date.parse(at((outcomes.length - 1) * period)) - Date.parse(last.lastTickTime ?? "")) / MINUTE;
+          expect(counted + behindMinutes / period).toBe(outcomes.length);
           // lastRunDt is never a heartbeat or more behind the last applied tick.
-          expect(pending).toBeLessThan(heartbeatMinutes);
+          expect(behindMinutes).toBeLessThan(heartbeatMinutes);
           // Failures are recorded per tick.
           expect(quietStore.runs.filter((run) => run.isOk === false)).toHaveLength(
             outcomes.filter((ok) => !ok).length,
