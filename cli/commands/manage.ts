@@ -25,6 +25,7 @@ import { CliError, InvalidConfigError, UnknownMonitorError } from "../errors.ts"
 import { readDataFile } from "../files.ts";
 import { formatSpan, parseDuration, plural } from "../format.ts";
 import { type Item, withoutKeys } from "../monitors-table.ts";
+import { scheduleProblem } from "../schedule-status.ts";
 
 /** Commands that change monitors: add, edit, pause, resume, run, reset, remove. */
 
@@ -241,11 +242,17 @@ async function edit(context: CommandContext, monitorId: string): Promise<void> {
   const table = await context.table();
   const current = withoutKeys(await table.requireConfig(monitorId));
   const next = applyChanges(current, changes);
-  const problems = validateConfigItem(monitorId, next, recipientDomainsOf(options, context.io.env));
-  // Only what this edit touches can block it: an unrelated old problem must not prevent a fix.
+  const domains = recipientDomainsOf(options, context.io.env);
+  const problems = validateConfigItem(monitorId, next, domains);
+  // An old problem of an attribute this edit leaves alone must not prevent a fix; whatever the
+  // edit touches, or causes (another check makes the stored params wrong), blocks it.
+  const problemKey = (problem: ConfigProblem) => `${problem.attribute}\n${problem.message}`;
+  const existing = new Set(validateConfigItem(monitorId, current, domains).map(problemKey));
   const blocking = [
     ...changes.problems,
-    ...problems.filter((problem) => touched.has(rootAttribute(problem.attribute))),
+    ...problems.filter(
+      (problem) => touched.has(rootAttribute(problem.attribute)) || !existing.has(problemKey(problem)),
+    ),
   ];
   if (blocking.length > 0) throw new InvalidConfigError(monitorId, blocking);
   for (const problem of problems.filter((problem) => !blocking.includes(problem))) {
@@ -281,6 +288,17 @@ async function setActive(context: CommandContext, monitorId: string, isActive: b
   const before = await table.updateConfig(monitorId, { isActive });
   const wasActive = before.isActive !== false;
   const verb = isActive ? "resumed" : "paused";
+  if (isActive) {
+    // Resumed is not running: a schedule that cannot be scheduled leaves the monitor idle.
+    const raw = { ...withoutKeys(before), isActive: true };
+    const { config, problems } = parseConfigLeniently(monitorId, raw);
+    const problem = scheduleProblem({ raw, config, problems, state: undefined }, context.now);
+    if (problem)
+      throw new CliError(
+        `${monitorId} is ${wasActive ? "active" : "resumed"}, but it cannot be scheduled: ${problem}. Nothing runs until that is fixed (\`watchkeeper edit ${monitorId} --set schedule=...\`).`,
+        1,
+      );
+  }
   if (out.json) {
     out.data({ monitorId, isActive, changed: wasActive !== isActive });
     return;

@@ -318,3 +318,71 @@ describe("errors", () => {
     expect(result.stderr).toContain("Did you mean list?");
   });
 });
+
+describe("edit and resume: what blocks and what is said", () => {
+  // A table of their own: the list tests above count the monitors of theirs.
+  let own: CliHarness;
+  beforeAll(async () => {
+    own = await cliHarness((await freshTable("cli-manage-blocks")).tableName);
+  });
+  afterAll(() => own.close());
+
+  it("refuses another check that the stored params do not fit, and writes nothing", async () => {
+    await own.run([
+      "add",
+      "switch",
+      "--name",
+      "Switch",
+      "--check",
+      "http",
+      "--param",
+      "url=https://api.example.org/health",
+    ]);
+    const refused = await own.run(["edit", "switch", "--set", "check=tcp"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("switch: params.host");
+    expect(refused.stderr).not.toContain("unchanged by this edit");
+    expect((await own.run(["show", "switch", "--json"])).json().config.check).toBe("http");
+    // With params that fit, the same change goes through.
+    const fits = await own.run([
+      "edit",
+      "switch",
+      "--set",
+      "check=tcp",
+      "--set",
+      'params={"host":"db.example.org","port":5432}',
+    ]);
+    expect(fits).toMatchObject({ code: 0 });
+  });
+
+  it("lets an edit through past an old problem of an attribute it leaves alone, saying so", async () => {
+    await own.put({
+      monitorId: "legacy",
+      record: "config",
+      name: "Legacy",
+      check: "manual",
+      timezone: "Mars/Base",
+    });
+    const renamed = await own.run(["edit", "legacy", "--set", "name=Legacy feed"]);
+    expect(renamed.code).toBe(0);
+    expect(renamed.stderr).toContain('legacy: timezone "Mars/Base": is not an IANA timezone');
+    expect(renamed.stderr).toContain("(unchanged by this edit)");
+    expect((await own.run(["show", "legacy", "--json"])).json().config.name).toBe("Legacy feed");
+  });
+
+  it("says so when a resumed monitor cannot be scheduled (exit 1)", async () => {
+    await own.put({
+      monitorId: "expired",
+      record: "config",
+      name: "Expired",
+      check: "manual",
+      schedule: "cron(0 9 * * ? 2020)",
+      isActive: false,
+    });
+    const resumed = await own.run(["resume", "expired"]);
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr).toContain("expired is resumed, but it cannot be scheduled");
+    expect(resumed.stderr).toContain("never fires after");
+    expect((await own.run(["show", "expired", "--json"])).json().config.isActive).toBe(true);
+  });
+});
