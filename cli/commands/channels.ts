@@ -12,6 +12,7 @@ import {
   type ChannelMessage,
   ChannelNameSchema,
 } from "#core/channels.ts";
+import { parseChannelNames } from "#core/delivery-targets.ts";
 import { PermanentDeliveryError } from "#core/ports.ts";
 import type { CommandContext, Runner } from "../context.ts";
 import { CliError } from "../errors.ts";
@@ -194,6 +195,10 @@ export function registerChannelCommands(program: Command, run: Runner): void {
     .argument("<name>", "channel name")
     .option("-y, --yes", "do not ask for confirmation")
     .option("--force", "remove it even though monitors still name it")
+    .option(
+      "--default-channels <names>",
+      "the stack setting defaultChannels (or WATCHKEEPER_DEFAULT_CHANNELS): monitors that name no channels use those",
+    )
     .action((name: string, _options, command: Command) => run(command, (context) => remove(context, name)));
 }
 
@@ -348,18 +353,36 @@ async function remove(context: CommandContext, name: string): Promise<void> {
   if (context.options.yes !== true && !(await context.io.confirm(`Remove channel ${name}?`))) {
     throw new CliError("cancelled: nothing was changed");
   }
+  const given =
+    typeof context.options.defaultChannels === "string"
+      ? context.options.defaultChannels
+      : context.io.env.WATCHKEEPER_DEFAULT_CHANNELS;
+  let defaults: string[] | undefined;
+  try {
+    defaults = given === undefined ? undefined : parseChannelNames(given);
+  } catch (error) {
+    throw new CliError(`--default-channels: ${(error as Error).message}`, 2);
+  }
   if (context.options.force !== true) {
-    // A monitor naming a missing channel abandons every notification to it (and alarms): say who.
+    // A monitor using a missing channel abandons every notification to it (and alarms): say who.
+    // Monitors that name no channels use the stack's defaultChannels.
+    const isDefault = defaults?.includes(name) === true;
     const { monitors } = await scanFleet(await context.table(), { monitors: true });
-    const naming = monitors
-      .filter(({ config }) => config.channels?.includes(name))
+    const using = monitors
+      .filter(({ config }) => config.channels?.includes(name) || (isDefault && config.channels === undefined))
       .map(({ monitorId }) => monitorId)
       .sort();
-    if (naming.length > 0) {
+    if (using.length > 0) {
       throw new CliError(
-        `channel "${name}" is still named by ${naming.length} monitor(s): ${naming.join(", ")}. Take it out of their \`channels\` first (\`watchkeeper edit <id> --set channels=...\`), or pass --force`,
+        isDefault
+          ? `channel "${name}" is one of the stack's defaultChannels and still used by ${using.length} monitor(s): ${using.join(", ")}. Take it out of defaultChannels (cdk deploy -c defaultChannels=...) and of their \`channels\` first, or pass --force`
+          : `channel "${name}" is still named by ${using.length} monitor(s): ${using.join(", ")}. Take it out of their \`channels\` first (\`watchkeeper edit <id> --set channels=...\`), or pass --force`,
       );
     }
+    if (defaults === undefined)
+      out.note(
+        `monitors that name no channels use the stack's defaultChannels, which this command cannot see: if "${name}" is one of them, pass --default-channels (or set WATCHKEEPER_DEFAULT_CHANNELS) to have them checked too`,
+      );
   }
   const removed = await (await directory(context)).remove(name);
   if (!removed) throw new CliError(`unknown channel "${name}": \`watchkeeper channel list\` shows them`);

@@ -353,4 +353,43 @@ describe("channel remove", () => {
       false,
     );
   });
+
+  it("counts the monitors that name no channels as users of a default channel, when told the defaults", async () => {
+    const { doc } = localDynamo();
+    const channels = new DynamoDbChannels({ tableName, client: doc });
+    await channels.put({
+      name: "ops-default",
+      kind: "sns",
+      topicArn: "arn:aws:sns:us-east-1:123456789012:ops",
+    });
+    // feed-c names "other" only; feed-d names none: it uses the stack's defaultChannels.
+    await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { monitorId: "feed-d", record: "config", name: "feed-d", check: "manual" },
+      }),
+    );
+    const blind = await cli.run(["channel", "remove", "ops-default", "--yes"], {
+      env: { WATCHKEEPER_DEFAULT_CHANNELS: "ops-default,pager" },
+    });
+    expect(blind.code).toBe(1);
+    expect(blind.stderr).toContain(
+      'channel "ops-default" is one of the stack\'s defaultChannels and still used by 1 monitor(s): feed-d',
+    );
+    const flagged = await cli.run([
+      "channel",
+      "remove",
+      "ops-default",
+      "--yes",
+      "--default-channels",
+      "ops-default",
+    ]);
+    expect(flagged.code).toBe(1);
+    expect((await channels.list()).channels.has("ops-default")).toBe(true);
+    // Without the defaults it cannot know, and says so; the removal goes ahead.
+    const unknown = await cli.run(["channel", "remove", "ops-default", "--yes"]);
+    expect(unknown.code).toBe(0);
+    expect(unknown.stderr).toContain("pass --default-channels (or set WATCHKEEPER_DEFAULT_CHANNELS)");
+    expect((await channels.list()).channels.has("ops-default")).toBe(false);
+  });
 });
