@@ -4,6 +4,7 @@ import { UnknownMonitorError } from "./errors.ts";
 
 /** The Monitors table as the CLI uses it (shared with the dashboard: functions/adapters/monitors-table.ts). */
 export {
+  ConcurrentChangeError,
   type Item,
   NOTIFICATION_PREFIX,
   plainItem,

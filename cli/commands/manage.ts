@@ -24,7 +24,7 @@ import type { CommandContext, Runner } from "../context.ts";
 import { CliError, InvalidConfigError, UnknownMonitorError } from "../errors.ts";
 import { readDataFile } from "../files.ts";
 import { formatSpan, parseDuration, plural } from "../format.ts";
-import { type Item, withoutKeys } from "../monitors-table.ts";
+import { ConcurrentChangeError, type Item, withoutKeys } from "../monitors-table.ts";
 import { scheduleProblem } from "../schedule-status.ts";
 
 /** Commands that change monitors: add, edit, pause, resume, run, reset, remove. */
@@ -268,7 +268,17 @@ async function edit(context: CommandContext, monitorId: string): Promise<void> {
     changed.filter((key) => next[key] !== undefined).map((key) => [key, next[key]]),
   );
   const removed = changed.filter((key) => next[key] === undefined);
-  const before = await table.updateConfig(monitorId, set, removed);
+  // `--set params.k=v` merges into the params read above: written only if they are still those,
+  // so that a concurrent edit of another parameter is not overwritten.
+  const unchanged = Object.keys(changes.params).length > 0 ? { params: current.params } : {};
+  let before: Item;
+  try {
+    before = await table.updateConfig(monitorId, set, removed, unchanged);
+  } catch (error) {
+    if (error instanceof ConcurrentChangeError)
+      throw new CliError(`${error.message} (someone edited it while this ran): run the edit again`);
+    throw error;
+  }
   const diff = Object.fromEntries(
     changed.map((key) => [key, { from: before[key] ?? null, to: next[key] ?? null }]),
   );

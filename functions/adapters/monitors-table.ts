@@ -29,6 +29,17 @@ const INCIDENT_END = "incident$";
 
 export type Item = Record<string, unknown>;
 
+/** An update's `unchanged` attributes no longer hold the values read: nothing was written. */
+export class ConcurrentChangeError extends Error {
+  override name = "ConcurrentChangeError";
+  constructor(
+    readonly monitorId: string,
+    readonly attributes: readonly string[],
+  ) {
+    super(`${attributes.join(", ")} of ${monitorId} changed meanwhile: nothing was written`);
+  }
+}
+
 /** The item without its key attributes (monitorId, record): what export prints and import compares. */
 export function withoutKeys(item: Item): Item {
   const { monitorId: _monitorId, record: _record, ...rest } = item;
@@ -151,10 +162,27 @@ export class MonitorsTable {
    * Sets and removes attributes of an existing config item. An update, not a put, so that an
    * attribute someone else changed meanwhile survives; throws UnknownMonitorError when absent.
    * Returns the attributes as they were before.
+   * @param unchanged attributes that must still hold these values (undefined: absent), for a value
+   *   the caller derived from them (a params map merged from the one it read); else
+   *   ConcurrentChangeError and nothing written
    */
-  async updateConfig(monitorId: string, set: Item, remove: readonly string[] = []): Promise<Item> {
+  async updateConfig(
+    monitorId: string,
+    set: Item,
+    remove: readonly string[] = [],
+    unchanged: Item = {},
+  ): Promise<Item> {
     const names: Record<string, string> = {};
     const values: Item = {};
+    const conditions = ["attribute_exists(monitorId)"];
+    for (const [index, [attribute, value]] of Object.entries(unchanged).entries()) {
+      names[`#u${index}`] = attribute;
+      if (value === undefined) conditions.push(`attribute_not_exists(#u${index})`);
+      else {
+        values[`:u${index}`] = value;
+        conditions.push(`#u${index} = :u${index}`);
+      }
+    }
     const assignments = Object.entries(set).map(([attribute, value], index) => {
       names[`#s${index}`] = attribute;
       values[`:s${index}`] = value;
@@ -176,16 +204,19 @@ export class MonitorsTable {
           TableName: this.tableName,
           Key: { monitorId, record: CONFIG_RECORD },
           UpdateExpression: expression,
-          ConditionExpression: "attribute_exists(monitorId)",
+          ConditionExpression: conditions.join(" AND "),
           ExpressionAttributeNames: names,
-          ...(assignments.length > 0 ? { ExpressionAttributeValues: values } : {}),
+          ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
           ReturnValues: "ALL_OLD",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
       return plainItem(Attributes ?? {});
     } catch (error) {
-      if ((error as Error).name === "ConditionalCheckFailedException") throw this.notFound(monitorId);
-      throw error;
+      if ((error as Error).name !== "ConditionalCheckFailedException") throw error;
+      // The item that failed the condition comes back when there is one.
+      if ((error as { Item?: unknown }).Item === undefined) throw this.notFound(monitorId);
+      throw new ConcurrentChangeError(monitorId, Object.keys(unchanged));
     }
   }
 
