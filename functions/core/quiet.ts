@@ -194,7 +194,6 @@ export class QuietRunSamples {
       this.#byMonitor.delete(monitorId);
       entry = { base, durations: new Map(), latest: Number.NEGATIVE_INFINITY };
     }
-    entry.latest = Math.max(entry.latest, Date.parse(tickTime));
     // Most recently used last: eviction drops the monitor not seen for longest.
     this.#byMonitor.delete(monitorId);
     this.#byMonitor.set(monitorId, entry);
@@ -217,6 +216,16 @@ export class QuietRunSamples {
     return [...entry.durations]
       .filter(([time]) => Date.parse(time) <= untilMs)
       .sort(([a], [b]) => Date.parse(a) - Date.parse(b));
+  }
+
+  /**
+   * A quiet run recorded by `add` is applied and needs no write (its heartbeat is not due). Only
+   * those count for `latest`: a run whose write was lost to a race is applied again, not a
+   * duplicate.
+   */
+  applied(monitorId: string, base: string, tickTime: string): void {
+    const entry = this.#byMonitor.get(monitorId);
+    if (entry && entry.base === base) entry.latest = Math.max(entry.latest, Date.parse(tickTime));
   }
 
   /**

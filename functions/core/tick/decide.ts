@@ -358,6 +358,7 @@ export async function decideAndPersist(
   if (quiet && state && base) {
     runtime.quietRuns.add(monitorId, base, tickTime, check.durationMs);
     if (!heartbeatDue(state, tickTime, heartbeatMs)) {
+      runtime.quietRuns.applied(monitorId, base, tickTime);
       return { decision, entry, next, written: "none" };
     }
   }
