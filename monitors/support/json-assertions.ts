@@ -1,3 +1,4 @@
+import { RE2JS } from "re2js";
 import * as z from "zod/mini";
 import { preprocess } from "#core/validation.ts";
 import { plural, quote } from "./format.ts";
@@ -20,55 +21,26 @@ const MAX_PATTERN_LENGTH = 200;
 export const MAX_MATCHED_LENGTH = 4096;
 
 /**
- * A group that repeats and holds a repetition itself (`(a+)+`, `(\w+\s?)*`, `(a|aa){2,}`): the
- * shape of catastrophic backtracking. A conservative syntactic test (safe-regex's star height):
- * some harmless patterns are refused too, and are easy to rewrite.
+ * A `matches` pattern compiled by RE2JS, a port of RE2: matching takes time linear in the value,
+ * whatever the pattern (`(a+)+$`, `a*a*a*b`), where JavaScript's backtracking engine can take
+ * exponential time, synchronously, past the check's timeout (run-check.ts cannot interrupt it).
+ * RE2 syntax: no lookaround, no backreferences. Undefined when the pattern does not compile.
  */
-export function hasNestedQuantifier(pattern: string): boolean {
-  const stack: boolean[] = [];
-  let inClass = false;
-  for (let index = 0; index < pattern.length; index++) {
-    const char = pattern[index];
-    if (char === "\\") {
-      index++;
-      continue;
-    }
-    if (inClass) {
-      if (char === "]") inClass = false;
-      continue;
-    }
-    if (char === "[") inClass = true;
-    else if (char === "(") stack.push(false);
-    else if (char === ")") {
-      const innerRepeats = stack.pop() ?? false;
-      const next = pattern[index + 1];
-      const repeated = next === "*" || next === "+" || next === "{";
-      if (repeated && (innerRepeats || /\|/.test(groupBody(pattern, index)))) return true;
-      if (stack.length > 0 && (innerRepeats || repeated)) stack[stack.length - 1] = true;
-    } else if ((char === "*" || char === "+" || char === "{") && stack.length > 0) {
-      stack[stack.length - 1] = true;
-    }
-  }
-  return false;
-}
-
-/** The text of the group that closes at `close` (for alternation inside a repeated group). */
-function groupBody(pattern: string, close: number): string {
-  let depth = 0;
-  for (let index = close; index >= 0; index--) {
-    if (pattern[index] === ")" && pattern[index - 1] !== "\\") depth++;
-    if (pattern[index] === "(" && pattern[index - 1] !== "\\") depth--;
-    if (depth === 0) return pattern.slice(index + 1, close);
-  }
-  return "";
-}
-
-function isRegex(source: string): boolean {
+export function compileMatcher(pattern: string): RE2JS | undefined {
   try {
-    new RegExp(source);
-    return true;
+    return RE2JS.compile(pattern);
   } catch {
-    return false;
+    return undefined;
+  }
+}
+
+/** RE2's own words for a pattern it refuses ("missing closing ): `(a`"). */
+function re2Problem(pattern: string): string | undefined {
+  try {
+    RE2JS.compile(pattern);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/^error parsing regexp: /, "");
   }
 }
 
@@ -83,15 +55,18 @@ export const JsonAssertionSchema = z
         .check(z.refine((pointer) => parsePointer(pointer) !== undefined, POINTER_MESSAGE)),
       /** The value must equal this JSON value (objects compared by content, key order aside). */
       equals: z.optional(preprocess((value) => (value instanceof Set ? [...value] : value), z.unknown())),
-      /** The value must be a string matching this regular expression (JavaScript syntax). */
+      /** The value must be a string matching this regular expression (RE2 syntax, linear time). */
       matches: z.optional(
         z.string({ error: must("must be a regular expression (a string)") }).check(
           z.maxLength(MAX_PATTERN_LENGTH, `must be at most ${MAX_PATTERN_LENGTH} characters`),
-          z.refine(isRegex, "must be a valid regular expression"),
-          z.refine(
-            (pattern) => !hasNestedQuantifier(pattern),
-            "must not repeat a group that itself repeats (such as (a+)+ or (\\w+\\s?)*): it can take exponential time on a hostile body",
-          ),
+          z.superRefine((pattern, ctx) => {
+            const problem = re2Problem(pattern);
+            if (problem !== undefined)
+              ctx.addIssue({
+                code: "custom",
+                message: `must be a regular expression in RE2 syntax (no lookaround, no backreferences): ${problem}`,
+              });
+          }),
         ),
       ),
       /** true: the value must be there (null counts); false: it must not. */
@@ -187,10 +162,12 @@ export function judgeAssertion(document: unknown, assertion: JsonAssertion): str
     problems.push(`${name} does not equal ${jsonText(assertion.equals)} ${what}`);
   }
   if (assertion.matches !== undefined) {
-    // Bounded input: a regular expression runs synchronously, past the check's abort signal.
+    // Linear time (RE2) on bounded input: a match runs synchronously, past the check's abort signal.
+    const matcher = compileMatcher(assertion.matches);
     if (
       typeof value !== "string" ||
-      !new RegExp(assertion.matches).test(value.slice(0, MAX_MATCHED_LENGTH))
+      !matcher ||
+      !matcher.matcher(value.slice(0, MAX_MATCHED_LENGTH)).find()
     ) {
       // The source escaped as in JSON (no raw control character), between slashes.
       problems.push(`${name} does not match /${jsonText(assertion.matches).slice(1, -1)}/ ${what}`);
