@@ -1,6 +1,6 @@
 import type { CheckDefinition, CheckResult } from "./check.ts";
 import type { Logger } from "./ports.ts";
-import { describeThrown, truncateMessage } from "./text.ts";
+import { describeThrown, MAX_MESSAGE_CHARS, truncateMessage } from "./text.ts";
 
 export interface CheckOutcome {
   isOk: boolean;
@@ -99,18 +99,26 @@ export function isCheckResult(value: unknown): value is CheckResult {
 /**
  * The failure message for something that is not a result, shared by every runner of checks
  * (in-process here, remote in monitors/lambda.ts): `<who> returned an invalid result (expected
- * <shape>): <the first 200 characters of it>`.
+ * <shape>): <it, as JSON>` (cut with the rest of the message, after masking).
  */
 export function describeInvalidResult(who: string, value: unknown, shape: string): string {
   return `${who} returned an invalid result (expected ${shape}): ${preview(value)}`;
 }
 
-/** The first 200 characters of a value as JSON (or as a string when it has no JSON form). */
+/**
+ * A value as JSON (or as a string when it has no JSON form), at most a message long. Never cut
+ * shorter: a message is masked (secret values) before it is cut to MAX_MESSAGE_CHARS, and a cut
+ * made here, before the masking, could leave the start of a secret the mask no longer recognises
+ * (a function that echoes its event echoes its resolved params). What follows a lead text is
+ * past that final cut anyway.
+ */
 export function preview(value: unknown): string {
   if (value === undefined) return "undefined";
+  let text: string;
   try {
-    return (JSON.stringify(value) ?? String(value)).slice(0, 200);
+    text = JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value).slice(0, 200);
+    text = String(value);
   }
+  return text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS)}…` : text;
 }

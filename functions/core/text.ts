@@ -158,7 +158,9 @@ export function describeThrown(thrown: unknown): string {
   if (thrown === null) return "null was thrown";
   if (typeof thrown === "string") return thrown || "an empty string was thrown";
   try {
-    return `a non-Error value was thrown: ${JSON.stringify(thrown)?.slice(0, 500)}`;
+    // Cut at a message's length, not shorter: it is masked before the final cut (run-check.ts, preview).
+    const json = JSON.stringify(thrown);
+    return `a non-Error value was thrown: ${json !== undefined && json.length > MAX_MESSAGE_CHARS ? `${json.slice(0, MAX_MESSAGE_CHARS)}…` : json}`;
   } catch {
     return `a non-Error value was thrown: ${String(thrown)}`;
   }

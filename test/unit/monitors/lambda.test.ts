@@ -3,6 +3,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "#core/ports.ts";
 import { runCheck } from "#core/run-check.ts";
+import { maskSecretValues } from "#core/secrets.ts";
 import { LAMBDA_CHECK, lambdaCheck } from "#monitors/lambda.ts";
 import { awsError, paramsProblems } from "../../support/check-params.ts";
 
@@ -115,6 +116,33 @@ describe("lambda check (mocked Invoke)", () => {
       message:
         'Check "lambda" threw: FunctionError: "Runtime exited" (function orders-check, unhandled error)',
     });
+  });
+
+  it("masks a secret the function echoes back, wherever the answer would have been cut", async () => {
+    // A first draft that returns its event: the event carries the resolved params.
+    const secret = "ghp_R3alT0kenValue0123456789abcdefABCDEF";
+    const mask = (text: string) => maskSecretValues(text, [secret]);
+    for (const padding of [150, 170, 190, 3_950, 3_990]) {
+      const event = { params: { note: "x".repeat(padding), token: secret } };
+      mock.reset();
+      mock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: encode(JSON.stringify(event)) });
+      const result = await runCheck({
+        monitorId: "orders",
+        checkName: LAMBDA_CHECK,
+        check: lambdaCheck,
+        params: { functionArn: ARN },
+        timeoutMs: 10_000,
+        now: NOW,
+        logger: silentLogger,
+        mask,
+      });
+      expect(result.message).toContain("returned an invalid result");
+      // No piece of the secret longer than a few characters survives, at any cut.
+      for (let length = 6; length <= secret.length; length++)
+        expect(result.message.includes(secret.slice(0, length)), `${padding}: ${length} characters`).toBe(
+          false,
+        );
+    }
   });
 
   it("names the function and the setting when Invoke is denied", async () => {
