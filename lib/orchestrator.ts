@@ -44,6 +44,8 @@ export interface OrchestratorProps {
   checkSecretArns?: readonly string[];
   /** KMS keys of those secrets (WatchkeeperSettings.checkSecretKmsKeyArns). */
   checkSecretKmsKeyArns?: readonly string[];
+  /** Address kinds monitors' allowAddresses may open (WatchkeeperSettings.checkAllowAddresses). */
+  checkAllowAddresses?: readonly string[];
   /** SNS topics `sns` channels publish to (WatchkeeperSettings.channelTopicArns). */
   channelTopicArns?: readonly string[];
   /** KMS keys of those topics (WatchkeeperSettings.channelTopicKmsKeyArns). */
@@ -88,6 +90,10 @@ export class Orchestrator extends Construct {
         // Write on change: how old a quiet monitor's persisted run may get before it is rewritten.
         STATE_HEARTBEAT_MINUTES: String(props.stateHeartbeatMinutes ?? 15),
         ...(props.defaultChannels?.length ? { DEFAULT_CHANNELS: props.defaultChannels.join(",") } : {}),
+        // The ceiling of the checks' address policy (monitors/support/addresses.ts): none by default.
+        ...(props.checkAllowAddresses?.length
+          ? { CHECK_ALLOW_ADDRESSES: props.checkAllowAddresses.join(",") }
+          : {}),
       },
     });
     const fn = this.lambda.function;

@@ -27,6 +27,7 @@ export const CONTEXT_KEYS = [
   "checkReadArns",
   "checkSecretArns",
   "checkSecretKmsKeyArns",
+  "checkAllowAddresses",
   "channelTopicArns",
   "channelTopicKmsKeyArns",
   "channelSecretArns",
@@ -52,6 +53,12 @@ const RETENTION_DAYS = Object.values(RetentionDays).filter(
 );
 
 /** A list setting: a comma-separated string from `-c`, or a list from cdk.json. */
+/**
+ * The address policy's kinds (monitors/support/addresses.ts ADDRESS_KINDS, which an infra test
+ * holds this list to; lib/ does not import the checks).
+ */
+export const CHECK_ADDRESS_KINDS = ["loopback", "link-local", "metadata"] as const;
+
 const arnList = (item: z.ZodString | z.ZodType<string, string>) =>
   z
     .union([z.string(), z.array(z.string())])
@@ -163,6 +170,11 @@ const ContextSchema = z
       .default([]),
     checkSecretArns: secretArnList,
     checkSecretKmsKeyArns: kmsKeyArnList,
+    checkAllowAddresses: arnList(
+      z.enum(CHECK_ADDRESS_KINDS, {
+        message: 'must list "loopback", "link-local" or "metadata", comma-separated',
+      }),
+    ).default([]),
     channelTopicArns: arnList(
       z
         .string()
@@ -341,6 +353,13 @@ export interface WatchkeeperSettings {
    * aws/ssm) need none. @default []
    */
   checkSecretKmsKeyArns: string[];
+  /**
+   * Address kinds the network checks (http, tcp, tls-certificate, dns) may connect to when a
+   * monitor's `allowAddresses` param also names them: "loopback", "link-local", "metadata". Refused
+   * by default, whatever a config item says: its writer must not aim the orchestrator at its own
+   * host or the metadata service (docs/checks.md). @default []
+   */
+  checkAllowAddresses: Array<(typeof CHECK_ADDRESS_KINDS)[number]>;
   /**
    * SNS topics that `sns` notification channels publish to (docs/channels/sns.md): sns:Publish on
    * exactly these. @default []
@@ -535,6 +554,10 @@ export function parseSettings(raw: Record<string, unknown>): WatchkeeperSettings
     checkReadArns: context.checkReadArns,
     checkSecretArns: [...new Set(context.checkSecretArns)],
     checkSecretKmsKeyArns: [...new Set(context.checkSecretKmsKeyArns)],
+    // Each item passed the enum above (arnList's output type is string).
+    checkAllowAddresses: [
+      ...new Set(context.checkAllowAddresses),
+    ] as WatchkeeperSettings["checkAllowAddresses"],
     channelTopicArns: [...new Set(context.channelTopicArns)],
     channelTopicKmsKeyArns: [...new Set(context.channelTopicKmsKeyArns)],
     channelSecretArns: [...new Set(context.channelSecretArns)],

@@ -100,6 +100,7 @@ export class WatchkeeperStack extends Stack {
       checkMetricReads: settings.checkMetricReads,
       checkSecretArns: settings.checkSecretArns,
       checkSecretKmsKeyArns: settings.checkSecretKmsKeyArns,
+      checkAllowAddresses: settings.checkAllowAddresses,
       channelTopicArns: settings.channelTopicArns,
       channelTopicKmsKeyArns: settings.channelTopicKmsKeyArns,
       channelSecretArns: settings.channelSecretArns,

@@ -403,6 +403,8 @@ async function start(options: LocalRuntimeOptions, shutdown: Shutdown): Promise<
       // Secret references resolve against the channel receiver's stand-in; channels may reach it.
       AWS_ENDPOINT_URL_SECRETS_MANAGER: localChannels.receiver.url,
       CHANNEL_ALLOW_ADDRESSES: "loopback",
+      // The demo monitors watch the demo site on 127.0.0.1 (their params name loopback too).
+      CHECK_ALLOW_ADDRESSES: "loopback",
       POWERTOOLS_LOG_LEVEL: logLevel,
       STATE_HEARTBEAT_MINUTES: String(options.stateHeartbeatMinutes ?? 15),
       // No X-Ray daemon here; EMF metrics stay on and land in runtime.log with the logs.

@@ -3,7 +3,7 @@ import { isIP } from "node:net";
 import * as z from "zod/mini";
 import { preprocess } from "#core/validation.ts";
 import { abortedError } from "./support/abort.ts";
-import { refusal } from "./support/addresses.ts";
+import { allowedAddressKinds, refusal } from "./support/addresses.ts";
 import { plural, quote } from "./support/format.ts";
 import { AllowAddressesSchema, bareHost, errorCode, isHost, timeoutMsSchema } from "./support/network.ts";
 import { listOrSet, must, parseParams } from "./support/params.ts";
@@ -206,7 +206,7 @@ export function createDnsCheck(options: DnsCheckOptions = {}): CheckDefinition {
     const elapsed = () => Math.round(performance.now() - started);
 
     if (server) {
-      const refused = refusal(server.address, server.address, new Set(params.allowAddresses));
+      const refused = refusal(server.address, server.address, allowedAddressKinds(params.allowAddresses));
       if (refused) return { isOk: false, message: `DNS lookup of ${asked}${via} failed: ${refused}` };
     }
     // Two tries of half the time each; the timer below bounds the whole lookup whatever c-ares does.

@@ -9,6 +9,7 @@ import { abortedError } from "./support/abort.ts";
 import {
   type AddressKind,
   AddressRefusedError,
+  allowedAddressKinds,
   guardedLookup,
   type Resolver,
   refusal,
@@ -340,7 +341,7 @@ export function createHttpCheck(options: HttpCheckOptions = {}): CheckDefinition
   async function run(ctx: CheckContext): Promise<CheckResult> {
     const params = parseParams(HTTP_CHECK, HttpParamsSchema, ctx.params);
     const request = `${params.method} ${displayUrl(params.url)}`;
-    const allowed = new Set(params.allowAddresses);
+    const allowed = allowedAddressKinds(params.allowAddresses);
     const origin = new URL(params.url);
     const baseHeaders: Record<string, string> = {
       "user-agent": `Watchkeeper (monitor ${ctx.monitorId})`,

@@ -1,7 +1,13 @@
 import { connect, type Socket } from "node:net";
 import * as z from "zod/mini";
 import { abortedError } from "./support/abort.ts";
-import { AddressRefusedError, guardedLookup, type Resolver, systemResolver } from "./support/addresses.ts";
+import {
+  AddressRefusedError,
+  allowedAddressKinds,
+  guardedLookup,
+  type Resolver,
+  systemResolver,
+} from "./support/addresses.ts";
 import {
   AllowAddressesSchema,
   bareHost,
@@ -47,7 +53,7 @@ export function createTcpCheck(options: TcpCheckOptions = {}): CheckDefinition {
   async function run(ctx: CheckContext): Promise<CheckResult> {
     const params = parseParams(TCP_CHECK, TcpParamsSchema, ctx.params);
     const target = hostPort(params.host, params.port);
-    const allowed = new Set(params.allowAddresses);
+    const allowed = allowedAddressKinds(params.allowAddresses);
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     let socket: Socket;

@@ -2,7 +2,13 @@ import { isIP } from "node:net";
 import { checkServerIdentity, connect, type PeerCertificate, type TLSSocket } from "node:tls";
 import * as z from "zod/mini";
 import { abortedError } from "./support/abort.ts";
-import { AddressRefusedError, guardedLookup, type Resolver, systemResolver } from "./support/addresses.ts";
+import {
+  AddressRefusedError,
+  allowedAddressKinds,
+  guardedLookup,
+  type Resolver,
+  systemResolver,
+} from "./support/addresses.ts";
 import { formatDuration, plural, quote } from "./support/format.ts";
 import {
   AllowAddressesSchema,
@@ -114,7 +120,7 @@ export function createTlsCertificateCheck(options: TlsCertificateCheckOptions = 
     const host = bareHost(params.host);
     // SNI carries names only; the certificate of an IP-literal host must cover that IP.
     const servername = isIP(host) ? undefined : host.replace(/\.$/, "");
-    const allowed = new Set(params.allowAddresses);
+    const allowed = allowedAddressKinds(params.allowAddresses);
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
 

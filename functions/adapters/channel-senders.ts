@@ -23,10 +23,10 @@ import { PermanentDeliveryError, type SecretSource } from "#core/ports.ts";
 import { maskSecretValues, SecretResolutionError, SecretResolver } from "#core/secrets.ts";
 import { describeThrown, headerSafe } from "#core/text.ts";
 import {
-  ADDRESS_KINDS,
   type AddressKind,
   AddressRefusedError,
   guardedLookup,
+  parseAddressKinds,
   type Resolver,
   refusal,
   systemResolver,
@@ -89,16 +89,7 @@ export interface ChannelSenderOptions {
  * lapse silently.
  */
 export function allowAddressesFromEnv(value: string | undefined): AddressKind[] {
-  const kinds = (value ?? "")
-    .split(",")
-    .map((kind) => kind.trim())
-    .filter(Boolean);
-  for (const kind of kinds) {
-    if (!(ADDRESS_KINDS as readonly string[]).includes(kind)) {
-      throw new Error(`CHANNEL_ALLOW_ADDRESSES: "${kind}" is not one of ${ADDRESS_KINDS.join(", ")}`);
-    }
-  }
-  return kinds as AddressKind[];
+  return parseAddressKinds(value, "CHANNEL_ALLOW_ADDRESSES");
 }
 
 const loadSns = lazyImport(() => import("@aws-sdk/client-sns"));
@@ -266,7 +257,7 @@ export function createChannelSender(options: ChannelSenderOptions): ChannelSende
     if (error instanceof AddressRefusedError || (error as Error)?.cause instanceof AddressRefusedError) {
       const refused = error instanceof AddressRefusedError ? error : ((error as Error).cause as Error);
       return new Refused(
-        `${receiver}: ${refused.message.replace(/ \(params\.allowAddresses[^)]*\)$/, "")}: channels may not reach loopback, link-local or metadata addresses`,
+        `${receiver}: ${refused.message.replace(/ \([^()]*allowAddresses[^()]*\)$/, "")}: channels may not reach loopback, link-local or metadata addresses`,
       );
     }
     const name = (error as Error)?.name;

@@ -24,6 +24,44 @@ import { isIPv4, isIPv6 } from "node:net";
 export const ADDRESS_KINDS = ["loopback", "link-local", "metadata"] as const;
 export type AddressKind = (typeof ADDRESS_KINDS)[number];
 
+/**
+ * The orchestrator's environment variable (stack setting `checkAllowAddresses`) naming the kinds a
+ * monitor's `allowAddresses` may open. Whoever writes a config item chooses its params, the very
+ * party the policy guards against: a param can narrow what the operator allows, never widen it.
+ */
+export const CHECK_ALLOW_ADDRESSES = "CHECK_ALLOW_ADDRESSES";
+
+/**
+ * Address kinds in a comma-separated list (an environment variable). Unset or empty: none. An
+ * unknown kind throws, naming the variable: the policy must not lapse silently.
+ */
+export function parseAddressKinds(value: string | undefined, variable: string): AddressKind[] {
+  const kinds = (value ?? "")
+    .split(",")
+    .map((kind) => kind.trim())
+    .filter(Boolean);
+  for (const kind of kinds) {
+    if (!(ADDRESS_KINDS as readonly string[]).includes(kind)) {
+      throw new Error(`${variable}: "${kind}" is not one of ${ADDRESS_KINDS.join(", ")}`);
+    }
+  }
+  return kinds as AddressKind[];
+}
+
+/** The kinds the operator lets monitors open (CHECK_ALLOW_ADDRESSES), read when a check runs. */
+export function operatorAddressKinds(env: NodeJS.ProcessEnv = process.env): ReadonlySet<AddressKind> {
+  return new Set(parseAddressKinds(env[CHECK_ALLOW_ADDRESSES], CHECK_ALLOW_ADDRESSES));
+}
+
+/** What a check may connect to: the kinds its params ask for that the operator allows too. */
+export function allowedAddressKinds(
+  requested: readonly AddressKind[] | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Set<AddressKind> {
+  const ceiling = operatorAddressKinds(env);
+  return new Set((requested ?? []).filter((kind) => ceiling.has(kind)));
+}
+
 export interface AddressClass {
   kind: AddressKind;
   /** What the address is, in words: "a loopback address". */
@@ -128,7 +166,10 @@ export function refusal(
   if (!found || allowed.has(found.kind)) return undefined;
   const bareHost = host.replace(/^\[(.*)\]$/, "$1");
   const target = bareHost === address ? address : `${bareHost} (${address})`;
-  return `refused to connect to ${target}, ${found.description} (params.allowAddresses ["${found.kind}"] allows it)`;
+  const how = operatorAddressKinds().has(found.kind)
+    ? `params.allowAddresses ["${found.kind}"] allows it`
+    : `only when the stack setting checkAllowAddresses names "${found.kind}" and params.allowAddresses too`;
+  return `refused to connect to ${target}, ${found.description} (${how})`;
 }
 
 /** A connection refused by the address policy; its message is written for the monitor's owner. */

@@ -29,6 +29,7 @@ describe("context validation", () => {
       checkReadArns: [],
       checkSecretArns: [],
       checkSecretKmsKeyArns: [],
+      checkAllowAddresses: [],
       channelTopicArns: [],
       channelTopicKmsKeyArns: [],
       channelSecretArns: [],

@@ -1,9 +1,10 @@
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "#core/ports.ts";
 import { createHttpCheck, httpCheck, MAX_REDIRECTS, type Resolver } from "#monitors/http.ts";
+import { CHECK_ALLOW_ADDRESSES } from "#monitors/support/addresses.ts";
 import type { CheckContext, CheckDefinition } from "#monitors/types.ts";
 import { startDemoSite } from "../../../local/demo-site.ts";
 import { DEFAULT_SEED_FILE, loadSeedMonitors } from "../../../local/seed.ts";
@@ -370,6 +371,20 @@ describe("json assertions", () => {
 });
 
 describe("address policy", () => {
+  it("refuses what a monitor's params allow when the stack does not (checkAllowAddresses), and never connects", async () => {
+    vi.stubEnv(CHECK_ALLOW_ADDRESSES, "");
+    try {
+      const result = await run({ url: `${a.origin}/landing`, allowAddresses: ["loopback"] });
+      expect(result.isOk).toBe(false);
+      expect(result.message).toContain(
+        'a loopback address (only when the stack setting checkAllowAddresses names "loopback" and params.allowAddresses too)',
+      );
+      expect(a.connections).toBe(0);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
   it("refuses loopback by default and never connects", async () => {
     const result = await run({ url: `${a.origin}/landing` });
     expect(result).toEqual({

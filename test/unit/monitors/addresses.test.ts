@@ -1,7 +1,16 @@
-import { describe, expect, it } from "vitest";
-import { type AddressKind, classifyAddress, refusal } from "#monitors/support/addresses.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  type AddressKind,
+  allowedAddressKinds,
+  CHECK_ALLOW_ADDRESSES,
+  classifyAddress,
+  operatorAddressKinds,
+  refusal,
+} from "#monitors/support/addresses.ts";
 
 const kind = (address: string) => classifyAddress(address)?.kind;
+
+afterEach(() => vi.unstubAllEnvs());
 
 describe("classifyAddress", () => {
   it.each<[string, AddressKind]>([
@@ -88,10 +97,34 @@ describe("refusal", () => {
     );
   });
 
+  it("says the stack setting is needed when the operator allows the kind to no monitor", () => {
+    vi.stubEnv(CHECK_ALLOW_ADDRESSES, "metadata");
+    expect(refusal("localhost", "127.0.0.1", new Set())).toBe(
+      'refused to connect to localhost (127.0.0.1), a loopback address (only when the stack setting checkAllowAddresses names "loopback" and params.allowAddresses too)',
+    );
+  });
+
   it("lets an allowed kind through, and only that kind", () => {
     expect(refusal("localhost", "127.0.0.1", new Set(["loopback"]))).toBeUndefined();
     expect(refusal("x", "169.254.169.254", new Set(["loopback", "link-local"]))).toBeDefined();
     expect(refusal("x", "169.254.169.254", new Set(["metadata"]))).toBeUndefined();
     expect(refusal("x", "8.8.8.8", new Set())).toBeUndefined();
+  });
+});
+
+describe("the operator's ceiling (CHECK_ALLOW_ADDRESSES, stack setting checkAllowAddresses)", () => {
+  it("lets a monitor's params open only what the operator allows: a param narrows, never widens", () => {
+    vi.stubEnv(CHECK_ALLOW_ADDRESSES, "");
+    expect([...allowedAddressKinds(["loopback", "metadata"])]).toEqual([]);
+    vi.stubEnv(CHECK_ALLOW_ADDRESSES, "loopback");
+    expect([...allowedAddressKinds(["loopback", "metadata"])]).toEqual(["loopback"]);
+    expect([...allowedAddressKinds(undefined)]).toEqual([]);
+    vi.stubEnv(CHECK_ALLOW_ADDRESSES, " loopback , metadata ");
+    expect([...allowedAddressKinds(["metadata"])]).toEqual(["metadata"]);
+  });
+
+  it("refuses an unknown kind in the variable rather than lapse", () => {
+    vi.stubEnv(CHECK_ALLOW_ADDRESSES, "loopback,everything");
+    expect(() => operatorAddressKinds()).toThrow('CHECK_ALLOW_ADDRESSES: "everything" is not one of');
   });
 });

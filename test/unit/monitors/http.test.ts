@@ -486,7 +486,7 @@ describe("http check", () => {
       ],
       [
         { url: "https://example.com", json: [{ pointer: "/a", matches: "(" }] },
-        "params.json[0].matches must be a valid regular expression",
+        "params.json[0].matches must be a regular expression in RE2 syntax (no lookaround, no backreferences): missing closing ): `(`",
       ],
       [
         { url: "https://example.com", json: [{ pointer: "/a", matches: 5 }] },
