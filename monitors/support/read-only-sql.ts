@@ -73,8 +73,10 @@ function codeOf(sql: string, dialect: Dialect): string {
   while (index < sql.length) {
     const char = at();
     const next = at(1);
-    // MySQL reads `--` as a comment only before whitespace (`1--1` is arithmetic there).
-    if (char === "-" && next === "-" && (dialect === "postgresql" || /^$|\s/.test(at(2)))) {
+    // MySQL reads `--` as a comment only before ASCII whitespace or a control character (`1--1` is
+    // arithmetic there, and so is `--` before a no-break space, which JavaScript's \s would match).
+    const after = at(2);
+    if (char === "-" && next === "-" && (dialect === "postgresql" || after === "" || after <= " ")) {
       while (index < sql.length && at() !== "\n") index++;
       code += " ";
     } else if (char === "#" && dialect === "mysql") {
@@ -99,6 +101,15 @@ function codeOf(sql: string, dialect: Dialect): string {
         } else index++;
       }
       code += " ";
+    } else if (
+      dialect === "postgresql" &&
+      /^[Uu]&["']/.test(sql.slice(index)) &&
+      !/[A-Za-z0-9_$\u0080-\uffff]/.test(sql[index - 1] ?? "")
+    ) {
+      // A Unicode-escaped identifier or string (U&"\0073etval" is setval): PostgreSQL decodes the
+      // escapes first, so its name cannot be judged from the text. Refused.
+      code += ` ${UNICODE_ESCAPE_MARK} `;
+      index += 2;
     } else if (char === "'" || char === '"' || char === "`") {
       // Backticks quote MySQL identifiers; PostgreSQL refuses the statement at them, so reading
       // them as quotes there too hides nothing it would run.
@@ -148,10 +159,15 @@ function codeOf(sql: string, dialect: Dialect): string {
 
 /** Stands in the scanned code for a PostgreSQL string literal that holds a backslash. */
 const BACKSLASH_MARK = "\u0000backslash\u0000";
+/** Stands in the scanned code for a PostgreSQL Unicode-escaped name or string (`U&"…"`, `U&'…'`). */
+const UNICODE_ESCAPE_MARK = "\u0000unicode-escape\u0000";
 /** Stands in the scanned code for a MySQL executable comment (a block comment opened by `/*!` or `/*M!`). */
 const EXECUTABLE_COMMENT_MARK = "\u0000executable\u0000";
 
 function problemIn(code: string): string | undefined {
+  if (code.includes(UNICODE_ESCAPE_MARK)) {
+    return 'must not use a Unicode-escaped name or string (U&"…"): what it names is only known once decoded';
+  }
   if (code.includes(EXECUTABLE_COMMENT_MARK)) {
     return "must not use a MySQL executable comment (/*! … */): MySQL runs what it holds";
   }

