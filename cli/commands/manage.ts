@@ -346,18 +346,22 @@ async function forceRun(context: CommandContext, monitorId: string): Promise<voi
     return;
   }
   const { color } = out;
-  const applied = state.lastTickTime === tick.scheduledTime;
+  const applied = Date.parse(state.lastManualTickTime ?? "") === Date.parse(tick.scheduledTime);
   out.line(
     applied
       ? `${monitorId}: ${state.lastResultOk ? color.green("OK") : color.red("FAIL")} ${state.lastResultMessage ?? ""}`
-      : `${monitorId}: a later tick (${state.lastTickTime}) was applied first`,
+      : `${monitorId}: a later manual run (${state.lastManualTickTime}) was applied first`,
   );
   out.line(
     `state ${state.state}${state.lastNotificationDt && state.lastNotificationDt >= tick.scheduledTime ? `, ${state.lastNotificationType} notification sent` : ""}`,
   );
 }
 
-/** Polls the state item until the orchestrator has applied a tick at or after `scheduledTime`. */
+/**
+ * Polls the state item until the orchestrator has applied this manual tick (or a later one). A
+ * manual run keeps its own clock, `lastManualTickTime`: it never moves `lastTickTime`, which the
+ * scheduled ticks own.
+ */
 async function waitForTick(
   context: CommandContext,
   monitorId: string,
@@ -368,7 +372,8 @@ async function waitForTick(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { state } = await table.load(monitorId);
-    if (state?.lastTickTime && Date.parse(state.lastTickTime) >= Date.parse(scheduledTime)) return state;
+    if (state?.lastManualTickTime && Date.parse(state.lastManualTickTime) >= Date.parse(scheduledTime))
+      return state;
     if (Date.now() >= deadline) {
       throw new CliError(
         `the tick was queued but not applied within ${formatSpan(timeoutMs)}: is the orchestrator consuming the queue? (it stays queued)`,

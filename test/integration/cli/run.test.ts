@@ -6,11 +6,16 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import type { Context, SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createDocumentClient, DynamoMonitorStore } from "#adapters/dynamodb-store.ts";
+import { findCheck } from "#monitors/index.ts";
 import { runCli } from "../../../cli/main.ts";
 import { createTickQueues, type TickQueues } from "../../../local/resources.ts";
 import { type SqsServer, startSqs } from "../../../local/servers.ts";
-import { freshTable, localSqs } from "../../support/aws.ts";
+import { freshTable, localDynamo, localSqs } from "../../support/aws.ts";
+import { loadOrchestratorModule } from "../../support/orchestrator-module.ts";
+import { lambdaContext } from "../../support/sqs-event.ts";
 import { type CliHarness, cliHarness } from "./support.ts";
 
 /** `run` sends a real tick to a FIFO queue on fauxqs; `--local` finds table and queue in local.json. */
@@ -104,7 +109,10 @@ describe("run", () => {
       record: "state",
       state: "ok",
       consecutiveOkCount: 0,
-      lastTickTime: now.toISOString(),
+      // What the orchestrator writes for a manual run: its own clock (lastTickTime stays the last
+      // scheduled tick's; waiting on it never ended).
+      lastTickTime: "2026-11-21T12:00:00.000Z",
+      lastManualTickTime: now.toISOString(),
       lastRunDt: now.toISOString(),
       lastResultOk: true,
       lastResultMessage: "Manual check is OK",
@@ -123,6 +131,77 @@ describe("run", () => {
     expect(timedOut.code).toBe(1);
     expect(timedOut.stderr).toContain("the tick was queued but not applied within 1s");
     expect(await receiveAll()).toHaveLength(2);
+  });
+
+  it("--wait ends when the real orchestrator has applied the manual run, and prints its result", async () => {
+    const { client } = localDynamo();
+    const { createOrchestratorHandler } = (await loadOrchestratorModule()) as unknown as {
+      createOrchestratorHandler: (
+        deps: Record<string, unknown>,
+      ) => (event: SQSEvent, context: Context) => Promise<unknown>;
+    };
+    const handler = createOrchestratorHandler({
+      store: new DynamoMonitorStore(tableName, createDocumentClient(client)),
+      notifier: { send: async () => ({ messageId: "none" }) },
+      findCheck,
+      options: {},
+    });
+    await cli.put({
+      monitorId: "manual-wait",
+      record: "config",
+      name: "manual-wait",
+      check: "manual",
+      params: { isOk: false, message: "export missing" },
+    });
+    // A scheduled tick wrote the state first: lastTickTime is its, not the manual run's.
+    await cli.put({
+      monitorId: "manual-wait",
+      record: "state",
+      state: "ok",
+      consecutiveOkCount: 0,
+      lastTickTime: new Date(Date.now() - 60_000).toISOString(),
+      lastResultOk: true,
+      version: 1,
+    });
+    const waiting = cli.run([
+      "run",
+      "manual-wait",
+      "--queue-url",
+      queues.queueUrl,
+      "--wait",
+      "--timeout",
+      "20s",
+    ]);
+    // Play the event source: take the manual tick off the queue and hand it to the handler.
+    let delivered: Message[] = [];
+    while (delivered.length === 0) delivered = await receiveAll();
+    await handler(
+      {
+        Records: delivered.map((message) => ({
+          messageId: message.MessageId ?? "",
+          receiptHandle: message.ReceiptHandle ?? "",
+          body: message.Body ?? "",
+          attributes: {
+            ApproximateReceiveCount: "1",
+            SentTimestamp: String(Date.now()),
+            SenderId: "local",
+            ApproximateFirstReceiveTimestamp: String(Date.now()),
+            MessageGroupId: "manual-wait",
+          },
+          messageAttributes: {},
+          md5OfBody: "",
+          eventSource: "aws:sqs",
+          eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:cli-ticks.fifo",
+          awsRegion: "us-east-1",
+        })),
+      },
+      lambdaContext(),
+    );
+    const result = await waiting;
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("manual-wait: FAIL export missing");
+    client.destroy();
   });
 
   it("--local reads table, queue and endpoints from local.json", async () => {
