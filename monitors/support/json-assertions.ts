@@ -20,15 +20,53 @@ const OPERATORS = ["equals", "matches", "exists", "greaterThan", "lessThan"] as 
 const MAX_PATTERN_LENGTH = 200;
 export const MAX_MATCHED_LENGTH = 4096;
 
+// JavaScript's \s: ASCII whitespace, the no-break spaces, the Unicode space separators, the line
+// and paragraph separators and the BOM (RE2's \s is ASCII whitespace only).
+const JS_WHITESPACE =
+  "\\t\\n\\v\\f\\r \\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}";
+// JavaScript's `.` without the s flag: anything but a line terminator (RE2's: anything but \n).
+const JS_DOT = "[^\\n\\r\\x{2028}\\x{2029}]";
+
+/**
+ * A pattern written for JavaScript, in RE2 syntax with JavaScript's meaning: RE2JS's own
+ * translation (`\uXXXX`, `[^]`, named groups, `\cX`), then `\s`, `\S` and `.` as JavaScript reads
+ * them, so that a pattern written before RE2 judged values keeps judging them the same way.
+ * Lookaround and backreferences have no RE2 form and stay refused.
+ */
+function jsPatternForRe2(pattern: string): string {
+  const source = RE2JS.translateRegExp(pattern);
+  let out = "";
+  let inClass = false;
+  for (let index = 0; index < source.length; index++) {
+    const char = source[index] ?? "";
+    if (char === "\\") {
+      const next = source[index + 1] ?? "";
+      index++;
+      if (next === "s") out += inClass ? JS_WHITESPACE : `[${JS_WHITESPACE}]`;
+      else if (next === "S" && !inClass) out += `[^${JS_WHITESPACE}]`;
+      else out += char + next;
+    } else if (inClass) {
+      if (char === "]") inClass = false;
+      out += char;
+    } else if (char === "[") {
+      inClass = true;
+      out += char;
+      if (source[index + 1] === "^") out += source[++index];
+    } else out += char === "." ? JS_DOT : char;
+  }
+  return out;
+}
+
 /**
  * A `matches` pattern compiled by RE2JS, a port of RE2: matching takes time linear in the value,
  * whatever the pattern (`(a+)+$`, `a*a*a*b`), where JavaScript's backtracking engine can take
  * exponential time, synchronously, past the check's timeout (run-check.ts cannot interrupt it).
- * RE2 syntax: no lookaround, no backreferences. Undefined when the pattern does not compile.
+ * Written as for JavaScript (jsPatternForRe2); no lookaround, no backreferences. Undefined when
+ * the pattern does not compile.
  */
 export function compileMatcher(pattern: string): RE2JS | undefined {
   try {
-    return RE2JS.compile(pattern);
+    return RE2JS.compile(jsPatternForRe2(pattern));
   } catch {
     return undefined;
   }
@@ -37,7 +75,7 @@ export function compileMatcher(pattern: string): RE2JS | undefined {
 /** RE2's own words for a pattern it refuses ("missing closing ): `(a`"). */
 function re2Problem(pattern: string): string | undefined {
   try {
-    RE2JS.compile(pattern);
+    RE2JS.compile(jsPatternForRe2(pattern));
     return undefined;
   } catch (error) {
     return (error as Error).message.replace(/^error parsing regexp: /, "");

@@ -164,6 +164,28 @@ describe("`matches` cannot stall the orchestrator (catastrophic backtracking)", 
     expect(judgeAssertion({ v: value }, { pointer: "/v", matches: pattern })).toHaveLength(matches ? 0 : 1);
   });
 
+  it("judges a pattern written for JavaScript as JavaScript would (\\s, ., \\u, [^], named groups)", () => {
+    const cases: Array<[string, string[]]> = [
+      ["^Price:\\s\\d+$", ["Price: 100", "Price:\u00a0100", "Price:\u2003100", "Price:\t100", "Price:x100"]],
+      ["^a\\Sb$", ["axb", "a b", "a\u00a0b"]],
+      ["^[\\s,]+$", [" , ", "\u00a0,", "x"]],
+      ["^line1.$", ["line1x", "line1\r", "line1\n", "line1\u2028"]],
+      ["[.]", ["a.b", "ab"]],
+      ["^caf\\u00e9$", ["café", "cafe"]],
+      ["^[^]$", ["x", "\n"]],
+      ["^(?<year>\\d{4})-\\d{2}$", ["2026-11", "26-11"]],
+      ["^(GREEN|YELLOW)$", ["GREEN", "RED"]],
+      ["^\\w+@\\w+\\.org$", ["ops@example.org", "ops@example.com"]],
+      ["^\\x41\\cA$", ["A\u0001", "A"]],
+    ];
+    for (const [pattern, values] of cases)
+      for (const value of values)
+        expect(
+          judgeAssertion({ v: value }, { pointer: "/v", matches: pattern }).length === 0,
+          `${pattern} on ${JSON.stringify(value)}`,
+        ).toBe(new RegExp(pattern).test(value));
+  });
+
   it("takes RE2 syntax, and refuses what RE2 cannot run, saying why", () => {
     for (const pattern of ["^ok$", "^v\\d+\\.\\d+$", "(?i)^green$", "^(GREEN|YELLOW)$"])
       expect(JsonAssertionsSchema.safeParse([{ pointer: "/v", matches: pattern }]).success, pattern).toBe(
