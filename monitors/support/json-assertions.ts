@@ -27,22 +27,65 @@ const JS_WHITESPACE =
 // JavaScript's `.` without the s flag: anything but a line terminator (RE2's: anything but \n).
 const JS_DOT = "[^\\n\\r\\x{2028}\\x{2029}]";
 
+// Letters JavaScript gives a meaning when escaped (without the u flag); any other escaped letter is
+// that letter there, and often something else in RE2 (\A, \z, \Q, \p{L}...).
+const JS_LETTER_ESCAPES = new Set("dDwWsSbBnrtvfcxu");
+
+/**
+ * What in a pattern written for JavaScript has no faithful RE2 form: backreferences (`\1`,
+ * `\k<name>`), `\u{…}` (JavaScript reads it as `u` repeated without the u flag), a letter escaped
+ * for nothing, and `\S` inside a class (RE2's is ASCII-only there, and a class cannot hold
+ * JavaScript's). Lookaround is refused by RE2 itself.
+ */
+function jsOnlyProblem(pattern: string): string | undefined {
+  let inClass = false;
+  for (let index = 0; index < pattern.length; index++) {
+    const char = pattern[index];
+    if (char === "\\") {
+      const next = pattern[++index] ?? "";
+      if (/[1-9]/.test(next) || next === "k") return `backreferences (\\${next}) have no linear-time form`;
+      if (next === "u" && pattern[index + 1] === "{")
+        return "\\u{…} needs JavaScript's u flag, which matches does not use: write \\uXXXX";
+      if (next === "S" && inClass)
+        return "\\S inside [...] cannot be matched as JavaScript does: write (?:[...]|\\S)";
+      if (/[A-Za-z]/.test(next) && !JS_LETTER_ESCAPES.has(next))
+        return `\\${next} is the letter ${next} in JavaScript and something else in RE2: write ${next}`;
+    } else if (inClass) {
+      if (char === "]") inClass = false;
+    } else if (char === "[") {
+      inClass = true;
+      if (pattern[index + 1] === "^") index++;
+    }
+  }
+  return undefined;
+}
+
 /**
  * A pattern written for JavaScript, in RE2 syntax with JavaScript's meaning: RE2JS's own
  * translation (`\uXXXX`, `[^]`, named groups, `\cX`), then `\s`, `\S` and `.` as JavaScript reads
  * them, so that a pattern written before RE2 judged values keeps judging them the same way.
- * Lookaround and backreferences have no RE2 form and stay refused.
+ * Lookaround and backreferences have no RE2 form and stay refused (jsOnlyProblem).
  */
 function jsPatternForRe2(pattern: string): string {
   const source = RE2JS.translateRegExp(pattern);
   let out = "";
   let inClass = false;
+  let classStart = 0;
   for (let index = 0; index < source.length; index++) {
     const char = source[index] ?? "";
     if (char === "\\") {
       const next = source[index + 1] ?? "";
       index++;
-      if (next === "s") out += inClass ? JS_WHITESPACE : `[${JS_WHITESPACE}]`;
+      if (next === "s" && inClass) {
+        // A `-` beside a class escape is a plain dash in JavaScript, never a range.
+        if (out.endsWith("-") && !out.endsWith("\\-") && out.length > classStart)
+          out = `${out.slice(0, -1)}\\-`;
+        out += JS_WHITESPACE;
+        if (source[index + 1] === "-" && source[index + 2] !== "]") {
+          out += "\\-";
+          index++;
+        }
+      } else if (next === "s") out += `[${JS_WHITESPACE}]`;
       else if (next === "S" && !inClass) out += `[^${JS_WHITESPACE}]`;
       else out += char + next;
     } else if (inClass) {
@@ -52,6 +95,7 @@ function jsPatternForRe2(pattern: string): string {
       inClass = true;
       out += char;
       if (source[index + 1] === "^") out += source[++index];
+      classStart = out.length;
     } else out += char === "." ? JS_DOT : char;
   }
   return out;
@@ -61,10 +105,10 @@ function jsPatternForRe2(pattern: string): string {
  * A `matches` pattern compiled by RE2JS, a port of RE2: matching takes time linear in the value,
  * whatever the pattern (`(a+)+$`, `a*a*a*b`), where JavaScript's backtracking engine can take
  * exponential time, synchronously, past the check's timeout (run-check.ts cannot interrupt it).
- * Written as for JavaScript (jsPatternForRe2); no lookaround, no backreferences. Undefined when
- * the pattern does not compile.
+ * Written as for JavaScript (jsPatternForRe2). Undefined when it cannot be run so (re2Problem).
  */
 export function compileMatcher(pattern: string): RE2JS | undefined {
+  if (jsOnlyProblem(pattern) !== undefined) return undefined;
   try {
     return RE2JS.compile(jsPatternForRe2(pattern));
   } catch {
@@ -72,12 +116,21 @@ export function compileMatcher(pattern: string): RE2JS | undefined {
   }
 }
 
-/** RE2's own words for a pattern it refuses ("missing closing ): `(a`"). */
+/** Why a pattern cannot be run as JavaScript reads it, in the words of RE2 where it refuses. */
 function re2Problem(pattern: string): string | undefined {
+  const jsOnly = jsOnlyProblem(pattern);
+  if (jsOnly !== undefined) return jsOnly;
   try {
     RE2JS.compile(jsPatternForRe2(pattern));
     return undefined;
-  } catch (error) {
+  } catch (translated) {
+    // Quote the pattern as written when RE2 refuses it as written too.
+    let error = translated;
+    try {
+      RE2JS.compile(pattern);
+    } catch (raw) {
+      error = raw;
+    }
     return (error as Error).message.replace(/^error parsing regexp: /, "");
   }
 }

@@ -73,10 +73,15 @@ function codeOf(sql: string, dialect: Dialect): string {
   while (index < sql.length) {
     const char = at();
     const next = at(1);
-    // MySQL reads `--` as a comment only before ASCII whitespace or a control character (`1--1` is
-    // arithmetic there, and so is `--` before a no-break space, which JavaScript's \s would match).
+    // MySQL reads `--` as a comment only before whitespace or a control character (DEL included);
+    // elsewhere it is two minus signs (`1--1`), where PostgreSQL (and MariaDB in Oracle mode) read
+    // a comment: the readings disagree on what follows, so that is refused.
     const after = at(2);
-    if (char === "-" && next === "-" && (dialect === "postgresql" || after === "" || after <= " ")) {
+    const mysqlComment = after === "" || after <= " " || after === "\u007f";
+    if (char === "-" && next === "-" && dialect === "mysql" && !mysqlComment) {
+      code += ` ${DASHES_MARK} `;
+      index += 2;
+    } else if (char === "-" && next === "-") {
       while (index < sql.length && at() !== "\n") index++;
       code += " ";
     } else if (char === "#" && dialect === "mysql") {
@@ -159,12 +164,17 @@ function codeOf(sql: string, dialect: Dialect): string {
 
 /** Stands in the scanned code for a PostgreSQL string literal that holds a backslash. */
 const BACKSLASH_MARK = "\u0000backslash\u0000";
+/** Stands in the scanned code for `--` that MySQL reads as two minus signs and PostgreSQL as a comment. */
+const DASHES_MARK = "\u0000dashes\u0000";
 /** Stands in the scanned code for a PostgreSQL Unicode-escaped name or string (`U&"…"`, `U&'…'`). */
 const UNICODE_ESCAPE_MARK = "\u0000unicode-escape\u0000";
 /** Stands in the scanned code for a MySQL executable comment (a block comment opened by `/*!` or `/*M!`). */
 const EXECUTABLE_COMMENT_MARK = "\u0000executable\u0000";
 
 function problemIn(code: string): string | undefined {
+  if (code.includes(DASHES_MARK)) {
+    return "must write -- only as a comment, with a space after it (PostgreSQL reads --x as a comment, MySQL as two minus signs)";
+  }
   if (code.includes(UNICODE_ESCAPE_MARK)) {
     return 'must not use a Unicode-escaped name or string (U&"…"): what it names is only known once decoded';
   }

