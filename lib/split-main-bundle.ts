@@ -61,6 +61,26 @@ export function oneEagerChunk(entry: string): esbuild.Plugin {
   };
 }
 
+/**
+ * The output files a cold start loads: the entry (`index.mjs`; every dynamically imported module
+ * is an entry point too) and every chunk it imports statically, transitively. Keys of
+ * `metafile.outputs`.
+ */
+export function eagerOutputs(metafile: esbuild.Metafile): Set<string> {
+  const outputs = metafile.outputs;
+  const entry = Object.keys(outputs).find((key) => /(^|\/)index\.mjs$/.test(key));
+  if (!entry) throw new Error("no index.mjs in the metafile");
+  const eager = new Set<string>();
+  const pending = [entry];
+  for (let key = pending.pop(); key !== undefined; key = pending.pop()) {
+    if (eager.has(key)) continue;
+    eager.add(key);
+    for (const imported of outputs[key]?.imports ?? [])
+      if (imported.kind === "import-statement" && outputs[imported.path]) pending.push(imported.path);
+  }
+  return eager;
+}
+
 /** The names a module exports, as esbuild reads them (the module alone, not bundled). */
 async function exportsOf(file: string): Promise<string[]> {
   const result = await esbuild.build({

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { join, relative } from "node:path";
 import * as esbuild from "esbuild";
 import { LAZY_SDK_PACKAGES, sideBundleCommands, splitMainBundleCommand } from "#lib/lambda-bundling.ts";
-import { oneEagerChunk } from "#lib/split-main-bundle.ts";
+import { eagerOutputs, oneEagerChunk } from "#lib/split-main-bundle.ts";
 import type { LambdaConfig } from "./lambda-config.ts";
 import type { BenchNode } from "./runtime-node.ts";
 import { median, percentile, round } from "./stats.ts";
@@ -285,26 +285,15 @@ export async function bundle(
 /** A split bundle's bytes: what its entry loads at once, what it loads on first use, its maps. */
 function splitBytes(metafile: esbuild.Metafile) {
   const outputs = metafile.outputs;
-  // The handler's entry, `index.mjs` (each dynamically imported module is an entry point too).
-  const entryKey = Object.keys(outputs).find((key) => /(^|\/)index\.mjs$/.test(key));
-  if (!entryKey) throw new Error("no index.mjs in the metafile");
-  // The entry and every chunk it imports statically, transitively: what a cold start loads.
-  const eagerOutputs = new Set<string>();
-  const pending = [entryKey];
-  for (let key = pending.pop(); key !== undefined; key = pending.pop()) {
-    if (eagerOutputs.has(key)) continue;
-    eagerOutputs.add(key);
-    for (const imported of outputs[key]?.imports ?? [])
-      if (imported.kind === "import-statement" && outputs[imported.path]) pending.push(imported.path);
-  }
+  const eager = eagerOutputs(metafile);
   const sum = (keys: string[]) => keys.reduce((total, key) => total + (outputs[key]?.bytes ?? 0), 0);
   const code = Object.keys(outputs).filter((key) => !key.endsWith(".map"));
   return {
-    bytes: sum([...eagerOutputs]),
+    bytes: sum([...eager]),
     mapBytes: sum(Object.keys(outputs).filter((key) => key.endsWith(".map"))),
     metafile,
-    eagerOutputs,
-    lazyChunkBytes: sum(code.filter((key) => !eagerOutputs.has(key))),
+    eagerOutputs: eager,
+    lazyChunkBytes: sum(code.filter((key) => !eager.has(key))),
   };
 }
 

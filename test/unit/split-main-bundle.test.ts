@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
-import { splitBuildOptions } from "#lib/split-main-bundle.ts";
+import { eagerOutputs, splitBuildOptions } from "#lib/split-main-bundle.ts";
 
 /**
  * lib/split-main-bundle.ts on a project of its own: an entry that imports two modules lazily, each
@@ -37,27 +37,12 @@ export const value = \`lazy \${sharedB()}\`;`,
 };
 for (const [name, text] of Object.entries(FILES)) writeFileSync(join(root, name), text);
 
-/** The output files a cold start loads: the entry and every chunk it imports statically. */
-function eagerFiles(metafile: esbuild.Metafile): string[] {
-  const outputs = metafile.outputs;
-  const entry = Object.keys(outputs).find((key) => key.endsWith("index.mjs")) ?? "";
-  const eager = new Set<string>();
-  const pending = [entry];
-  for (let key = pending.pop(); key !== undefined; key = pending.pop()) {
-    if (eager.has(key)) continue;
-    eager.add(key);
-    for (const imported of outputs[key]?.imports ?? [])
-      if (imported.kind === "import-statement" && outputs[imported.path]) pending.push(imported.path);
-  }
-  return [...eager];
-}
-
 async function build(name: string, withPlugin: boolean) {
   const outdir = join(root, name);
   mkdirSync(outdir);
   const options = splitBuildOptions(root, "entry.ts", outdir, "node22");
   const result = await esbuild.build({ ...options, plugins: withPlugin ? options.plugins : [] });
-  return { outdir, eager: eagerFiles(result.metafile) };
+  return { outdir, eager: [...eagerOutputs(result.metafile)] };
 }
 
 describe("oneEagerChunk (lib/split-main-bundle.ts)", () => {
